@@ -1,0 +1,113 @@
+"""Memory allocation: kmalloc/kfree and friends (mm/slab_common.c, mm/slub.c, mm/vmalloc.c)."""
+
+from __future__ import annotations
+
+from . import KernelApi, kapi
+
+__GFP_ZERO = 0x100
+
+
+@kapi("__kmalloc")
+def __kmalloc(k: KernelApi, size: int, flags: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("kmalloc_trace")
+def kmalloc_trace(k: KernelApi, s: int, flags: int, size: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("kmalloc_node_trace")
+def kmalloc_node_trace(k: KernelApi, s: int, flags: int, node: int, size: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("__kmalloc_node")
+def __kmalloc_node(k: KernelApi, size: int, flags: int, node: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("kmalloc_large")
+def kmalloc_large(k: KernelApi, size: int, flags: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("kmalloc_large_node")
+def kmalloc_large_node(k: KernelApi, size: int, flags: int, node: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("kfree", "kvfree", "kfree_sensitive", "kvfree_sensitive")
+def kfree(k: KernelApi, objp: int) -> None:
+    if k.m.vmalloc_area.find(objp):
+        k.m.vfree(objp)
+        return
+    k.kfree(objp)
+
+
+@kapi("ksize", "__ksize")
+def ksize(k: KernelApi, objp: int) -> int:
+    return k.m.slab.ksize(objp)
+
+
+@kapi("kvmalloc_node")
+def kvmalloc_node(k: KernelApi, size: int, flags: int, node: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("krealloc")
+def krealloc(k: KernelApi, p: int, new_size: int, flags: int) -> int:
+    if new_size == 0:
+        k.kfree(p)
+        return 0x10
+    old = k.m.slab.live.get(p)
+    if old and old.slab_size >= new_size:
+        return p
+    q = k.kmalloc(new_size, flags)
+    if q and old:
+        k.m.write(q, k.m.read(p, min(old.size, new_size)))
+        k.kfree(p)
+    return q
+
+
+@kapi("kmemdup")
+def kmemdup(k: KernelApi, src: int, length: int, gfp: int) -> int:
+    p = k.kmalloc(length, gfp)
+    if p:
+        k.m.write(p, k.m.read(src, length))
+    return p
+
+
+@kapi("kstrdup", "kstrdup_const")
+def kstrdup(k: KernelApi, s: int, gfp: int) -> int:
+    if not s:
+        return 0
+    data = k.cstr(s) + b"\0"
+    p = k.kmalloc(len(data), gfp)
+    if p:
+        k.m.write(p, data)
+    return p
+
+
+@kapi("kstrndup")
+def kstrndup(k: KernelApi, s: int, maxlen: int, gfp: int) -> int:
+    if not s:
+        return 0
+    data = k.cstr(s, maxlen) + b"\0"
+    p = k.kmalloc(len(data), gfp)
+    if p:
+        k.m.write(p, data)
+    return p
+
+
+@kapi("vmalloc", "vzalloc", "__vmalloc", "vmalloc_node", "vzalloc_node")
+def vmalloc(k: KernelApi, size: int) -> int:
+    if size == 0 or size > (1 << 30):
+        return 0
+    return k.m.vmalloc(size) or 0
+
+
+@kapi("vfree")
+def vfree(k: KernelApi, addr: int) -> None:
+    if addr:
+        k.m.vfree(addr)

@@ -1,0 +1,557 @@
+"""The CPU: one unicorn instance is the kernel's address space.
+
+Kernel functions a module imports are one-byte `ret` stubs in kernel text (at their real
+addresses when the profile has them). A UC_HOOK_CODE bounded to the text range runs the Python
+handler registered for the stub before the `ret` executes, so there is no per-instruction hook
+anywhere else. Module code calls back into Python only through those stubs; Python calls module
+code with call(), which may nest (a handler running a module callback).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from unicorn import (
+    UC_ARCH_X86,
+    UC_HOOK_CODE,
+    UC_HOOK_INSN_INVALID,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_FETCH_PROT,
+    UC_HOOK_MEM_FETCH_UNMAPPED,
+    UC_HOOK_MEM_READ_UNMAPPED,
+    UC_HOOK_MEM_WRITE_PROT,
+    UC_HOOK_MEM_WRITE_UNMAPPED,
+    UC_MEM_FETCH_PROT,
+    UC_MEM_FETCH_UNMAPPED,
+    UC_MEM_READ_UNMAPPED,
+    UC_MEM_WRITE_PROT,
+    UC_MEM_WRITE_UNMAPPED,
+    UC_MODE_64,
+    UC_PROT_ALL,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
+    UC_TLB_VIRTUAL,
+    Uc,
+    UcError,
+)
+from unicorn import x86_const as X
+
+from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
+from .vsprintf import MemoryFault
+
+if TYPE_CHECKING:
+    from ..profile import KernelProfile
+
+# The x86_64 address space (arch/x86/include/asm/pgtable_64_types.h, page_64_types.h)
+START_KERNEL_MAP = 0xFFFFFFFF80000000
+KERNEL_TEXT = 0xFFFFFFFF81000000
+MODULES_VADDR = 0xFFFFFFFFC0000000
+MODULES_END = 0xFFFFFFFFFF000000
+PAGE_OFFSET = 0xFFFF888000000000
+VMALLOC_START = 0xFFFFC90000000000
+VMALLOC_END = VMALLOC_START + (32 << 40)
+THREAD_SIZE = 16384
+
+# Where this machine puts what the profile does not place: synthetic kernel text (stubs for
+# symbols without a known address, trampolines) and data of unknown extent.
+PSEUDO_TEXT = 0xFFFFFFFF8E000000
+PSEUDO_TEXT_SIZE = 0x400000
+PSEUDO_DATA = 0xFFFFFFFF8F000000
+PSEUDO_DATA_SIZE = 0x4000000
+# The direct map: kmalloc memory (the first GiB is "RAM" as in a 1 GiB QEMU guest)
+HEAP_START = PAGE_OFFSET + 0x100000000
+HEAP_END = HEAP_START + (1 << 30)
+PERCPU_BASE = PAGE_OFFSET + 0x3FC00000  # __per_cpu_offset[0]
+
+RET = b"\xc3"
+INT3 = b"\xcc"
+ARG_REGS = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX, X.UC_X86_REG_R8, X.UC_X86_REG_R9)
+THUNK_REGS = {
+    "rax": 0, "rcx": 1, "rdx": 2, "rbx": 3, "rsp": 4, "rbp": 5, "rsi": 6, "rdi": 7,
+    "r8": 8, "r9": 9, "r10": 10, "r11": 11, "r12": 12, "r13": 13, "r14": 14, "r15": 15,
+}
+MASK64 = (1 << 64) - 1
+
+REG_NAMES = (
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags",
+)
+REG_IDS = tuple(getattr(X, "UC_X86_REG_" + n.upper()) for n in REG_NAMES)
+
+
+class CpuStop(Exception):
+    """Emulation of a call ended without the callee returning."""
+
+    def __init__(self, regs: dict[str, int]) -> None:
+        super().__init__(type(self).__name__)
+        self.regs = regs
+
+
+class Fault(CpuStop):
+    """A page fault the kernel cannot handle: access to an address that is not mapped, or a
+    write to read-only memory, or an instruction fetch from non-executable memory."""
+
+    def __init__(self, regs: dict[str, int], access: str, address: int) -> None:
+        super().__init__(regs)
+        self.access = access  # read, write, fetch
+        self.address = address
+
+
+class InvalidOpcode(CpuStop):
+    """#UD that is not a WARN: BUG(), a missing CPU feature, or garbage."""
+
+
+class Budget(CpuStop):
+    """The call ran past its time budget (an endless loop, or simply too slow)."""
+
+    def __init__(self, regs: dict[str, int], seconds: float) -> None:
+        super().__init__(regs)
+        self.seconds = seconds
+
+
+class Halted(CpuStop):
+    """A handler stopped the CPU on purpose (panic, BUG, do_exit ...)."""
+
+    def __init__(self, regs: dict[str, int], reason: str) -> None:
+        super().__init__(regs)
+        self.reason = reason
+
+
+@dataclass
+class Frame:
+    """One active call(): where it returns, and what stopped it."""
+
+    until: int
+    deadline: float
+    stop: BaseException | None = None
+
+
+@dataclass
+class Stub:
+    name: str
+    addr: int
+    handler: Callable | None
+    kind: str = "func"
+
+
+@dataclass
+class MachineStats:
+    calls: int = 0
+    kapi_calls: int = 0
+    emu_seconds: float = 0.0
+    unhandled: dict[str, int] = field(default_factory=dict)
+
+
+class Machine:
+    """The emulated x86_64 kernel address space with one CPU."""
+
+    def __init__(self, profile: KernelProfile, budget: float = 5.0, seed: int | None = None) -> None:
+        self.profile = profile
+        self.budget = budget
+        self.rand = _Rand(seed if seed is not None else int.from_bytes(os.urandom(8), "little"))
+        self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        self.uc.ctl_set_cpu_model(X.UC_CPU_X86_QEMU64)
+        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        self.lock = threading.RLock()
+        self.stats = MachineStats()
+        self._frames: list[Frame] = []
+        self._mapped: list[tuple[int, int]] = []
+
+        # kernel text and data
+        self.stubs: dict[int, Stub] = {}
+        self.stub_by_name: dict[str, int] = {}
+        self.symbols: dict[str, int] = {}  # name -> address of every imported kernel symbol
+        self.symbol_names: dict[int, str] = {}
+        self.dispatch: Callable[[Stub], None] | None = None
+        self.on_invalid_opcode: Callable[[int], bool] | None = None
+        self._map_kernel_image()
+        self._pseudo_text = PSEUDO_TEXT
+        self._pseudo_data = Area(PSEUDO_DATA, PSEUDO_DATA + PSEUDO_DATA_SIZE, granule=64, guard=0)
+        self.map(PSEUDO_TEXT, PSEUDO_TEXT_SIZE, UC_PROT_ALL)
+        self.uc.mem_write(PSEUDO_TEXT, INT3 * PSEUDO_TEXT_SIZE)
+        self.map(PSEUDO_DATA, PSEUDO_DATA_SIZE, UC_PROT_READ | UC_PROT_WRITE)
+        self.return_trampoline = self._new_text_slot("__pseudokernel_return")
+
+        # memory allocators
+        self.module_offset = (self.rand.below(1024) + 1) * PAGE_SIZE  # KASLR's module_load_offset
+        self.modules_area = Area(MODULES_VADDR + self.module_offset, MODULES_END)
+        self.vmalloc_area = Area(VMALLOC_START, VMALLOC_END)
+        self.slab = Slab(HEAP_START, HEAP_END)
+        self.percpu = PercpuAlloc(profile.percpu_size)
+        self.map(PERCPU_BASE, page_align(self.percpu.size), UC_PROT_READ | UC_PROT_WRITE)
+        self.uc.reg_write(X.UC_X86_REG_GS_BASE, PERCPU_BASE)
+        self.stack_base = self.vmalloc(THREAD_SIZE)
+        self.stack_top = self.stack_base + THREAD_SIZE
+        self.uc.reg_write(X.UC_X86_REG_RSP, self.stack_top - 0x100)
+
+        self.uc.hook_add(UC_HOOK_CODE, self._on_stub, begin=self.text_lo, end=self.text_hi - 1)
+        self.uc.hook_add(UC_HOOK_CODE, self._on_stub, begin=PSEUDO_TEXT, end=PSEUDO_TEXT + PSEUDO_TEXT_SIZE - 1)
+        self.uc.hook_add(
+            UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
+            | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
+            self._on_bad_access,
+        )
+        self.uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        self._last_fault: tuple[str, int] | None = None
+
+    # -- memory ----------------------------------------------------------------------------
+
+    def map(self, addr: int, size: int, perms: int = UC_PROT_READ | UC_PROT_WRITE) -> None:
+        self.uc.mem_map(addr, page_align(size), perms)
+        self._mapped.append((addr, page_align(size)))
+
+    def unmap(self, addr: int, size: int) -> None:
+        self.uc.mem_unmap(addr, page_align(size))
+        self._mapped.remove((addr, page_align(size)))
+
+    def protect(self, addr: int, size: int, perms: int) -> None:
+        if size:
+            self.uc.mem_protect(addr, page_align(size), perms)
+
+    def read(self, addr: int, size: int) -> bytes:
+        try:
+            return bytes(self.uc.mem_read(addr & MASK64, size))
+        except UcError as e:
+            raise MemoryFault(addr) from e
+
+    def write(self, addr: int, data: bytes) -> None:
+        try:
+            self.uc.mem_write(addr & MASK64, bytes(data))
+        except UcError as e:
+            raise MemoryFault(addr) from e
+
+    def read_u8(self, addr: int) -> int:
+        return self.read(addr, 1)[0]
+
+    def read_u16(self, addr: int) -> int:
+        return struct.unpack("<H", self.read(addr, 2))[0]
+
+    def read_u32(self, addr: int) -> int:
+        return struct.unpack("<I", self.read(addr, 4))[0]
+
+    def read_s32(self, addr: int) -> int:
+        return struct.unpack("<i", self.read(addr, 4))[0]
+
+    def read_u64(self, addr: int) -> int:
+        return struct.unpack("<Q", self.read(addr, 8))[0]
+
+    def write_u8(self, addr: int, v: int) -> None:
+        self.write(addr, struct.pack("<B", v & 0xFF))
+
+    def write_u16(self, addr: int, v: int) -> None:
+        self.write(addr, struct.pack("<H", v & 0xFFFF))
+
+    def write_u32(self, addr: int, v: int) -> None:
+        self.write(addr, struct.pack("<I", v & 0xFFFFFFFF))
+
+    def write_u64(self, addr: int, v: int) -> None:
+        self.write(addr, struct.pack("<Q", v & MASK64))
+
+    def read_cstr(self, addr: int, limit: int = 1 << 16) -> bytes:
+        """A NUL-terminated string, read page by page so strings near a map end work."""
+        out = bytearray()
+        while len(out) < limit:
+            chunk = min(PAGE_SIZE - (addr % PAGE_SIZE), limit - len(out))
+            data = self.read(addr, chunk)
+            nul = data.find(b"\0")
+            if nul >= 0:
+                out += data[:nul]
+                return bytes(out)
+            out += data
+            addr += chunk
+        return bytes(out)
+
+    def is_mapped(self, addr: int) -> bool:
+        try:
+            self.uc.mem_read(addr & MASK64, 1)
+            return True
+        except UcError:
+            return False
+
+    # -- allocation ------------------------------------------------------------------------
+
+    def module_alloc(self, size: int) -> int | None:
+        """module_alloc(): page-aligned vmalloc in the module area, zeroed, RWX until sealed."""
+        addr = self.modules_area.alloc(size)
+        if addr is not None:
+            self.map(addr, size, UC_PROT_ALL)
+        return addr
+
+    def module_memfree(self, addr: int) -> None:
+        size = self.modules_area.free(addr)
+        self.unmap(addr, size)
+
+    def vmalloc(self, size: int) -> int | None:
+        addr = self.vmalloc_area.alloc(size)
+        if addr is not None:
+            self.map(addr, size)
+        return addr
+
+    def vfree(self, addr: int) -> int | None:
+        found = self.vmalloc_area.find(addr)
+        if not found or found[0] != addr:
+            return None
+        self.vmalloc_area.free(addr)
+        self.unmap(addr, found[1])
+        return found[1]
+
+    def kmalloc(self, size: int, owner: str = "", caller: int = 0, kind: str = "kmalloc") -> int:
+        addr = self.slab.alloc(size, owner, caller, kind)
+        for chunk in self.slab.new_chunks:
+            self.map(*chunk)
+        self.slab.new_chunks.clear()
+        if addr is None:
+            return 0
+        if addr != 0x10:
+            self.write(addr, bytes(self.slab.live[addr].slab_size))
+        return addr
+
+    def pseudo_data(self, size: int, align: int = 64) -> int:
+        """Room for a kernel data object the profile cannot place."""
+        addr = self._pseudo_data.alloc(max(size, 8), align)
+        if addr is None:
+            raise MemoryError("pseudo data area exhausted")
+        return addr
+
+    # -- kernel symbols --------------------------------------------------------------------
+
+    def _map_kernel_image(self) -> None:
+        """Map vmlinux's address range, so exported data lives where the kernel has it."""
+        secs = [s for s in self.profile.sections if s.addr >= START_KERNEL_MAP and s.flags & 2]
+        if secs:
+            lo = min(s.addr for s in secs) & ~(PAGE_SIZE - 1)
+            hi = page_align(max(s.addr + s.size for s in secs))
+        else:
+            lo, hi = KERNEL_TEXT, KERNEL_TEXT + PAGE_SIZE
+        self.text_lo, self.text_hi = lo, hi
+        self.map(lo, hi - lo, UC_PROT_ALL)
+
+    def _new_text_slot(self, name: str) -> int:
+        addr = self._pseudo_text
+        self._pseudo_text += 16
+        if self._pseudo_text > PSEUDO_TEXT + PSEUDO_TEXT_SIZE:
+            raise MemoryError("pseudo text area exhausted")
+        self.symbol_names[addr] = name
+        return addr
+
+    def add_function(self, name: str, handler: Callable | None, addr: int | None = None) -> int:
+        """A kernel function at addr (or a new pseudo-text slot): a `ret` with a handler."""
+        if name in self.stub_by_name:
+            return self.stub_by_name[name]
+        if addr is None or not (self.text_lo <= addr < self.text_hi):
+            addr = self._new_text_slot(name)
+        thunk = _thunk_code(name)
+        self.write(addr, thunk or RET)
+        if thunk is None:
+            self.stubs[addr] = Stub(name, addr, handler)
+        self.stub_by_name[name] = addr
+        self.symbols[name] = addr
+        self.symbol_names[addr] = name
+        return addr
+
+    def add_data(self, name: str, size: int, addr: int | None = None, init: bytes = b"") -> int:
+        """A kernel data object: at its real address, or in pseudo data."""
+        if name in self.symbols:
+            return self.symbols[name]
+        if addr is None:
+            addr = self.pseudo_data(size)
+        if init:
+            self.write(addr, init)
+        self.symbols[name] = addr
+        self.symbol_names[addr] = name
+        return addr
+
+    def function_name(self, addr: int) -> str | None:
+        stub = self.stubs.get(addr)
+        return stub.name if stub else self.symbol_names.get(addr)
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def _on_stub(self, uc: Uc, addr: int, size: int, _data: object) -> None:
+        stub = self.stubs.get(addr)
+        if stub is None:
+            if addr in self.stub_by_name.values() or addr == self.return_trampoline:
+                return
+            self._stop(Halted(self.registers(), f"executing kernel text at {addr:#x} that is not emulated"))
+            return
+        self.stats.kapi_calls += 1
+        try:
+            if self.dispatch is not None:
+                self.dispatch(stub)
+        except CpuStop as e:
+            self._stop(e)
+        except Exception as e:  # a handler bug must not take the daemon down
+            self._stop(e)
+        if self._frames and time.monotonic() > self._frames[-1].deadline:
+            self._stop(Budget(self.registers(), self.budget))
+
+    def _on_bad_access(self, uc: Uc, access: int, addr: int, size: int, value: int, _data: object) -> bool:
+        kind = {
+            UC_MEM_READ_UNMAPPED: "read",
+            UC_MEM_WRITE_UNMAPPED: "write",
+            UC_MEM_FETCH_UNMAPPED: "fetch",
+            UC_MEM_WRITE_PROT: "write",
+            UC_MEM_FETCH_PROT: "fetch",
+        }.get(access, "read")
+        prot = access in (UC_MEM_WRITE_PROT, UC_MEM_FETCH_PROT)
+        self._last_fault = (kind + ("-prot" if prot else ""), addr & MASK64)
+        return False
+
+    def _on_invalid(self, uc: Uc, _data: object) -> bool:
+        rip = uc.reg_read(X.UC_X86_REG_RIP)
+        if self.on_invalid_opcode is not None:
+            try:
+                if self.on_invalid_opcode(rip):
+                    return True
+            except CpuStop as e:
+                self._stop(e)
+                return True
+        return False
+
+    def _on_interrupt(self, uc: Uc, intno: int, _data: object) -> None:
+        self._stop(Halted(self.registers(), f"interrupt {intno}"))
+
+    def _stop(self, exc: BaseException) -> None:
+        if self._frames and self._frames[-1].stop is None:
+            self._frames[-1].stop = exc
+        self.uc.emu_stop()
+
+    # -- registers -------------------------------------------------------------------------
+
+    def reg(self, reg_id: int) -> int:
+        return self.uc.reg_read(reg_id)
+
+    def set_reg(self, reg_id: int, value: int) -> None:
+        self.uc.reg_write(reg_id, value & MASK64)
+
+    def set_reg_rip(self, addr: int) -> None:
+        self.uc.reg_write(X.UC_X86_REG_RIP, addr & MASK64)
+
+    def arg(self, i: int) -> int:
+        """The i-th integer-class argument of the function the CPU just entered."""
+        if i < 6:
+            return self.uc.reg_read(ARG_REGS[i])
+        rsp = self.uc.reg_read(X.UC_X86_REG_RSP)
+        return self.read_u64(rsp + 8 * (i - 6 + 1))
+
+    def registers(self) -> dict[str, int]:
+        return {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
+
+    # -- calling module code ---------------------------------------------------------------
+
+    def call(self, addr: int, *args: int, budget: float | None = None, ret_addr: int | None = None) -> int:
+        """Run the function at addr with SysV arguments until it returns; its RAX.
+
+        Nested calls (from a handler) run on the same stack below the caller's frame, as the
+        kernel would. Raises a CpuStop when the callee faults, halts or runs out of budget.
+        """
+        with self.lock:
+            nested = bool(self._frames)
+            ctx = self.uc.context_save() if nested else None
+            until = ret_addr if ret_addr is not None else self.return_trampoline
+            rsp = self.uc.reg_read(X.UC_X86_REG_RSP) if nested else self.stack_top - 0x200
+            rsp = (rsp - 0x80) & ~0xF
+            stack_args = list(args[6:])
+            if len(stack_args) % 2:
+                rsp -= 8
+            for v in reversed(stack_args):
+                rsp -= 8
+                self.write_u64(rsp, v)
+            rsp -= 8
+            self.write_u64(rsp, until)
+            self.uc.reg_write(X.UC_X86_REG_RSP, rsp)
+            for reg, v in zip(ARG_REGS, args):
+                self.uc.reg_write(reg, v & MASK64)
+            seconds = self.budget if budget is None else budget
+            deadline = time.monotonic() + seconds
+            if nested:
+                deadline = min(deadline, self._frames[-1].deadline)
+            frame = Frame(until, deadline)
+            self._frames.append(frame)
+            self.stats.calls += 1
+            t0 = time.monotonic()
+            try:
+                self._run(addr, frame)
+                result = self.uc.reg_read(X.UC_X86_REG_RAX)
+            finally:
+                self._frames.pop()
+                self.stats.emu_seconds += time.monotonic() - t0
+                if ctx is not None:
+                    self.uc.context_restore(ctx)
+            return result
+
+    def _run(self, addr: int, frame: Frame) -> None:
+        self._last_fault = None
+        remaining = max(frame.deadline - time.monotonic(), 0.001)
+        try:
+            self.uc.emu_start(addr, frame.until, timeout=int(remaining * 1e6))
+        except UcError:
+            regs = self.registers()
+            if frame.stop is not None:
+                raise frame.stop from None
+            if self._last_fault:
+                kind, where = self._last_fault
+                raise Fault(regs, kind, where) from None
+            raise InvalidOpcode(regs) from None
+        if frame.stop is not None:
+            raise frame.stop
+        rip = self.uc.reg_read(X.UC_X86_REG_RIP)
+        if rip != frame.until:
+            if time.monotonic() >= frame.deadline - 0.0005:
+                raise Budget(self.registers(), self.budget)
+            raise Halted(self.registers(), "the CPU halted")
+        if self._frames and len(self._frames) > 1 and time.monotonic() > self._frames[-2].deadline:
+            # the caller's budget ran out while we ran: stop it as soon as the handler returns
+            self._frames[-2].stop = Budget(self.registers(), self.budget)
+            self.uc.emu_stop()
+
+    def in_call(self) -> bool:
+        return bool(self._frames)
+
+    def close(self) -> None:
+        """Free unicorn's memory now rather than when the garbage collector gets to it."""
+        try:
+            self.uc.release_handle()
+        except Exception:
+            pass
+
+
+def _thunk_code(name: str) -> bytes | None:
+    """Code for the retpoline thunks: __x86_indirect_thunk_<reg> must jump to <reg>."""
+    prefix = "__x86_indirect_thunk_"
+    if name.startswith(prefix) and name[len(prefix) :] in THUNK_REGS:
+        n = THUNK_REGS[name[len(prefix) :]]
+        return (b"\x41" if n >= 8 else b"") + bytes((0xFF, 0xE0 | (n & 7)))
+    if name in ("__x86_return_thunk", "__x86_indirect_jump_thunk_array"):
+        return RET
+    return None
+
+
+class _Rand:
+    """A small deterministic PRNG (splitmix64) for per-boot randomness (KASLR, hash keys)."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = seed & MASK64
+
+    def next(self) -> int:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+    def below(self, n: int) -> int:
+        return self.next() % n
+
+    def bytes(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += self.next().to_bytes(8, "little")
+        return out[:n]

@@ -1,0 +1,432 @@
+"""The Kernel: the state every frontend looks at, and the two syscalls that change it.
+
+finit_module() and delete_module() run one at a time (there is one CPU); readers take the
+short `mutex` (the kernel's module_mutex) and never wait for a module's init to finish.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import taint
+from .emu import oops
+from .emu.kapi import KernelApi
+from .emu.machine import PERCPU_BASE, CpuStop, Machine
+from .emu.unwind import OrcTable
+from .emu.vsprintf import Args, ListArgs, vsnprintf
+from .log import PrintkLog
+from .module import LoadError
+from .module.load import load_module
+from .module.module import Module, State
+from .module.params import destroy_params
+from .profile import KernelProfile
+
+O_NONBLOCK = 0o4000
+O_TRUNC = 0o1000
+MODULE_NAME_LEN = 56
+
+
+@dataclass
+class Event:
+    """What happened to a module, for the drop folder's events file and `wait`."""
+
+    name: str
+    action: str  # load, unload
+    result: str  # live, errno name, oops, budget
+    errno: int
+    detail: str = ""
+
+
+class Kernel:
+    def __init__(
+        self,
+        profile: KernelProfile | None = None,
+        *,
+        cmdline: str | None = None,
+        budget: float = 5.0,
+        sig_enforce: bool = False,
+        seed: int | None = None,
+        kptr_restrict: int = 0,
+    ) -> None:
+        self.profile = profile or KernelProfile.load()
+        p = self.profile
+        self.log = PrintkLog(
+            default_level=p.config_int("MESSAGE_LOGLEVEL_DEFAULT", 4),
+            buf_shift=p.config_int("LOG_BUF_SHIFT", 17),
+        )
+        self.cmdline = cmdline if cmdline is not None else f"BOOT_IMAGE=/boot/vmlinuz-{p.release} root=/dev/vda ro quiet"
+        self.sig_enforce = sig_enforce or self.cmdline_param("module.sig_enforce", "0") in ("1", "y", "Y")
+        self.kptr_restrict = kptr_restrict
+        self.tainted = 0
+        self.debug_locks = True
+        self.modules: list[Module] = []  # newest first, as list_add_rcu() keeps them
+        self.mutex = threading.RLock()  # module_mutex: held briefly, by readers too
+        self.syscall_lock = threading.Lock()  # one load or unload at a time: one CPU
+        self.held_locks: dict[int, int] = {}
+        self.listeners: list[Callable[[Event], None]] = []
+        self.machine = Machine(p, budget=budget, seed=seed)
+        self.ptr_key = self.machine.rand.bytes(16)
+        self.api = KernelApi(self, self.machine)
+        self.machine.on_invalid_opcode = self._on_invalid_opcode
+        self.die_counter = 0
+        self.cr2 = 0
+        self.next_pid = 100
+        self.current_pid = 1
+        self.current_comm = "swapper/0"
+        self.current_where = "init"
+        self.user_fs = 0x00007F47398C7040
+        self._orc: dict[int, OrcTable | None] = {}
+        self._param_allocs: set[int] = set()
+        self._boot_messages()
+
+    def _boot_messages(self) -> None:
+        self.log.notice(self.profile.banner)
+        self.log.info(f"Command line: {self.cmdline}\n")
+        self.log.notice(f"Kernel command line: {self.cmdline}\n")
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def cmdline_param(self, name: str, default: str) -> str:
+        for word in self.cmdline.split():
+            key, _, val = word.partition("=")
+            if key.replace("-", "_") == name.replace("-", "_"):
+                return val
+        return default
+
+    def struct_offset(self, struct: str, member: str, default: int | None) -> int | None:
+        btf = self.profile.btf
+        if btf is None:
+            return default
+        s = btf.struct(struct)
+        if s is None or member not in s.members:
+            return default
+        return s.members[member].offset
+
+    def trusted_keys(self) -> list[bytes]:
+        return self.profile.certificates
+
+    # -- taint -----------------------------------------------------------------------------
+
+    def test_taint(self, flag: int) -> bool:
+        return bool(self.tainted & (1 << flag))
+
+    def add_taint(self, flag: int, lockdep_ok: bool = True) -> None:
+        if not lockdep_ok and self.debug_locks:
+            self.debug_locks = False
+            self.log.warn("Disabling lock debugging due to kernel taint\n")
+        self.tainted |= 1 << flag
+
+    def add_taint_module(self, mod: Module, flag: int, lockdep_ok: bool = True) -> None:
+        self.add_taint(flag, lockdep_ok)
+        mod.taints |= 1 << flag
+
+    # -- module list -----------------------------------------------------------------------
+
+    def find_module(self, name: str, even_unformed: bool = False) -> Module | None:
+        with self.mutex:
+            for mod in self.modules:
+                if mod.name == name and (even_unformed or mod.state != State.UNFORMED):
+                    return mod
+        return None
+
+    def module_at(self, addr: int) -> Module | None:
+        """__module_address(): the module whose core or init memory holds addr."""
+        for mod in self.modules:
+            if mod.state != State.UNFORMED and mod.within(addr):
+                return mod
+        return None
+
+    def module_by_struct(self, addr: int) -> Module | None:
+        for mod in self.modules:
+            if mod.struct_addr == addr:
+                return mod
+        return None
+
+    def add_unformed_module(self, mod: Module) -> None:
+        with self.mutex:
+            mod.state = State.UNFORMED
+            old = self.find_module(mod.name, even_unformed=True)
+            if old is not None:
+                raise LoadError(errno.EEXIST if old.state == State.LIVE else errno.EBUSY, "already loaded")
+            self.modules.insert(0, mod)
+
+    def set_state(self, mod: Module, state: State) -> None:
+        with self.mutex:
+            mod.state = state
+        if mod.struct_addr:
+            try:
+                self.machine.write_u32(mod.struct_addr, int(state))
+            except Exception:
+                pass
+
+    def write_module_image(self, mod: Module, image) -> None:
+        for base, buf in image.regions:
+            self.machine.write(base, bytes(buf))
+
+    def percpu_address(self, ptr: int) -> int:
+        return PERCPU_BASE + ptr
+
+    def mod_sysfs_setup(self, mod: Module) -> None:
+        """Sysfs is a view of this state; the kernel's only failure here is a name clash with
+        a built-in module's /sys/module entry, which a profile does not list."""
+
+    # -- the task making the syscall -------------------------------------------------------
+
+    def _enter(self, comm: str, where: str) -> None:
+        """A new insmod/rmmod process asks: it gets the next PID, as on a quiet machine."""
+        self.next_pid += 1
+        self.current_pid = self.next_pid
+        self.current_comm = comm
+        self.current_where = where
+
+    def user_regs(self, where: str) -> dict[str, int]:
+        """Registers of the calling process at its syscall instruction (glibc's syscall())."""
+        base = 0x55D4C6B64400 + (self.current_pid << 12)
+        return {
+            "rip": 0x7F47399C9829,
+            "rsp": 0x7FFC2D2FD688,
+            "rbx": base + 0x1380,
+            "rsi": base - 0x3A08F60,
+            "r9": 0x7F4739AA32A0,
+            "r14": base,
+        }
+
+    def format_kernel_frame(self, frame: str) -> str:
+        """'do_one_initcall+0x59' -> 'do_one_initcall+0x59/0x220', sized from kallsyms."""
+        name, _, off = frame.partition("+")
+        addr = self.profile.kallsyms_by_name.get(name)
+        if addr is None:
+            return frame
+        found = self.profile.symbol_at(addr)
+        return f"{frame}/{found[2]:#x}" if found else frame
+
+    def orc_table(self, mod: Module) -> OrcTable | None:
+        key = id(mod)
+        if key not in self._orc:
+            self._orc[key] = OrcTable.read(self, mod)
+        return self._orc[key]
+
+    # -- kmalloc_parameter(): strings the charp ops allocate ---------------------------------
+
+    def params_kmalloc(self, size: int) -> int:
+        addr = self.machine.kmalloc(size, kind="param")
+        if addr:
+            self._param_allocs.add(addr)
+        return addr
+
+    def params_kfree(self, addr: int) -> None:
+        """maybe_kfree_parameter(): only what params_kmalloc() handed out."""
+        if addr in self._param_allocs:
+            self._param_allocs.discard(addr)
+            self.machine.slab.free(addr)
+
+    # -- running module code ---------------------------------------------------------------
+
+    def run_in_module(self, mod: Module, fn: int, *args: int, ret_addr: int | None = None) -> int:
+        return self.machine.call(fn, *args, ret_addr=ret_addr)
+
+    def _on_invalid_opcode(self, rip: int) -> bool:
+        return oops.handle_ud2(self, rip)
+
+    def report_cpu_stop(self, mod: Module | None, stop: CpuStop, where: str) -> str:
+        """Print what the kernel prints for a fault, a BUG or a stuck CPU; returns the outcome."""
+        return oops.report(self, mod, stop, where)
+
+    def do_init_module(self, mod: Module) -> Module:
+        ret = 0
+        if mod.init:
+            ret_addr = self._kernel_text("do_one_initcall", 0x59)
+            try:
+                ret = _s32(self.machine.call(mod.init, ret_addr=ret_addr))
+            except CpuStop as stop:
+                outcome = self.report_cpu_stop(mod, stop, "init")
+                raise LoadError(errno.EINTR if outcome == "budget" else errno.EFAULT, outcome) from None
+        if ret < 0:
+            self.set_state(mod, State.GOING)
+            mod.refcnt -= 1
+            self.free_module(mod)
+            raise LoadError(-ret, "init")
+        if ret > 0:
+            self.log.warn(
+                f"do_init_module: '{mod.name}'->init suspiciously returned {ret}, it should follow 0/-E convention\n"
+                "do_init_module: loading module anyway...\n"
+            )
+            oops.dump_stack(self, mod)
+        with self.mutex:
+            self.set_state(mod, State.LIVE)
+            mod.refcnt -= 1
+            if mod.init_layout.base:
+                self.machine.module_memfree(mod.init_layout.base)
+            mod.init_layout.base = 0
+            mod.init_layout.size = mod.init_layout.text_size = 0
+            mod.init_layout.ro_size = mod.init_layout.ro_after_init_size = 0
+        from .module.load import module_enable_protections
+
+        module_enable_protections(self, mod, after_init=True)
+        return mod
+
+    def _kernel_text(self, name: str, offset: int) -> int | None:
+        addr = self.profile.kallsyms_by_name.get(name)
+        return addr + offset if addr is not None else None
+
+    # -- freeing ---------------------------------------------------------------------------
+
+    def free_module_resources(self, mod: Module, unlink: bool) -> None:
+        """Release memory, per-CPU data, references and the list entry of a failed load."""
+        m = self.machine
+        with self.mutex:
+            for target in mod.target_list:
+                target.refcnt -= 1
+                if mod in target.source_list:
+                    target.source_list.remove(mod)
+            mod.target_list.clear()
+            if unlink and mod in self.modules:
+                self.modules.remove(mod)
+        if mod.percpu_size:
+            m.percpu.free(mod.percpu)
+            mod.percpu_size = 0
+        for lay in (mod.init_layout, mod.core_layout):
+            if lay.base:
+                m.module_memfree(lay.base)
+                lay.base = 0
+        if getattr(mod, "args_addr", 0):
+            self.api.kfree(mod.args_addr)
+            mod.args_addr = 0
+
+    def free_module(self, mod: Module) -> None:
+        """free_module(): sysfs gone, parameters destroyed, memory released, unlinked."""
+        destroy_params(self, mod)
+        self.set_state(mod, State.UNFORMED)
+        self.free_module_resources(mod, unlink=True)
+
+    # -- the syscalls ----------------------------------------------------------------------
+
+    def finit_module(self, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
+        """Load a module image; returns the LIVE module or raises LoadError(errno)."""
+        if flags & ~7:
+            raise LoadError(errno.EINVAL, "flags")
+        if not data:
+            raise LoadError(errno.EINVAL, "empty file")
+        with self.syscall_lock:
+            if flags & 4:
+                raise LoadError(errno.EOPNOTSUPP, "in-kernel decompression")
+            self._enter("insmod", "init")
+            return load_module(self, data, args, flags, filename)
+
+    def delete_module(self, name: str, flags: int = O_NONBLOCK) -> None:
+        """Unload a module: raises OSError(errno) as the syscall fails."""
+        if not name or len(name.encode()) >= MODULE_NAME_LEN:
+            raise OSError(errno.ENOENT, name)
+        with self.syscall_lock:
+            self._enter("rmmod", "exit")
+            with self.mutex:
+                mod = self.find_module(name)
+                if mod is None:
+                    raise OSError(errno.ENOENT, name)
+                if mod.source_list:
+                    raise OSError(errno.EWOULDBLOCK, name)
+                if mod.state != State.LIVE:
+                    raise OSError(errno.EBUSY, name)
+                forced = False
+                if mod.init and not mod.exit:
+                    forced = self._try_force_unload(flags)
+                    if not forced:
+                        raise OSError(errno.EBUSY, name)
+                mod.refcnt -= 1
+                if mod.refcnt != 0:
+                    if not forced and not self._try_force_unload(flags):
+                        mod.refcnt += 1
+                        raise OSError(errno.EWOULDBLOCK, name)
+                self.set_state(mod, State.GOING)
+            if mod.exit:
+                try:
+                    self.machine.call(mod.exit, ret_addr=self._kernel_text("__do_sys_delete_module", 0x1A8))
+                except CpuStop as stop:
+                    self.report_cpu_stop(mod, stop, "exit")
+                    raise OSError(errno.EFAULT, name) from None
+            self.last_unloaded = (mod.name, taint.module_flags_taint(mod.taints))
+            self.free_module(mod)
+
+    def _try_force_unload(self, flags: int) -> bool:
+        if flags & O_TRUNC and self.profile.enabled("MODULE_FORCE_UNLOAD"):
+            self.add_taint(taint.FORCED_RMMOD, lockdep_ok=False)
+            return True
+        return False
+
+    # -- module references (try_module_get & co) -------------------------------------------
+
+    def try_module_get(self, struct_addr: int) -> bool:
+        if not struct_addr:
+            return True
+        mod = self.module_by_struct(struct_addr)
+        if mod is None:
+            return True
+        if mod.state == State.GOING or mod.refcnt == 0:
+            return False
+        mod.refcnt += 1
+        return True
+
+    def module_get(self, struct_addr: int) -> None:
+        mod = self.module_by_struct(struct_addr)
+        if mod is not None:
+            mod.refcnt += 1
+
+    def module_put(self, struct_addr: int) -> None:
+        mod = self.module_by_struct(struct_addr)
+        if mod is not None and mod.refcnt > 0:
+            mod.refcnt -= 1
+
+    # -- formatting ------------------------------------------------------------------------
+
+    def lookup_symbol(self, addr: int) -> tuple[str, int, int, str | None] | None:
+        """kallsyms_lookup(): (name, offset, size, module) for an address, as %pS needs."""
+        mod = self.module_at(addr)
+        if mod is not None:
+            best = None
+            for s in mod.kallsyms:
+                if s.type.lower() not in "tw" or s.value > addr:
+                    continue
+                if best is None or s.value > best.value:
+                    best = s
+            if best is None:
+                return None
+            size = best.size or 1
+            return best.name, addr - best.value, size, mod.name
+        found = self.profile.symbol_at(addr)
+        if found is not None:
+            return found[0], found[1], found[2], None
+        name = self.machine.function_name(addr)
+        if name is not None:
+            return name, 0, 1, None
+        return None
+
+    def format_symbol(self, addr: int, with_offset: bool = True) -> str:
+        found = self.lookup_symbol(addr)
+        if found is None:
+            return f"0x{addr:x}"
+        name, off, size, modname = found
+        text = f"{name}+{off:#x}/{size:#x}" if with_offset else name
+        return text + (f" [{modname}]" if modname else "")
+
+    def vsnprintf(self, fmt: bytes, args: Args) -> bytes:
+        return vsnprintf(fmt, args, self.machine, self, hash_key=self.ptr_key)
+
+    def lookup(self, addr: int):
+        """The vsprintf Symbols protocol."""
+        return self.lookup_symbol(addr)
+
+    def hashed_pointer(self, addr: int) -> str:
+        """What %p prints for addr."""
+        return vsnprintf(b"%p", ListArgs([addr]), self.machine, self, hash_key=self.ptr_key).decode()
+
+    def close(self) -> None:
+        self.machine.close()
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+

@@ -1,0 +1,252 @@
+"""The printk ring buffer (kernel/printk/printk.c) and the three ways userspace reads it.
+
+Records are stored as vprintk_store() stores them: the level prefix parsed off, a trailing
+newline stripped into LOG_NEWLINE, KERN_CONT pieces appended to the caller's still-open last
+record, text cut at LOG_LINE_MAX, old records dropped when the buffer (1 << LOG_BUF_SHIFT bytes)
+is full. Rendering follows record_print_text() (syslog), devkmsg_read() (/dev/kmsg) and what
+util-linux dmesg prints.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+KERN_SOH = 0x01
+LOG_NEWLINE = 2
+LOG_CONT = 8
+
+CONSOLE_LOG_MAX = 1024
+PREFIX_MAX = 32
+LOG_LINE_MAX = CONSOLE_LOG_MAX - PREFIX_MAX
+
+KERN_EMERG, KERN_ALERT, KERN_CRIT, KERN_ERR, KERN_WARNING, KERN_NOTICE, KERN_INFO, KERN_DEBUG = range(8)
+LOGLEVEL_DEFAULT = -1
+
+
+@dataclass
+class Record:
+    seq: int
+    ts_nsec: int
+    level: int
+    flags: int
+    text: bytes
+    facility: int = 0
+    caller: int = 0
+    dev_info: tuple[tuple[str, str], ...] = ()
+    final: bool = field(default=False, compare=False)
+
+    @property
+    def prefix_value(self) -> int:
+        return (self.facility << 3) | self.level
+
+
+def printk_parse_prefix(text: bytes) -> tuple[int, int, bytes]:
+    """printk_parse_prefix(): strip KERN_SOH '0'..'7' / 'c' pairs; (level, flags, rest)."""
+    level = LOGLEVEL_DEFAULT
+    flags = 0
+    while len(text) >= 2 and text[0] == KERN_SOH:
+        c = text[1]
+        if 0x30 <= c <= 0x37:
+            if level == LOGLEVEL_DEFAULT:
+                level = c - 0x30
+        elif c == 0x63:  # 'c': KERN_CONT
+            flags |= LOG_CONT
+        else:
+            break
+        text = text[2:]
+    return level, flags, text
+
+
+class PrintkLog:
+    """The kernel log: a bounded list of records, safe to read while modules print."""
+
+    def __init__(
+        self,
+        clock: Callable[[], int] | None = None,
+        default_level: int = KERN_WARNING,
+        buf_shift: int = 17,
+    ) -> None:
+        start = time.monotonic_ns()
+        self._clock = clock or (lambda: time.monotonic_ns() - start)
+        self.default_level = default_level
+        self._capacity = 1 << buf_shift
+        self._records: deque[Record] = deque()
+        self._bytes = 0
+        self._next_seq = 0
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._once: set[str] = set()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def printk(
+        self,
+        text: bytes | str,
+        *,
+        facility: int = 0,
+        caller: int = 0,
+        dev_info: Iterable[tuple[str, str]] = (),
+    ) -> int:
+        """Store one formatted message the way vprintk_store() does; returns its length."""
+        if isinstance(text, str):
+            text = text.encode()
+        dev_info = tuple(dev_info)
+        ts = self._clock()
+        # vscnprintf into a buffer of reserve_size (at most LOG_LINE_MAX) bytes, NUL included
+        text = text[: LOG_LINE_MAX - 1]
+        level, flags = LOGLEVEL_DEFAULT, 0
+        if facility == 0:
+            level, flags, text = printk_parse_prefix(text)
+        if level == LOGLEVEL_DEFAULT:
+            level = self.default_level
+        if dev_info:
+            flags |= LOG_NEWLINE
+        if text.endswith(b"\n"):
+            text = text[:-1]
+            flags |= LOG_NEWLINE
+        with self._lock:
+            if flags & LOG_CONT and self._append_to_last(text, flags, caller):
+                return len(text)
+            if self._records:
+                self._records[-1].final = True
+            rec = Record(self._next_seq, ts, level & 7, flags & 0x1F, text, facility, caller, dev_info)
+            rec.final = bool(flags & LOG_NEWLINE)
+            self._next_seq += 1
+            self._records.append(rec)
+            self._bytes += len(text) + 48
+            while self._bytes > self._capacity and len(self._records) > 1:
+                old = self._records.popleft()
+                self._bytes -= len(old.text) + 48
+            self._changed.notify_all()
+        return len(text)
+
+    def _append_to_last(self, text: bytes, flags: int, caller: int) -> bool:
+        """prb_reserve_in_last(): extend the caller's unfinished last record if it fits."""
+        if not self._records:
+            return False
+        last = self._records[-1]
+        if last.final or last.caller != caller or len(last.text) + len(text) > LOG_LINE_MAX:
+            return False
+        last.text += text
+        self._bytes += len(text)
+        if flags & LOG_NEWLINE:
+            last.flags |= LOG_NEWLINE
+            last.final = True
+        self._changed.notify_all()
+        return True
+
+    def printk_once(self, key: str, text: bytes | str) -> None:
+        """pr_*_once(): print only the first time `key` is seen in this boot."""
+        with self._lock:
+            if key in self._once:
+                return
+            self._once.add(key)
+        self.printk(text)
+
+    def emit(self, level: int, text: str) -> None:
+        """pr_<level>(): a kernel-side message at an explicit level."""
+        self.printk(bytes([KERN_SOH, 0x30 + level]) + text.encode(errors="surrogateescape"))
+
+    def err(self, text: str) -> None:
+        self.emit(KERN_ERR, text)
+
+    def warn(self, text: str) -> None:
+        self.emit(KERN_WARNING, text)
+
+    def notice(self, text: str) -> None:
+        self.emit(KERN_NOTICE, text)
+
+    def info(self, text: str) -> None:
+        self.emit(KERN_INFO, text)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def records(self, since_seq: int = 0) -> list[Record]:
+        """A snapshot of the records with seq >= since_seq (copies: safe to format later)."""
+        with self._lock:
+            return [
+                Record(r.seq, r.ts_nsec, r.level, r.flags, r.text, r.facility, r.caller, r.dev_info)
+                for r in self._records
+                if r.seq >= since_seq
+            ]
+
+    @property
+    def next_seq(self) -> int:
+        with self._lock:
+            return self._next_seq
+
+    def wait_for(self, since_seq: int, timeout: float) -> bool:
+        """Block until a record with seq >= since_seq exists (for followers); False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._next_seq > since_seq, timeout)
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def print_time(ts_nsec: int) -> bytes:
+    """print_time(): '[%5lu.%06lu]'."""
+    sec, rem = divmod(ts_nsec, 1_000_000_000)
+    return b"[%5d.%06d]" % (sec, rem // 1000)
+
+
+def record_print_text(rec: Record, syslog: bool, time_: bool = True) -> bytes:
+    """record_print_text(): every line of the record gets the prefix; a newline ends each."""
+    prefix = b""
+    if syslog:
+        prefix += b"<%d>" % rec.prefix_value
+    if time_:
+        prefix += print_time(rec.ts_nsec) + b" "
+    return b"".join(prefix + line + b"\n" for line in rec.text.split(b"\n"))
+
+
+def format_syslog(records: Iterable[Record]) -> bytes:
+    """What syslog(2) SYSLOG_ACTION_READ_ALL returns and /proc/kmsg yields: '<6>[ t] text'."""
+    return b"".join(record_print_text(r, syslog=True) for r in records)
+
+
+def dmesg_record(rec: Record, syslog: bool = False) -> bytes:
+    """One record as util-linux dmesg prints it from /dev/kmsg: the prefix once, and the
+    further lines of a multi-line record indented to the width of that prefix."""
+    prefix = (b"<%d>" % rec.prefix_value if syslog else b"") + print_time(rec.ts_nsec) + b" "
+    lines = rec.text.split(b"\n")
+    indent = b"\n" + b" " * len(prefix)
+    return prefix + indent.join(lines) + b"\n"
+
+
+def format_dmesg(records: Iterable[Record], raw: bool = False) -> bytes:
+    """What util-linux `dmesg` (or `dmesg -r` with raw) prints: '[    1.234567] text'."""
+    return b"".join(dmesg_record(r, raw) for r in records)
+
+
+def msg_add_ext_text(text: bytes, endc: bytes) -> bytes:
+    """Escape bytes < 0x20, >= 0x7f and backslash as \\xNN, as /dev/kmsg does."""
+    out = bytearray()
+    for c in text:
+        if c < 0x20 or c >= 0x7F or c == 0x5C:
+            out += b"\\x%02x" % c
+        else:
+            out.append(c)
+    return bytes(out) + endc
+
+
+def format_kmsg_record(rec: Record) -> bytes:
+    """One /dev/kmsg record: 'prefix,seq,usec,flag;text\\n' and ' KEY=value\\n' dict lines."""
+    head = b"%d,%d,%d,%s;" % (
+        rec.prefix_value,
+        rec.seq,
+        rec.ts_nsec // 1000,
+        b"c" if rec.flags & LOG_CONT else b"-",
+    )
+    body = msg_add_ext_text(rec.text, b"\n")
+    for key, val in rec.dev_info:
+        body += b" " + msg_add_ext_text(key.encode(), b"=") + msg_add_ext_text(val.encode(), b"\n")
+    return head + body
+
+
+def format_kmsg(records: Iterable[Record]) -> bytes:
+    return b"".join(format_kmsg_record(r) for r in records)

@@ -1,0 +1,172 @@
+"""Section layout: layout_sections() (main.c) and layout_symtab() (kallsyms.c).
+
+Each SHF_ALLOC section gets an offset in the core or the init region, in the kernel's five
+flag groups, each group page-aligned when CONFIG_STRICT_MODULE_RWX. The symbol and string
+tables are appended to init, and room for the core copy of the kallsyms (the symbols that stay
+after init is freed) to core. The resulting sizes are what /proc/modules and
+/sys/module/*/coresize show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .elf import INIT_OFFSET_MASK, SHF_ALLOC, SHF_EXECINSTR, SHF_RO_AFTER_INIT, SHF_WRITE, SYM, LoadInfo
+from .module import Module
+
+PAGE_SIZE = 4096
+ARCH_SHF_SMALL = 0
+SIZEOF_MOD_KALLSYMS = 32  # struct mod_kallsyms: symtab, num_symtab, strtab, typetab
+ALIGNOF_MOD_KALLSYMS = 8
+
+MASKS = (
+    (SHF_EXECINSTR | SHF_ALLOC, ARCH_SHF_SMALL),
+    (SHF_ALLOC, SHF_WRITE | ARCH_SHF_SMALL),
+    (SHF_RO_AFTER_INIT | SHF_ALLOC, ARCH_SHF_SMALL),
+    (SHF_WRITE | SHF_ALLOC, ARCH_SHF_SMALL),
+    (ARCH_SHF_SMALL | SHF_ALLOC, 0),
+)
+UNSET = (1 << 64) - 1
+
+
+def align(x: int, a: int) -> int:
+    return (x + a - 1) // a * a
+
+
+@dataclass
+class SymtabOffsets:
+    """Where add_kallsyms() puts the core symbol copy (info->symoffs etc.)."""
+
+    symoffs: int = 0
+    stroffs: int = 0
+    core_typeoffs: int = 0
+    init_typeoffs: int = 0
+    mod_kallsyms_init_off: int = 0
+    ndst: int = 0
+
+
+def module_init_layout_section(name: str, module_unload: bool = True) -> bool:
+    if not module_unload and name.startswith(".exit"):
+        return True
+    return name.startswith(".init")
+
+
+def module_get_offset(size: int, addralign: int) -> tuple[int, int]:
+    """(offset of the section, new region size)."""
+    ret = align(size, addralign or 1)
+    return ret, ret + 0
+
+
+def layout_sections(mod: Module, info: LoadInfo, strict_rwx: bool = True, module_unload: bool = True) -> None:
+    """Put offsets in sh_entsize (high bit: init) and tally the core and init sizes."""
+
+    def strict_align(n: int) -> int:
+        return align(n, PAGE_SIZE) if strict_rwx else n
+
+    core, init = mod.core_layout, mod.init_layout
+    for s in info.sechdrs:
+        s.entsize = UNSET
+
+    for m, (need, refuse) in enumerate(MASKS):
+        for s in info.sechdrs:
+            if (s.flags & need) != need or s.flags & refuse or s.entsize != UNSET:
+                continue
+            if module_init_layout_section(s.name, module_unload):
+                continue
+            off = align(core.size, s.addralign or 1)
+            core.size = off + s.size
+            s.entsize = off
+        if m == 0:
+            core.size = strict_align(core.size)
+            core.text_size = core.size
+        elif m == 1:
+            core.size = strict_align(core.size)
+            core.ro_size = core.size
+        elif m == 2:
+            core.size = strict_align(core.size)
+            core.ro_after_init_size = core.size
+        elif m == 4:
+            core.size = strict_align(core.size)
+
+    for m, (need, refuse) in enumerate(MASKS):
+        for s in info.sechdrs:
+            if (s.flags & need) != need or s.flags & refuse or s.entsize != UNSET:
+                continue
+            if not module_init_layout_section(s.name, module_unload):
+                continue
+            off = align(init.size, s.addralign or 1)
+            init.size = off + s.size
+            s.entsize = off | INIT_OFFSET_MASK
+        if m == 0:
+            init.size = strict_align(init.size)
+            init.text_size = init.size
+        elif m == 1:
+            init.size = strict_align(init.size)
+            init.ro_size = init.size
+        elif m == 2:
+            init.ro_after_init_size = init.ro_size
+        elif m == 4:
+            init.size = strict_align(init.size)
+
+
+def is_core_symbol(sym: tuple, info: LoadInfo, kallsyms_all: bool = True) -> bool:
+    st_name, _info, _other, shndx, _value, _size = sym
+    if shndx == 0 or shndx >= info.shnum or not st_name:
+        return False
+    if kallsyms_all and shndx == info.index.pcpu:
+        return True
+    sec = info.sechdrs[shndx]
+    if not sec.flags & SHF_ALLOC:
+        return False
+    if not kallsyms_all and not sec.flags & SHF_EXECINSTR:
+        return False
+    if sec.entsize & INIT_OFFSET_MASK:
+        return False
+    return True
+
+
+def layout_symtab(mod: Module, info: LoadInfo, strict_rwx: bool = True, kallsyms_all: bool = True) -> SymtabOffsets:
+    """Append .symtab and .strtab to init, and the core kallsyms copy to core."""
+
+    def strict_align(n: int) -> int:
+        return align(n, PAGE_SIZE) if strict_rwx else n
+
+    core, init = mod.core_layout, mod.init_layout
+    symsect = info.sechdrs[info.index.sym]
+    strsect = info.sechdrs[info.index.str]
+    out = SymtabOffsets()
+
+    symsect.flags |= SHF_ALLOC
+    off = align(init.size, symsect.addralign or 1)
+    init.size = off + symsect.size
+    symsect.entsize = off | INIT_OFFSET_MASK
+
+    syms = info.symbols()
+    nsrc = len(syms)
+    strtab_size = 0
+    ndst = 0
+    for i, sym in enumerate(syms):
+        if i == 0 or is_core_symbol(sym, info, kallsyms_all):
+            strtab_size += len(info.symbol_name(sym[0]).encode("utf-8", "surrogateescape")) + 1
+            ndst += 1
+    out.ndst = ndst
+
+    out.symoffs = align(core.size, symsect.addralign or 1)
+    out.stroffs = core.size = out.symoffs + ndst * SYM.size
+    core.size += strtab_size
+    out.core_typeoffs = core.size
+    core.size += ndst
+    core.size = strict_align(core.size)
+
+    strsect.flags |= SHF_ALLOC
+    off = align(init.size, strsect.addralign or 1)
+    init.size = off + strsect.size
+    strsect.entsize = off | INIT_OFFSET_MASK
+
+    init.size = align(init.size, ALIGNOF_MOD_KALLSYMS)
+    out.mod_kallsyms_init_off = init.size
+    init.size += SIZEOF_MOD_KALLSYMS
+    out.init_typeoffs = init.size
+    init.size += nsrc
+    init.size = strict_align(init.size)
+    return out

@@ -1,0 +1,138 @@
+""".modinfo: get_modinfo(), check_modinfo() and the license rules (kernel/module/main.c)."""
+
+from __future__ import annotations
+
+from errno import ENOEXEC
+from typing import TYPE_CHECKING
+
+from .. import taint
+from . import LoadError
+from .elf import LoadInfo
+from .version import same_magic
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+    from .module import Module
+
+GPL_COMPATIBLE = ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL")
+
+
+def license_is_gpl_compatible(license: str) -> bool:
+    return license in GPL_COMPATIBLE
+
+
+def modinfo_strings(raw: bytes) -> list[str]:
+    """The NUL-separated strings of a .modinfo section; runs of NULs are padding (next_string)."""
+    return [s.decode("utf-8", "surrogateescape") for s in raw.split(b"\0") if s]
+
+
+def get_next_modinfo(strings: list[str], tag: str, after: int = -1) -> tuple[int, str] | None:
+    prefix = tag + "="
+    for i in range(after + 1, len(strings)):
+        if strings[i].startswith(prefix):
+            return i, strings[i][len(prefix) :]
+    return None
+
+
+def get_modinfo(strings: list[str], tag: str) -> str | None:
+    found = get_next_modinfo(strings, tag)
+    return found[1] if found else None
+
+
+def get_all_modinfo(strings: list[str], tag: str) -> list[str]:
+    prefix = tag + "="
+    return [s[len(prefix) :] for s in strings if s.startswith(prefix)]
+
+
+def load_modinfo(info: LoadInfo) -> list[str]:
+    """The .modinfo strings of the image ([] when there is no such section)."""
+    i = info.find_sec(".modinfo")
+    return modinfo_strings(info.section_bytes(i)) if i else []
+
+
+def try_to_force_load(kernel: Kernel, mod: Module, reason: str) -> None:
+    """CONFIG_MODULE_FORCE_LOAD: taint F and go on; without it, -ENOEXEC."""
+    if not kernel.profile.enabled("MODULE_FORCE_LOAD"):
+        raise LoadError(ENOEXEC, f"{reason}: forced load not supported")
+    if not kernel.test_taint(taint.FORCED_MODULE):
+        kernel.log.warn(f"{mod.name}: {reason}: kernel tainted.\n")
+    kernel.add_taint_module(mod, taint.FORCED_MODULE, lockdep_ok=False)
+
+
+def check_modinfo(kernel: Kernel, mod: Module, info: LoadInfo, modinfo: list[str], flags: int) -> None:
+    from .load import MODULE_INIT_IGNORE_VERMAGIC
+
+    log = kernel.log
+    modmagic = get_modinfo(modinfo, "vermagic")
+    if flags & MODULE_INIT_IGNORE_VERMAGIC:
+        modmagic = None
+    if modmagic is None:
+        try_to_force_load(kernel, mod, "bad vermagic")
+    elif not same_magic(modmagic, kernel.profile.vermagic, bool(info.index.vers)):
+        log.err(f"{info.name}: version magic '{modmagic}' should be '{kernel.profile.vermagic}'\n")
+        raise LoadError(ENOEXEC, "version magic")
+
+    if get_modinfo(modinfo, "intree") is None:
+        if not kernel.test_taint(taint.OOT_MODULE):
+            log.warn(f"{mod.name}: loading out-of-tree module taints kernel.\n")
+        kernel.add_taint_module(mod, taint.OOT_MODULE)
+
+    check_modinfo_retpoline(kernel, mod, modinfo)
+
+    if get_modinfo(modinfo, "staging") is not None:
+        kernel.add_taint_module(mod, taint.CRAP)
+        log.warn(
+            f"{mod.name}: module is from the staging directory, the quality is unknown, you have been warned.\n"
+        )
+
+    if get_modinfo(modinfo, "livepatch") is not None:
+        if not kernel.profile.enabled("LIVEPATCH"):
+            log.err(f"{mod.name}: module is marked as livepatch module, but livepatch support is disabled")
+            raise LoadError(ENOEXEC, "livepatch")
+        kernel.add_taint_module(mod, taint.LIVEPATCH)
+        log.printk_once("taint-livepatch", f"\x015{mod.name}: tainting kernel with TAINT_LIVEPATCH\n")
+
+    set_license(kernel, mod, get_modinfo(modinfo, "license"))
+
+    if get_modinfo(modinfo, "test") is not None:
+        if not kernel.test_taint(taint.TEST):
+            log.warn(f"{mod.name}: loading test module taints kernel.\n")
+        kernel.add_taint_module(mod, taint.TEST)
+
+
+def check_modinfo_retpoline(kernel: Kernel, mod: Module, modinfo: list[str]) -> None:
+    """retpoline_module_ok(): with CONFIG_RETPOLINE, a module must say retpoline=Y.
+
+    arch/x86/kernel/cpu/bugs.c lets it pass only when spectre_v2 is not mitigated; the emulated
+    CPU, like QEMU's qemu64, has the bug and gets retpolines.
+    """
+    if not kernel.profile.enabled("RETPOLINE"):
+        return
+    if get_modinfo(modinfo, "retpoline") is not None:
+        return
+    kernel.log.err("System may be vulnerable to spectre v2\n")
+    kernel.log.warn(f"{mod.name}: loading module not compiled with retpoline compiler.\n")
+
+
+def set_license(kernel: Kernel, mod: Module, license: str | None) -> None:
+    if license is None:
+        license = "unspecified"
+    mod.license = license
+    if not license_is_gpl_compatible(license):
+        if not kernel.test_taint(taint.PROPRIETARY_MODULE):
+            kernel.log.warn(f"{mod.name}: module license '{license}' taints kernel.\n")
+        kernel.add_taint_module(mod, taint.PROPRIETARY_MODULE, lockdep_ok=False)
+
+
+def check_module_license_and_versions(kernel: Kernel, mod: Module) -> None:
+    prev = kernel.test_taint(taint.PROPRIETARY_MODULE)
+    if mod.name == "ndiswrapper":
+        kernel.add_taint(taint.PROPRIETARY_MODULE, lockdep_ok=False)
+    if mod.name in ("driverloader", "lve"):
+        kernel.add_taint_module(mod, taint.PROPRIETARY_MODULE, lockdep_ok=False)
+    if not prev and kernel.test_taint(taint.PROPRIETARY_MODULE):
+        kernel.log.warn(f"{mod.name}: module license taints kernel.\n")
+    if kernel.profile.enabled("MODVERSIONS") and (
+        (mod.num_syms and not mod.has_crcs) or (mod.num_gpl_syms and not mod.has_gpl_crcs)
+    ):
+        try_to_force_load(kernel, mod, "no versions for exported symbols")

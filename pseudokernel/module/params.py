@@ -1,0 +1,239 @@
+"""Module parameters: parse_args() and the sysfs parameter files (kernel/params.c).
+
+The parameter descriptors are the module's own struct kernel_param array (__param), relocated
+in emulated memory. Setting or showing a parameter calls its ops->set / ops->get through the
+CPU exactly as the kernel does, so the standard ops (whose handlers are Python) and a module's
+own ops (module code) take the same path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from errno import EINVAL, ENOENT, ENOSPC, EPERM
+from typing import TYPE_CHECKING
+
+from .. import taint
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+    from .module import Module
+
+SIZEOF_KERNEL_PARAM = 40
+KERNEL_PARAM_OPS_FL_NOARG = 1 << 0
+KERNEL_PARAM_FL_UNSAFE = 1 << 0
+KERNEL_PARAM_FL_HWPARAM = 1 << 1
+PAGE_SIZE = 4096
+
+
+@dataclass
+class KernelParam:
+    """One struct kernel_param: name, mod, ops, perm, level, flags, arg."""
+
+    addr: int
+    name: str
+    ops: int
+    perm: int
+    level: int
+    flags: int
+    arg: int
+
+
+def read_params(kernel: Kernel, addr: int, size: int) -> list[KernelParam]:
+    m = kernel.machine
+    out = []
+    for i in range(size // SIZEOF_KERNEL_PARAM):
+        p = addr + i * SIZEOF_KERNEL_PARAM
+        raw = m.read(p, SIZEOF_KERNEL_PARAM)
+        name_ptr = int.from_bytes(raw[0:8], "little")
+        ops = int.from_bytes(raw[16:24], "little")
+        perm = int.from_bytes(raw[24:26], "little")
+        level = int.from_bytes(raw[26:27], "little", signed=True)
+        flags = raw[27]
+        arg = int.from_bytes(raw[32:40], "little")
+        name = m.read_cstr(name_ptr, 256).decode("utf-8", "replace") if name_ptr else ""
+        out.append(KernelParam(p, name, ops, perm, level, flags, arg))
+    return out
+
+
+def dash2underscore(c: str) -> str:
+    return "_" if c == "-" else c
+
+
+def parameq(a: str, b: str) -> bool:
+    return len(a) == len(b) and all(dash2underscore(x) == dash2underscore(y) for x, y in zip(a, b))
+
+
+def next_arg(buf: bytearray, pos: int) -> tuple[int, int, int | None]:
+    """lib/cmdline.c next_arg() on buf from pos, mangling it in place like the kernel.
+
+    Returns (offset of param, offset of val or None, position of the next argument).
+    """
+    i = 0
+    equals = 0
+    in_quote = quoted = False
+    if pos < len(buf) and buf[pos] == ord('"'):
+        pos += 1
+        in_quote = quoted = True
+    args = pos
+    while args + i < len(buf) and buf[args + i]:
+        c = buf[args + i]
+        if chr(c).isspace() and c < 0x80 and not in_quote:
+            break
+        if equals == 0 and c == ord("="):
+            equals = i
+        if c == ord('"'):
+            in_quote = not in_quote
+        i += 1
+    param = args
+    if not equals:
+        val = None
+    else:
+        buf[args + equals] = 0
+        val = args + equals + 1
+        if buf[val] == ord('"'):
+            val += 1
+            if buf[args + i - 1] == ord('"'):
+                buf[args + i - 1] = 0
+    if quoted and i > 0 and buf[args + i - 1] == ord('"'):
+        buf[args + i - 1] = 0
+    if args + i < len(buf) and buf[args + i]:
+        buf[args + i] = 0
+        nxt = args + i + 1
+    else:
+        nxt = args + i
+    while nxt < len(buf) and buf[nxt] and chr(buf[nxt]).isspace():
+        nxt += 1
+    return param, val, nxt
+
+
+def _cstr(buf: bytearray, off: int) -> str:
+    end = buf.index(0, off)
+    return buf[off:end].decode("utf-8", "surrogateescape")
+
+
+def param_check_unsafe(kernel: Kernel, kp: KernelParam) -> bool:
+    if kp.flags & KERNEL_PARAM_FL_UNSAFE:
+        kernel.log.notice(f"Setting dangerous option {kp.name} - tainting kernel\n")
+        kernel.add_taint(taint.USER)
+    return True
+
+
+def ops_fn(kernel: Kernel, kp: KernelParam, slot: int) -> int:
+    """kp->ops->set (slot 1), ->get (2), ->free (3); ops->flags is the first word."""
+    return kernel.machine.read_u64(kp.ops + 8 * slot)
+
+
+def parse_args(kernel: Kernel, mod: Module, args: str) -> str | None:
+    """Apply `args` to the module's parameters; returns what followed `--`, or raises OSError.
+
+    The arguments live in a kernel buffer (mod->args) that next_arg() mangles in place, and
+    ops->set() gets pointers into it, as in the kernel.
+    """
+    m = kernel.machine
+    raw = args.encode("utf-8", "surrogateescape")
+    buf = bytearray(raw + b"\0")
+    base = kernel.api.kmalloc(len(buf))
+    mod.args_addr = base
+    m.write(base, bytes(buf))
+    err = 0
+    pos = 0
+    while pos < len(buf) and buf[pos] and chr(buf[pos]).isspace():
+        pos += 1
+    while pos < len(buf) and buf[pos]:
+        p_off, v_off, pos = next_arg(buf, pos)
+        m.write(base, bytes(buf))
+        param = _cstr(buf, p_off)
+        val = _cstr(buf, v_off) if v_off is not None else None
+        if val is None and param == "--":
+            if err:
+                raise OSError(err, "parse_args")
+            return buf[pos:].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        ret = parse_one(kernel, mod, param, val, base + v_off if v_off is not None else 0)
+        if ret == 0:
+            continue
+        if v_off is not None:  # the op may have mangled the value (param_array cuts at commas)
+            val = m.read_cstr(base + v_off).decode("utf-8", "surrogateescape")
+        if ret == -ENOENT:
+            kernel.log.err(f"{mod.name}: Unknown parameter `{param}'\n")
+        elif ret == -ENOSPC:
+            kernel.log.err(f"{mod.name}: `{val or ''}' too large for parameter `{param}'\n")
+        else:
+            kernel.log.err(f"{mod.name}: `{val or ''}' invalid for parameter `{param}'\n")
+        err = -ret
+    if err:
+        raise OSError(err, "parse_args")
+    return None
+
+
+def parse_one(kernel: Kernel, mod: Module, param: str, val: str | None, val_addr: int) -> int:
+    for kp in mod.params:
+        if parameq(param, kp.name):
+            if kp.level < -32768 or kp.level > 32767:
+                return 0
+            ops_flags = kernel.machine.read_u32(kp.ops) if kp.ops else 0
+            if val is None and not ops_flags & KERNEL_PARAM_OPS_FL_NOARG:
+                return -EINVAL
+            if not param_check_unsafe(kernel, kp):
+                return -EPERM
+            return _signed32(kernel.run_in_module(mod, ops_fn(kernel, kp, 1), val_addr, kp.addr))
+    return unknown_module_param_cb(kernel, mod, param, val)
+
+
+def unknown_module_param_cb(kernel: Kernel, mod: Module, param: str, val: str | None) -> int:
+    if param == "async_probe":
+        return 0
+    if param == "dyndbg" or param.endswith(".dyndbg"):
+        return 0  # ddebug_dyndbg_module_param_cb: the query is accepted (no pr_debug sites run)
+    kernel.log.warn(f"{mod.name}: unknown parameter '{param}' ignored\n")
+    return 0
+
+
+def _signed32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def param_attr_show(kernel: Kernel, mod: Module, kp: KernelParam) -> bytes:
+    """Read /sys/module/<mod>/parameters/<name>: ops->get into a page (param_attr_show)."""
+    get = ops_fn(kernel, kp, 2)
+    if not get:
+        raise OSError(EPERM, kp.name)
+    buf = kernel.api.kmalloc(PAGE_SIZE)
+    try:
+        count = _signed32(kernel.run_in_module(mod, get, buf, kp.addr))
+        if count < 0:
+            raise OSError(-count, kp.name)
+        return kernel.machine.read(buf, min(count, PAGE_SIZE))
+    finally:
+        kernel.api.kfree(buf)
+
+
+def param_attr_store(kernel: Kernel, mod: Module, kp: KernelParam, data: bytes) -> int:
+    """Write /sys/module/<mod>/parameters/<name>: ops->set on the NUL-terminated buffer."""
+    set_ = ops_fn(kernel, kp, 1)
+    if not set_:
+        raise OSError(EPERM, kp.name)
+    buf = kernel.api.kmalloc(PAGE_SIZE)
+    try:
+        kernel.machine.write(buf, data[: PAGE_SIZE - 1] + b"\0")
+        if not param_check_unsafe(kernel, kp):
+            raise OSError(EPERM, kp.name)
+        err = _signed32(kernel.run_in_module(mod, set_, buf, kp.addr))
+        if err:
+            raise OSError(-err, kp.name)
+        return len(data)
+    finally:
+        kernel.api.kfree(buf)
+
+
+def destroy_params(kernel: Kernel, mod: Module) -> None:
+    """Call ops->free for each parameter that has one (charp strings go back to the slab)."""
+    for kp in mod.params:
+        if not kp.ops:
+            continue
+        free = ops_fn(kernel, kp, 3)
+        if free:
+            try:
+                kernel.run_in_module(mod, free, kp.arg)
+            except Exception:
+                pass

@@ -1,0 +1,211 @@
+"""Symbol resolution: find_symbol(), resolve_symbol() and simplify_symbols() (main.c).
+
+Every undefined symbol of the module is looked up among vmlinux's exports (the profile) and
+the exports of the modules already loaded, with the kernel's rules: GPL-only exports are
+invisible to a proprietary module, a CRC must match __versions, a namespaced symbol must be
+imported, a proprietary owner taints its user, and the owner gains a reference. The loop goes on
+after an error, so every unknown symbol is printed.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from errno import EBUSY, EINVAL, ENOENT, ENOEXEC
+from typing import TYPE_CHECKING
+
+from .. import taint
+from .elf import SHN_ABS, SHN_COMMON, SHN_LIVEPATCH, SHN_UNDEF, LoadInfo
+from .modinfo import get_all_modinfo
+from .module import ExportedSymbol, Module, State
+from .version import check_version
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+STB_WEAK = 2
+KERNEL_SYMBOL = struct.Struct("<iii")  # PREL32 struct kernel_symbol
+
+
+@dataclass
+class Found:
+    """struct find_symbol_arg's outputs."""
+
+    name: str
+    owner: Module | None
+    crc: int | None
+    gpl: bool
+    namespace: str
+    value: int | None  # None for vmlinux symbols until the CPU gives them an address
+
+
+def find_symbol(kernel: Kernel, name: str, gplok: bool) -> Found | None:
+    """vmlinux's __ksymtab then __ksymtab_gpl, then each formed module's, newest first."""
+    sym = kernel.profile.exports.get(name)
+    if sym is not None and (gplok or not sym.gpl):
+        return Found(name, None, sym.crc, sym.gpl, sym.namespace, None)
+    for mod in kernel.modules:
+        if mod.state == State.UNFORMED:
+            continue
+        for gpl in (False, True):
+            if gpl and not gplok:
+                continue
+            for s in mod.syms:
+                if s.gpl == gpl and s.name == name:
+                    return Found(name, mod, s.crc, s.gpl, s.namespace, s.value)
+    return None
+
+
+def inherit_taint(kernel: Kernel, mod: Module, owner: Module | None, name: str) -> bool:
+    if owner is None or not owner.taints & (1 << taint.PROPRIETARY_MODULE):
+        return True
+    if mod.using_gplonly_symbols:
+        kernel.log.err(
+            f"{mod.name}: module using GPL-only symbols uses symbols {name} from proprietary module {owner.name}.\n"
+        )
+        return False
+    if not mod.taints & (1 << taint.PROPRIETARY_MODULE):
+        kernel.log.warn(
+            f"{mod.name}: module uses symbols {name} from proprietary module {owner.name}, inheriting taint.\n"
+        )
+        mod.taints |= 1 << taint.PROPRIETARY_MODULE
+    return True
+
+
+def verify_namespace_is_imported(kernel: Kernel, info: LoadInfo, found: Found, mod: Module) -> int:
+    if not found.namespace:
+        return 0
+    if found.namespace in get_all_modinfo(info.modinfo, "import_ns"):
+        return 0
+    kernel.log.err(
+        f"{mod.name}: module uses symbol ({found.name}) from namespace {found.namespace}, but does not import it.\n"
+    )
+    return -EINVAL
+
+
+def ref_module(kernel: Kernel, a: Module, b: Module | None) -> int:
+    """Module a uses b: b gets a holder and a reference (strong_try_module_get)."""
+    if b is None or a in b.source_list:
+        return 0
+    if b.state == State.COMING:
+        return -EBUSY
+    if b.state != State.LIVE or b.refcnt == 0:
+        return -ENOENT
+    b.refcnt += 1
+    b.source_list.insert(0, a)
+    a.target_list.insert(0, b)
+    return 0
+
+
+def resolve_symbol(kernel: Kernel, mod: Module, info: LoadInfo, name: str, hint: str) -> int | Found | None:
+    """The resolved symbol, None when there is none to see, or a negative errno."""
+    with kernel.mutex:
+        found = find_symbol(kernel, name, gplok=not mod.taints & (1 << taint.PROPRIETARY_MODULE))
+        if found is None:
+            return None
+        if found.gpl:
+            mod.using_gplonly_symbols = True
+        if not inherit_taint(kernel, mod, found.owner, name):
+            return None
+        if not check_version(kernel, info, name, mod, found.crc):
+            return -EINVAL
+        err = verify_namespace_is_imported(kernel, info, found, mod)
+        if err:
+            return err
+        err = ref_module(kernel, mod, found.owner)
+        if err:
+            if err == -EBUSY:
+                kernel.log.warn(f"{mod.name}: gave up waiting for init of module {found.owner.name}.\n")
+            return err
+    if found.value is None:
+        found.value = kernel.api.import_symbol(kernel.profile.exports[name], hint)
+    return found
+
+
+def call_hints(info: LoadInfo) -> dict[int, str]:
+    """Symbol index -> "call" for symbols some relocation calls; kinds for headers-only profiles."""
+    from .relocate import R_X86_64_PLT32, RELA
+
+    out: dict[int, str] = {}
+    for i, sec in enumerate(info.sechdrs):
+        if sec.type != 4 or ".debug" in sec.name:
+            continue
+        raw = info.section_bytes(i)
+        for _off, r_info, _add in RELA.iter_unpack(raw[: len(raw) - len(raw) % RELA.size]):
+            if r_info & 0xFFFFFFFF == R_X86_64_PLT32:
+                out[r_info >> 32] = "call"
+    return out
+
+
+def simplify_symbols(kernel: Kernel, mod: Module, info: LoadInfo) -> list[int]:
+    """st_value of every symbol, as the kernel rewrites it: final addresses.
+
+    Raises OSError with the errno of the last failure after printing every one.
+    """
+    syms = info.symbols()
+    values = [s[4] for s in syms]
+    hints = call_hints(info) if not kernel.profile.has_image else {}
+    ret = 0
+    for i in range(1, len(syms)):
+        st_name, st_info, _other, shndx, st_value, _size = syms[i]
+        name = info.symbol_name(st_name)
+        if shndx == SHN_COMMON:
+            if name.startswith("__gnu_lto"):
+                continue
+            kernel.log.warn(f"{mod.name}: please compile with -fno-common\n")
+            ret = -ENOEXEC
+        elif shndx in (SHN_ABS, SHN_LIVEPATCH):
+            continue
+        elif shndx == SHN_UNDEF:
+            res = resolve_symbol(kernel, mod, info, name, hints.get(i, ""))
+            if isinstance(res, Found):
+                values[i] = res.value
+                continue
+            if res is None and (st_info >> 4 == STB_WEAK or name == "_GLOBAL_OFFSET_TABLE_"):
+                continue
+            ret = res or -ENOENT
+            kernel.log.warn(f"{mod.name}: Unknown symbol {name} (err {ret})\n")
+        else:
+            if shndx == info.index.pcpu:
+                base = mod.percpu
+            elif shndx < info.shnum:
+                base = info.sechdrs[shndx].addr
+            else:
+                base = 0
+            values[i] = (st_value + base) & ((1 << 64) - 1)
+    if ret:
+        raise OSError(-ret, "simplify_symbols")
+    return values
+
+
+def read_exports(kernel: Kernel, mod: Module, info: LoadInfo) -> list[ExportedSymbol]:
+    """The module's __ksymtab / __ksymtab_gpl (PREL32 entries) with their __kcrctab CRCs."""
+    m = kernel.machine
+    out: list[ExportedSymbol] = []
+    for secname, crcname, gpl in (("__ksymtab", "__kcrctab", False), ("__ksymtab_gpl", "__kcrctab_gpl", True)):
+        i = info.find_sec(secname)
+        if not i:
+            continue
+        sec = info.sechdrs[i]
+        ci = info.find_sec(crcname)
+        n = sec.size // KERNEL_SYMBOL.size
+        raw = m.read(sec.addr, n * KERNEL_SYMBOL.size)
+        crcs = m.read(info.sechdrs[ci].addr, 4 * n) if ci else b""
+        for j, (value_off, name_off, ns_off) in enumerate(KERNEL_SYMBOL.iter_unpack(raw)):
+            entry = sec.addr + j * KERNEL_SYMBOL.size
+            value = (entry + value_off) & ((1 << 64) - 1)
+            name = m.read_cstr(entry + 4 + name_off, 512).decode("utf-8", "replace")
+            ns = m.read_cstr(entry + 8 + ns_off, 512).decode("utf-8", "replace") if ns_off else ""
+            crc = int.from_bytes(crcs[4 * j : 4 * j + 4], "little") if crcs else None
+            out.append(ExportedSymbol(name, value, ns, gpl, crc))
+    return out
+
+
+def verify_exported_symbols(kernel: Kernel, mod: Module) -> None:
+    """Nothing the module exports may already be exported (in vmlinux or another module)."""
+    for s in mod.syms:
+        found = find_symbol(kernel, s.name, gplok=True)
+        if found is not None and found.owner is not mod:
+            owner = found.owner.name if found.owner else "kernel"
+            kernel.log.err(f"{mod.name}: exports duplicate symbol {s.name} (owned by {owner})\n")
+            raise OSError(ENOEXEC, "verify_exported_symbols")

@@ -1,0 +1,247 @@
+"""The kernel being emulated, as data.
+
+A profile directory (written by profile/build.py from a headers tree and, optionally, a kernel
+image) holds the release, vermagic, .config and Module.symvers of one kernel; with an image also
+the real address and kind of every exported symbol, all of kallsyms, the vmlinux section table,
+the trusted certificates and BTF. The default profile, Debian's 6.1.0-56-amd64, ships with the
+package.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import json
+import lzma
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_PROFILE = "6.1.0-56-amd64"
+
+
+def user_profiles_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(base) / "pseudokernel" / "profiles"
+
+
+@dataclass(frozen=True)
+class KernelSymbol:
+    """One exported vmlinux symbol: a Module.symvers line plus, with an image, where it is."""
+
+    name: str
+    crc: int | None
+    gpl: bool
+    namespace: str = ""
+    addr: int | None = None
+    kind: str = ""  # text, rodata, data, bss, percpu; "" when the profile has no image
+
+
+@dataclass(frozen=True)
+class Section:
+    """A vmlinux section: flags are SHF_* bits, parsed from readelf's letters."""
+
+    name: str
+    addr: int
+    size: int
+    flags: int
+    type: str = "PROGBITS"
+
+
+def _shf(letters: str) -> int:
+    bits = {"W": 0x1, "A": 0x2, "X": 0x4}
+    return sum(bits.get(c, 0) for c in letters)
+
+
+class ProfileError(Exception):
+    pass
+
+
+def _read_text(path: Path) -> str:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="surrogateescape") as f:
+        return f.read()
+
+
+def parse_symvers(text: str) -> dict[str, KernelSymbol]:
+    """Module.symvers: 'crc<TAB>name<TAB>module<TAB>export type<TAB>namespace' per line."""
+    out: dict[str, KernelSymbol] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 4 or parts[2] != "vmlinux":
+            continue
+        crc = int(parts[0], 16)
+        out[parts[1]] = KernelSymbol(
+            name=parts[1],
+            crc=crc,
+            gpl=parts[3].endswith("_GPL"),
+            namespace=parts[4] if len(parts) > 4 else "",
+        )
+    return out
+
+
+def parse_config(text: str) -> dict[str, str]:
+    """A .config as a dict: CONFIG_FOO -> 'y' / 'm' / value (quotes kept off strings)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("CONFIG_") or "=" not in line:
+            continue
+        key, val = line.split("=", 1)
+        if len(val) >= 2 and val[0] == val[-1] == '"':
+            val = val[1:-1]
+        out[key] = val
+    return out
+
+
+class KernelProfile:
+    """Read-only facts about one kernel build, loaded lazily from a profile directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        meta_file = self.path / "profile.json"
+        if not meta_file.is_file():
+            raise ProfileError(f"{self.path}: not a kernel profile (no profile.json)")
+        self.meta = json.loads(meta_file.read_text())
+        self.release: str = self.meta["release"]
+        self.vermagic: str = self.meta["vermagic"]
+        self.uts_version: str = self.meta.get("uts_version", "#1 SMP")
+        self.banner: str = self.meta.get("banner") or (
+            f"Linux version {self.release} ({self.meta.get('compiler', 'gcc')}) {self.uts_version}\n"
+        )
+        self.name = self.path.name
+
+    @classmethod
+    def load(cls, name_or_path: str | Path | None = None) -> KernelProfile:
+        """A profile by name (shipped or user-built) or by directory path."""
+        name_or_path = name_or_path or DEFAULT_PROFILE
+        p = Path(name_or_path)
+        if p.is_dir():
+            return cls(p)
+        for base in (DATA_DIR, user_profiles_dir()):
+            if (base / str(name_or_path)).is_dir():
+                return cls(base / str(name_or_path))
+        raise ProfileError(f"no kernel profile named {name_or_path!r}")
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> dict[str, str]:
+        return parse_config(_read_text(self.path / "config.gz"))
+
+    def enabled(self, option: str) -> bool:
+        """IS_ENABLED(CONFIG_X): built in or modular."""
+        return self.config.get("CONFIG_" + option) in ("y", "m")
+
+    def config_int(self, option: str, default: int) -> int:
+        try:
+            return int(self.config.get("CONFIG_" + option, default), 0)
+        except ValueError:
+            return default
+
+    # -- symbols ---------------------------------------------------------------------------
+
+    @cached_property
+    def exports(self) -> dict[str, KernelSymbol]:
+        syms = parse_symvers(_read_text(self.path / "Module.symvers.gz"))
+        located = self.path / "exports.tsv.gz"
+        if located.is_file():
+            for line in _read_text(located).splitlines():
+                name, addr, kind = line.split("\t")
+                if name in syms:
+                    s = syms[name]
+                    syms[name] = KernelSymbol(s.name, s.crc, s.gpl, s.namespace, int(addr, 16), kind)
+        return syms
+
+    @cached_property
+    def kallsyms(self) -> list[tuple[int, str, str]]:
+        """(address, type letter, name) for every vmlinux symbol, by address; [] without image."""
+        path = self.path / "kallsyms.gz"
+        if not path.is_file():
+            return []
+        out = []
+        for line in _read_text(path).splitlines():
+            addr, typ, name = line.split(" ", 2)
+            out.append((int(addr, 16), typ, name))
+        out.sort(key=lambda t: t[0])
+        return out
+
+    @cached_property
+    def _kallsyms_addrs(self) -> list[int]:
+        return [a for a, _, _ in self.kallsyms]
+
+    @cached_property
+    def kallsyms_by_name(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for addr, _, name in self.kallsyms:
+            out.setdefault(name, addr)
+        return out
+
+    @cached_property
+    def _ksym_range(self) -> tuple[int, int]:
+        by_name = self.kallsyms_by_name
+        return by_name.get("_stext", 0), by_name.get("_end", 0)
+
+    def symbol_at(self, addr: int) -> tuple[str, int, int] | None:
+        """kallsyms_lookup_size_offset(): (name, offset, size) of the symbol holding addr,
+        for addresses inside the kernel image (is_ksym_addr() with KALLSYMS_ALL)."""
+        lo, hi = self._ksym_range
+        if not lo <= addr <= hi:
+            return None
+        addrs = self._kallsyms_addrs
+        i = bisect.bisect_right(addrs, addr) - 1
+        if i < 0:
+            return None
+        start = addrs[i]
+        while i > 0 and addrs[i - 1] == start:
+            i -= 1
+        j = bisect.bisect_right(addrs, start)
+        if j >= len(addrs):
+            return None
+        size = addrs[j] - start
+        if addr - start >= size:
+            return None
+        return self.kallsyms[i][2], addr - start, size
+
+    @cached_property
+    def sections(self) -> list[Section]:
+        path = self.path / "sections.json"
+        if not path.is_file():
+            return []
+        data = json.loads(path.read_text())
+        return [
+            Section(s["name"], int(s["addr"], 16), s["size"], _shf(s["flags"]), s.get("type", "PROGBITS"))
+            for s in data["sections"]
+        ]
+
+    @cached_property
+    def percpu_size(self) -> int:
+        path = self.path / "sections.json"
+        if path.is_file():
+            return int(json.loads(path.read_text())["percpu_size"])
+        return 0x40000
+
+    @cached_property
+    def certificates(self) -> list[bytes]:
+        d = self.path / "certs"
+        if not d.is_dir():
+            return []
+        return [p.read_bytes() for p in sorted(d.glob("*.der"))]
+
+    @cached_property
+    def btf(self):
+        """The kernel's BTF (profile.btf.Btf), or None when the profile has no image."""
+        path = self.path / "btf.xz"
+        if not path.is_file():
+            return None
+        from .btf import Btf
+
+        return Btf(lzma.decompress(path.read_bytes()))
+
+    @property
+    def has_image(self) -> bool:
+        return (self.path / "kallsyms.gz").is_file()
+
+    def __repr__(self) -> str:
+        return f"KernelProfile({self.release!r}, {str(self.path)!r})"
