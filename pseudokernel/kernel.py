@@ -19,6 +19,7 @@ from .emu.unwind import OrcTable
 from .emu.vsprintf import Args, ListArgs, vsnprintf
 from .log import PrintkLog
 from .module import LoadError
+from .module.kallsyms import find_kallsyms_symbol
 from .module.load import load_module
 from .module.module import Module, State
 from .module.params import destroy_params
@@ -80,6 +81,10 @@ class Kernel:
         self.user_fs = 0x00007F47398C7040
         self._orc: dict[int, OrcTable | None] = {}
         self._param_allocs: set[int] = set()
+        self.console_loglevel = 4 if "quiet" in self.cmdline.split() else p.config_int("CONSOLE_LOGLEVEL_DEFAULT", 7)
+        self.proc_entries: dict[str, Callable] = {}  # what modules registered with proc_create()
+        self.drivers: dict[int, dict[str, str]] = {}  # id(module) -> drivers/ links
+        self._kallsyms_text: dict[bool, bytes] = {}
         self._boot_messages()
 
     def _boot_messages(self) -> None:
@@ -209,6 +214,48 @@ class Kernel:
             self._orc[key] = OrcTable.read(self, mod)
         return self._orc[key]
 
+    # -- what the views ask ------------------------------------------------------------------
+
+    def kallsyms_show_value(self, reader) -> bool:
+        """kallsyms_show_value(): real addresses only for the privileged (CAP_SYSLOG), and
+        for nobody with kptr_restrict 2. The daemon's owner counts as privileged."""
+        return self.kptr_restrict < 2 and reader.privileged
+
+    def vmlinux_kallsyms_text(self, show: bool) -> bytes:
+        if show not in self._kallsyms_text:
+            self._kallsyms_text[show] = "".join(
+                f"{addr if show else 0:016x} {typ} {name}\n" for addr, typ, name in self.profile.kallsyms
+            ).encode()
+        return self._kallsyms_text[show]
+
+    def proc_entry_node(self, name: str):
+        make = self.proc_entries.get(name)
+        return make() if make else None
+
+    def module_drivers(self, mod: Module) -> dict[str, str]:
+        return self.drivers.get(id(mod), {})
+
+    def param_show(self, mod: Module, kp) -> bytes:
+        """A read of /sys/module/<mod>/parameters/<name>: the param's get op, on the CPU."""
+        from .module.params import param_attr_show
+
+        try:
+            return param_attr_show(self, mod, kp)
+        except CpuStop as stop:
+            self.report_cpu_stop(mod, stop, "param")
+            raise OSError(errno.EFAULT, kp.name) from None
+
+    def param_store(self, mod: Module, kp, data: bytes) -> int:
+        from .module.params import param_attr_store
+
+        with self.syscall_lock:
+            self._enter("sh", "param")
+            try:
+                return param_attr_store(self, mod, kp, data)
+            except CpuStop as stop:
+                self.report_cpu_stop(mod, stop, "param")
+                raise OSError(errno.EFAULT, kp.name) from None
+
     # -- kmalloc_parameter(): strings the charp ops allocate ---------------------------------
 
     def params_kmalloc(self, size: int) -> int:
@@ -236,6 +283,9 @@ class Kernel:
         return oops.report(self, mod, stop, where)
 
     def do_init_module(self, mod: Module) -> Module:
+        """Run init. A fault leaves the module COMING, as the kernel leaves it when the oops
+        kills insmod; a CPU stopped for running past its budget (the kernel would spin on
+        forever) is unwound like an init that failed, so its memory comes back."""
         ret = 0
         if mod.init:
             ret_addr = self._kernel_text("do_one_initcall", 0x59)
@@ -243,7 +293,13 @@ class Kernel:
                 ret = _s32(self.machine.call(mod.init, ret_addr=ret_addr))
             except CpuStop as stop:
                 outcome = self.report_cpu_stop(mod, stop, "init")
-                raise LoadError(errno.EINTR if outcome == "budget" else errno.EFAULT, outcome) from None
+                if outcome == "budget":
+                    self.log.err(f"pseudokernel: {mod.name}: init stopped after {self.machine.budget:g}s; module unloaded\n")
+                    self.set_state(mod, State.GOING)
+                    mod.refcnt -= 1
+                    self.free_module(mod)
+                    raise LoadError(errno.ETIME, "budget") from None
+                raise LoadError(errno.EFAULT, outcome) from None
         if ret < 0:
             self.set_state(mod, State.GOING)
             mod.refcnt -= 1
@@ -316,6 +372,14 @@ class Kernel:
             self._enter("insmod", "init")
             return load_module(self, data, args, flags, filename)
 
+    def init_module(self, data: bytes, args: str = "") -> Module:
+        """init_module(2): the image in memory (kmod's path for compressed or forced files)."""
+        if len(data) < 64:
+            raise LoadError(errno.ENOEXEC, "shorter than an ELF header")
+        with self.syscall_lock:
+            self._enter("insmod", "init")
+            return load_module(self, data, args, 0, "")
+
     def delete_module(self, name: str, flags: int = O_NONBLOCK) -> None:
         """Unload a module: raises OSError(errno) as the syscall fails."""
         if not name or len(name.encode()) >= MODULE_NAME_LEN:
@@ -385,16 +449,10 @@ class Kernel:
         """kallsyms_lookup(): (name, offset, size, module) for an address, as %pS needs."""
         mod = self.module_at(addr)
         if mod is not None:
-            best = None
-            for s in mod.kallsyms:
-                if s.type.lower() not in "tw" or s.value > addr:
-                    continue
-                if best is None or s.value > best.value:
-                    best = s
-            if best is None:
+            found = find_kallsyms_symbol(mod, addr)
+            if found is None:
                 return None
-            size = best.size or 1
-            return best.name, addr - best.value, size, mod.name
+            return found[0], found[1], found[2], mod.name
         found = self.profile.symbol_at(addr)
         if found is not None:
             return found[0], found[1], found[2], None

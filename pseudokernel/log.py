@@ -209,13 +209,43 @@ def format_syslog(records: Iterable[Record]) -> bytes:
     return b"".join(record_print_text(r, syslog=True) for r in records)
 
 
+def safe_fwrite(text: bytes, indent: int) -> bytes:
+    """util-linux dmesg's safe_fwrite() in a UTF-8 locale: bytes that are neither printable
+    nor space become \\xNN, a newline inside the text is followed by `indent` spaces."""
+    out = bytearray()
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c < 0x80:
+            if c == 0x0A and i + 1 < n and indent:
+                out += b"\n" + b" " * indent
+            elif 0x20 <= c < 0x7F or c in b" \t\n\v\f\r":
+                out.append(c)
+            else:
+                out += b"\\x%02x" % c
+            i += 1
+            continue
+        length = 2 if c >> 5 == 0b110 else 3 if c >> 4 == 0b1110 else 4 if c >> 3 == 0b11110 else 0
+        chunk = text[i : i + length] if length else b""
+        try:
+            ch = chunk.decode("utf-8") if length and len(chunk) == length else None
+        except UnicodeDecodeError:
+            ch = None
+        if ch is not None and (ch.isprintable() or ch.isspace()):
+            out += chunk
+            i += length
+        else:
+            out += b"\\x%02x" % c
+            i += 1
+    return bytes(out)
+
+
 def dmesg_record(rec: Record, syslog: bool = False) -> bytes:
-    """One record as util-linux dmesg prints it from /dev/kmsg: the prefix once, and the
+    """One record as util-linux dmesg prints it from /dev/kmsg: the prefix once, the
     further lines of a multi-line record indented to the width of that prefix."""
     prefix = (b"<%d>" % rec.prefix_value if syslog else b"") + print_time(rec.ts_nsec) + b" "
-    lines = rec.text.split(b"\n")
-    indent = b"\n" + b" " * len(prefix)
-    return prefix + indent.join(lines) + b"\n"
+    return prefix + safe_fwrite(rec.text, len(prefix)) + b"\n"
 
 
 def format_dmesg(records: Iterable[Record], raw: bool = False) -> bytes:
@@ -246,6 +276,28 @@ def format_kmsg_record(rec: Record) -> bytes:
     for key, val in rec.dev_info:
         body += b" " + msg_add_ext_text(key.encode(), b"=") + msg_add_ext_text(val.encode(), b"\n")
     return head + body
+
+
+def parse_kmsg_record(raw: bytes) -> Record:
+    """A /dev/kmsg record back into a Record (what util-linux dmesg does with each read)."""
+    head, _, rest = raw.partition(b";")
+    fields = head.split(b",")
+    prefix, seq, usec = int(fields[0]), int(fields[1]), int(fields[2])
+    flag = fields[3][:1] if len(fields) > 3 else b"-"
+    line = rest.split(b"\n", 1)[0]
+    text = bytearray()
+    i = 0
+    while i < len(line):
+        if line[i : i + 2] == b"\\x" and i + 4 <= len(line):
+            try:
+                text.append(int(line[i + 2 : i + 4], 16))
+                i += 4
+                continue
+            except ValueError:
+                pass
+        text.append(line[i])
+        i += 1
+    return Record(seq, usec * 1000, prefix & 7, LOG_CONT if flag == b"c" else 0, bytes(text), prefix >> 3)
 
 
 def format_kmsg(records: Iterable[Record]) -> bytes:

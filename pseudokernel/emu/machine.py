@@ -488,10 +488,14 @@ class Machine:
             return result
 
     def _run(self, addr: int, frame: Frame) -> None:
+        """emu_start() for one frame. Only the outermost call arms unicorn's timer: a nested
+        emu_start() with its own timeout clobbers the outer one's timer thread (qemu aborts in
+        qemu_thread_join), and the outer timer's uc_emu_stop() stops the inner run anyway."""
         self._last_fault = None
         remaining = max(frame.deadline - time.monotonic(), 0.001)
+        timeout = 0 if len(self._frames) > 1 else int(remaining * 1e6)
         try:
-            self.uc.emu_start(addr, frame.until, timeout=int(remaining * 1e6))
+            self.uc.emu_start(addr, frame.until, timeout=timeout)
         except UcError:
             regs = self.registers()
             if frame.stop is not None:

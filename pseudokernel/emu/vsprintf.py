@@ -356,7 +356,11 @@ def snprintf_result(out: bytes, size: int) -> tuple[bytes, int]:
 
 
 def scnprintf_result(out: bytes, size: int) -> tuple[bytes, int]:
-    """(bytes to store at buf, including the NUL; scnprintf's return value): the count written."""
+    """(bytes to store at buf, including the NUL; scnprintf's return value): the count written.
+
+    With size 0, vscnprintf() returns 0 before formatting anything (no argument is read and no
+    WARN can fire): a caller may skip vsnprintf() altogether then.
+    """
     if size == 0 or size > INT_MAX:
         return b"", 0
     return out[:size - 1] + b"\0", min(len(out), size - 1)
@@ -1218,11 +1222,23 @@ def dentry_name(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
                 array[i] = None     # the root's name "/" is not printed above a component
             break
         d = p
-    names = [ctx.cstr(a) if a is not None else b"" for a in reversed(array)]
-    s = b"/".join(names)
-    if spec.precision >= 0:
-        s = s[:spec.precision]
-    return widen_string(s, len(s), spec)
+    # the names, outermost first, joined by '/', at most precision characters; like the kernel,
+    # read no name the precision does not reach
+    out = bytearray()
+    left = spec.precision               # -1: no limit
+    for i, name in enumerate(reversed(array)):
+        if i:
+            if left == 0:
+                break
+            out += b"/"
+            left -= 1 if left > 0 else 0
+        if left == 0:
+            break
+        s = ctx.cstr(name, left) if name is not None else b""
+        out += s
+        if left > 0:
+            left -= len(s)
+    return widen_string(bytes(out), len(out), spec)
 
 
 def file_dentry_name(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:

@@ -26,7 +26,8 @@ from .elf import (
 )
 from .layout import layout_sections, layout_symtab
 from .modinfo import check_modinfo, check_module_license_and_versions, get_modinfo, load_modinfo
-from .module import Module, ModuleSymbol, State
+from .kallsyms import add_kallsyms
+from .module import Module, State
 from .params import destroy_params, parse_args, read_params
 from .relocate import Image, apply_relocations
 from .signing import module_sig_check
@@ -167,43 +168,6 @@ def setup_modinfo(mod: Module, info: LoadInfo) -> None:
     mod.modinfo = info.modinfo
     mod.version = get_modinfo(info.modinfo, "version")
     mod.srcversion = get_modinfo(info.modinfo, "srcversion")
-
-
-def elf_type(sym: tuple, info: LoadInfo) -> str:
-    """nm-style type letter of a module symbol (kernel/module/kallsyms.c)."""
-    _name, st_info, _other, shndx, _value, _size = sym
-    if st_info >> 4 == 2:  # STB_WEAK
-        return "v" if st_info & 0xF == 1 else "w"
-    if shndx == 0:
-        return "U"
-    if shndx == 0xFFF1 or shndx == info.index.pcpu:
-        return "a"
-    if shndx >= 0xFF00:
-        return "?"
-    if shndx >= info.shnum:
-        return "?"
-    sec = info.sechdrs[shndx]
-    if sec.flags & SHF_EXECINSTR:
-        return "t"
-    if sec.flags & SHF_ALLOC and sec.type != SHT_NOBITS:
-        return "r" if not sec.flags & 0x1 else "d"
-    if sec.type == SHT_NOBITS:
-        return "b"
-    if sec.name.startswith(".debug"):
-        return "n"
-    return "?"
-
-
-def add_kallsyms(mod: Module, info: LoadInfo, values: list[int]) -> None:
-    from .layout import is_core_symbol
-
-    out = []
-    for i, sym in enumerate(info.symbols()):
-        if i == 0:
-            continue
-        name = info.symbol_name(sym[0])
-        out.append(ModuleSymbol(name, values[i], sym[5], elf_type(sym, info), is_core_symbol(sym, info)))
-    mod.kallsyms = out
 
 
 def ftrace_module_init(kernel: Kernel, info: LoadInfo, image: Image) -> None:

@@ -1,0 +1,338 @@
+"""The daemon: one Kernel, its FUSE mount, the control socket and the drop folder.
+
+`pseudokernel up` runs this in the background and returns when the mount answers; SIGTERM or
+`down` unmounts and exits (nothing is unloaded: the state simply ends with the process).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .kernel import Kernel
+from .module import LoadError
+from .module.module import State
+from .paths import StatePaths, state_paths
+from .profile import KernelProfile
+
+log = logging.getLogger("pseudokernel.daemon")
+
+
+@dataclass
+class Options:
+    mount: str
+    drop: str
+    profile: str | None = None
+    cmdline: str | None = None
+    sig_enforce: bool = False
+    budget: float = 5.0
+    allow_other: bool = False
+    kptr_restrict: int = 0
+    log_level: str = "info"
+    seed: int | None = None
+
+
+def decompress_module(data: bytes) -> bytes:
+    """What kmod does for a kernel without in-kernel decompression: inflate in userspace."""
+    from .kmod.compress import decompress
+
+    return decompress(data)
+
+
+class Daemon:
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.paths: StatePaths = state_paths(opts.mount)
+        self.mount = str(self.paths.mount)
+        self.drop = Path(opts.drop).resolve()
+        self.kernel: Kernel | None = None
+        self.ready = threading.Event()
+        self.events_lock = threading.Lock()
+        self.outcomes: dict[str, dict] = {}
+        self.outcome_cond = threading.Condition()
+        self.watcher = None
+        self.server = None
+
+    # -- module operations (the drop folder and the socket both come here) ------------------
+
+    def event(self, record: dict[str, Any]) -> None:
+        record = {"time": round(time.time(), 6), **record}
+        with self.events_lock:
+            with open(self.paths.events, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        with self.outcome_cond:
+            if record.get("name"):
+                self.outcomes[record["name"]] = record
+            self.outcome_cond.notify_all()
+
+    def load_data(self, data: bytes, args: str, flags: int, filename: str, origin: str, syscall: str = "finit") -> dict:
+        """finit_module() of a file's bytes, or init_module() of an image kmod prepared.
+
+        A compressed file from the drop folder is inflated first, as kmod would."""
+        k = self.kernel
+        try:
+            if syscall == "init":
+                mod = k.init_module(data, args)
+            else:
+                from .kmod.compress import compression_of
+
+                if compression_of(data[:6]) is not None:
+                    mod = k.init_module(decompress_module(data), args)
+                else:
+                    mod = k.finit_module(data, args, flags, filename)
+        except LoadError as e:
+            outcome = e.reason if e.reason in ("oops", "budget", "panic") else errno.errorcode.get(e.errno, str(e.errno))
+            name = _guess_name(filename)
+            self.event({"action": "load", "file": filename, "name": name, "origin": origin,
+                        "result": outcome, "errno": e.errno})
+            log.info("load %s: %s (%s)", filename, os.strerror(e.errno), outcome)
+            return {"errno": e.errno, "outcome": outcome, "name": name}
+        except OSError as e:
+            self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
+                        "result": errno.errorcode.get(e.errno or 0, "EIO"), "errno": e.errno or errno.EIO})
+            return {"errno": e.errno or errno.EIO, "outcome": "error"}
+        self.event({"action": "load", "file": filename, "name": mod.name, "origin": origin, "result": "live", "errno": 0})
+        log.info("load %s: %s live", filename, mod.name)
+        return {"errno": 0, "name": mod.name}
+
+    def load_fd(self, fd: int, args: str, flags: int, filename: str, origin: str) -> dict:
+        from .server import kernel_read_file
+
+        try:
+            data = kernel_read_file(fd)
+        except OSError as e:
+            self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
+                        "result": errno.errorcode.get(e.errno, "EIO"), "errno": e.errno})
+            return {"errno": e.errno, "outcome": "error"}
+        return self.load_data(data, args, flags, filename, origin)
+
+    def load_path(self, path: str, args: str) -> tuple[str | None, int]:
+        """The drop folder's load: (module name, errno)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as e:
+            log.warning("drop folder: cannot open %s: %s", path, e.strerror)
+            return None, e.errno or errno.EIO
+        try:
+            if not self._inside_drop(fd):
+                log.warning("drop folder: %s is not a file of the drop folder; ignored", path)
+                return None, errno.EPERM
+            reply = self.load_fd(fd, args, 0, path, "drop")
+        finally:
+            os.close(fd)
+        return reply.get("name"), reply["errno"]
+
+    def _inside_drop(self, fd: int) -> bool:
+        real = os.path.realpath(f"/proc/self/fd/{fd}")
+        return os.path.dirname(real) == str(self.drop)
+
+    def unload(self, name: str, flags: int = os.O_NONBLOCK, origin: str = "rmmod") -> int:
+        try:
+            self.kernel.delete_module(name, flags)
+        except OSError as e:
+            users = []
+            mod = self.kernel.find_module(name)
+            if mod is not None:
+                users = [u.name for u in mod.source_list]
+            self.event({"action": "unload", "name": name, "origin": origin,
+                        "result": errno.errorcode.get(e.errno, str(e.errno)), "errno": e.errno, "users": users})
+            log.info("unload %s: %s", name, os.strerror(e.errno))
+            return e.errno
+        self.event({"action": "unload", "name": name, "origin": origin, "result": "unloaded", "errno": 0})
+        log.info("unload %s", name)
+        return 0
+
+    # -- the control socket ----------------------------------------------------------------
+
+    def dispatch(self, msg: dict, fds: list[int]) -> dict:
+        op = msg.get("op")
+        if op == "status":
+            return self.status()
+        if op == "insmod":
+            args = msg.get("args", "")
+            flags = int(msg.get("flags", 0))
+            filename = msg.get("filename", "")
+            if fds:
+                return self.load_fd(fds[0], args, flags, filename, "insmod")
+            data = bytes.fromhex(msg.get("data", ""))
+            return self.load_data(data, args, flags, filename, "insmod", "init" if msg.get("init_module") else "finit")
+        if op == "rmmod":
+            err = self.unload(msg["name"], int(msg.get("flags", os.O_NONBLOCK)), "rmmod")
+            return {"errno": err}
+        if op == "wait":
+            return self.wait_outcome(msg["name"], float(msg.get("timeout", 60)), float(msg.get("since", 0)))
+        if op == "down":
+            threading.Thread(target=self.shutdown, daemon=True).start()
+            return {"errno": 0}
+        return {"errno": errno.EINVAL, "error": f"unknown request {op!r}"}
+
+    def status(self) -> dict:
+        k = self.kernel
+        mods = []
+        if k is not None:
+            with k.mutex:
+                mods = [m.name for m in k.modules if m.state != State.UNFORMED]
+        return {
+            "errno": 0,
+            "ready": self.ready.is_set(),
+            "pid": os.getpid(),
+            "mount": self.mount,
+            "drop": str(self.drop),
+            "state": str(self.paths.dir),
+            "log": str(self.paths.log),
+            "events": str(self.paths.events),
+            "profile": k.profile.name if k else None,
+            "release": k.profile.release if k else None,
+            "modules": mods,
+        }
+
+    def wait_outcome(self, name: str, timeout: float, since: float) -> dict:
+        deadline = time.monotonic() + timeout
+        with self.outcome_cond:
+            while True:
+                rec = self.outcomes.get(name)
+                if rec and rec["time"] >= since:
+                    return {"errno": 0, "event": rec}
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return {"errno": errno.ETIMEDOUT}
+                self.outcome_cond.wait(left)
+
+    # -- life ------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Unmount; the FUSE loop then returns and run() finishes."""
+        log.info("shutting down")
+        subprocess.run(["fusermount3", "-u", self.mount], capture_output=True)
+
+    def run(self) -> int:
+        from .fs.mount import KernelFS, mount_options
+        from .server import ControlServer
+        from .watch import DropFolder
+        import mfusepy as fuse
+
+        self.paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _setup_logging(self.paths.log, self.opts.log_level)
+        profile = KernelProfile.load(self.opts.profile)
+        self.kernel = Kernel(
+            profile,
+            cmdline=self.opts.cmdline,
+            budget=self.opts.budget,
+            sig_enforce=self.opts.sig_enforce,
+            kptr_restrict=self.opts.kptr_restrict,
+            seed=self.opts.seed,
+        )
+        # warm the lazily loaded profile data now rather than in the first load
+        _ = profile.exports, profile.kallsyms, profile.btf
+        self.paths.events.touch()
+        self.drop.mkdir(parents=True, exist_ok=True)
+        self.server = ControlServer(str(self.paths.socket), self.dispatch)
+        self.server.serve_in_thread()
+        self.paths.pidfile.write_text(f"{os.getpid()}\n")
+        self.paths.info.write_text(json.dumps({"mount": self.mount, "drop": str(self.drop), "pid": os.getpid()}))
+
+        daemon = self
+
+        class Ops(KernelFS):
+            def init(self, path: str) -> None:
+                daemon.ready.set()
+                threading.Thread(target=daemon._start_watcher, daemon=True).start()
+
+        ops = Ops(self.kernel)
+        log.info("mounting %s (profile %s)", self.mount, profile.name)
+        try:
+            fuse.FUSE(ops, self.mount, raw_fi=True, foreground=True, nothreads=False,
+                      **mount_options(self.opts.allow_other))
+        finally:
+            log.info("unmounted %s", self.mount)
+            if self.watcher:
+                self.watcher.stop()
+            self.server.shutdown()
+            self.server.server_close()
+            for p in (self.paths.socket, self.paths.pidfile, self.paths.info):
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+        return 0
+
+    def _start_watcher(self) -> None:
+        from .watch import DropFolder
+
+        self.watcher = DropFolder(self.drop, self.load_path, lambda name: self.unload(name, origin="drop"))
+        self.watcher.start()
+        log.info("watching %s", self.drop)
+
+
+def _guess_name(filename: str) -> str:
+    base = os.path.basename(filename)
+    for suffix in (".ko.xz", ".ko.zst", ".ko.gz", ".ko"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return base.replace("-", "_")
+
+
+def _setup_logging(path: Path, level: str) -> None:
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("pseudokernel")
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def recover_stale_mount(mount: str) -> bool:
+    """A mount left behind by a killed daemon: unmount it lazily so `up` can mount again."""
+    from .fs.mount import is_mounted, is_stale
+
+    if is_stale(mount) or is_mounted(mount):
+        subprocess.run(["fusermount3", "-u", "-z", mount], capture_output=True)
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+        return True
+    return False
+
+
+def start_background(argv: list[str], paths: StatePaths, timeout: float = 60.0) -> tuple[bool, str]:
+    """Start `pseudokernel up --foreground ...` detached; wait until it answers as ready."""
+    from .server import send_request
+
+    paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = open(paths.dir / "daemon.stderr", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pseudokernel", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+        close_fds=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False, _tail(paths.dir / "daemon.stderr") or _tail(paths.log)
+        try:
+            st = send_request(str(paths.socket), {"op": "status"}, timeout=2)
+            if st.get("ready"):
+                return True, ""
+        except (OSError, ConnectionError, ValueError):
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    return False, "the daemon did not become ready in time"
+
+
+def _tail(path: Path, n: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""

@@ -1,0 +1,121 @@
+"""/proc: modules (kernel/module/procfs.c), kallsyms, version, cmdline, kmsg and sys/kernel."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import taint
+from ..module.module import Module, State
+from .kmsg import proc_kmsg
+from .tree import Dir, File, Reader, StaticDir
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+
+def module_flags(mod: Module, show_state: bool = True) -> str:
+    """module_flags(): '(OE)', '(OE+)' while coming, '(OE-)' while going."""
+    letters = taint.module_flags_taint(mod.taints)
+    if not mod.taints and not show_state:
+        return ""
+    if mod.taints or mod.state in (State.GOING, State.COMING):
+        out = "(" + letters
+        if show_state and mod.state == State.GOING:
+            out += "-"
+        if show_state and mod.state == State.COMING:
+            out += "+"
+        return out + ")"
+    return ""
+
+
+def m_show(mod: Module, show_value: bool, unload: bool = True) -> str:
+    """One /proc/modules line."""
+    size = mod.init_layout.size + mod.core_layout.size
+    line = f"{mod.name} {size}"
+    if unload:
+        line += f" {mod.refcount} "
+        users = "".join(f"{u.name}," for u in mod.source_list)
+        if mod.init and not mod.exit:
+            users += "[permanent],"
+        line += users or "-"
+    else:
+        line += " - -"
+    state = {State.GOING: "Unloading", State.COMING: "Loading"}.get(mod.state, "Live")
+    line += f" {state} 0x{mod.core_layout.base if show_value else 0:016x}"
+    if mod.taints:
+        line += " " + module_flags(mod)
+    return line + "\n"
+
+
+def proc_modules(kernel: Kernel, reader: Reader) -> bytes:
+    show = kernel.kallsyms_show_value(reader)
+    unload = kernel.profile.enabled("MODULE_UNLOAD")
+    with kernel.mutex:
+        mods = [m for m in kernel.modules if m.state != State.UNFORMED]
+        return "".join(m_show(m, show, unload) for m in mods).encode()
+
+
+def proc_kallsyms(kernel: Kernel, reader: Reader) -> bytes:
+    """vmlinux's symbols, then each module's ('%px %c %s\\t[%s]'), exported ones upper-case."""
+    show = kernel.kallsyms_show_value(reader)
+    parts = [kernel.vmlinux_kallsyms_text(show)]
+    with kernel.mutex:
+        mods = [m for m in kernel.modules if m.state != State.UNFORMED]
+        for mod in mods:
+            exported = {s.name for s in mod.syms if not s.gpl}
+            for s in mod.core_symbols():
+                if not s.name:
+                    continue
+                typ = s.type.upper() if s.name in exported else s.type.lower()
+                parts.append(f"{s.value if show else 0:016x} {typ} {s.name}\t[{mod.name}]\n".encode())
+    return b"".join(parts)
+
+
+def _text(value: str) -> File:
+    data = value.encode()
+    return File(lambda r: data, 0o444, 0)
+
+
+def proc_sys_kernel(kernel: Kernel, boot: float) -> Dir:
+    p = kernel.profile
+
+    def printk(r: Reader) -> bytes:
+        return f"{kernel.console_loglevel}\t{kernel.log.default_level}\t1\t7\n".encode()
+
+    return StaticDir(
+        {
+            "tainted": lambda: File(lambda r: f"{kernel.tainted}\n".encode(), 0o644, 0),
+            "printk": lambda: File(printk, 0o644, 0),
+            "kptr_restrict": lambda: File(lambda r: f"{kernel.kptr_restrict}\n".encode(), 0o644, 0),
+            "modules_disabled": lambda: File(lambda r: b"0\n", 0o644, 0),
+            "osrelease": lambda: _text(p.release + "\n"),
+            "ostype": lambda: _text("Linux\n"),
+            "version": lambda: _text(p.uts_version + "\n"),
+        },
+        0o555,
+        boot,
+    ).as_dir()
+
+
+def proc_dir(kernel: Kernel, boot: float) -> Dir:
+    entries = {
+        "modules": lambda: File(lambda r: proc_modules(kernel, r), 0o444, 0),
+        "kallsyms": lambda: File(lambda r: proc_kallsyms(kernel, r), 0o444, 0),
+        "version": lambda: File(lambda r: kernel.profile.banner.encode(), 0o444, 0),
+        "cmdline": lambda: File(lambda r: (kernel.cmdline + "\n").encode(), 0o444, 0),
+        "kmsg": lambda: proc_kmsg(kernel),
+        "sys": lambda: StaticDir({"kernel": lambda: proc_sys_kernel(kernel, boot)}, 0o555, boot).as_dir(),
+    }
+    static = StaticDir(entries, 0o555, boot)
+    base = static.as_dir()
+
+    def lst() -> list[str]:
+        return base.list() + sorted(kernel.proc_entries.keys())
+
+    def child(name: str):
+        node = base.child(name)
+        if node is None and name in kernel.proc_entries:
+            return kernel.proc_entry_node(name)
+        return node
+
+    return Dir(lst, child, 0o555, boot)

@@ -1,0 +1,137 @@
+"""/sys/module/<name>/ as kernel/module/sysfs.c, main.c's modinfo_attrs and kernel/params.c
+create it: attribute files (size 4096), holders/ symlinks, parameters/ by permission,
+sections/ (0400, 19 bytes) and notes/ (raw ELF notes)."""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from .. import taint
+from ..module.module import Module, State
+from .tree import SYSFS_ATTR_SIZE, Dir, File, Link, Reader, StaticDir
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+MODULE_SECT_READ_SIZE = 3 + 64 // 4
+
+
+def _attr(show, mode: int = 0o444, mtime: float | None = None, store=None) -> File:
+    return File(show, mode, SYSFS_ATTR_SIZE, store, mtime)
+
+
+def _initstate(mod: Module) -> bytes:
+    return {State.LIVE: b"live\n", State.COMING: b"coming\n", State.GOING: b"going\n"}.get(mod.state, b"unknown\n")
+
+
+def store_uevent(data: bytes) -> int:
+    """kobject_synth_uevent(): an action word, optionally a UUID and KEY=value arguments."""
+    action = data.split(b" ", 1)[0].strip()
+    if action not in (b"add", b"remove", b"change", b"move", b"online", b"offline", b"bind", b"unbind"):
+        raise OSError(errno.EINVAL, "uevent")
+    return len(data)
+
+
+def module_dir(kernel: Kernel, mod: Module) -> Dir:
+    t = mod.load_time
+    entries = {
+        "uevent": lambda: _attr(None, 0o200, t, store_uevent),
+        "version": lambda: _attr(lambda r: (mod.version + "\n").encode(), 0o444, t) if mod.version else None,
+        "srcversion": lambda: _attr(lambda r: (mod.srcversion + "\n").encode(), 0o444, t) if mod.srcversion else None,
+        "initstate": lambda: _attr(lambda r: _initstate(mod), 0o444, t),
+        "coresize": lambda: _attr(lambda r: f"{mod.core_layout.size}\n".encode(), 0o444, t),
+        "initsize": lambda: _attr(lambda r: f"{mod.init_layout.size}\n".encode(), 0o444, t),
+        "taint": lambda: _attr(lambda r: (taint.module_flags_taint(mod.taints) + "\n").encode(), 0o444, t),
+        "refcnt": lambda: _attr(lambda r: f"{mod.refcount}\n".encode(), 0o444, t)
+        if kernel.profile.enabled("MODULE_UNLOAD") else None,
+        "holders": lambda: holders_dir(mod),
+        "parameters": lambda: parameters_dir(kernel, mod),
+        "sections": lambda: sections_dir(kernel, mod),
+        "notes": lambda: notes_dir(mod),
+        "drivers": lambda: drivers_dir(kernel, mod),
+    }
+    d = StaticDir(entries, 0o755, t).as_dir()
+    return Dir(lambda: sorted(d.list()), d.child, 0o755, t)
+
+
+def holders_dir(mod: Module) -> Dir:
+    def child(name: str):
+        for user in mod.source_list:
+            if user.name == name:
+                return Link(f"../../{name}", mod.load_time)
+        return None
+
+    return Dir(lambda: [u.name for u in mod.source_list], child, 0o755, mod.load_time)
+
+
+def parameters_dir(kernel: Kernel, mod: Module) -> Dir | None:
+    visible = [kp for kp in mod.params if kp.perm]
+    if not visible:
+        return None
+
+    def child(name: str):
+        for kp in visible:
+            if kp.name == name:
+                return _attr(
+                    lambda r, kp=kp: kernel.param_show(mod, kp),
+                    kp.perm & 0o777,
+                    mod.load_time,
+                    lambda data, kp=kp: kernel.param_store(mod, kp, data),
+                )
+        return None
+
+    return Dir(lambda: [kp.name for kp in visible], child, 0o755, mod.load_time)
+
+
+def sections_dir(kernel: Kernel, mod: Module) -> Dir:
+    def show(addr: int):
+        return lambda r: f"0x{addr if kernel.kallsyms_show_value(r) else 0:016x}\n".encode()
+
+    def child(name: str):
+        if name in mod.sections:
+            return File(show(mod.sections[name]), 0o400, MODULE_SECT_READ_SIZE, None, mod.load_time)
+        return None
+
+    return Dir(lambda: list(mod.sections), child, 0o755, mod.load_time)
+
+
+def notes_dir(mod: Module) -> Dir | None:
+    if not mod.notes:
+        return None
+
+    def child(name: str):
+        data = mod.notes.get(name)
+        return File(lambda r: data, 0o444, len(data), None, mod.load_time) if data is not None else None
+
+    return Dir(lambda: list(mod.notes), child, 0o755, mod.load_time)
+
+
+def drivers_dir(kernel: Kernel, mod: Module) -> Dir | None:
+    drivers = kernel.module_drivers(mod)
+    if not drivers:
+        return None
+
+    def child(name: str):
+        return Link(drivers[name], mod.load_time) if name in drivers else None
+
+    return Dir(lambda: sorted(drivers), child, 0o755, mod.load_time)
+
+
+def module_root(kernel: Kernel, boot: float) -> Dir:
+    def names() -> list[str]:
+        with kernel.mutex:
+            return sorted(m.name for m in kernel.modules if m.state != State.UNFORMED)
+
+    def child(name: str):
+        mod = kernel.find_module(name)
+        return module_dir(kernel, mod) if mod is not None else None
+
+    return Dir(names, child, 0o755, boot)
+
+
+def sys_dir(kernel: Kernel, boot: float) -> Dir:
+    return StaticDir({"module": lambda: module_root(kernel, boot)}, 0o755, boot).as_dir()
+
+
+__all__ = ["sys_dir", "module_dir", "Reader"]

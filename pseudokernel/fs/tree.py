@@ -1,0 +1,113 @@
+"""The nodes the mount shows, and the lookup that builds them from the Kernel's state.
+
+A view is a pure function of the kernel: given a path it returns a node whose content is
+computed when the file is opened (one consistent snapshot per open, as seq_file gives).
+"""
+
+from __future__ import annotations
+
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+SYSFS_ATTR_SIZE = 4096  # what stat() reports for a sysfs attribute file
+
+
+@dataclass
+class Reader:
+    """Who is reading: the kernel shows some values only to the privileged."""
+
+    uid: int = 0
+    privileged: bool = True
+
+
+@dataclass
+class File:
+    read: Callable[[Reader], bytes] | None
+    mode: int = 0o444
+    size: int | None = 0  # st_size: 0 like procfs, 4096 like sysfs, None = the content's length
+    write: Callable[[bytes], int] | None = None
+    mtime: float | None = None
+    stream: bool = False  # /dev/kmsg: one record per read(), not a byte range
+
+    @property
+    def st_mode(self) -> int:
+        return stat.S_IFREG | self.mode
+
+
+@dataclass
+class Dir:
+    list: Callable[[], list[str]]
+    child: Callable[[str], Node | None]
+    mode: int = 0o555
+    mtime: float | None = None
+
+    @property
+    def st_mode(self) -> int:
+        return stat.S_IFDIR | self.mode
+
+
+@dataclass
+class Link:
+    target: str
+    mtime: float | None = None
+
+    @property
+    def st_mode(self) -> int:
+        return stat.S_IFLNK | 0o777
+
+
+Node = File | Dir | Link
+
+
+@dataclass
+class StaticDir:
+    """A directory with a fixed set of children, each a node or a node factory."""
+
+    children: dict[str, Callable[[], Node | None]] = field(default_factory=dict)
+    mode: int = 0o555
+    mtime: float | None = None
+
+    def as_dir(self) -> Dir:
+        def lst() -> list[str]:
+            return [name for name, make in self.children.items() if make() is not None]
+
+        def child(name: str) -> Node | None:
+            make = self.children.get(name)
+            return make() if make else None
+
+        return Dir(lst, child, self.mode, self.mtime)
+
+
+def lookup(root: Node, path: str) -> Node | None:
+    """Walk '/a/b/c' from the root directory node."""
+    node: Node | None = root
+    for part in [p for p in path.split("/") if p]:
+        if not isinstance(node, Dir):
+            return None
+        node = node.child(part)
+        if node is None:
+            return None
+    return node
+
+
+def build_root(kernel: Kernel, boot_time: float | None = None) -> Dir:
+    """The whole mount: proc/, sys/, dev/kmsg and dmesg."""
+    from . import kmsg, procfs, sysfs
+
+    boot = boot_time or time.time()
+    top = StaticDir(
+        {
+            "proc": lambda: procfs.proc_dir(kernel, boot),
+            "sys": lambda: sysfs.sys_dir(kernel, boot),
+            "dev": lambda: StaticDir({"kmsg": lambda: kmsg.dev_kmsg(kernel)}, 0o755, boot).as_dir(),
+            "dmesg": lambda: kmsg.dmesg_file(kernel),
+        },
+        0o755,
+        boot,
+    )
+    return top.as_dir()

@@ -1,0 +1,159 @@
+"""The control socket the CLI talks to: one JSON request and one JSON reply per connection.
+
+`insmod` passes the module file itself as a file descriptor (SCM_RIGHTS), as finit_module(2)
+takes one, so the daemon reads what the caller opened, and a file still open for writing is
+refused with ETXTBSY like deny_write_access() does. Only the daemon's owner (or root) may
+connect (SO_PEERCRED).
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+import socketserver
+import struct
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+log = logging.getLogger("pseudokernel.server")
+MAX_REQUEST = 1 << 20
+F_SETLEASE = 1024
+F_RDLCK = 0
+F_UNLCK = 2
+
+
+def deny_write_access(fd: int) -> None:
+    """ETXTBSY if any process has the file open for writing.
+
+    A read lease can only be taken when nobody has the file open for writing, which is the
+    question the kernel's i_writecount answers.
+    """
+    try:
+        fcntl.fcntl(fd, F_SETLEASE, F_RDLCK)
+    except OSError as e:
+        if e.errno == errno.EAGAIN:
+            raise OSError(errno.ETXTBSY, "file is open for writing") from None
+        return  # leases unsupported here (e.g. not the owner): nothing more to check
+    fcntl.fcntl(fd, F_SETLEASE, F_UNLCK)
+
+
+def kernel_read_file(fd: int) -> bytes:
+    """kernel_read_file_from_fd(): a regular, readable, non-empty file, not open for writing."""
+    st = os.fstat(fd)
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    if st.st_size == 0:
+        raise OSError(errno.EINVAL, "empty file")
+    if st.st_size > 0x7FFFFFFF:
+        raise OSError(errno.EFBIG, "file too large")
+    deny_write_access(fd)
+    chunks = []
+    offset = 0
+    while offset < st.st_size:
+        chunk = os.pread(fd, min(1 << 20, st.st_size - offset), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def send_request(sock_path: str, request: dict[str, Any], fds: list[int] = (), timeout: float | None = None) -> dict:
+    """The client side: connect, send one request (with fds), read the reply."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        data = json.dumps(request).encode() + b"\n"
+        if fds:
+            s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        else:
+            s.sendall(data)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        s.close()
+    if not buf:
+        raise ConnectionError("the daemon closed the connection without answering")
+    return json.loads(buf)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: ControlServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        fds: list[int] = []
+        try:
+            if uid not in (0, os.getuid()):
+                self._reply({"errno": errno.EPERM, "error": "not the daemon's owner"})
+                return
+            msg, fds = self._recv()
+            reply = self.server.dispatch(msg, fds)
+            self._reply(reply)
+        except Exception as e:  # a broken client must not hurt the daemon
+            log.exception("control request failed")
+            try:
+                self._reply({"errno": errno.EIO, "error": f"internal error: {e}"})
+            except OSError:
+                pass
+        finally:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _recv(self) -> tuple[dict, list[int]]:
+        sock: socket.socket = self.request
+        buf = b""
+        fds: list[int] = []
+        while not buf.endswith(b"\n") and len(buf) < MAX_REQUEST:
+            data, ancdata, _flags, _addr = sock.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
+            for level, typ, cdata in ancdata:
+                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                    arr = array.array("i")
+                    arr.frombytes(cdata[: len(cdata) - len(cdata) % arr.itemsize])
+                    fds.extend(arr)
+            if not data:
+                break
+            buf += data
+        return json.loads(buf or b"{}"), fds
+
+    def _reply(self, reply: dict) -> None:
+        self.request.sendall(json.dumps(reply).encode() + b"\n")
+
+
+class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str, dispatch: Callable[[dict, list[int]], dict]) -> None:
+        if os.path.exists(path):
+            os.unlink(path)
+        self.dispatch = dispatch
+        old = os.umask(0o077)
+        try:
+            super().__init__(path, _Handler)
+        finally:
+            os.umask(old)
+
+    def serve_in_thread(self) -> threading.Thread:
+        t = threading.Thread(target=self.serve_forever, name="control", daemon=True)
+        t.start()
+        return t

@@ -1,0 +1,66 @@
+"""The recordings of the real kernel in tests/expected/real/, as data.
+
+Each recording is a series of sections, `=== command ===`, the command's output, then
+`exit=N`; addresses and timestamps vary from boot to boot and are masked before comparing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REAL = Path(__file__).parent / "expected" / "real"
+PREBUILT = Path(__file__).parent / "modules" / "prebuilt"
+
+TS = re.compile(rb"\[\s*\d+\.\d{6}\]")
+ADDR = re.compile(rb"0x[0-9a-f]{16}|\b[0-9a-f]{16}\b")
+
+
+@dataclass
+class Section:
+    command: str
+    output: bytes
+    exit: int
+
+
+def sections(scenario: str) -> list[Section]:
+    out: list[Section] = []
+    cmd = None
+    body: list[bytes] = []
+    for line in (REAL / f"{scenario}.txt").read_bytes().splitlines(keepends=True):
+        if line.startswith(b"# ") and cmd is None:
+            continue
+        m = re.match(rb"^=== (.*) ===\n$", line)
+        if m and cmd is None:
+            cmd = m.group(1).decode()
+            body = []
+            continue
+        m = re.match(rb"^exit=(\d+)\n$", line)
+        if m and cmd is not None:
+            out.append(Section(cmd, b"".join(body), int(m.group(1))))
+            cmd = None
+            continue
+        if cmd is not None:
+            body.append(line)
+    return out
+
+
+def section(scenario: str, command: str, index: int = 0) -> Section:
+    found = [s for s in sections(scenario) if s.command == command]
+    return found[index]
+
+
+def mask(text: bytes) -> bytes:
+    """Timestamps and 64-bit addresses replaced, so two boots compare equal."""
+    return ADDR.sub(b"ADDR", TS.sub(b"[TS]", text))
+
+
+def dmesg_since(scenario: str, index: int = -1) -> list[bytes]:
+    """The `dmesg -r` lines the scenario logged, masked."""
+    found = [s for s in sections(scenario) if s.command.startswith("dmesg -r (lines logged")]
+    return mask(found[index].output).splitlines()
+
+
+def ko(name: str) -> bytes:
+    return (PREBUILT / f"{name}.ko").read_bytes()
