@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from .kmod.elfstrip import strip_section, strip_vermagic
 from .paths import DEFAULT_DROP, resolve_mount, state_paths
 
 MODULE_INIT_IGNORE_MODVERSIONS = 1
@@ -63,31 +64,25 @@ def sysfs_reader(mount: Path):
 def prepare_insert(path: str, force_flags: int) -> tuple[int | None, bytes | None, int]:
     """kmod_module_insert_module(): an uncompressed file goes to finit_module(fd, flags); a
     compressed one is inflated here and goes to init_module(mem), its __versions and vermagic
-    stripped first when forced. Returns (fd, memory, kernel flags)."""
-    from .kmod.compress import compression_of, decompress
+    stripped first when forced. Returns (fd, memory, kernel flags); raises KmodError."""
+    from .kmod import FEATURES_WITH_ZLIB
+    from .kmod.compress import kmod_file_open
 
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
-        if size < KMOD_MAGIC_MAX:
-            raise OSError(errno.EINVAL, "too short for kmod's magic check")
-        head = os.pread(fd, KMOD_MAGIC_MAX, 0)
-        if compression_of(head) is None:
-            flags = 0
-            if force_flags & 1:
-                flags |= MODULE_INIT_IGNORE_VERMAGIC
-            if force_flags & 2:
-                flags |= MODULE_INIT_IGNORE_MODVERSIONS
+        head = os.pread(fd, KMOD_MAGIC_MAX, 0) if size >= KMOD_MAGIC_MAX else os.pread(fd, size, 0)
+        kfile = kmod_file_open(head if size < KMOD_MAGIC_MAX else os.pread(fd, size, 0), FEATURES_WITH_ZLIB)
+        if kfile.direct:
+            flags = (MODULE_INIT_IGNORE_VERMAGIC if force_flags & 1 else 0) | (
+                MODULE_INIT_IGNORE_MODVERSIONS if force_flags & 2 else 0)
             return fd, None, flags
-        data = decompress(os.pread(fd, size, 0))
         os.close(fd)
-        if force_flags:
-            from .kmod.elfstrip import strip_section, strip_vermagic
-
-            if force_flags & 2:
-                data = strip_section(data, "__versions")
-            if force_flags & 1:
-                data = strip_vermagic(data)
+        data = kfile.contents
+        if force_flags & 2:
+            data = strip_section(data, "__versions")
+        if force_flags & 1:
+            data = strip_vermagic(data)
         return None, data, 0
     except BaseException:
         try:
@@ -98,7 +93,7 @@ def prepare_insert(path: str, force_flags: int) -> tuple[int | None, bytes | Non
 
 
 def cmd_insmod(args: argparse.Namespace) -> int:
-    from .kmod.errors import mod_strerror
+    from .kmod.errors import KmodError, mod_strerror
 
     prog = "insmod"
     filename = args.file
@@ -113,7 +108,7 @@ def cmd_insmod(args: argparse.Namespace) -> int:
         return 1
     try:
         fd, mem, flags = prepare_insert(filename, force)
-    except OSError as e:
+    except (OSError, KmodError) as e:
         err(prog, f"could not insert module {filename}: {mod_strerror(e.errno)}")
         return 1
     msg = {"op": "insmod", "args": " ".join(args.params), "flags": flags, "filename": os.path.abspath(filename)}

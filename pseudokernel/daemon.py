@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from .kernel import Kernel
+from .kmod import FEATURES_WITH_ZLIB
+from .kmod.compress import kmod_file_open
+from .kmod.errors import KmodError
 from .module import LoadError
 from .module.module import State
 from .paths import StatePaths, state_paths
@@ -40,13 +43,6 @@ class Options:
     kptr_restrict: int = 0
     log_level: str = "info"
     seed: int | None = None
-
-
-def decompress_module(data: bytes) -> bytes:
-    """What kmod does for a kernel without in-kernel decompression: inflate in userspace."""
-    from .kmod.compress import decompress
-
-    return decompress(data)
 
 
 class Daemon:
@@ -78,16 +74,16 @@ class Daemon:
     def load_data(self, data: bytes, args: str, flags: int, filename: str, origin: str, syscall: str = "finit") -> dict:
         """finit_module() of a file's bytes, or init_module() of an image kmod prepared.
 
-        A compressed file from the drop folder is inflated first, as kmod would."""
+        A compressed file from the drop folder is inflated first, as kmod does for a kernel
+        without in-kernel decompression (Debian's 6.1)."""
         k = self.kernel
         try:
             if syscall == "init":
                 mod = k.init_module(data, args)
             else:
-                from .kmod.compress import compression_of
-
-                if compression_of(data[:6]) is not None:
-                    mod = k.init_module(decompress_module(data), args)
+                kfile = kmod_file_open(data, FEATURES_WITH_ZLIB) if len(data) >= 6 else None
+                if kfile is not None and not kfile.direct:
+                    mod = k.init_module(kfile.contents, args)
                 else:
                     mod = k.finit_module(data, args, flags, filename)
         except LoadError as e:
@@ -97,7 +93,7 @@ class Daemon:
                         "result": outcome, "errno": e.errno})
             log.info("load %s: %s (%s)", filename, os.strerror(e.errno), outcome)
             return {"errno": e.errno, "outcome": outcome, "name": name}
-        except OSError as e:
+        except (OSError, KmodError) as e:
             self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
                         "result": errno.errorcode.get(e.errno or 0, "EIO"), "errno": e.errno or errno.EIO})
             return {"errno": e.errno or errno.EIO, "outcome": "error"}
@@ -216,10 +212,10 @@ class Daemon:
         subprocess.run(["fusermount3", "-u", self.mount], capture_output=True)
 
     def run(self) -> int:
+        import mfusepy as fuse
+
         from .fs.mount import KernelFS, mount_options
         from .server import ControlServer
-        from .watch import DropFolder
-        import mfusepy as fuse
 
         self.paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         _setup_logging(self.paths.log, self.opts.log_level)

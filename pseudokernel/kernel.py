@@ -81,6 +81,7 @@ class Kernel:
         self.user_fs = 0x00007F47398C7040
         self._orc: dict[int, OrcTable | None] = {}
         self._param_allocs: set[int] = set()
+        self._warned: set[str] = set()
         self.console_loglevel = 4 if "quiet" in self.cmdline.split() else p.config_int("CONSOLE_LOGLEVEL_DEFAULT", 7)
         self.proc_entries: dict[str, Callable] = {}  # what modules registered with proc_create()
         self.drivers: dict[int, dict[str, str]] = {}  # id(module) -> drivers/ links
@@ -470,7 +471,19 @@ class Kernel:
         return text + (f" [{modname}]" if modname else "")
 
     def vsnprintf(self, fmt: bytes, args: Args) -> bytes:
-        return vsnprintf(fmt, args, self.machine, self, hash_key=self.ptr_key)
+        return vsnprintf(fmt, args, self.machine, self, hash_key=self.ptr_key,
+                         kptr_restrict=self.kptr_restrict, warn=self._vsprintf_warn)
+
+    def _vsprintf_warn(self, site: str, message: bytes) -> None:
+        """A WARN_ONCE inside vsprintf (an unsupported %n, an absurd width ...)."""
+        key = "vsprintf:" + site
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self.log.printk(b"------------[ cut here ]------------\n")
+        self.log.printk(message if message.endswith(b"\n") else message + b"\n")
+        self.log.printk(f"\x014WARNING: CPU: 0 PID: {self.current_pid} at lib/vsprintf.c {site}\n")
+        self.add_taint(taint.WARN)
 
     def lookup(self, addr: int):
         """The vsprintf Symbols protocol."""

@@ -18,10 +18,11 @@ import socket
 import socketserver
 import struct
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .daemon import Daemon
+    pass
 
 log = logging.getLogger("pseudokernel.server")
 MAX_REQUEST = 1 << 20

@@ -30,7 +30,7 @@ def normalize(lines: list[bytes]) -> list[bytes]:
     """Mask what differs between any two boots: PIDs, stack garbage ('? ' frames)."""
     out = []
     for line in lines:
-        if re.match(rb"^<\d>\[TS\]  \? ", line):
+        if re.match(rb"^(<\d>)?\[TS\]  \? ", line):
             continue  # unreliable frames are leftovers on the real kernel's stack
         for pat, rep in VOLATILE:
             line = pat.sub(rep, line)

@@ -82,10 +82,7 @@ class FakeSymbols:
 # -- the emulated memory the tests point into -------------------------------------------------
 
 MEM = FakeMemory()
-BASE = 0xFFFF888000100000
-
-
-_next_free = [BASE]
+_next_free = [0xFFFF888000100000]       # the direct map, where the kernel's heap is
 
 
 def _place(data: bytes) -> int:
@@ -101,7 +98,6 @@ def cstr(s: bytes) -> int:
 
 
 HELLO = cstr(b"hello")
-EMPTY = cstr(b"")
 ABCDEF = cstr(b"abcdef")
 S123456 = cstr(b"123456")
 UNTERMINATED = _place(b"ab")            # no NUL: the region ends after "ab"
@@ -738,6 +734,11 @@ def test_resources():
 
 def test_dentries_files_bdevs_clocks():
     assert kprintf("%pd2", DENTRY["orphan"]) == b"(null)"    # its d_parent is NULL
+    # dentry_name() reads the names outermost first and stops at the precision: a bad name
+    # past it is never read
+    bad_name = _place(struct.pack("<6Q", 0, 0, 0, DENTRY["bravo"], 0, 0xFFFF888012345000))
+    assert kprintf("%.3pd2|%.6pd2", bad_name, bad_name) == b"bra|bravo/"
+    assert kprintf("%pd2", bad_name) == b"(efault)"
     assert kprintf("%pD|%pD2|%.3pD", *[DENTRY["file"]] * 3) == b"romeo|alfa/romeo|rom"
     assert kprintf("%pg|%pg|%pg", BDEV["sda"], BDEV["sda3"], BDEV["nvme0n1p2"]) == \
         b"sda|sda3|nvme0n1p2"

@@ -469,6 +469,8 @@ class Machine:
             self.uc.reg_write(X.UC_X86_REG_RSP, rsp)
             for reg, v in zip(ARG_REGS, args):
                 self.uc.reg_write(reg, v & MASK64)
+            if not nested:
+                self.uc.reg_write(X.UC_X86_REG_EFLAGS, 0x246)  # as a syscall leaves them: IF on
             seconds = self.budget if budget is None else budget
             deadline = time.monotonic() + seconds
             if nested:

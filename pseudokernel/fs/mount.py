@@ -82,7 +82,7 @@ class KernelFS(fuse.Operations):
             "st_size": 0,
         }
         if isinstance(node, Dir):
-            attrs["st_nlink"] = 2
+            attrs["st_nlink"] = 2 + self._subdirs(node)
         elif isinstance(node, Link):
             attrs["st_size"] = len(node.target)
         elif node.size is None:
@@ -90,6 +90,18 @@ class KernelFS(fuse.Operations):
         else:
             attrs["st_size"] = node.size
         return attrs
+
+    @staticmethod
+    def _subdirs(node: Dir) -> int:
+        """kernfs counts a directory's links as 2 plus its subdirectories."""
+        n = 0
+        for name in node.list():
+            try:
+                if isinstance(node.child(name), Dir):
+                    n += 1
+            except OSError:
+                pass
+        return n
 
     def readdir(self, path: str, fh: Any) -> list[str]:
         node = self._node(path)

@@ -71,6 +71,17 @@ def proc_kallsyms(kernel: Kernel, reader: Reader) -> bytes:
     return b"".join(parts)
 
 
+# what a Debian system with 1 GiB shows; libsysfs (systool) finds /sys through it
+MOUNTS = (
+    b"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n"
+    b"proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
+    b"udev /dev devtmpfs rw,nosuid,relatime,size=480140k,nr_inodes=120035,mode=755 0 0\n"
+    b"devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=000 0 0\n"
+    b"tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=99188k,mode=755 0 0\n"
+    b"/dev/vda1 / ext4 rw,relatime,errors=remount-ro 0 0\n"
+)
+
+
 def _text(value: str) -> File:
     data = value.encode()
     return File(lambda r: data, 0o444, 0)
@@ -104,6 +115,7 @@ def proc_dir(kernel: Kernel, boot: float) -> Dir:
         "version": lambda: File(lambda r: kernel.profile.banner.encode(), 0o444, 0),
         "cmdline": lambda: File(lambda r: (kernel.cmdline + "\n").encode(), 0o444, 0),
         "kmsg": lambda: proc_kmsg(kernel),
+        "mounts": lambda: File(lambda r: MOUNTS, 0o444, 0),
         "sys": lambda: StaticDir({"kernel": lambda: proc_sys_kernel(kernel, boot)}, 0o555, boot).as_dir(),
     }
     static = StaticDir(entries, 0o555, boot)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..kernel import Kernel

@@ -24,9 +24,9 @@ from .elf import (
     LoadInfo,
     elf_validity_check,
 )
+from .kallsyms import add_kallsyms
 from .layout import layout_sections, layout_symtab
 from .modinfo import check_modinfo, check_module_license_and_versions, get_modinfo, load_modinfo
-from .kallsyms import add_kallsyms
 from .module import Module, State
 from .params import destroy_params, parse_args, read_params
 from .relocate import Image, apply_relocations

@@ -11,9 +11,12 @@ def _printk(k: KernelApi, fmt: int, args: VarArgs) -> int:
     return k.log.printk(k.format(fmt, args))
 
 
-@kapi("vprintk", "vprintk_emit_default")
+@kapi("vprintk")
 def vprintk(k: KernelApi, fmt: int, va: int) -> int:
-    return k.log.printk(k.format(fmt, VaListArgs(k.m, va)))
+    args = VaListArgs(k.m, va)
+    n = k.log.printk(k.format(fmt, args))
+    k.m.write(va, args.tag_bytes())
+    return n
 
 
 @kapi("_printk_deferred")

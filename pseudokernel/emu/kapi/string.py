@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..vsprintf import VaListArgs
+from ..vsprintf import VaListArgs, scnprintf_result, snprintf_result
 from . import KernelApi, VarArgs, kapi
 
 MASK64 = (1 << 64) - 1
@@ -124,40 +124,50 @@ def strstr(k: KernelApi, s1: int, s2: int) -> int:
     return s1 + i if i >= 0 else 0
 
 
-def _snprintf(k: KernelApi, buf: int, size: int, out: bytes) -> int:
-    """snprintf(): write what fits, NUL-terminated; return the untruncated length."""
-    if size:
-        k.m.write(buf, out[: size - 1] + b"\0")
-    return len(out)
+def _store(k: KernelApi, buf: int, result: tuple[bytes, int]) -> int:
+    data, ret = result
+    if data:
+        k.m.write(buf, data)
+    return ret
 
 
-def _scnprintf(k: KernelApi, buf: int, size: int, out: bytes) -> int:
-    """scnprintf(): like snprintf but return what was actually written."""
-    if not size:
-        return 0
-    n = min(len(out), size - 1)
-    k.m.write(buf, out[:n] + b"\0")
-    return n
+def _va(k: KernelApi, va: int) -> VaListArgs:
+    return VaListArgs(k.m, va)
+
+
+def _va_done(k: KernelApi, va: int, args: VaListArgs) -> None:
+    """va_list is an array type on x86_64: the callee's va_arg advanced the caller's tag."""
+    k.m.write(va, args.tag_bytes())
 
 
 @kapi("snprintf")
 def snprintf(k: KernelApi, buf: int, size: int, fmt: int, args: VarArgs) -> int:
-    return _snprintf(k, buf, size, k.format(fmt, args))
+    return _store(k, buf, snprintf_result(k.format(fmt, args), size))
 
 
 @kapi("vsnprintf")
 def vsnprintf(k: KernelApi, buf: int, size: int, fmt: int, va: int) -> int:
-    return _snprintf(k, buf, size, k.format(fmt, VaListArgs(k.m, va)))
+    args = _va(k, va)
+    ret = _store(k, buf, snprintf_result(k.format(fmt, args), size))
+    _va_done(k, va, args)
+    return ret
 
 
 @kapi("scnprintf")
 def scnprintf(k: KernelApi, buf: int, size: int, fmt: int, args: VarArgs) -> int:
-    return _scnprintf(k, buf, size, k.format(fmt, args))
+    if size == 0:
+        return 0  # vscnprintf() returns before formatting anything
+    return _store(k, buf, scnprintf_result(k.format(fmt, args), size))
 
 
 @kapi("vscnprintf")
 def vscnprintf(k: KernelApi, buf: int, size: int, fmt: int, va: int) -> int:
-    return _scnprintf(k, buf, size, k.format(fmt, VaListArgs(k.m, va)))
+    if size == 0:
+        return 0
+    args = _va(k, va)
+    ret = _store(k, buf, scnprintf_result(k.format(fmt, args), size))
+    _va_done(k, va, args)
+    return ret
 
 
 @kapi("sprintf")
@@ -169,8 +179,10 @@ def sprintf(k: KernelApi, buf: int, fmt: int, args: VarArgs) -> int:
 
 @kapi("vsprintf")
 def vsprintf(k: KernelApi, buf: int, fmt: int, va: int) -> int:
-    out = k.format(fmt, VaListArgs(k.m, va))
+    args = _va(k, va)
+    out = k.format(fmt, args)
     k.m.write(buf, out + b"\0")
+    _va_done(k, va, args)
     return len(out)
 
 
@@ -185,7 +197,9 @@ def kasprintf(k: KernelApi, gfp: int, fmt: int, args: VarArgs) -> int:
 
 @kapi("kvasprintf")
 def kvasprintf(k: KernelApi, gfp: int, fmt: int, va: int) -> int:
-    out = k.format(fmt, VaListArgs(k.m, va)) + b"\0"
+    args = _va(k, va)
+    out = k.format(fmt, args) + b"\0"
+    _va_done(k, va, args)
     p = k.kmalloc(len(out), gfp)
     if p:
         k.m.write(p, out)
