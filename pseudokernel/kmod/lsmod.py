@@ -34,7 +34,7 @@ def lsmod_text(proc_modules: str, sys_reader: SysReader, errors: list[str] | Non
         use_count = mod.refcnt()
         size = mod.size(proc_modules)
         holders = mod.holders()
-        line = "%-19s %8d  %d" % (name, size, use_count)
+        line = f"{name:<19} {size:>8}  {use_count}"
         if holders:
             line += " " + ",".join(holders)
         out.append(line + "\n")

@@ -108,6 +108,7 @@ class KernelApi:
         self.stub: Stub | None = None
         self.unhandled: dict[str, int] = {}
         self.unhandled_by_module: dict[str, dict[str, int]] = {}
+        self._default_sizes: dict[str, int] = {}
         machine.dispatch = self._dispatch
         for name in ("__x86_return_thunk", *(f"__x86_indirect_thunk_{r}" for r in _REGS)):
             self._import_function(name)
@@ -163,7 +164,7 @@ class KernelApi:
         f: KapiFunc | None = stub.handler
         if f is None:
             self._record_unhandled(stub.name)
-            m.set_reg(X.UC_X86_REG_RAX, 0)
+            m.set_reg(X.UC_X86_REG_RAX, self._default_return(stub.name))
             return
         args = [m.arg(i) for i in range(f.nargs)]
         if f.varargs:
@@ -171,6 +172,23 @@ class KernelApi:
         ret = f.fn(self, *args)
         if ret is not None:
             m.set_reg(X.UC_X86_REG_RAX, ret)
+
+    def _default_return(self, name: str) -> int:
+        """What a kernel function without a handler returns, from its C prototype: a valid
+        zeroed object for a pointer (the success path callers expect), 0 for the rest."""
+        size = self._default_sizes.get(name)
+        if size is None:
+            size = 0
+            btf = self.kernel.profile.btf
+            proto = btf.func_proto(name) if btf is not None else None
+            if proto is not None and proto.ret.kind == "pointer":
+                target = proto.ret.target
+                size = target.size if target is not None and target.size > 0 else 64
+                size = max(min(size, 1 << 16), 64)
+            self._default_sizes[name] = size
+        if not size:
+            return 0
+        return self.m.kmalloc(size, "", self.caller, kind="default")
 
     def _record_unhandled(self, name: str) -> None:
         self.unhandled[name] = self.unhandled.get(name, 0) + 1
