@@ -168,3 +168,19 @@ def test_parameter_file_write_runs_the_set_op(daemon):
         (p / "p_ushort").write_text("1\n")
     assert not (p / "p_hidden").exists()
     assert pk("rmmod", "params", mount=mount).returncode == 0
+
+
+def test_sysfs_lists_directories_in_kernfs_order(daemon):
+    """`find` shows readdir order, which on sysfs is kernfs's (name hash, name) order."""
+    from realref import section
+
+    mount, _ = daemon
+    assert pk("insmod", str(PREBUILT / "hello.ko"), mount=mount).returncode == 0
+    assert pk("insmod", str(PREBUILT / "params.ko"), mount=mount).returncode == 0
+    try:
+        for d in ("/sys/module/hello", "/sys/module/hello/sections", "/sys/module/params/parameters"):
+            real = section("order", f"find {d} -maxdepth 1").output.decode()
+            ours = subprocess.run(["find", f"{mount}{d}", "-maxdepth", "1"], capture_output=True, text=True).stdout
+            assert ours.replace(str(mount), "") == real
+    finally:
+        pk("rmmod", "hello", "params", mount=mount)

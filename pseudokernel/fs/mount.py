@@ -133,9 +133,11 @@ class KernelFS(fuse.Operations):
         if not isinstance(node, File):
             raise fuse.FuseOSError(errno.EISDIR)
         acc = fi.flags & os.O_ACCMODE
-        if acc != os.O_RDONLY and node.write is None and not node.stream:
+        # kernfs (KERNFS_ROOT_EXTRA_OPEN_PERM_CHECK): even root cannot open a file for writing
+        # that has no write bit or no store op, nor for reading one without a read bit or show
+        if acc != os.O_RDONLY and (not node.mode & 0o222 or (node.write is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
-        if acc != os.O_WRONLY and node.read is None and not node.stream:
+        if acc != os.O_WRONLY and (not node.mode & 0o444 or (node.read is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
         h = Handle(node, nonblock=bool(fi.flags & os.O_NONBLOCK))
         if node.stream:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .. import taint
 from ..module.module import Module, State
-from .tree import SYSFS_ATTR_SIZE, Dir, File, Link, Reader, StaticDir
+from .tree import SYSFS_ATTR_SIZE, Dir, File, Link, Reader, StaticDir, kernfs_order
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -52,7 +52,7 @@ def module_dir(kernel: Kernel, mod: Module) -> Dir:
         "drivers": lambda: drivers_dir(kernel, mod),
     }
     d = StaticDir(entries, 0o755, t).as_dir()
-    return Dir(lambda: sorted(d.list()), d.child, 0o755, t)
+    return Dir(lambda: kernfs_order(d.list()), d.child, 0o755, t)
 
 
 def holders_dir(mod: Module) -> Dir:
@@ -62,7 +62,7 @@ def holders_dir(mod: Module) -> Dir:
                 return Link(f"../../{name}", mod.load_time)
         return None
 
-    return Dir(lambda: [u.name for u in mod.source_list], child, 0o755, mod.load_time)
+    return Dir(lambda: kernfs_order([u.name for u in mod.source_list]), child, 0o755, mod.load_time)
 
 
 def parameters_dir(kernel: Kernel, mod: Module) -> Dir | None:
@@ -81,7 +81,7 @@ def parameters_dir(kernel: Kernel, mod: Module) -> Dir | None:
                 )
         return None
 
-    return Dir(lambda: [kp.name for kp in visible], child, 0o755, mod.load_time)
+    return Dir(lambda: kernfs_order([kp.name for kp in visible]), child, 0o755, mod.load_time)
 
 
 def sections_dir(kernel: Kernel, mod: Module) -> Dir:
@@ -93,7 +93,7 @@ def sections_dir(kernel: Kernel, mod: Module) -> Dir:
             return File(show(mod.sections[name]), 0o400, MODULE_SECT_READ_SIZE, None, mod.load_time)
         return None
 
-    return Dir(lambda: list(mod.sections), child, 0o755, mod.load_time)
+    return Dir(lambda: kernfs_order(list(mod.sections)), child, 0o755, mod.load_time)
 
 
 def notes_dir(mod: Module) -> Dir | None:
@@ -104,7 +104,7 @@ def notes_dir(mod: Module) -> Dir | None:
         data = mod.notes.get(name)
         return File(lambda r: data, 0o444, len(data), None, mod.load_time) if data is not None else None
 
-    return Dir(lambda: list(mod.notes), child, 0o755, mod.load_time)
+    return Dir(lambda: kernfs_order(list(mod.notes)), child, 0o755, mod.load_time)
 
 
 def drivers_dir(kernel: Kernel, mod: Module) -> Dir | None:
@@ -115,13 +115,13 @@ def drivers_dir(kernel: Kernel, mod: Module) -> Dir | None:
     def child(name: str):
         return Link(drivers[name], mod.load_time) if name in drivers else None
 
-    return Dir(lambda: sorted(drivers), child, 0o755, mod.load_time)
+    return Dir(lambda: kernfs_order(list(drivers)), child, 0o755, mod.load_time)
 
 
 def module_root(kernel: Kernel, boot: float) -> Dir:
     def names() -> list[str]:
         with kernel.mutex:
-            return sorted(m.name for m in kernel.modules if m.state != State.UNFORMED)
+            return kernfs_order([m.name for m in kernel.modules if m.state != State.UNFORMED])
 
     def child(name: str):
         mod = kernel.find_module(name)
@@ -132,6 +132,7 @@ def module_root(kernel: Kernel, boot: float) -> Dir:
 
 def sys_dir(kernel: Kernel, boot: float) -> Dir:
     return StaticDir({"module": lambda: module_root(kernel, boot)}, 0o755, boot).as_dir()
+
 
 
 __all__ = ["sys_dir", "module_dir", "Reader"]

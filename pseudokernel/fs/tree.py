@@ -84,6 +84,26 @@ class StaticDir:
         return Dir(lst, child, self.mode, self.mtime)
 
 
+def kernfs_name_hash(name: str) -> int:
+    """fs/kernfs/dir.c: the order sysfs lists a directory in is (hash, name)."""
+    h = 0
+    for c in name.encode("utf-8", "surrogateescape"):
+        if c >= 0x80:
+            c -= 0x100  # char is signed on x86
+        h = ((h + ((c << 4) & ((1 << 64) - 1)) + (c >> 4)) * 11) & ((1 << 64) - 1)
+    h = ((h * 0x61C8864680B583EB) & ((1 << 64) - 1)) >> 32
+    h &= 0x7FFFFFFF
+    if h < 2:
+        h += 2
+    if h >= 0x7FFFFFFF:
+        h = 0x7FFFFFFE
+    return h
+
+
+def kernfs_order(names: list[str]) -> list[str]:
+    return sorted(names, key=lambda n: (kernfs_name_hash(n), n))
+
+
 def lookup(root: Node, path: str) -> Node | None:
     """Walk '/a/b/c' from the root directory node."""
     node: Node | None = root
