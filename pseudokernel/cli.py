@@ -17,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from .kmod.elfstrip import strip_section, strip_vermagic
+from .kmod.elf import strip_section, strip_vermagic
 from .paths import DEFAULT_DROP, resolve_mount, state_paths
 
 MODULE_INIT_IGNORE_MODVERSIONS = 1
 MODULE_INIT_IGNORE_VERMAGIC = 2
-KMOD_MAGIC_MAX = 6  # the longest compression magic kmod checks (xz), see libkmod-file.c
 
 
 class NoDaemon(Exception):
@@ -51,163 +50,190 @@ def no_daemon(prog: str, mount: str) -> int:
     return 1
 
 
-def sysfs_reader(mount: Path):
-    """read_file/listdir over the mount's sys/ and proc/ for the kmod library."""
-    from .kmod.errors import MountReader
-
-    return MountReader(mount)
+# -- the kmod tools ------------------------------------------------------------------------
 
 
-# -- insmod ---------------------------------------------------------------------------------
+def emit(out) -> int:
+    """Print a kmod ToolOutput: stderr first, as a tool writing to a pipe appears to."""
+    if out.stderr:
+        sys.stderr.write(out.stderr)
+        sys.stderr.flush()
+    if out.stdout:
+        sys.stdout.write(out.stdout)
+        sys.stdout.flush()
+    return out.status
 
 
-def prepare_insert(path: str, force_flags: int) -> tuple[int | None, bytes | None, int]:
-    """kmod_module_insert_module(): an uncompressed file goes to finit_module(fd, flags); a
-    compressed one is inflated here and goes to init_module(mem), its __versions and vermagic
-    stripped first when forced. Returns (fd, memory, kernel flags); raises KmodError."""
-    from .kmod import FEATURES_WITH_ZLIB
-    from .kmod.compress import kmod_file_open
+def read_file(path: str):
+    from .kmod.errors import KmodError
 
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        size = os.fstat(fd).st_size
-        head = os.pread(fd, KMOD_MAGIC_MAX, 0) if size >= KMOD_MAGIC_MAX else os.pread(fd, size, 0)
-        kfile = kmod_file_open(head if size < KMOD_MAGIC_MAX else os.pread(fd, size, 0), FEATURES_WITH_ZLIB)
-        if kfile.direct:
-            flags = (MODULE_INIT_IGNORE_VERMAGIC if force_flags & 1 else 0) | (
-                MODULE_INIT_IGNORE_MODVERSIONS if force_flags & 2 else 0)
-            return fd, None, flags
-        os.close(fd)
-        data = kfile.contents
-        if force_flags & 2:
-            data = strip_section(data, "__versions")
-        if force_flags & 1:
-            data = strip_vermagic(data)
-        return None, data, 0
-    except BaseException:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-        raise
-
-
-def cmd_insmod(args: argparse.Namespace) -> int:
-    from .kmod.errors import KmodError, mod_strerror
-
-    prog = "insmod"
-    filename = args.file
-    if filename == "-":
-        err(prog, "this tool does not support loading from stdin!")
-        return 1
-    force = (1 | 2) if args.force else 0
-    try:
-        os.stat(filename)
+        with open(path, "rb") as f:
+            return f.read()
     except OSError as e:
-        err(prog, f"could not load module {filename}: {os.strerror(e.errno)}")
-        return 1
-    try:
-        fd, mem, flags = prepare_insert(filename, force)
-    except (OSError, KmodError) as e:
-        err(prog, f"could not insert module {filename}: {mod_strerror(e.errno)}")
-        return 1
-    msg = {"op": "insmod", "args": " ".join(args.params), "flags": flags, "filename": os.path.abspath(filename)}
-    try:
-        if fd is not None:
+        return KmodError(e.errno or errno.EIO)
+
+
+class Inserter:
+    """kmod_module_insert_module()'s system call side, through the daemon: an uncompressed
+    file goes as an open fd to finit_module() with the IGNORE flags; a compressed one is
+    inflated here, stripped of __versions and vermagic when forced, and goes to init_module()."""
+
+    def __init__(self, mount: str | None) -> None:
+        self.mount = mount
+
+    def __call__(self, path: str, kfile, options: str, flags: int) -> int:
+        msg = {"op": "insmod", "args": options, "flags": flags, "filename": os.path.abspath(path)}
+        if kfile.direct:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                reply = request(args.mount, msg, [fd])
+                reply = request(self.mount, msg, [fd])
             finally:
                 os.close(fd)
         else:
-            msg["data"] = mem.hex()
-            msg["init_module"] = True
-            reply = request(args.mount, msg)
+            data = kfile.contents
+            if flags & MODULE_INIT_IGNORE_MODVERSIONS:
+                data = strip_section(data, "__versions")
+            if flags & MODULE_INIT_IGNORE_VERMAGIC:
+                data = strip_vermagic(data)
+            msg.update(data=data.hex(), init_module=True, flags=0)
+            reply = request(self.mount, msg)
+        outcome = reply.get("outcome")
+        if outcome in ("oops", "halted", "panic"):
+            # the oops killed the task in its system call: so dies this process
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return reply.get("errno", 0)
+
+
+def cmd_insmod(args: argparse.Namespace) -> int:
+    from .kmod.errors import insmod_main
+
+    inserter = Inserter(args.mount)
+    state = {}
+
+    def read(path: str):
+        state["path"] = path
+        return read_file(path)
+
+    def insert(kfile, options: str, flags: int) -> int:
+        return inserter(state["path"], kfile, options, flags)
+
+    try:
+        return emit(insmod_main(args.argv, read, insert))
     except NoDaemon as e:
-        return no_daemon(prog, str(e))
-    return finish_insert(prog, filename, reply)
+        return no_daemon("insmod", str(e))
 
 
-def finish_insert(prog: str, filename: str, reply: dict) -> int:
-    """Exit as insmod does, or die as the insmod process dies when the kernel oopses."""
-    from .kmod.errors import mod_strerror
+def delete_module_via(mount: str | None):
+    def delete_module(name: str, flags: int) -> int:
+        return request(mount, {"op": "rmmod", "name": name, "flags": flags}).get("errno", 0)
 
-    code = reply.get("errno", 0)
-    outcome = reply.get("outcome")
-    if outcome in ("oops", "halted"):
-        sys.stdout.flush()
-        os.kill(os.getpid(), signal.SIGKILL)  # the oops kills the task in the syscall
-    if outcome == "panic":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if code:
-        err(prog, f"could not insert module {filename}: {mod_strerror(code)}")
-        return 1
-    return 0
-
-
-# -- rmmod, lsmod, modinfo ------------------------------------------------------------------
+    return delete_module
 
 
 def cmd_rmmod(args: argparse.Namespace) -> int:
-    from .kmod.errors import check_module_inuse, remove_module_errors
+    from .kmod.errors import DirSysReader, rmmod_main
 
-    prog = "rmmod"
     mount = resolve_mount(args.mount)
-    reader = sysfs_reader(mount)
-    flags = os.O_NONBLOCK | (os.O_TRUNC if args.force else 0)
-    failures = 0
-    for arg in args.modules:
-        name = module_name_of(arg)
-        if not args.force:
-            problem = check_module_inuse(name, reader)
-            if problem:
-                sys.stderr.write(problem)
-                failures += 1
-                continue
-        try:
-            reply = request(args.mount, {"op": "rmmod", "name": name, "flags": flags})
-        except NoDaemon as e:
-            return no_daemon(prog, str(e))
-        code = reply.get("errno", 0)
-        if code:
-            sys.stderr.write(remove_module_errors(arg, name, code))
-            failures += 1
-    return 1 if failures else 0
-
-
-def module_name_of(arg: str) -> str:
-    """kmod_module_new_from_name() or, for a path, the module name of that file."""
-    if "/" in arg or arg.endswith((".ko", ".ko.xz", ".ko.zst", ".ko.gz")):
-        base = os.path.basename(arg)
-        for suffix in (".ko.xz", ".ko.zst", ".ko.gz", ".ko"):
-            if base.endswith(suffix):
-                base = base[: -len(suffix)]
-                break
-        return base.replace("-", "_")
-    return arg.replace("-", "_")
+    try:
+        return emit(rmmod_main(args.argv, DirSysReader(str(mount / "sys")), delete_module_via(args.mount)))
+    except NoDaemon as e:
+        return no_daemon("rmmod", str(e))
 
 
 def cmd_lsmod(args: argparse.Namespace) -> int:
-    from .kmod.lsmod import lsmod_text
+    from .kmod.errors import DirSysReader
+    from .kmod.lsmod import lsmod_main
 
     mount = resolve_mount(args.mount)
     try:
         text = (mount / "proc" / "modules").read_text()
     except OSError:
         return no_daemon("lsmod", str(mount))
-    sys.stdout.write(lsmod_text(text, sysfs_reader(mount)))
-    return 0
+    return emit(lsmod_main(args.argv, text, DirSysReader(str(mount / "sys"))))
+
+
+def modules_dir_for(mount: str | None):
+    """dirname_for(root, kversion): ROOT/lib/modules/VERSION, VERSION defaulting to the
+    emulated kernel's release (the daemon's, else the default profile's)."""
+
+    def dirname_for(root: str | None, kversion: str | None) -> str:
+        if kversion is None:
+            try:
+                kversion = request(mount, {"op": "status"}, timeout=5).get("release")
+            except (NoDaemon, OSError, ValueError):
+                kversion = None
+            if not kversion:
+                from .profile import KernelProfile
+
+                kversion = KernelProfile.load().release
+        return f"{root or ''}/lib/modules/{kversion}"
+
+    return dirname_for
 
 
 def cmd_modinfo(args: argparse.Namespace) -> int:
-    from .kmod.modinfo import main as modinfo_main
+    from .kmod.depmod import ModuleIndex
+    from .kmod.modinfo import modinfo_main
 
-    return modinfo_main(args.rest)
+    dirname_for = modules_dir_for(args.mount)
+
+    def index_for(root: str | None, kversion: str | None):
+        d = dirname_for(root, kversion)
+        return ModuleIndex.from_dir(d) if os.path.isdir(d) else None
+
+    return emit(modinfo_main(args.argv, index_for=index_for))
 
 
 def cmd_modprobe(args: argparse.Namespace) -> int:
-    from .kmod.modprobe import main as modprobe_main
+    from .kmod.errors import DirSysReader
+    from .kmod.modprobe import modprobe_main
 
-    return modprobe_main(args.rest, mount=str(resolve_mount(args.mount)))
+    mount = resolve_mount(args.mount)
+    inserter = Inserter(args.mount)
+
+    def insert(module, options: str, flags: int) -> int:
+        from .kmod.compress import kmod_file_open
+
+        data = read_file(module.path)
+        if not isinstance(data, bytes):
+            return data.errno
+        return inserter(module.path, kmod_file_open(data), options, flags)
+
+    cmdline = None
+    try:
+        cmdline = (mount / "proc" / "cmdline").read_text()
+    except OSError:
+        pass
+    try:
+        out = modprobe_main(args.argv, dirname_for=modules_dir_for(args.mount), sys=DirSysReader(str(mount / "sys")),
+                            insert=insert, delete_module=delete_module_via(args.mount), kcmdline=cmdline)
+    except NoDaemon as e:
+        return no_daemon("modprobe", str(e))
+    return emit(out)
+
+
+def cmd_depmod(args: argparse.Namespace) -> int:
+    """depmod [-b BASEDIR] [VERSION]: write modules.dep, .alias, .softdep, .symbols."""
+    from .kmod.depmod import depmod
+
+    ap = argparse.ArgumentParser(prog="depmod")
+    ap.add_argument("-b", "--basedir", default="")
+    ap.add_argument("-a", "--all", action="store_true")
+    ap.add_argument("version", nargs="?")
+    opts = ap.parse_args(args.argv)
+    dirname = modules_dir_for(args.mount)(opts.basedir or None, opts.version)
+    if not os.path.isdir(dirname):
+        sys.stderr.write(f"depmod: ERROR: could not open directory {dirname}: No such file or directory\n")
+        return 1
+    d = depmod(dirname)
+    for name, text in (("modules.dep", d.modules_dep_text()), ("modules.alias", d.modules_alias_text()),
+                       ("modules.softdep", d.modules_softdep_text()), ("modules.symbols", d.modules_symbols_text())):
+        with open(os.path.join(dirname, name), "w") as f:
+            f.write(text)
+    return 0
 
 
 # -- the daemon -----------------------------------------------------------------------------
@@ -349,9 +375,9 @@ def _kmsg_records(mount: Path):
 
 def cmd_wait(args: argparse.Namespace) -> int:
     """Block until a module's load outcome is known; exit as insmod would have."""
-    from .kmod.errors import mod_strerror
+    from .kmod.errors import mod_strerror, modname_normalize, path_to_modname
 
-    name = module_name_of(args.name)
+    name = path_to_modname(args.name) if "/" in args.name or ".ko" in args.name else modname_normalize(args.name)
     try:
         reply = request(args.mount, {"op": "wait", "name": name, "timeout": args.timeout, "since": args.since},
                         timeout=args.timeout + 5)
@@ -411,24 +437,16 @@ def parser() -> argparse.ArgumentParser:
     p = add("status", cmd_status, "show the daemon serving the mount")
     p.add_argument("--json", action="store_true")
 
-    p = add("insmod", cmd_insmod, "insert a module (kmod's insmod)")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("-s", "--syslog", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("file")
-    p.add_argument("params", nargs="*")
-
-    p = add("rmmod", cmd_rmmod, "remove modules (kmod's rmmod)")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("-s", "--syslog", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("modules", nargs="+")
-
-    add("lsmod", cmd_lsmod, "list loaded modules (kmod's lsmod)")
-    p = add("modinfo", cmd_modinfo, "show a module file's information (kmod's modinfo)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = add("modprobe", cmd_modprobe, "load a module with its dependencies (kmod's modprobe)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    for name, fn, help in (
+        ("insmod", cmd_insmod, "insert a module (kmod's insmod)"),
+        ("rmmod", cmd_rmmod, "remove modules (kmod's rmmod)"),
+        ("lsmod", cmd_lsmod, "list loaded modules (kmod's lsmod)"),
+        ("modinfo", cmd_modinfo, "show a module's information (kmod's modinfo)"),
+        ("modprobe", cmd_modprobe, "load a module and its dependencies (kmod's modprobe)"),
+        ("depmod", cmd_depmod, "index a modules directory (modules.dep and friends)"),
+    ):
+        p = add(name, fn, help)
+        p.add_argument("argv", nargs=argparse.REMAINDER, help="the tool's own options and arguments")
 
     p = add("dmesg", cmd_dmesg, "print the kernel log")
     p.add_argument("-r", "--raw", action="store_true", help="print the raw message buffer (<level>)")
@@ -449,8 +467,29 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+KMOD_TOOLS = {
+    "insmod": cmd_insmod, "rmmod": cmd_rmmod, "lsmod": cmd_lsmod,
+    "modinfo": cmd_modinfo, "modprobe": cmd_modprobe, "depmod": cmd_depmod,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # kmod's tools parse their own options, exactly as kmod does: hand them the rest untouched
+    mount = None
+    i = 0
+    while i < len(argv) and argv[i].startswith("--mount"):
+        if argv[i] == "--mount" and i + 1 < len(argv):
+            mount, i = argv[i + 1], i + 2
+        elif argv[i].startswith("--mount="):
+            mount, i = argv[i].split("=", 1)[1], i + 1
+        else:
+            break
+    if i < len(argv) and argv[i] in KMOD_TOOLS:
+        try:
+            return KMOD_TOOLS[argv[i]](argparse.Namespace(mount=mount, argv=argv[i + 1 :]))
+        except KeyboardInterrupt:
+            return 130
     ap = parser()
     args = ap.parse_args(argv)
     if not hasattr(args, "mount"):

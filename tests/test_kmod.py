@@ -28,6 +28,7 @@ from pseudokernel.kmod.errors import (
     getopt_long,
     insmod_insert_error,
     insmod_load_error,
+    insmod_main,
     mod_strerror,
     rmmod_main,
 )
@@ -184,6 +185,18 @@ def test_insmod_messages_match_recordings():
         with pytest.raises(KmodError) as e:
             kmod_file_open(content)
         assert e.value.errno == errno.EINVAL
+
+
+def test_insmod_main_matches_recordings():
+    files = {"empty.ko": b"", "four.ko": b"abcd", "hello.ko": (PREBUILT / "hello.ko").read_bytes()}
+    read = lambda p: files[p] if p in files else KmodError(errno.ENOENT)  # noqa: E731
+    seen = []
+    for argv, err in ((["/nonexistent.ko"], 0), (["empty.ko"], 0), (["four.ko"], 0), (["hello.ko"], errno.EEXIST)):
+        r = insmod_main(argv, read, lambda f, opts, flags, err=err: seen.append((opts, flags)) or err)
+        s = section("broken" if argv[0] != "hello.ko" else "twice", f"insmod {argv[0]}", 0 if argv[0] != "hello.ko" else 1)
+        assert ((r.stdout + r.stderr).encode(), r.status) == (s.output, s.exit)
+    r = insmod_main(["-f", "hello.ko", "p_int=3", "--", "p_uint=4"], read, lambda f, o, fl: seen.append((o, fl)) or 0)
+    assert r.status == 0 and seen[-1] == ("p_int=3 p_uint=4", 3)
 
 
 def sysfs_from_proc_modules(text: str, **initstate: str) -> MemSysReader:

@@ -210,9 +210,10 @@ def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
         err |= X86_PF_INSTR
     head: list[bytes] = []
     if _is_stack_guard(kernel, addr):
+        m = kernel.machine
+        begin, end = kernel.hashed_pointer(m.stack_base), kernel.hashed_pointer(m.stack_top)
         kernel.log.printk(
-            _p(0, f"BUG: TASK stack guard page was hit at {kernel.hashed_pointer(addr)} "
-               f"(stack is {kernel.hashed_pointer(kernel.machine.stack_base)}..{kernel.hashed_pointer(kernel.machine.stack_top)})\n")
+            _p(0, f"BUG: TASK stack guard page was hit at {kernel.hashed_pointer(addr)} (stack is {begin}..{end})\n")
         )
         oops(kernel, regs, where, "stack guard page", 0, addr, head)
         return "oops"

@@ -16,6 +16,8 @@ from errno import EINVAL, ENOENT, ENOEXEC
 
 from .errors import KmodError
 
+SHF_ALLOC = 0x2
+
 KMOD_ELF_32, KMOD_ELF_64, KMOD_ELF_LSB, KMOD_ELF_MSB = 1, 2, 4, 8
 SHN_UNDEF, SHN_ABS = 0, 0xFFF1
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
@@ -234,3 +236,44 @@ class KmodElf:
                     crc = struct.unpack_from(crcfmt, versions, i * verlen)[0]
                     out.append((name, crc, KMOD_SYMBOL_UNDEF))
         return out
+
+
+def strip_section(data: bytes, section: str) -> bytes:
+    """kmod_elf_strip_section(): the section stays, without SHF_ALLOC (so the kernel, which
+    only looks at allocated sections, no longer finds it). `insmod -f` on __versions."""
+    elf = KmodElf(data)
+    for i in range(1, elf.shnum):
+        info = elf.section_info(i)
+        if info is None or info[2] >= len(elf.shstrtab):
+            continue
+        if _cstr(elf.shstrtab, info[2]).decode("latin-1") != section:
+            continue
+        off = elf.shoff + i * elf._shdr.size + 8  # sh_flags follows sh_name and sh_type
+        fmt = elf.endian + ("Q" if elf.is64 else "I")
+        out = bytearray(data)
+        flags, = struct.unpack_from(fmt, out, off)
+        struct.pack_into(fmt, out, off, flags & ~SHF_ALLOC)
+        return bytes(out)
+    return data
+
+
+def strip_vermagic(data: bytes) -> bytes:
+    """kmod_elf_strip_vermagic(): zero the bytes of .modinfo's 'vermagic=...' string."""
+    found = KmodElf(data).sections().get(".modinfo")
+    if found is None:
+        return data
+    offset, size = found
+    info = data[offset : offset + size]
+    i = 0
+    while i < len(info):
+        if info[i] == 0:
+            i += 1
+            continue
+        end = info.find(b"\0", i)
+        end = len(info) if end < 0 else end
+        if info[i:end].startswith(b"vermagic="):
+            out = bytearray(data)
+            out[offset + i : offset + end] = bytes(end - i)
+            return bytes(out)
+        i = end + 1
+    return data

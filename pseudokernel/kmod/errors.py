@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOEXEC, ESRCH
+from errno import EBUSY, EEXIST, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOEXEC, ENOTDIR, ESRCH
 from typing import Protocol
 
 # syslog priorities (sys/syslog.h)
@@ -109,6 +109,57 @@ def insmod_load_error(filename: str, err: int) -> str:
 def insmod_options(args: Sequence[str]) -> str:
     """insmod joins the arguments after the file name with single spaces, quoting nothing."""
     return " ".join(args)
+
+
+INSMOD_HELP = (
+    "Usage:\n"
+    "\t{prog} [options] filename [args]\n"
+    "Options:\n"
+    "\t-V, --version     show version\n"
+    "\t-h, --help        show this help\n"
+)
+# MODULE_INIT_* flags of finit_module(2), what -f asks for
+MODULE_INIT_IGNORE_MODVERSIONS = 1
+MODULE_INIT_IGNORE_VERMAGIC = 2
+
+
+def insmod_main(argv: Sequence[str], read: Callable[[str], bytes | KmodError],
+                insert: Callable[[object, str, int], int], prog: str = "insmod") -> ToolOutput:
+    """tools/insmod.c do_insmod(). `read(path)` gives the file's bytes (or KmodError(errno) when
+    it cannot be opened); `insert(kmod_file, options, flags)` gets compress.KmodFile (its
+    `direct` says whether kmod would pass the fd to finit_module() or decompress and call
+    init_module()) and MODULE_INIT_IGNORE_* flags for -f, and returns 0 or a positive errno."""
+    from .compress import kmod_file_open
+
+    opts, args, err = getopt_long(prog, argv, "psfVh", {"version": (0, "V"), "help": (0, "h")})
+    if err:
+        return ToolOutput("", err, 1)
+    flags = 0
+    for key, _ in opts:
+        if key == "f":
+            flags |= MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC
+        elif key == "h":
+            return ToolOutput(INSMOD_HELP.format(prog=prog), "", 0)
+        elif key == "V":
+            return ToolOutput(KMOD_VERSION, "", 0)
+    if not args:
+        return ToolOutput("", tool_log(prog, LOG_ERR, "missing filename.\n"), 1)
+    filename = args[0]
+    if filename == "-":
+        return ToolOutput("", tool_log(prog, LOG_ERR, "this tool does not support loading from stdin!\n"), 1)
+    data = read(filename)
+    if isinstance(data, KmodError) and data.errno in (ENOENT, ENOTDIR, ENAMETOOLONG, ELOOP):
+        # kmod_module_new_from_path() stat()s the file first
+        return ToolOutput("", insmod_load_error(filename, data.errno), 1)
+    try:
+        if isinstance(data, KmodError):
+            raise data
+        e = insert(kmod_file_open(data), insmod_options(args[1:]), flags)
+    except KmodError as ke:
+        e = ke.errno
+    if e:
+        return ToolOutput("", tool_log(prog, LOG_ERR, f"could not insert module {filename}: {mod_strerror(e)}\n"), 1)
+    return ToolOutput()
 
 
 # -- modprobe (tools/modprobe.c) -------------------------------------------------------------
@@ -371,6 +422,8 @@ def rmmod_main(argv: Sequence[str], sys: SysReader, delete_module: Callable[[str
             return ToolOutput(RMMOD_HELP.format(prog=prog), "", 0)
         elif key == "V":
             return ToolOutput(KMOD_VERSION, "", 0)
+        elif key == "w":  # in the short options but not handled: kmod's own quirk
+            return ToolOutput("", tool_log(prog, LOG_ERR, "unexpected getopt_long() value 'w'.\n"), 1)
     if not args:
         return ToolOutput("", tool_log(prog, LOG_ERR, "missing module name.\n"), 1)
     r = 0

@@ -31,7 +31,7 @@ from ..module import signing
 from . import FEATURES
 from .compress import kmod_file_open, path_ends_with_kmod_ext
 from .elf import KmodElf
-from .errors import LOG_ERR, KmodError, ToolOutput, getopt_long, path_to_modname, strerror, tool_log
+from .errors import KMOD_VERSION, LOG_ERR, KmodError, ToolOutput, getopt_long, path_to_modname, strerror, tool_log
 
 SIG_MAGIC = b"~Module signature appended~\n"
 MODULE_SIGNATURE = struct.Struct(">BBBBB3sI")
@@ -376,7 +376,6 @@ def modinfo_main(argv: list[str], *, index_for: Callable[[str | None, str | None
         elif key == "h":
             return ToolOutput(MODINFO_HELP.format(prog=prog), "", 0)
         elif key == "V":
-            from .errors import KMOD_VERSION
             return ToolOutput(KMOD_VERSION, "", 0)
     if not args:
         return ToolOutput("", tool_log(prog, LOG_ERR, "missing module or filename.\n"), 1)
