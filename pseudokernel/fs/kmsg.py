@@ -14,11 +14,11 @@ if TYPE_CHECKING:
 
 def dmesg_file(kernel: Kernel) -> File:
     """Exact size and page-cache reads, so mmap-based readers and `tail -f` style polling work."""
-    return File(lambda r: format_dmesg(kernel.log.records()), 0o444, None)
+    return File(lambda r: format_dmesg(kernel.log.records()), 0o444, None, direct=False)
 
 
 def proc_kmsg(kernel: Kernel) -> File:
-    return File(lambda r: format_syslog(kernel.log.records()), 0o400, None)
+    return File(lambda r: format_syslog(kernel.log.records()), 0o400, None, direct=False)
 
 
 def dev_kmsg(kernel: Kernel) -> File:

@@ -1,9 +1,9 @@
 """The FUSE adapter: paths to view nodes, one content snapshot per open.
 
-procfs and sysfs files report the kernel's sizes (0 or 4096) and are opened with direct_io so
-`cat` reads their real length; dmesg and proc/kmsg report their exact size and go through the
-page cache, because util-linux `dmesg -F` mmaps its file (a MAP_SHARED map of a direct_io file
-fails with ENODEV). /dev/kmsg hands out one record per read(), as the kernel's devkmsg_read().
+sysfs files report the kernel's size (4096) and procfs files their length, and both are opened
+with direct_io so each open reads the kernel anew; dmesg and proc/kmsg go through the page
+cache, because util-linux `dmesg -F` mmaps its file (a MAP_SHARED map of a direct_io file fails
+with ENODEV). /dev/kmsg hands out one record per read(), as the kernel's devkmsg_read().
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class KernelFS(fuse.Operations):
         if isinstance(node, Dir):
             attrs["st_nlink"] = 2 + self._subdirs(node)
         elif isinstance(node, Link):
-            attrs["st_size"] = len(node.target)
+            attrs["st_size"] = 0  # kernfs symlinks report no size
         elif node.size is None:
             attrs["st_size"] = len(self._content(node))
         else:
@@ -145,7 +145,7 @@ class KernelFS(fuse.Operations):
             h.seq = records[0].seq if records else self.kernel.log.next_seq
         elif acc != os.O_WRONLY:
             h.data = self._content(node)
-        fi.direct_io = 1 if node.size is not None else 0
+        fi.direct_io = 1 if node.direct else 0
         fi.keep_cache = 0
         fh = next(self._fh)
         self.handles[fh] = h

@@ -9,6 +9,11 @@ from ..module.module import Module, State
 from .kmsg import proc_kmsg
 from .tree import Dir, File, Reader, StaticDir
 
+# The real /proc reports size 0 and serves any length; over FUSE the host kernel's splice path
+# (sendfile: busybox cat, cp, Python's shutil) stops at st_size, so a proc file reports the
+# length of its content instead (None: measured when stat()ed), and reads stay direct.
+PROC_SIZE = None
+
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
@@ -84,7 +89,7 @@ MOUNTS = (
 
 def _text(value: str) -> File:
     data = value.encode()
-    return File(lambda r: data, 0o444, 0)
+    return File(lambda r: data, 0o444, PROC_SIZE)
 
 
 def proc_sys_kernel(kernel: Kernel, boot: float) -> Dir:
@@ -95,10 +100,10 @@ def proc_sys_kernel(kernel: Kernel, boot: float) -> Dir:
 
     return StaticDir(
         {
-            "tainted": lambda: File(lambda r: f"{kernel.tainted}\n".encode(), 0o644, 0),
-            "printk": lambda: File(printk, 0o644, 0),
-            "kptr_restrict": lambda: File(lambda r: f"{kernel.kptr_restrict}\n".encode(), 0o644, 0),
-            "modules_disabled": lambda: File(lambda r: b"0\n", 0o644, 0),
+            "tainted": lambda: File(lambda r: f"{kernel.tainted}\n".encode(), 0o644, PROC_SIZE),
+            "printk": lambda: File(printk, 0o644, PROC_SIZE),
+            "kptr_restrict": lambda: File(lambda r: f"{kernel.kptr_restrict}\n".encode(), 0o644, PROC_SIZE),
+            "modules_disabled": lambda: File(lambda r: b"0\n", 0o644, PROC_SIZE),
             "osrelease": lambda: _text(p.release + "\n"),
             "ostype": lambda: _text("Linux\n"),
             "version": lambda: _text(p.uts_version + "\n"),
@@ -110,12 +115,12 @@ def proc_sys_kernel(kernel: Kernel, boot: float) -> Dir:
 
 def proc_dir(kernel: Kernel, boot: float) -> Dir:
     entries = {
-        "modules": lambda: File(lambda r: proc_modules(kernel, r), 0o444, 0),
-        "kallsyms": lambda: File(lambda r: proc_kallsyms(kernel, r), 0o444, 0),
-        "version": lambda: File(lambda r: kernel.profile.banner.encode(), 0o444, 0),
-        "cmdline": lambda: File(lambda r: (kernel.cmdline + "\n").encode(), 0o444, 0),
+        "modules": lambda: File(lambda r: proc_modules(kernel, r), 0o444, PROC_SIZE),
+        "kallsyms": lambda: File(lambda r: proc_kallsyms(kernel, r), 0o444, PROC_SIZE),
+        "version": lambda: File(lambda r: kernel.profile.banner.encode(), 0o444, PROC_SIZE),
+        "cmdline": lambda: File(lambda r: (kernel.cmdline + "\n").encode(), 0o444, PROC_SIZE),
         "kmsg": lambda: proc_kmsg(kernel),
-        "mounts": lambda: File(lambda r: MOUNTS, 0o444, 0),
+        "mounts": lambda: File(lambda r: MOUNTS, 0o444, PROC_SIZE),
         "sys": lambda: StaticDir({"kernel": lambda: proc_sys_kernel(kernel, boot)}, 0o555, boot).as_dir(),
     }
     static = StaticDir(entries, 0o555, boot)

@@ -30,10 +30,11 @@ class Reader:
 class File:
     read: Callable[[Reader], bytes] | None
     mode: int = 0o444
-    size: int | None = 0  # st_size: 0 like procfs, 4096 like sysfs, None = the content's length
+    size: int | None = 0  # st_size: 4096 like sysfs, None = the content's length
     write: Callable[[bytes], int] | None = None
     mtime: float | None = None
     stream: bool = False  # /dev/kmsg: one record per read(), not a byte range
+    direct: bool = True  # no page cache: each open reads the kernel anew
 
     @property
     def st_mode(self) -> int:

@@ -9,12 +9,9 @@ offset, sh_addr set to the final address).
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 from errno import ENOEXEC
-
-from elftools.elf.elffile import ELFFile
 
 from ..log import PrintkLog
 from . import LoadError
@@ -207,20 +204,13 @@ def elf_validity_check(info: LoadInfo, log: PrintkLog) -> None:
 
 
 def _name_sections(info: LoadInfo) -> None:
-    """Section names, through pyelftools now that the table is known to be sane.
+    """Section names by the kernel's own rule: secstrings + sh_name (empty when out of range).
 
-    pyelftools is strict where the kernel is lenient (a non-ALLOC section may carry any
-    sh_name), so names it cannot give are read with the kernel's own rule: secstrings + sh_name,
-    empty when out of range.
+    The table is NUL-terminated (checked above), so a name never runs past it; an SHF_ALLOC
+    section's sh_name was checked to be inside it. Read with plain slicing, not pyelftools:
+    this runs for every section of every load.
     """
-    names: list[str] | None = None
-    try:
-        elf = ELFFile(io.BytesIO(info.data))
-        names = [sec.name for sec in elf.iter_sections()]
-    except Exception:
-        names = None
-    for i, s in enumerate(info.sechdrs):
-        if names is not None and i < len(names):
-            s.name = names[i]
-        else:
-            s.name = _cstr(info.secstrings, s.name_off) if s.name_off < len(info.secstrings) else ""
+    strings = info.secstrings
+    size = len(strings)
+    for s in info.sechdrs:
+        s.name = _cstr(strings, s.name_off) if s.name_off < size else ""

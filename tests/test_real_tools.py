@@ -1,0 +1,131 @@
+"""The recorded scenarios, replayed with real tools against the mount.
+
+Each script of scripts/qemu-scenarios/ ran on Debian's real 6.1 kernel under QEMU, with
+busybox, kmod, util-linux and sysfsutils (tests/expected/real/). Here the same script runs in
+a private mount namespace where the daemon's proc/, sys/ and dev/kmsg are bound over /proc,
+/sys and /dev/kmsg: lsmod, modinfo, systool and dmesg are the real tools, insmod and rmmod are
+pseudokernel's, the shell and file tools are the same busybox. The outputs must be equal, but
+for what differs between any two boots (addresses, timestamps, PIDs) and the machine's own
+boot (the built-in modules in /sys/module, the boot log).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from realref import PREBUILT, REAL, Section, mask, sections
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scripts" / "qemu-scenarios"
+BUSYBOX = shutil.which("busybox")
+REAL_TOOLS = {"lsmod": "/sbin/lsmod", "modinfo": "/sbin/modinfo", "depmod": "/sbin/depmod", "dmesg": "/bin/dmesg"}
+NEEDED = ["/sbin/lsmod", "/sbin/modinfo", "/bin/dmesg", "/usr/bin/systool", "/usr/bin/unshare"]
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/dev/fuse") or BUSYBOX is None or not all(os.path.exists(p) for p in NEEDED)
+    or os.geteuid() != 0,
+    reason="needs /dev/fuse, root (for unshare -m), busybox, kmod, util-linux and sysfsutils",
+)
+
+# sections whose output is the whole boot log of the real machine, or depends on its boot; and
+# `dmesg -S`, which asks the syslog(2) system call: no file can stand in for it (the mount's
+# proc/kmsg has that format for `dmesg -F`)
+WHOLE_LOG = re.compile(r"^(dmesg|dmesg -r|dmesg \| tail|timeout 1 cat /dev/kmsg.*|/dev/kmsg .*|dmesg -S.*)$")
+LS_DATE = re.compile(rb"\b[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d\b")
+PARENT_NLINK = re.compile(rb"^(drwxr-xr-x) +\d+( +root +root +0 DATE \.\.)$", re.M)
+PID = re.compile(rb"(PID: |\[insmod:|\[rmmod:)\d+")
+USER_RIP = re.compile(rb"RIP: 0033:0x[0-9a-f]+")  # the insmod process's address, randomized
+
+
+def normalize(text: bytes) -> bytes:
+    text = LS_DATE.sub(b"DATE", text)
+    text = PARENT_NLINK.sub(rb"\1 N\2", text)  # /sys/module's links count its built-in modules
+    text = PID.sub(rb"\1N", text)
+    text = USER_RIP.sub(b"RIP: 0033:USER", text)
+    text = re.sub(rb"^(<\d>)?(\[ *\d+\.\d+\])? +\? .*\n", b"", text, flags=re.M)  # stale frames on the real stack
+    return mask(text)
+
+
+def comparable(s: Section) -> bool:
+    return not WHOLE_LOG.match(s.command)
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIOS.glob("*.sh") if p.stem != "lib" and (REAL / f"{p.stem}.txt").exists())
+
+
+@pytest.fixture(scope="module")
+def toolbox(tmp_path_factory) -> Path:
+    """A bin/ with busybox's applets, plus insmod/rmmod/modprobe that call pseudokernel."""
+    d = tmp_path_factory.mktemp("toolbox")
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
+    for a in applets:
+        if a not in ("insmod", "rmmod", "modprobe", "lsmod", "modinfo", "depmod", "dmesg"):
+            os.symlink(BUSYBOX, d / a)
+    return d
+
+
+def run_scenario(name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
+    for ko in PREBUILT.glob("*.ko"):
+        shutil.copy(ko, workdir / ko.name)
+    ours = {t: f"{sys.executable} -m pseudokernel --mount {mount} {t}" for t in ("insmod", "rmmod", "modprobe")}
+    preamble = "".join(f'{n}() {{ {p} "$@"; }}\n' for n, p in {**REAL_TOOLS, **ours}.items())
+    script = workdir / "script.sh"
+    script.write_text(preamble + (SCENARIOS / "lib.sh").read_text() + (SCENARIOS / f"{name}.sh").read_text())
+    setup = (
+        f"mount --bind {mount}/proc /proc && mount --bind {mount}/sys /sys && "
+        f"mount --bind {mount}/dev/kmsg /dev/kmsg && cd {workdir} && "
+        f"PATH={toolbox}:/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C exec {BUSYBOX} sh {script}"
+    )
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", setup],
+                       capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    # the recording's script was /script.sh in the guest
+    return (r.stdout + r.stderr).replace(str(script).encode(), b"/script.sh")
+
+
+def parse(text: bytes) -> list[Section]:
+    out: list[Section] = []
+    cmd = None
+    body: list[bytes] = []
+    for line in text.splitlines(keepends=True):
+        m = re.match(rb"^=== (.*) ===\n$", line)
+        if m and cmd is None:
+            cmd, body = m.group(1).decode(), []
+            continue
+        m = re.match(rb"^exit=(\d+)\n$", line)
+        if m and cmd is not None:
+            out.append(Section(cmd, b"".join(body), int(m.group(1))))
+            cmd = None
+            continue
+        if cmd is not None:
+            body.append(line)
+    return out
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_scenario_matches_the_real_kernel(name, tmp_path, toolbox):
+    from test_e2e import pk
+
+    mount, drop = tmp_path / "mnt", tmp_path / "drop"
+    work = tmp_path / "ko"
+    work.mkdir()
+    os.environ["PSEUDOKERNEL_STATE"] = str(tmp_path / "state")
+    r = pk("up", "--drop", str(drop), "--budget", "2", "--cmdline", "console=ttyS0 quiet panic=-1", mount=mount)
+    assert r.returncode == 0, r.stderr
+    try:
+        ours = parse(run_scenario(name, mount, toolbox, work))
+    finally:
+        pk("down", mount=mount)
+        subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
+    real = sections(name)
+    assert [s.command for s in ours] == [s.command for s in real]
+    for a, b in zip(ours, real):
+        if not comparable(b):
+            continue
+        assert (a.command, normalize(a.output), a.exit) == (b.command, normalize(b.output), b.exit)
