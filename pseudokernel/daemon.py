@@ -107,6 +107,8 @@ class Daemon:
         try:
             data = kernel_read_file(fd)
         except OSError as e:
+            if origin == "drop" and e.errno == errno.ETXTBSY:
+                return {"errno": e.errno}  # still being written: its close will bring it back
             self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
                         "result": errno.errorcode.get(e.errno, "EIO"), "errno": e.errno})
             return {"errno": e.errno, "outcome": "error"}
