@@ -243,7 +243,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     from .daemon import Daemon, Options, recover_stale_mount, start_background
 
     mount = resolve_mount(args.mount)
-    mount.mkdir(parents=True, exist_ok=True)
     paths = state_paths(mount)
     try:
         st = request(str(mount), {"op": "status"}, timeout=2)
@@ -253,6 +252,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         pass
     if recover_stale_mount(str(mount)):
         print(f"pseudokernel: recovered a stale mount at {mount}", file=sys.stderr)
+    mount.mkdir(parents=True, exist_ok=True)
     opts = Options(
         mount=str(mount),
         drop=args.drop,

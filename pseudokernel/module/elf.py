@@ -2,9 +2,9 @@
 
 The validity checks run on the raw bytes with struct, in the kernel's order and words, so a
 broken file fails exactly where the kernel would fail it. Only then are the section names
-read, by the kernel's rule (secstrings + sh_name). Section headers are copied into mutable objects because the loader rewrites
-them as the kernel does (sh_flags bits cleared or set, sh_entsize reused for the layout
-offset, sh_addr set to the final address).
+read, by the kernel's rule (secstrings + sh_name). Section headers are copied into mutable
+objects because the loader rewrites them as the kernel does (sh_flags bits cleared or set,
+sh_entsize reused for the layout offset, sh_addr set to the final address).
 """
 
 from __future__ import annotations
