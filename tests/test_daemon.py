@@ -59,6 +59,7 @@ def test_kill_9_then_up_recovers_the_stale_mount_and_replays(tmp_path):
         assert wait_for(lambda: "hello " in (mount / "proc/modules").read_text())
     finally:
         pk("down", mount=mount)
+        subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
 
 
 def test_two_daemons_side_by_side(tmp_path):
