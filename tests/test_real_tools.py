@@ -120,7 +120,9 @@ def test_scenario_matches_the_real_kernel(name, tmp_path, toolbox):
     work = tmp_path / "ko"
     work.mkdir()
     os.environ["PSEUDOKERNEL_STATE"] = str(tmp_path / "state")
-    r = pk("up", "--drop", str(drop), "--budget", "2", "--cmdline", "console=ttyS0 quiet panic=-1", mount=mount)
+    append = re.search(r"^# qemu-append: (.*)$", (SCENARIOS / f"{name}.sh").read_text(), re.M)
+    cmdline = "console=ttyS0 quiet panic=-1" + (" " + append.group(1) if append else "")
+    r = pk("up", "--drop", str(drop), "--budget", "2", "--cmdline", cmdline, mount=mount)
     assert r.returncode == 0, r.stderr
     try:
         ours = parse(run_scenario(name, mount, toolbox, work))

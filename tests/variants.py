@@ -69,6 +69,30 @@ class Elf:
         return bytes(self.b)
 
 
+UNTRUSTED = Path(__file__).parent / "keys" / "untrusted.pem"
+MODULE_SIG_STRING = b"~Module signature appended~\n"
+
+
+def sign(data: bytes, pem: Path = UNTRUSTED) -> bytes:
+    """What scripts/sign-file appends: a detached PKCS#7 (no certificates, no signed
+    attributes, SHA-256), struct module_signature (id_type PKEY_ID_PKCS7 = 2) and the marker."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    text = pem.read_bytes()
+    key = serialization.load_pem_private_key(text, password=None)
+    cert = x509.load_pem_x509_certificate(text[text.index(b"-----BEGIN CERTIFICATE") :])
+    der = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(data)
+        .add_signer(cert, key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.NoAttributes,
+                                            pkcs7.PKCS7Options.NoCerts, pkcs7.PKCS7Options.Binary])
+    )
+    return data + der + struct.pack(">BBBBB3sI", 0, 0, 2, 0, 0, b"\0\0\0", len(der)) + MODULE_SIG_STRING
+
+
 def variants() -> dict[str, bytes]:
     """name -> file contents."""
     base = HELLO.read_bytes()
@@ -115,6 +139,10 @@ def variants() -> dict[str, bytes]:
             e.set_shdr(i, flags=e.shdr(i)[2] | SHF_ALLOC)
 
     v("v_ctors", ctors)
+    out["v_signed"] = sign(base)  # by a key the kernel does not have
+    corrupt = bytearray(out["v_signed"])
+    corrupt[-len(MODULE_SIG_STRING) - 12 - 20] ^= 0xFF  # a byte of the signature itself
+    out["v_badsig"] = bytes(corrupt)
     return out
 
 
