@@ -155,3 +155,21 @@ def test_symlink_out_of_the_folder_is_refused(daemon, tmp_path):
     os.utime(drop / "link.ko", follow_symlinks=False)
     time.sleep(1.0)
     assert loaded(mount) == []
+
+
+@pytest.mark.parametrize("fname", ["v_xz.ko.xz", "v_zst.ko.zst", "v_gz.ko.gz"])
+def test_compressed_modules_in_the_folder_and_to_insmod(daemon, fname):
+    """kmod inflates compressed modules in userspace; the drop folder does the same, gzip too."""
+    from variants import compressed
+
+    mount, drop = daemon
+    (drop / fname).write_bytes(compressed()[fname])
+    assert pk("wait", "hello", mount=mount).returncode == 0
+    assert loaded(mount) == ["hello"]
+    (drop / fname).unlink()
+    assert wait_for(lambda: loaded(mount) == [])
+    path = drop.parent / fname
+    path.write_bytes(compressed()[fname])
+    r = pk("insmod", str(path), "count=2", mount=mount)
+    assert r.returncode == 0, r.stderr
+    assert (mount / "sys/module/hello/parameters/count").read_text() == "2\n"

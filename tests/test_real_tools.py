@@ -72,12 +72,12 @@ def toolbox(tmp_path_factory) -> Path:
 
 
 def run_scenario(name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
-    from variants import variants
+    from variants import files
 
     for ko in PREBUILT.glob("*.ko"):
         shutil.copy(ko, workdir / ko.name)
-    for vname, data in variants().items():
-        (workdir / f"{vname}.ko").write_bytes(data)
+    for fname, data in files().items():
+        (workdir / fname).write_bytes(data)
     ours = {t: f"{sys.executable} -m pseudokernel --mount {mount} {t}" for t in ("insmod", "rmmod", "modprobe")}
     preamble = "".join(f'{n}() {{ {p} "$@"; }}\n' for n, p in {**REAL_TOOLS, **ours}.items())
     script = workdir / "script.sh"

@@ -146,11 +146,33 @@ def variants() -> dict[str, bytes]:
     return out
 
 
+def compressed() -> dict[str, bytes]:
+    """hello.ko as kmod finds compressed modules: file name -> contents (deterministic)."""
+    import gzip
+    import lzma
+
+    import zstandard
+
+    base = HELLO.read_bytes()
+    return {
+        "v_xz.ko.xz": lzma.compress(base, check=lzma.CHECK_CRC32),
+        "v_zst.ko.zst": zstandard.ZstdCompressor(level=19).compress(base),
+        "v_gz.ko.gz": gzip.compress(base, mtime=0),
+    }
+
+
+def files() -> dict[str, bytes]:
+    """Every generated file, by file name."""
+    out = {f"{name}.ko": data for name, data in variants().items()}
+    out.update(compressed())
+    return out
+
+
 def main() -> None:
     outdir = Path(sys.argv[1])
     outdir.mkdir(parents=True, exist_ok=True)
-    for name, data in variants().items():
-        (outdir / f"{name}.ko").write_bytes(data)
+    for name, data in files().items():
+        (outdir / name).write_bytes(data)
 
 
 if __name__ == "__main__":

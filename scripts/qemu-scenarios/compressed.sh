@@ -1,0 +1,12 @@
+# Compressed module files through kmod: it decompresses in userspace, as Debian's 6.1 kernel has
+# no in-kernel decompression; Debian's kmod reads xz and zstd (it is built without zlib).
+scenario_start
+run insmod v_xz.ko.xz count=2
+run cat /proc/modules
+run rmmod hello
+run insmod v_zst.ko.zst who=zstd
+run rmmod hello
+run modinfo -F vermagic v_zst.ko.zst
+run insmod -f badmagic.ko
+run rmmod badmagic
+dmesg_since
