@@ -25,7 +25,12 @@ MODULE_INIT_IGNORE_VERMAGIC = 2
 
 
 class NoDaemon(Exception):
-    pass
+    def __init__(self, mount: str, why: str = "") -> None:
+        super().__init__(mount)
+        self.why = why
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 def err(prog: str, text: str) -> None:
@@ -41,12 +46,17 @@ def request(mount: str | None, msg: dict, fds: list[int] = (), timeout: float | 
         return send_request(str(paths.socket), msg, fds, timeout)
     except (FileNotFoundError, ConnectionRefusedError):
         raise NoDaemon(str(paths.mount)) from None
+    except PermissionError:
+        raise NoDaemon(str(paths.mount), "it belongs to another user") from None
 
 
-def no_daemon(prog: str, mount: str) -> int:
-    sys.stderr.write(
-        f"{prog}: no pseudokernel daemon is serving {mount}; start one with `pseudokernel up --mount {mount}`\n"
-    )
+def no_daemon(prog: str, mount: str, why: str = "") -> int:
+    if why:
+        sys.stderr.write(f"{prog}: cannot use the pseudokernel daemon serving {mount}: {why}\n")
+    else:
+        sys.stderr.write(
+            f"{prog}: no pseudokernel daemon is serving {mount}; start one with `pseudokernel up --mount {mount}`\n"
+        )
     return 1
 
 
@@ -123,7 +133,7 @@ def cmd_insmod(args: argparse.Namespace) -> int:
     try:
         return emit(insmod_main(args.argv, read, insert))
     except NoDaemon as e:
-        return no_daemon("insmod", str(e))
+        return no_daemon("insmod", str(e), e.why)
 
 
 def delete_module_via(mount: str | None):
@@ -140,7 +150,7 @@ def cmd_rmmod(args: argparse.Namespace) -> int:
     try:
         return emit(rmmod_main(args.argv, DirSysReader(str(mount / "sys")), delete_module_via(args.mount)))
     except NoDaemon as e:
-        return no_daemon("rmmod", str(e))
+        return no_daemon("rmmod", str(e), e.why)
 
 
 def cmd_lsmod(args: argparse.Namespace) -> int:
@@ -211,7 +221,7 @@ def cmd_modprobe(args: argparse.Namespace) -> int:
         out = modprobe_main(args.argv, dirname_for=modules_dir_for(args.mount), sys=DirSysReader(str(mount / "sys")),
                             insert=insert, delete_module=delete_module_via(args.mount), kcmdline=cmdline)
     except NoDaemon as e:
-        return no_daemon("modprobe", str(e))
+        return no_daemon("modprobe", str(e), e.why)
     return emit(out)
 
 

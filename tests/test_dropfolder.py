@@ -173,3 +173,15 @@ def test_compressed_modules_in_the_folder_and_to_insmod(daemon, fname):
     r = pk("insmod", str(path), "count=2", mount=mount)
     assert r.returncode == 0, r.stderr
     assert (mount / "sys/module/hello/parameters/count").read_text() == "2\n"
+
+
+def test_empty_and_huge_sparse_files(daemon):
+    """kernel_read_file(): an empty file is EINVAL, one over INT_MAX bytes EFBIG; neither is read."""
+    mount, drop = daemon
+    (drop / "empty.ko").write_bytes(b"")
+    with open(drop / "huge.ko", "wb") as f:
+        f.truncate(2 << 30)  # 2 GiB, sparse
+    assert wait_for(lambda: len(events(mount)) == 2, 20)
+    got = {e["name"]: e["errno"] for e in events(mount)}
+    assert got == {"empty": errno.EINVAL, "huge": errno.EFBIG}
+    assert pk("status", mount=mount).returncode == 0

@@ -184,3 +184,30 @@ def test_sysfs_lists_directories_in_kernfs_order(daemon):
             assert ours.replace(str(mount), "") == real
     finally:
         pk("rmmod", "hello", "params", mount=mount)
+
+
+def test_a_file_open_for_writing_is_text_file_busy(daemon, tmp_path):
+    """deny_write_access(): finit_module() of a file someone still has open for writing."""
+    mount, _ = daemon
+    path = tmp_path / "busy.ko"
+    with open(path, "wb") as f:
+        f.write((PREBUILT / "hello.ko").read_bytes())
+        f.flush()
+        r = pk("insmod", str(path), mount=mount)
+    assert r.returncode == 1
+    assert r.stderr.decode() == f"insmod: ERROR: could not insert module {path}: Text file busy\n"
+
+
+def test_another_user_cannot_reach_the_daemon(daemon):
+    """The state directory (socket included) is private to the daemon's owner."""
+    import shutil as sh
+
+    mount, _ = daemon
+    if os.geteuid() != 0 or sh.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to act as another user")
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                        "pseudokernel", "--mount", str(mount), "insmod", str(PREBUILT / "hello.ko")],
+                       capture_output=True, env=dict(os.environ), timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.endswith(b": it belongs to another user\n") or b"no pseudokernel daemon" in r.stderr
+    assert "hello " not in modules_file(mount)
