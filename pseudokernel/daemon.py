@@ -89,17 +89,25 @@ class Daemon:
         except LoadError as e:
             outcome = e.reason if e.reason in ("oops", "budget", "panic") else errno.errorcode.get(e.errno, str(e.errno))
             name = _guess_name(filename)
-            self.event({"action": "load", "file": filename, "name": name, "origin": origin,
-                        "result": outcome, "errno": e.errno})
+            record = {"action": "load", "file": filename, "name": name, "origin": origin,
+                      "result": outcome, "errno": e.errno}
+            if e.unknown_symbols:
+                record["unknown_symbols"] = e.unknown_symbols
+            self.event(record)
             log.info("load %s: %s (%s)", filename, os.strerror(e.errno), outcome)
-            return {"errno": e.errno, "outcome": outcome, "name": name}
+            return {"errno": e.errno, "outcome": outcome, "name": name, "unknown_symbols": e.unknown_symbols}
         except (OSError, KmodError) as e:
             self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
                         "result": errno.errorcode.get(e.errno or 0, "EIO"), "errno": e.errno or errno.EIO})
             return {"errno": e.errno or errno.EIO, "outcome": "error"}
+        except Exception:  # a bug of ours must not lose the outcome nor the daemon
+            log.exception("load %s: internal error", filename)
+            self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
+                        "result": "error", "errno": errno.EIO})
+            return {"errno": errno.EIO, "outcome": "error"}
         self.event({"action": "load", "file": filename, "name": mod.name, "origin": origin, "result": "live", "errno": 0})
         log.info("load %s: %s live", filename, mod.name)
-        return {"errno": 0, "name": mod.name}
+        return {"errno": 0, "name": mod.name, "exports": [s.name for s in mod.syms]}
 
     def load_fd(self, fd: int, args: str, flags: int, filename: str, origin: str) -> dict:
         from .server import kernel_read_file
@@ -114,21 +122,20 @@ class Daemon:
             return {"errno": e.errno, "outcome": "error"}
         return self.load_data(data, args, flags, filename, origin)
 
-    def load_path(self, path: str, args: str) -> tuple[str | None, int]:
-        """The drop folder's load: (module name, errno)."""
+    def load_path(self, path: str, args: str) -> dict:
+        """The drop folder's load: the reply (errno, name, exports or unknown_symbols)."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as e:
             log.warning("drop folder: cannot open %s: %s", path, e.strerror)
-            return None, e.errno or errno.EIO
+            return {"errno": e.errno or errno.EIO}
         try:
             if not self._inside_drop(fd):
                 log.warning("drop folder: %s is not a file of the drop folder; ignored", path)
-                return None, errno.EPERM
-            reply = self.load_fd(fd, args, 0, path, "drop")
+                return {"errno": errno.EPERM}
+            return self.load_fd(fd, args, 0, path, "drop")
         finally:
             os.close(fd)
-        return reply.get("name"), reply["errno"]
 
     def _inside_drop(self, fd: int) -> bool:
         real = os.path.realpath(f"/proc/self/fd/{fd}")
@@ -137,7 +144,10 @@ class Daemon:
     def unload(self, name: str, flags: int = os.O_NONBLOCK, origin: str = "rmmod") -> int:
         try:
             self.kernel.delete_module(name, flags)
-        except OSError as e:
+        except Exception as e:
+            if not isinstance(e, OSError):
+                log.exception("unload %s: internal error", name)
+                e = OSError(errno.EIO, "internal error")
             users = []
             mod = self.kernel.find_module(name)
             if mod is not None:

@@ -60,15 +60,16 @@ class DropFolder(FileSystemEventHandler):
     def __init__(
         self,
         folder: Path,
-        load: Callable[[str, str], tuple[str | None, int]],
+        load: Callable[[str, str], dict],
         unload: Callable[[str], int],
     ) -> None:
-        """load(path, params) -> (module name or None, errno); unload(name) -> errno."""
+        """load(path, params) -> {errno, name, exports | unknown_symbols}; unload(name) -> errno."""
         self.folder = folder
         self.load = load
         self.unload = unload
         self.loaded: dict[str, Loaded] = {}  # path -> what it loaded
-        self.pending_symbols: list[str] = []  # paths that failed with ENOENT (unknown symbols)
+        # paths that failed only on unknown symbols -> those symbols
+        self.pending_symbols: dict[str, set[str]] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._work: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -201,28 +202,28 @@ class DropFolder(FileSystemEventHandler):
                 log.warning("drop folder: %s changed but %s stays loaded (errno %d)", path, prev.name, err)
                 return
             del self.loaded[path]
-        name, err = self.load(path, self._read_params(path))
+        reply = self.load(path, self._read_params(path))
+        name, err = reply.get("name"), reply.get("errno", 0)
         if err == errno.ETXTBSY:
             log.info("drop folder: %s is still being written; waiting for its close", path)
             return
         if name and not err:
             self.loaded[path] = Loaded(name, digest)
-            if path in self.pending_symbols:
-                self.pending_symbols.remove(path)
-            self._retry_pending()
-        elif err == errno.ENOENT and path not in self.pending_symbols:
-            self.pending_symbols.append(path)
+            self.pending_symbols.pop(path, None)
+            self._retry_pending(set(reply.get("exports", ())))
+        elif err == errno.ENOENT and reply.get("unknown_symbols"):
+            self.pending_symbols[path] = set(reply["unknown_symbols"])
 
-    def _retry_pending(self) -> None:
-        """After a load, modules that lacked symbols may now resolve: try them again."""
-        for path in list(self.pending_symbols):
-            self.pending_symbols.remove(path)
-            if os.path.isfile(path):
-                self._work.put(("load", path))
+    def _retry_pending(self, exported: set[str]) -> None:
+        """A module that lacked symbols is tried again once a module exporting any of them loads."""
+        for path, missing in list(self.pending_symbols.items()):
+            if missing & exported:
+                del self.pending_symbols[path]
+                if os.path.isfile(path):
+                    self._work.put(("load", path))
 
     def _unload(self, path: str) -> None:
-        if path in self.pending_symbols:
-            self.pending_symbols.remove(path)
+        self.pending_symbols.pop(path, None)
         prev = self.loaded.get(path)
         if prev is None or os.path.exists(path):
             return

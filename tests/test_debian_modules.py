@@ -4,35 +4,17 @@ downloads into ~/.cache/pseudokernel/debs (or $PSEUDOKERNEL_DEBS)."""
 
 from __future__ import annotations
 
-import glob
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 from test_e2e import pk, wait_for
 
-DEBS = Path(os.environ.get("PSEUDOKERNEL_DEBS", Path.home() / ".cache/pseudokernel/debs"))
-DEB = next(iter(sorted(glob.glob(str(DEBS / "linux-image-6.1.0-56-amd64_*.deb")))), None)
-pytestmark = pytest.mark.skipif(DEB is None, reason=f"no linux-image-6.1.0-56-amd64 .deb in {DEBS}")
-RELEASE = "6.1.0-56-amd64"
+from conftest import DEB, RELEASE
 
-
-@pytest.fixture(scope="session")
-def tree(tmp_path_factory) -> Path:
-    """ROOT with ROOT/lib/modules/6.1.0-56-amd64/kernel/... from the .deb (pure Python)."""
-    from pseudokernel.profile.image import _ar_members
-
-    root = tmp_path_factory.mktemp("debian")
-    members = _ar_members(Path(DEB).read_bytes())
-    name = next(n for n in members if n.startswith("data.tar"))
-    with tarfile.open(fileobj=io.BytesIO(members[name])) as tar:
-        tar.extractall(root, members=[m for m in tar.getmembers() if "/lib/modules/" in m.name],
-                       filter="data")
-    return root
+pytestmark = pytest.mark.skipif(DEB is None, reason="no linux-image-6.1.0-56-amd64 .deb in the cache")
 
 
 def mod(tree: Path, rel: str) -> bytes:
