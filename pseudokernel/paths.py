@@ -1,32 +1,63 @@
 """Where a daemon keeps its socket, pid, log and events: a state directory per mount point.
 
 The directory is derived from the mount point's real path, so every client finds the daemon of
-the mount it names, and several daemons on different mount points never share one.
+the mount it names, and several daemons on different mount points never share one. Every CLI
+call imports this: it sticks to os and zlib (pathlib is imported only when asked for).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
-from pathlib import Path
+import zlib
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_MOUNT = "mountpoint"
 DEFAULT_DROP = "modules"
 
 
-def state_root() -> Path:
+def state_root() -> str:
+    """$PSEUDOKERNEL_STATE, else $XDG_RUNTIME_DIR/pseudokernel, else /tmp/pseudokernel-<uid>."""
     override = os.environ.get("PSEUDOKERNEL_STATE")
     if override:
-        return Path(override)
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/pseudokernel-{os.getuid()}"
-    return Path(base) / "pseudokernel" if "XDG_RUNTIME_DIR" in os.environ else Path(base)
+        return override
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return os.path.join(os.environ["XDG_RUNTIME_DIR"], "pseudokernel")
+    return f"/tmp/pseudokernel-{os.getuid()}"
 
 
-@dataclass(frozen=True)
+def mount_point(mount: str | os.PathLike | None = None) -> str:
+    """--mount, else $PSEUDOKERNEL_MOUNT, else ./mountpoint; as a real path."""
+    return os.path.realpath(os.fspath(mount) if mount else os.environ.get("PSEUDOKERNEL_MOUNT") or DEFAULT_MOUNT)
+
+
+def state_dir(mount: str | os.PathLike | None = None) -> str:
+    """state_root()/<64-bit digest of the mount point> (zlib's checksums: hashlib's OpenSSL
+    costs a CLI call milliseconds)."""
+    m = mount_point(mount).encode()
+    return os.path.join(state_root(), f"{zlib.crc32(m):08x}{zlib.adler32(m):08x}")
+
+
+def socket_path(mount: str | os.PathLike | None = None) -> str:
+    return os.path.join(state_dir(mount), "control.sock")
+
+
+def resolve_mount(mount: str | None = None) -> Path:
+    from pathlib import Path
+
+    return Path(mount_point(mount))
+
+
 class StatePaths:
-    mount: Path
-    dir: Path
+    """The files of one daemon's state directory."""
+
+    def __init__(self, mount: str | os.PathLike | None = None) -> None:
+        from pathlib import Path
+
+        self.mount = Path(mount_point(mount))
+        self.dir = Path(state_dir(mount))
 
     @property
     def socket(self) -> Path:
@@ -49,12 +80,5 @@ class StatePaths:
         return self.dir / "daemon.json"
 
 
-def resolve_mount(mount: str | None = None) -> Path:
-    """--mount, else $PSEUDOKERNEL_MOUNT, else ./mountpoint."""
-    return Path(mount or os.environ.get("PSEUDOKERNEL_MOUNT") or DEFAULT_MOUNT).resolve()
-
-
-def state_paths(mount: str | Path | None = None) -> StatePaths:
-    m = resolve_mount(str(mount) if mount else None)
-    key = hashlib.sha256(str(m).encode()).hexdigest()[:12]
-    return StatePaths(m, state_root() / key)
+def state_paths(mount: str | os.PathLike | None = None) -> StatePaths:
+    return StatePaths(mount)

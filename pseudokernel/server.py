@@ -69,30 +69,6 @@ def kernel_read_file(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def send_request(sock_path: str, request: dict[str, Any], fds: list[int] = (), timeout: float | None = None) -> dict:
-    """The client side: connect, send one request (with fds), read the reply."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        data = json.dumps(request).encode() + b"\n"
-        if fds:
-            s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-        else:
-            s.sendall(data)
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    finally:
-        s.close()
-    if not buf:
-        raise ConnectionError("the daemon closed the connection without answering")
-    return json.loads(buf)
-
-
 class _Handler(socketserver.BaseRequestHandler):
     server: ControlServer
 

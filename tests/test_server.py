@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pseudokernel.server import ControlServer, kernel_read_file, send_request
+from pseudokernel.client import send_request
+from pseudokernel.server import ControlServer, kernel_read_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +56,7 @@ def test_another_user_is_refused_by_peer_credentials(server):
     srv, d, seen = server
     sock = os.path.join(d, "control.sock")
     os.chmod(sock, 0o666)  # open the door on purpose: the credentials check still holds
-    probe = ("import json; from pseudokernel.server import send_request; "
+    probe = ("import json; from pseudokernel.client import send_request; "
              f"print(json.dumps(send_request({sock!r}, {{'op': 'status'}})))")
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", probe],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)

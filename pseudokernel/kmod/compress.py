@@ -15,14 +15,15 @@ says so (kmod without zstd support would read it as plain data and fail with ENO
 
 from __future__ import annotations
 
-import lzma
-import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
 from errno import EINVAL, ENOPKG
 
 from . import FEATURES
 from .errors import KmodError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MAGIC_ZSTD = b"\x28\xb5\x2f\xfd"
 MAGIC_XZ = b"\xfd7zXZ\x00"
@@ -55,13 +56,13 @@ def detect_compression(data: bytes, features: Iterable[str] = FEATURES) -> str |
     return None
 
 
-@dataclass
 class KmodFile:
     """struct kmod_file: the decompressed contents, the compression it had, and whether it can
     go to finit_module() as is (`direct`, an uncompressed file)."""
 
-    contents: bytes
-    compression: str | None
+    def __init__(self, contents: bytes, compression: str | None) -> None:
+        self.contents = contents
+        self.compression = compression
 
     @property
     def direct(self) -> bool:
@@ -96,6 +97,8 @@ def decompress(data: bytes, compression: str) -> bytes:
 def _load_xz(data: bytes) -> bytes:
     """lzma_stream_decoder(LZMA_CONCATENATED): one or more .xz streams, zero padding between
     them allowed; any error or a missing end of stream is EINVAL."""
+    import lzma
+
     out = []
     rest = bytes(data)
     while True:
@@ -135,6 +138,8 @@ def _load_zstd(data: bytes) -> bytes:
 
 def _load_zlib(data: bytes) -> bytes:
     """gzread(): concatenated gzip members; a truncated or corrupt member is EINVAL."""
+    import zlib
+
     out = []
     rest = bytes(data)
     while rest:

@@ -17,11 +17,16 @@ below are kmod v30's.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOEXEC, ENOTDIR, ESRCH
-from typing import Protocol
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
+
+# The CLI runs this on every insmod: no dataclasses or typing machinery at import time (the
+# 30 ms budget of a round trip is mostly the interpreter's own start).
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Protocol
+else:
+    Protocol = object
 
 # syslog priorities (sys/syslog.h)
 LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = 2, 3, 4, 5, 6, 7
@@ -84,13 +89,20 @@ def libkmod_log_filep(prio: int, line: int, func: str, message: str, file: str =
     return f"libkmod: {name} {file}:{line} {func}: {message}"
 
 
-@dataclass
 class ToolOutput:
     """What a kmod tool run printed and how it exited."""
 
-    stdout: str = ""
-    stderr: str = ""
-    status: int = 0
+    __slots__ = ("stdout", "stderr", "status")
+
+    def __init__(self, stdout: str = "", stderr: str = "", status: int = 0) -> None:
+        self.stdout, self.stderr, self.status = stdout, stderr, status
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ToolOutput) and (self.stdout, self.stderr, self.status) == (
+            other.stdout, other.stderr, other.status)
+
+    def __repr__(self) -> str:
+        return f"ToolOutput(stdout={self.stdout!r}, stderr={self.stderr!r}, status={self.status})"
 
 
 # -- insmod (tools/insmod.c) -----------------------------------------------------------------
@@ -240,7 +252,11 @@ class MemSysReader:
 
 
 _SPACE = " \t\n\v\f\r"
-_LONG_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+def _long_re():
+    """strtol's accepted prefix; compiled on first use (`re` is not imported by every CLI call)."""
+    import re
+
+    return re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 
 
 def read_str_long(text: str | None) -> int | None:
@@ -249,7 +265,7 @@ def read_str_long(text: str | None) -> int | None:
     if text is None:
         return None
     buf = text[:31]
-    m = _LONG_RE.match(buf)
+    m = _long_re().match(buf)
     if not m or m.end() >= len(buf) or buf[m.end()] not in _SPACE:
         return None
     return max(-(1 << 63), min((1 << 63) - 1, int(m.group(1))))
@@ -269,15 +285,15 @@ def path_to_modname(path: str) -> str:
 KMOD_MODULE_BUILTIN, KMOD_MODULE_LIVE, KMOD_MODULE_COMING, KMOD_MODULE_GOING = 0, 1, 2, 3
 
 
-@dataclass
 class SysfsModule:
     """libkmod's sysfs reads of one module (kmod_module_get_initstate/refcnt/holders/size), with
     the libkmod errors they log collected as (priority, source line, function, message)."""
 
-    sys: SysReader
-    name: str
-    builtin: bool = False
-    logs: list[tuple[int, int, str, str]] = field(default_factory=list)
+    def __init__(self, sys: SysReader, name: str, builtin: bool = False) -> None:
+        self.sys = sys
+        self.name = name
+        self.builtin = builtin
+        self.logs: list[tuple[int, int, str, str]] = []
 
     def initstate(self) -> int:
         """KMOD_MODULE_* or -errno. A /sys/module/<name> directory without initstate counts as
@@ -332,6 +348,8 @@ class SysfsModule:
                                   f"failed to read coresize from /sys/module/{self.name}\n"))
                 return -ENOENT
             return value
+        import re
+
         for lineno, line in enumerate(proc_modules.splitlines(), 1):
             toks = [t for t in re.split("[ \t]", line) if t]
             if not toks or toks[0] != self.name:
