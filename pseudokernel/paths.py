@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import zlib
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from errno import EBUSY, EEXIST, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOEXEC, ENOTDIR, ESRCH
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
 
 # The CLI runs this on every insmod: no dataclasses or typing machinery at import time (the
