@@ -105,12 +105,13 @@ class DropFolder(FileSystemEventHandler):
     # -- events ----------------------------------------------------------------------------
 
     def on_closed(self, event: FileClosedEvent) -> None:
-        self._debounce("load", event.src_path)
+        # the writer closed it: the file is complete now (a duplicate event finds it loaded)
+        self._debounce("load", event.src_path, delay=0)
 
     def on_moved(self, event: FileMovedEvent) -> None:
         if event.src_path in self.loaded or is_module_file(event.src_path):
-            self._debounce("unload", event.src_path)
-        self._debounce("load", event.dest_path)
+            self._debounce("unload", event.src_path, delay=0)
+        self._debounce("load", event.dest_path, delay=0)
 
     def on_created(self, event: FileCreatedEvent) -> None:
         # a move from another file system arrives as a bare create: no close follows
@@ -133,6 +134,10 @@ class DropFolder(FileSystemEventHandler):
             old = self._timers.pop(path, None)
             if old:
                 old.cancel()
+            if delay <= 0:
+                self.idle.clear()
+                self._work.put((action, path))
+                return
             t = threading.Timer(delay, self._enqueue, (action, path))
             t.daemon = True
             self._timers[path] = t
