@@ -156,7 +156,11 @@ class Daemon:
                         "result": errno.errorcode.get(e.errno, str(e.errno)), "errno": e.errno, "users": users})
             log.info("unload %s: %s", name, os.strerror(e.errno))
             return e.errno
-        self.event({"action": "unload", "name": name, "origin": origin, "result": "unloaded", "errno": 0})
+        report = self.kernel.last_report
+        record = {"action": "unload", "name": name, "origin": origin, "result": "unloaded", "errno": 0}
+        if report:
+            record["report"] = report
+        self.event(record)
         log.info("unload %s", name)
         return 0
 
@@ -176,7 +180,7 @@ class Daemon:
             return self.load_data(data, args, flags, filename, "insmod", "init" if msg.get("init_module") else "finit")
         if op == "rmmod":
             err = self.unload(msg["name"], int(msg.get("flags", os.O_NONBLOCK)), "rmmod")
-            return {"errno": err}
+            return {"errno": err, "report": [] if err else self.kernel.last_report}
         if op == "wait":
             return self.wait_outcome(msg["name"], float(msg.get("timeout", 60)), float(msg.get("since", 0)))
         if op == "down":
@@ -312,7 +316,7 @@ def recover_stale_mount(mount: str) -> bool:
 
 def start_background(argv: list[str], paths: StatePaths, timeout: float = 60.0) -> tuple[bool, str]:
     """Start `pseudokernel up --foreground ...` detached; wait until it answers as ready."""
-    from .server import send_request
+    from .client import send_request
 
     paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     out = open(paths.dir / "daemon.stderr", "ab")

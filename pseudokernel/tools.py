@@ -125,21 +125,30 @@ def cmd_insmod(args) -> int:
         return no_daemon("insmod", str(e), e.why)
 
 
-def delete_module_via(mount: str | None):
+def delete_module_via(mount: str | None, reports: list[str] | None = None):
     def delete_module(name: str, flags: int) -> int:
-        return request(mount, {"op": "rmmod", "name": name, "flags": flags}).get("errno", 0)
+        reply = request(mount, {"op": "rmmod", "name": name, "flags": flags})
+        if reports is not None:
+            reports.extend(reply.get("report", ()))
+        return reply.get("errno", 0)
 
     return delete_module
 
 
 def cmd_rmmod(args) -> int:
+    """kmod's rmmod; `--report` (ours) also prints what each module left behind."""
     from .kmod.errors import DirSysReader, rmmod_main
 
+    argv = [a for a in args.argv if a != "--report"]
+    reports: list[str] = []
     mount = mount_point(args.mount)
     try:
-        return emit(rmmod_main(args.argv, DirSysReader(os.path.join(mount, "sys")), delete_module_via(args.mount)))
+        status = emit(rmmod_main(argv, DirSysReader(os.path.join(mount, "sys")), delete_module_via(args.mount, reports)))
     except NoDaemon as e:
         return no_daemon("rmmod", str(e), e.why)
+    if "--report" in args.argv:
+        sys.stdout.write("".join(line + "\n" for line in reports) or "no leaks, registrations or held locks\n")
+    return status
 
 
 def cmd_lsmod(args) -> int:
