@@ -109,6 +109,7 @@ class Slab:
         self.pages = Area(start, end, guard=0)
         self._chunk_end = start
         self.new_chunks: list[tuple[int, int]] = []  # regions the Machine must map
+        self.old_chunks: list[tuple[int, int]] = []  # regions given back: the Machine unmaps them
 
     def _grow(self, size: int) -> int | None:
         size = page_align(size)
@@ -148,7 +149,7 @@ class Slab:
         if a.slab_size in self.free_lists:
             self.free_lists[a.slab_size].append(addr)
         else:
-            self.pages.free(addr)
+            self.old_chunks.append((addr, self.pages.free(addr)))
         return a
 
     def ksize(self, addr: int) -> int:

@@ -57,6 +57,7 @@ PAGE_OFFSET = 0xFFFF888000000000
 VMALLOC_START = 0xFFFFC90000000000
 VMALLOC_END = VMALLOC_START + (32 << 40)
 THREAD_SIZE = 16384
+TICK_SLICE = 0.02  # seconds of emulation between two updates of the clock in memory
 
 # Where this machine puts what the profile does not place: synthetic kernel text (stubs for
 # symbols without a known address, trampolines) and data of unknown extent.
@@ -91,6 +92,9 @@ class CpuStop(Exception):
     def __init__(self, regs: dict[str, int]) -> None:
         super().__init__(type(self).__name__)
         self.regs = regs
+        # for a stop inside a nested call: (kernel function, return address in its caller,
+        # the caller's rsp and rbp) of each call level below, innermost first
+        self.chain: list[tuple[int, int, int, int]] = []
 
 
 class Fault(CpuStop):
@@ -161,6 +165,7 @@ class Machine:
         self.lock = threading.RLock()
         self.stats = MachineStats()
         self._frames: list[Frame] = []
+        self._links: list[tuple[int, int, int, int] | None] = []
         self._mapped: list[tuple[int, int]] = []
 
         # kernel text and data
@@ -169,6 +174,10 @@ class Machine:
         self.symbols: dict[str, int] = {}  # name -> address of every imported kernel symbol
         self.symbol_names: dict[int, str] = {}
         self.dispatch: Callable[[Stub], None] | None = None
+        self.on_enter: Callable[[], None] | None = None
+        self.on_exit: Callable[[], None] | None = None
+        self.on_tick: Callable[[], None] | None = None
+        self.on_module_free: Callable[[int, int], None] | None = None
         self.on_invalid_opcode: Callable[[int], bool] | None = None
         self._map_kernel_image()
         self._pseudo_text = PSEUDO_TEXT
@@ -186,6 +195,9 @@ class Machine:
         self.percpu = PercpuAlloc(profile.percpu_size)
         self.map(PERCPU_BASE, page_align(self.percpu.size), UC_PROT_READ | UC_PROT_WRITE)
         self.uc.reg_write(X.UC_X86_REG_GS_BASE, PERCPU_BASE)
+        # CR0.MP|NE, CR4.OSFXSR|OSXMMEXCPT: SSE works (kernel_fpu_begin() sections), as on x86_64
+        self.uc.reg_write(X.UC_X86_REG_CR0, self.uc.reg_read(X.UC_X86_REG_CR0) | 0x22)
+        self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | 0x600)
         self.stack_base = self.vmalloc(THREAD_SIZE)
         self.stack_top = self.stack_base + THREAD_SIZE
         self.uc.reg_write(X.UC_X86_REG_RSP, self.stack_top - 0x100)
@@ -287,6 +299,8 @@ class Machine:
     def module_memfree(self, addr: int) -> None:
         size = self.modules_area.free(addr)
         self.unmap(addr, size)
+        if self.on_module_free is not None:
+            self.on_module_free(addr, size)
 
     def vmalloc(self, size: int) -> int | None:
         addr = self.vmalloc_area.alloc(size)
@@ -304,6 +318,9 @@ class Machine:
 
     def kmalloc(self, size: int, owner: str = "", caller: int = 0, kind: str = "kmalloc") -> int:
         addr = self.slab.alloc(size, owner, caller, kind)
+        for chunk in self.slab.old_chunks:
+            self.unmap(*chunk)
+        self.slab.old_chunks.clear()
         for chunk in self.slab.new_chunks:
             self.map(*chunk)
         self.slab.new_chunks.clear()
@@ -368,6 +385,16 @@ class Machine:
         self.symbol_names[addr] = name
         return addr
 
+    def scratch_code(self, code: bytes) -> int:
+        """A page of code outside the stub-hooked text, for the kernel's own use (CPUID at
+        boot); each call overwrites the last."""
+        if not getattr(self, "_scratch", 0):
+            self._scratch = PSEUDO_TEXT - 0x10000
+            self.map(self._scratch, PAGE_SIZE, UC_PROT_ALL)
+        self.write(self._scratch, code)
+        self.uc.ctl_remove_cache(self._scratch, self._scratch + PAGE_SIZE)
+        return self._scratch
+
     def function_name(self, addr: int) -> str | None:
         stub = self.stubs.get(addr)
         return stub.name if stub else self.symbol_names.get(addr)
@@ -387,6 +414,11 @@ class Machine:
                 self.dispatch(stub)
         except CpuStop as e:
             self._stop(e)
+        except MemoryFault as e:
+            # the kernel function touched memory the module handed it that is not there:
+            # the kernel's page fault, inside that function
+            where = e.args[0] if e.args and isinstance(e.args[0], int) else 0
+            self._stop(Fault(self.registers(), "read", where & MASK64))
         except Exception as e:  # a handler bug must not take the daemon down
             self._stop(e)
         if self._frames and time.monotonic() > self._frames[-1].deadline:
@@ -457,6 +489,13 @@ class Machine:
             ctx = self.uc.context_save() if nested else None
             until = ret_addr if ret_addr is not None else self.return_trampoline
             rsp = self.uc.reg_read(X.UC_X86_REG_RSP) if nested else self.stack_top - 0x200
+            link = None
+            if nested:
+                try:
+                    link = (self.uc.reg_read(X.UC_X86_REG_RIP), self.read_u64(rsp), rsp + 8,
+                            self.uc.reg_read(X.UC_X86_REG_RBP))
+                except MemoryFault:
+                    link = None
             rsp = (rsp - 0x80) & ~0xF
             stack_args = list(args[6:])
             if len(stack_args) % 2:
@@ -471,6 +510,8 @@ class Machine:
                 self.uc.reg_write(reg, v & MASK64)
             if not nested:
                 self.uc.reg_write(X.UC_X86_REG_EFLAGS, 0x246)  # as a syscall leaves them: IF on
+                if self.on_enter is not None:
+                    self.on_enter()
             seconds = self.budget if budget is None else budget
             deadline = time.monotonic() + seconds
             if nested:
@@ -479,44 +520,71 @@ class Machine:
             self._frames.append(frame)
             self.stats.calls += 1
             t0 = time.monotonic()
+            self._links.append(link)
             try:
                 self._run(addr, frame)
                 result = self.uc.reg_read(X.UC_X86_REG_RAX)
+            except CpuStop as e:
+                if link is not None:
+                    e.chain.append(link)
+                raise
             finally:
+                self._links.pop()
                 self._frames.pop()
                 self.stats.emu_seconds += time.monotonic() - t0
                 if ctx is not None:
                     self.uc.context_restore(ctx)
+            if not nested and self.on_exit is not None:
+                self.on_exit()
+                self.uc.reg_write(X.UC_X86_REG_RAX, result)
             return result
 
     def _run(self, addr: int, frame: Frame) -> None:
         """emu_start() for one frame. Only the outermost call arms unicorn's timer: a nested
         emu_start() with its own timeout clobbers the outer one's timer thread (qemu aborts in
-        qemu_thread_join), and the outer timer's uc_emu_stop() stops the inner run anyway."""
+        qemu_thread_join), and the outer timer's uc_emu_stop() stops the inner run anyway.
+        The outermost call runs in slices of TICK_SLICE seconds: between two, on_tick() lets
+        time-keeping memory (jiffies) move, so that a loop polling jiffies ends."""
         self._last_fault = None
-        remaining = max(frame.deadline - time.monotonic(), 0.001)
-        timeout = 0 if len(self._frames) > 1 else int(remaining * 1e6)
-        try:
-            self.uc.emu_start(addr, frame.until, timeout=timeout)
-        except UcError:
-            regs = self.registers()
+        outer = len(self._frames) == 1
+        pc = addr
+        while True:
+            remaining = max(frame.deadline - time.monotonic(), 0.001)
+            slice_ = min(remaining, TICK_SLICE) if outer else 0
+            t0 = time.monotonic()
+            try:
+                self.uc.emu_start(pc, frame.until, timeout=int(slice_ * 1e6))
+            except UcError:
+                regs = self.registers()
+                if frame.stop is not None:
+                    raise frame.stop from None
+                if self._last_fault:
+                    kind, where = self._last_fault
+                    raise Fault(regs, kind, where) from None
+                raise InvalidOpcode(regs) from None
             if frame.stop is not None:
-                raise frame.stop from None
-            if self._last_fault:
-                kind, where = self._last_fault
-                raise Fault(regs, kind, where) from None
-            raise InvalidOpcode(regs) from None
-        if frame.stop is not None:
-            raise frame.stop
-        rip = self.uc.reg_read(X.UC_X86_REG_RIP)
-        if rip != frame.until:
-            if time.monotonic() >= frame.deadline - 0.0005:
+                raise frame.stop
+            rip = self.uc.reg_read(X.UC_X86_REG_RIP)
+            if rip == frame.until:
+                break
+            now = time.monotonic()
+            # a slice ended (outermost), or the outer call's timer stopped this nested run
+            if now < frame.deadline - 0.0005 and (not outer or now - t0 >= slice_ * 0.9):
+                if self.on_tick is not None:
+                    self.on_tick()
+                pc = rip
+                continue
+            if now >= frame.deadline - 0.0005:
                 raise Budget(self.registers(), self.budget)
             raise Halted(self.registers(), "the CPU halted")
         if self._frames and len(self._frames) > 1 and time.monotonic() > self._frames[-2].deadline:
             # the caller's budget ran out while we ran: stop it as soon as the handler returns
             self._frames[-2].stop = Budget(self.registers(), self.budget)
             self.uc.emu_stop()
+
+    def current_chain(self) -> list[tuple[int, int, int, int]]:
+        """The kernel functions that called back into the running code, innermost first."""
+        return [link for link in reversed(self._links) if link is not None]
 
     def in_call(self) -> bool:
         return bool(self._frames)

@@ -36,6 +36,16 @@ SYSCALL_FRAMES = {
     "parse_args": ("parse_args+0x10b", "load_module+0x1f1a", "__do_sys_finit_module+0xac"),
 }
 USER_TAIL = ("do_syscall_64+0x5d", "entry_SYSCALL_64_after_hwframe+0x6e")
+# kernel threads and interrupts: the frames below a deferred callback, and no user part
+KTHREAD_FRAMES = {
+    "work": ("process_one_work+0x1c7", "worker_thread+0x4d", "kthread+0xd7", "ret_from_fork+0x1f"),
+    "kthread": ("kthread+0xd7", "ret_from_fork+0x1f"),
+    "timer": ("call_timer_fn+0x27", "__run_timers+0x1ed", "run_timer_softirq+0x2b", "__do_softirq+0xc5"),
+    "hrtimer": ("__hrtimer_run_queues+0x108", "hrtimer_interrupt+0xfc", "__sysvec_apic_timer_interrupt+0x5b"),
+    "tasklet": ("tasklet_action_common+0xac", "__do_softirq+0xc5"),
+    "rcu": ("rcu_core+0x29f", "__do_softirq+0xc5"),
+    "firmware": ("process_one_work+0x1c7", "worker_thread+0x4d", "kthread+0xd7", "ret_from_fork+0x1f"),
+}
 SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176}  # finit_module, delete_module
 
 
@@ -127,15 +137,27 @@ def user_regs_lines(kernel: Kernel, where: str) -> list[bytes]:
     ]
 
 
-def call_trace(kernel: Kernel, regs: dict[str, int], where: str, first: tuple[str, ...] = ()) -> list[bytes]:
-    """Call Trace: the module's frames (ORC), then the kernel's path from the syscall."""
-    out = [_default("Call Trace:\n"), _default(" <TASK>\n")]
+def call_trace(kernel: Kernel, regs: dict[str, int], where: str, first: tuple[str, ...] = (),
+               chain: list[tuple[int, int, int, int]] = ()) -> list[bytes]:
+    """Call Trace: the module's frames (ORC, through kernel functions that called back into
+    module code), then the kernel's path from the syscall or the kernel thread."""
+    irq = where in ("timer", "hrtimer", "tasklet", "rcu")
+    if where in KTHREAD_FRAMES:
+        chain = ()  # the callback runs on its own (kernel thread's or interrupt's) stack
+    out = [_default("Call Trace:\n"), _default(" <IRQ>\n" if irq else " <TASK>\n")]
     for name in first:
         out.append(_default(f" {name}\n"))
-    for ret in unwind(kernel, regs["rip"], regs["rsp"], regs["rbp"]):
-        if kernel.module_at(ret) is None:
+    for ret in unwind(kernel, regs["rip"], regs["rsp"], regs["rbp"], chain=chain):
+        if ret == kernel.machine.return_trampoline:
+            break
+        if kernel.module_at(ret) is None and kernel.machine.function_name(ret) is None:
             break
         out.append(_default(f" {kernel.format_symbol(ret)}\n"))
+    if where in KTHREAD_FRAMES:
+        for frame in KTHREAD_FRAMES[where]:
+            out.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
+        out.append(_default(" </IRQ>\n" if irq else " </TASK>\n"))
+        return out
     for frame in SYSCALL_FRAMES.get(where, ()) + USER_TAIL:
         out.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
     out += user_regs_lines(kernel, where)
@@ -181,7 +203,8 @@ def die_header(kernel: Kernel, what: str, err: int) -> bytes:
     return _default(f"{what}: {err & 0xFFFF:04x} [#{kernel.die_counter}]{pr}{smp}{pti}\n")
 
 
-def oops(kernel: Kernel, regs: dict[str, int], where: str, what: str, err: int, cr2: int, head: list[bytes]) -> None:
+def oops(kernel: Kernel, regs: dict[str, int], where: str, what: str, err: int, cr2: int, head: list[bytes],
+         chain: list[tuple[int, int, int, int]] = ()) -> None:
     """oops_begin() .. __die() .. oops_end(): the whole report, taint D."""
     kernel.debug_locks = False  # oops_enter() -> debug_locks_off(), silently
     lines = list(head)
@@ -189,7 +212,7 @@ def oops(kernel: Kernel, regs: dict[str, int], where: str, what: str, err: int, 
     lines += dump_stack_print_info(kernel)
     reg_lines, cr2_now = show_regs_lines(kernel, regs, cr2)
     lines += reg_lines
-    lines += call_trace(kernel, regs, where)
+    lines += call_trace(kernel, regs, where, chain=chain)
     lines.append(print_modules(kernel))
     if what == "Oops":
         lines.append(_default(f"CR2: {cr2:016x}\n"))
@@ -215,7 +238,7 @@ def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
         kernel.log.printk(
             _p(0, f"BUG: TASK stack guard page was hit at {kernel.hashed_pointer(addr)} (stack is {begin}..{end})\n")
         )
-        oops(kernel, regs, where, "stack guard page", 0, addr, head)
+        oops(kernel, regs, where, "stack guard page", 0, addr, head, stop.chain)
         return "oops"
     if err & X86_PF_INSTR and prot:
         head.append(_p(2, "kernel tried to execute NX-protected page - exploit attempt? (uid: 0)\n"))
@@ -227,7 +250,7 @@ def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
     head.append(_p(1, f"#PF: supervisor {kind} in kernel mode\n"))
     head.append(_p(1, f"#PF: error_code(0x{err:04x}) - {'permissions violation' if prot else 'not-present page'}\n"))
     head.append(_p(6, dump_pagetable(addr, prot) + "\n"))
-    oops(kernel, regs, where, "Oops", err, addr, head)
+    oops(kernel, regs, where, "Oops", err, addr, head, stop.chain)
     return "oops"
 
 
@@ -289,7 +312,7 @@ def handle_ud2(kernel: Kernel, rip: int) -> bool:
             lines.append(print_modules(kernel))
             lines += dump_stack_print_info(kernel)
             lines += show_regs_lines(kernel, regs, kernel.cr2)[0]
-            lines += call_trace(kernel, regs, where)
+            lines += call_trace(kernel, regs, where, chain=m.current_chain())
             _emit(kernel, lines)
             _emit(kernel, [_p(4, "---[ end trace 0000000000000000 ]---\n")])
             kernel.add_taint(flags >> 8 if flags >> 8 else taint.WARN)
@@ -305,7 +328,7 @@ def handle_ud2(kernel: Kernel, rip: int) -> bool:
 
 
 def invalid_opcode(kernel: Kernel, stop: InvalidOpcode, where: str) -> str:
-    oops(kernel, stop.regs, where, "invalid opcode", 0, kernel.cr2, [])
+    oops(kernel, stop.regs, where, "invalid opcode", 0, kernel.cr2, [], stop.chain)
     return "oops"
 
 
@@ -315,7 +338,7 @@ def soft_lockup(kernel: Kernel, stop: Budget, where: str) -> str:
     lines.append(print_modules(kernel))
     lines += dump_stack_print_info(kernel)
     lines += show_regs_lines(kernel, stop.regs, kernel.cr2)[0]
-    lines += call_trace(kernel, stop.regs, where)
+    lines += call_trace(kernel, stop.regs, where, chain=stop.chain)
     _emit(kernel, lines)
     kernel.add_taint(taint.SOFTLOCKUP)
     return "budget"
@@ -336,6 +359,32 @@ def report(kernel: Kernel, mod: Module | None, stop: CpuStop | BaseException, wh
         return "halted"
     kernel.log.err(f"pseudokernel: internal error while running {mod.name if mod else 'kernel'}: {stop!r}\n")
     return "error"
+
+
+def panic(kernel: Kernel, message: str, regs: dict[str, int], where: str,
+          first: tuple[str, ...] = ("dump_stack_lvl+0x44", "panic+0x118")) -> None:
+    """kernel/panic.c panic(): the message, the stack of the panicking task, the kernel
+    offset, and the end marker. The machine is dead after it (on the reference machine,
+    panic=-1 reboots it)."""
+    kernel.log.printk(_p(0, f"Kernel panic - not syncing: {message}\n"))
+    lines = dump_stack_print_info(kernel)
+    lines.append(_default("Call Trace:\n"))
+    lines.append(_default(" <TASK>\n"))
+    for frame in first:
+        lines.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
+    lines.append(_default(f" {kernel.format_kernel_frame('__stack_chk_fail+0x10')}\n"))
+    lines.append(_default(f" {kernel.format_symbol(regs['rip'])}\n"))
+    for ret in unwind(kernel, regs["rip"], regs["rsp"], regs["rbp"], chain=kernel.machine.current_chain()):
+        if kernel.module_at(ret) is None and kernel.machine.function_name(ret) is None:
+            break
+        lines.append(_default(f" {kernel.format_symbol(ret)}\n"))
+    for frame in SYSCALL_FRAMES.get(where, ()) + USER_TAIL:
+        lines.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
+    lines += user_regs_lines(kernel, where)
+    lines.append(_default(" </TASK>\n"))
+    lines.append(_p(0, "Kernel Offset: disabled\n"))
+    lines.append(_p(0, f"---[ end Kernel panic - not syncing: {message} ]---\n"))
+    _emit(kernel, lines)
 
 
 def dump_stack(kernel: Kernel, mod: Module | None, first: tuple[str, ...] = ("dump_stack_lvl+0x44",)) -> None:

@@ -45,10 +45,23 @@ class OrcTable:
         return self.entries[i] if i >= 0 else None
 
 
-def unwind(kernel: Kernel, rip: int, rsp: int, rbp: int, limit: int = 32) -> list[int]:
-    """Return addresses of the frames above rip, while they are in module code."""
+def unwind(kernel: Kernel, rip: int, rsp: int, rbp: int, limit: int = 32,
+           chain: list[tuple[int, int, int, int]] = ()) -> list[int]:
+    """Return addresses of the frames above rip, while they are in module code. A frame that
+    returns into the machine's call trampoline was called by a kernel function (a callback
+    from a handler): the walk goes on in the module code that called that function (`chain`,
+    from CpuStop.chain), listing the kernel function in between."""
     out: list[int] = []
     m = kernel.machine
+    links = list(chain)
+    if rip == 0 and limit:
+        # arch/x86/kernel/unwind_orc.c null_orc_entry: a call through a NULL pointer
+        try:
+            rip = m.read_u64(rsp)
+        except Exception:
+            return out
+        rsp += 8
+        out.append(rip)
     for _ in range(limit):
         mod = kernel.module_at(rip)
         if mod is None:
@@ -75,6 +88,9 @@ def unwind(kernel: Kernel, rip: int, rsp: int, rbp: int, limit: int = 32) -> lis
                 rbp = m.read_u64(rbp + bp_offset)
         except Exception:
             break
+        if ret == m.return_trampoline and links:
+            stub, ret, cfa, rbp = links.pop(0)
+            out.append(stub)
         out.append(ret)
         rip, rsp = ret, cfa
     return out

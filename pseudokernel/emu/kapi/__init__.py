@@ -10,8 +10,10 @@ A handler returns the C return value, or None for void. Data symbols are registe
     def kmalloc_trace(k, s, gfpflags, size):
         return k.kmalloc(size, gfpflags)
 
-A kernel function without a handler still works: it returns 0 and is recorded, so a user can
-see which kernel calls were approximated.
+A kernel function without a handler still works: it returns what its BTF prototype promises
+(see KernelApi._default_return) and is recorded with its arguments, so a user can see which
+kernel calls were approximated. Functions registered with @kboot run once when the Kernel is
+created (the state of the machine a module finds: the running task, CPU data, timers).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from unicorn import x86_const as X
@@ -64,6 +68,7 @@ class KapiData:
 
 FUNCS: dict[str, KapiFunc] = {}
 DATA: dict[str, KapiData] = {}
+BOOT: list[Callable] = []
 
 
 def kapi(*names: str) -> Callable:
@@ -90,9 +95,60 @@ def kdata(name: str, size: int = 8) -> Callable:
     return deco
 
 
+def kboot(fn: Callable) -> Callable:
+    """Register fn(k) to run when a Kernel is created."""
+    BOOT.append(fn)
+    return fn
+
+
 def _load_handlers() -> None:
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
+
+
+@dataclass
+class Registration:
+    """Something a module registered with the kernel: a misc device, a PCI driver, a crypto
+    algorithm, a proc entry ... `obj` is the kernel object's address (the key for its
+    unregistration), `info` what a view would show (minor, id table, major ...)."""
+
+    kind: str
+    name: str
+    obj: int
+    owner: str
+    info: dict = field(default_factory=dict)
+
+
+class Registry:
+    """What modules registered, by kind, in registration order (Kernel.registry)."""
+
+    def __init__(self) -> None:
+        self.items: list[Registration] = []
+
+    def add(self, kind: str, name: str, obj: int, owner: str = "", **info) -> Registration:
+        r = Registration(kind, name, obj, owner, info)
+        self.items.append(r)
+        return r
+
+    def remove(self, kind: str, obj: int) -> Registration | None:
+        for i in range(len(self.items) - 1, -1, -1):
+            r = self.items[i]
+            if r.kind == kind and r.obj == obj:
+                del self.items[i]
+                return r
+        return None
+
+    def find(self, kind: str, obj: int | None = None, name: str | None = None) -> Registration | None:
+        for r in reversed(self.items):
+            if r.kind == kind and (obj is None or r.obj == obj) and (name is None or r.name == name):
+                return r
+        return None
+
+    def of_kind(self, kind: str) -> list[Registration]:
+        return [r for r in self.items if r.kind == kind]
+
+    def owned_by(self, owner: str) -> list[Registration]:
+        return [r for r in self.items if r.owner == owner]
 
 
 class KernelApi:
@@ -108,10 +164,28 @@ class KernelApi:
         self.stub: Stub | None = None
         self.unhandled: dict[str, int] = {}
         self.unhandled_by_module: dict[str, dict[str, int]] = {}
-        self._default_sizes: dict[str, int] = {}
+        self.unhandled_calls: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+        self._defaults: dict[str, tuple[str, int, int]] = {}
+        self._structs: dict[str, object] = {}
+        self._strings: dict[str, int] = {}
+        self.state: dict[str, object] = {}  # what handler families keep per kernel
+        self.t0 = time.monotonic()
+        self.skipped_ns = 0  # time the emulated kernel slept through instead of waiting
+        self.boot_ns = int(kernel.log._clock()) if hasattr(kernel.log, "_clock") else 0
+        self.enter_hooks: list[Callable] = []
+        self.exit_hooks: list[Callable] = []
+        self.free_hooks: list[Callable] = []
+        self._jiffies_addr: int | None = None
+        self._next_tick = 0.0
         machine.dispatch = self._dispatch
+        machine.on_enter = self._on_enter
+        machine.on_exit = self._on_exit
+        machine.on_tick = self._on_tick
+        machine.on_module_free = self._on_module_free
         for name in ("__x86_return_thunk", *(f"__x86_indirect_thunk_{r}" for r in _REGS)):
             self._import_function(name)
+        for fn in BOOT:
+            fn(self)
 
     # -- imports ---------------------------------------------------------------------------
 
@@ -122,14 +196,17 @@ class KernelApi:
             return m.symbols[sym.name]
         if sym.name in FUNCS:
             return self._import_function(sym.name, sym.addr)
-        if sym.name in DATA:
-            return self._import_data(sym.name, sym.addr)
         kind = sym.kind or self._guess_kind(sym.name, hint)
+        if sym.name in DATA and kind != "percpu":
+            return self._import_data(sym.name, sym.addr)
         if kind == "text":
             return self._import_function(sym.name, sym.addr)
         if kind == "percpu":
             addr = sym.addr if sym.addr is not None else m.percpu.alloc(64, 64)
             m.symbols[sym.name] = addr
+            d = DATA.get(sym.name)
+            if d and d.init:
+                d.init(self, self.kernel.percpu_address(addr))
             return addr
         return self._import_data(sym.name, sym.addr)
 
@@ -153,8 +230,97 @@ class KernelApi:
 
     def function(self, name: str) -> int:
         """The address of a kernel function for the kernel's own use (ops tables, callbacks)."""
+        if name in self.m.stub_by_name:
+            return self.m.stub_by_name[name]
         sym = self.kernel.profile.exports.get(name)
         return self._import_function(name, sym.addr if sym else self.kernel.profile.kallsyms_by_name.get(name))
+
+    def data_symbol(self, name: str) -> int:
+        """The address of a kernel data object (initialised as a module importing it would see)."""
+        if name in self.m.symbols:
+            return self.m.symbols[name]
+        sym = self.kernel.profile.exports.get(name)
+        if sym is not None:
+            return self.import_symbol(sym)
+        return self._import_data(name, self.kernel.profile.kallsyms_by_name.get(name))
+
+    def btf_struct(self, name: str):
+        """A kernel struct's layout from BTF (cached), or None."""
+        if name not in self._structs:
+            btf = self.kernel.profile.btf
+            self._structs[name] = btf.struct(name) if btf is not None else None
+        return self._structs[name]
+
+    def offset(self, struct: str, member: str, default: int = 0) -> int:
+        s = self.btf_struct(struct)
+        if s is None or member not in s.members:
+            return default
+        return s.members[member].offset
+
+    def sizeof(self, struct: str, default: int = 64) -> int:
+        s = self.btf_struct(struct)
+        return s.size if s is not None and s.size else default
+
+    def static_string(self, text: str) -> int:
+        """A string in kernel rodata (a name the kernel hands out)."""
+        addr = self._strings.get(text)
+        if addr is None:
+            data = text.encode() + b"\0"
+            addr = self.m.pseudo_data(len(data), 8)
+            self.m.write(addr, data)
+            self._strings[text] = addr
+        return addr
+
+    # -- time --------------------------------------------------------------------------------
+
+    def now_ns(self) -> int:
+        """CLOCK_MONOTONIC of the emulated kernel: real time since boot plus time slept."""
+        return self.boot_ns + int((time.monotonic() - self.t0) * 1e9) + self.skipped_ns
+
+    def jiffies(self) -> int:
+        return (INITIAL_JIFFIES + self.now_ns() * HZ // 1_000_000_000) & MASK64
+
+    def sleep_ns(self, ns: int) -> None:
+        """The task sleeps: time passes at once, and the jiffies counter follows."""
+        if ns > 0:
+            self.skipped_ns += ns
+        self._next_tick = 0.0
+        self._tick()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now < self._next_tick:
+            return
+        self._next_tick = now + 1.0 / HZ
+        if self._jiffies_addr is None:
+            sym = self.kernel.profile.exports.get("jiffies")
+            self._jiffies_addr = self.data_symbol("jiffies") if sym is not None else 0
+        if self._jiffies_addr:
+            self.m.write_u64(self._jiffies_addr, self.jiffies())
+
+    def _on_enter(self) -> None:
+        """The CPU is about to run module code for a syscall."""
+        self._next_tick = 0.0
+        self._tick()
+        for hook in self.enter_hooks:
+            hook(self)
+
+    def _on_module_free(self, addr: int, size: int) -> None:
+        """Module memory is gone: what lived in it can no longer be registered or pending
+        (a driver struct in its .data, a timer in its .bss)."""
+        reg = self.kernel_registry()
+        reg.items = [r for r in reg.items if not addr <= r.obj < addr + size]
+        for hook in self.free_hooks:
+            hook(self, addr, size)
+
+    def _on_tick(self) -> None:
+        self._next_tick = 0.0
+        self._tick()
+
+    def _on_exit(self) -> None:
+        """Module code returned to the syscall: what the kernel runs right after."""
+        for hook in self.exit_hooks:
+            hook(self)
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -162,8 +328,9 @@ class KernelApi:
         m = self.m
         self.stub = stub
         f: KapiFunc | None = stub.handler
+        if time.monotonic() >= self._next_tick:
+            self._tick()
         if f is None:
-            self._record_unhandled(stub.name)
             m.set_reg(X.UC_X86_REG_RAX, self._default_return(stub.name))
             return
         args = [m.arg(i) for i in range(f.nargs)]
@@ -173,29 +340,60 @@ class KernelApi:
         if ret is not None:
             m.set_reg(X.UC_X86_REG_RAX, ret)
 
-    def _default_return(self, name: str) -> int:
-        """What a kernel function without a handler returns, from its C prototype: a valid
-        zeroed object for a pointer (the success path callers expect), 0 for the rest."""
-        size = self._default_sizes.get(name)
-        if size is None:
-            size = 0
+    def _default_info(self, name: str) -> tuple[str, int, int]:
+        """(kind, size, nargs) of what a function without a handler returns, from BTF."""
+        info = self._defaults.get(name)
+        if info is None:
             btf = self.kernel.profile.btf
             proto = btf.func_proto(name) if btf is not None else None
-            if proto is not None and proto.ret.kind == "pointer":
-                target = proto.ret.target
-                size = target.size if target is not None and target.size > 0 else 64
-                size = max(min(size, 1 << 16), 64)
-            self._default_sizes[name] = size
-        if not size:
-            return 0
-        return self.m.kmalloc(size, "", self.caller, kind="default")
+            kind, size, nargs = "int", 0, 6
+            if proto is not None:
+                nargs = min(len(proto.params), 6)
+                ret = proto.ret
+                if ret.kind == "pointer":
+                    target = ret.target
+                    size = target.size if target is not None and target.size > 0 else 64
+                    size = max(min(size, 1 << 16), 64)
+                    first = proto.params[0].type if proto.params else None
+                    if _NULL_RETURN.search(name):
+                        kind = "null"
+                    elif first is not None and first.kind == "pointer" and first.target is not None \
+                            and target is not None and first.target.name == target.name and target.name:
+                        kind = "arg0"  # get_device(dev), kobject_get(kobj), skb_get(skb) ...
+                    else:
+                        kind = "object"
+                elif ret.kind == "void":
+                    kind = "void"
+                elif ret.kind == "bool":
+                    kind = "true" if _TRUE_RETURN.search(name) else "int"
+            info = self._defaults[name] = (kind, size, nargs)
+        return info
 
-    def _record_unhandled(self, name: str) -> None:
+    def _default_return(self, name: str) -> int:
+        """What a kernel function without a handler returns, from its C prototype: a valid
+        zeroed object for a pointer (the success path callers expect), the object itself for a
+        get-a-reference function, NULL for a lookup that would find nothing on this machine
+        (pci_get_device, dmi_find_device, ...), 0 for the rest. The call is recorded."""
+        kind, size, nargs = self._default_info(name)
+        self._record_unhandled(name, nargs)
+        if kind == "object":
+            return self.m.kmalloc(size, "", self.caller, kind="default")
+        if kind == "arg0":
+            return self.m.arg(0)
+        if kind == "true":
+            return 1
+        return 0
+
+    def _record_unhandled(self, name: str, nargs: int = 0) -> None:
         self.unhandled[name] = self.unhandled.get(name, 0) + 1
         mod = self.caller_module
         key = mod.name if mod else ""
         per = self.unhandled_by_module.setdefault(key, {})
-        per[name] = per.get(name, 0) + 1
+        n = per.get(name, 0)
+        per[name] = n + 1
+        if n < 4:  # the first calls of each function, with their arguments
+            args = tuple(self.m.arg(i) & MASK64 for i in range(nargs))
+            self.unhandled_calls.setdefault(key, []).append((name, args))
 
     # -- what handlers use -----------------------------------------------------------------
 
@@ -210,6 +408,21 @@ class KernelApi:
             return self.kernel.module_at(self.caller)
         except Exception:
             return None
+
+    def caller_module_name(self) -> str:
+        mod = self.caller_module
+        return mod.name if mod else ""
+
+    def current_task(self) -> int:
+        from .cpu import current
+
+        return current(self)
+
+    def kernel_registry(self) -> Registry:
+        reg = getattr(self.kernel, "registry", None)
+        if reg is None:
+            reg = self.kernel.registry = Registry()
+        return reg
 
     def cstr(self, addr: int, limit: int = 1 << 16) -> bytes:
         return self.m.read_cstr(addr, limit)
@@ -229,5 +442,13 @@ class KernelApi:
             fmt = self.cstr(fmt)
         return self.kernel.vsnprintf(fmt, args)
 
+
+HZ = 250
+INITIAL_JIFFIES = (-300 * HZ) & 0xFFFFFFFF
+# lookups that find nothing on a machine without the hardware, or iterators at their end
+_NULL_RETURN = re.compile(r"(^|_)(find|lookup|next|first|get_device|get_class|get_subsys|get_slot|get_domain_bus"
+                          r"|get_bus_and_slot|iter|match_device|match_id|search|by_name|_by_)")
+# bool checks whose failure would stop the caller on a healthy kernel (lib/list_debug.c, capable)
+_TRUE_RETURN = re.compile(r"(_valid$|^capable$|^ns_capable|^file_ns_capable|^has_capability)")
 
 _REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")

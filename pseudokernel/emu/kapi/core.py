@@ -14,8 +14,15 @@ def __fentry__(k: KernelApi) -> None:
 
 @kapi("__stack_chk_fail")
 def __stack_chk_fail(k: KernelApi) -> None:
+    """kernel/panic.c: panic("stack-protector: Kernel stack is corrupted in: %pB"), with the
+    caller's frame (the stub's return address) as the top of the dumped stack."""
+    from ..oops import panic
+
     where = k.kernel.format_symbol(k.caller, with_offset=True)
-    k.log.printk(f"\x010Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {where}\n")
+    regs = k.m.registers()
+    regs["rip"] = k.caller  # the function that found its canary smashed
+    regs["rsp"] += 8
+    panic(k.kernel, f"stack-protector: Kernel stack is corrupted in: {where}", regs, k.kernel.current_where)
     raise Halted(k.m.registers(), "stack-protector")
 
 

@@ -1,0 +1,535 @@
+"""What modules put in the file systems: /proc entries (fs/proc/generic.c), debugfs, sysfs
+attributes and kobjects, file system types, seq_file helpers, and copies from and to user
+memory (arch/x86/lib/usercopy_64.c, getuser.S/putuser.S).
+
+Every proc entry, debugfs file and sysfs kobject is recorded in Kernel.registry with its parent
+path, so a view can show it. The user half of the address space is not mapped in the emulated
+machine: a copy from or to it copies nothing and reports every byte as not copied (-EFAULT
+for the caller), as for an unmapped user page.
+"""
+
+from __future__ import annotations
+
+from errno import EEXIST, EFAULT, ENOENT
+
+from unicorn import x86_const as X
+
+from ..vsprintf import MemoryFault
+from . import KernelApi, VarArgs, kapi
+
+MASK64 = (1 << 64) - 1
+USER_TOP = 0x00007FFFFFFFF000
+
+
+def _err(e: int) -> int:
+    return -e & MASK64
+
+
+def _name(k: KernelApi, p: int) -> str:
+    return k.cstr(p, 256).decode("utf-8", "replace") if p else ""
+
+
+def _entry(k: KernelApi, kind: str, name: str, parent: int, size: int = 192, **info) -> int:
+    """A kernel object standing for a file or directory (a proc_dir_entry, a dentry)."""
+    obj = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind=kind)
+    reg = k.kernel_registry()
+    parent_rec = reg.find(kind, parent) if parent else None
+    path = (parent_rec.info["path"] + "/" if parent_rec else "") + name
+    reg.add(kind, name, obj, k.caller_module_name(), path=path, parent=parent, **info)
+    return obj
+
+
+def _remove_tree(k: KernelApi, kind: str, obj: int) -> None:
+    reg = k.kernel_registry()
+    rec = reg.remove(kind, obj)
+    if rec is None:
+        return
+    if kind == "proc" and not rec.info.get("parent"):
+        getattr(k.kernel, "proc_entries", {}).pop(rec.name, None)
+    for child in [r for r in reg.of_kind(kind) if r.info.get("parent") == obj]:
+        _remove_tree(k, kind, child.obj)
+
+
+# -- /proc ----------------------------------------------------------------------------------------
+
+def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
+    n = _name(k, name)
+    reg = k.kernel_registry()
+    if any(r.name == n and r.info.get("parent") == parent for r in reg.of_kind("proc")):
+        k.log.printk(f"\x014proc_dir_entry '{_proc_path(k, parent)}/{n}' already registered\n")
+        return 0
+    obj = _entry(k, "proc", n, parent, k.sizeof("proc_dir_entry", 192), mode=mode & 0xFFFF, **info)
+    if not parent and hasattr(k.kernel, "proc_entries"):
+        k.kernel.proc_entries[n] = proc_node_factory(k.kernel, obj)
+    return obj
+
+
+def proc_node_factory(kernel, obj: int):
+    """What the mount shows for a module's /proc entry: directories list what was created in
+    them; a file reads as empty (its show/read callbacks are module code that is not run for
+    a read of the mount)."""
+
+    def make():
+        from ...fs.tree import Dir, File
+
+        reg = kernel.registry
+        rec = reg.find("proc", obj)
+        if rec is None:
+            return None
+        if rec.info.get("dir"):
+            def children() -> list:
+                return [r for r in reg.of_kind("proc") if r.info.get("parent") == obj]
+
+            def lst() -> list[str]:
+                return [r.name for r in children()]
+
+            def child(name: str):
+                for r in children():
+                    if r.name == name:
+                        return proc_node_factory(kernel, r.obj)()
+                return None
+
+            return Dir(lst, child, rec.info.get("mode", 0o40555) & 0o777)
+        return File(lambda reader: b"", rec.info.get("mode", 0o444) & 0o777 or 0o444, 0)
+
+    return make
+
+
+def _proc_path(k: KernelApi, parent: int) -> str:
+    rec = k.kernel_registry().find("proc", parent) if parent else None
+    return rec.info["path"] if rec else ""
+
+
+@kapi("proc_create")
+def proc_create(k: KernelApi, name: int, mode: int, parent: int, proc_ops: int) -> int:
+    return _proc(k, name, mode, parent, ops=proc_ops)
+
+
+@kapi("proc_create_data")
+def proc_create_data(k: KernelApi, name: int, mode: int, parent: int, proc_ops: int, data: int) -> int:
+    return _proc(k, name, mode, parent, ops=proc_ops, data=data)
+
+
+@kapi("proc_create_single_data")
+def proc_create_single_data(k: KernelApi, name: int, mode: int, parent: int, show: int, data: int) -> int:
+    return _proc(k, name, mode, parent, show=show, data=data)
+
+
+@kapi("proc_create_seq_private")
+def proc_create_seq_private(k: KernelApi, name: int, mode: int, parent: int, ops: int, state_size: int,
+                            data: int) -> int:
+    return _proc(k, name, mode, parent, seq_ops=ops, data=data)
+
+
+@kapi("proc_create_net_data", "proc_create_net_single", "proc_create_net_data_write",
+      "proc_create_net_single_write")
+def proc_create_net_data(k: KernelApi, name: int, mode: int, parent: int, ops: int) -> int:
+    return _proc(k, name, mode, parent, seq_ops=ops)
+
+
+@kapi("proc_mkdir")
+def proc_mkdir(k: KernelApi, name: int, parent: int) -> int:
+    return _proc(k, name, 0o40555, parent, dir=True)
+
+
+@kapi("proc_mkdir_mode")
+def proc_mkdir_mode(k: KernelApi, name: int, mode: int, parent: int) -> int:
+    return _proc(k, name, 0o40000 | (mode & 0o7777), parent, dir=True)
+
+
+@kapi("proc_mkdir_data")
+def proc_mkdir_data(k: KernelApi, name: int, mode: int, parent: int, data: int) -> int:
+    return _proc(k, name, 0o40000 | (mode & 0o7777 or 0o555), parent, dir=True, data=data)
+
+
+@kapi("proc_symlink")
+def proc_symlink(k: KernelApi, name: int, parent: int, dest: int) -> int:
+    return _proc(k, name, 0o120777, parent, target=_name(k, dest))
+
+
+@kapi("remove_proc_entry")
+def remove_proc_entry(k: KernelApi, name: int, parent: int) -> None:
+    n = _name(k, name)
+    for r in k.kernel_registry().of_kind("proc"):
+        if r.name == n and r.info.get("parent") == parent:
+            _remove_tree(k, "proc", r.obj)
+            return
+    k.log.printk(f"\x014name '{n}'\n")
+    k.log.printk(b"\x014WARNING: remove_proc_entry: removing non-empty directory or missing entry\n")
+
+
+@kapi("remove_proc_subtree")
+def remove_proc_subtree(k: KernelApi, name: int, parent: int) -> int:
+    n = _name(k, name)
+    for r in k.kernel_registry().of_kind("proc"):
+        if r.name == n and r.info.get("parent") == parent:
+            _remove_tree(k, "proc", r.obj)
+            return 0
+    return _err(ENOENT)
+
+
+@kapi("proc_remove")
+def proc_remove(k: KernelApi, de: int) -> None:
+    if de:
+        _remove_tree(k, "proc", de)
+
+
+@kapi("proc_set_size", "proc_set_user")
+def proc_set_size(k: KernelApi, de: int, size: int) -> None:
+    return None
+
+
+@kapi("pde_data")
+def pde_data(k: KernelApi, inode: int) -> int:
+    return 0
+
+
+# -- debugfs --------------------------------------------------------------------------------------
+
+@kapi("debugfs_create_dir")
+def debugfs_create_dir(k: KernelApi, name: int, parent: int) -> int:
+    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), dir=True)
+
+
+@kapi("debugfs_create_file", "debugfs_create_file_unsafe")
+def debugfs_create_file(k: KernelApi, name: int, mode: int, parent: int, data: int, fops: int) -> int:
+    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), mode=mode & 0xFFFF, fops=fops,
+                  data=data)
+
+
+@kapi("debugfs_create_file_size")
+def debugfs_create_file_size(k: KernelApi, name: int, mode: int, parent: int, data: int, fops: int,
+                             size: int) -> None:
+    debugfs_create_file(k, name, mode, parent, data, fops)
+
+
+@kapi("debugfs_create_u8", "debugfs_create_u16", "debugfs_create_u32", "debugfs_create_u64", "debugfs_create_x8",
+      "debugfs_create_x16", "debugfs_create_x32", "debugfs_create_x64", "debugfs_create_bool",
+      "debugfs_create_size_t", "debugfs_create_ulong", "debugfs_create_atomic_t", "debugfs_create_blob",
+      "debugfs_create_regset32", "debugfs_create_u32_array", "debugfs_create_devm_seqfile", "debugfs_create_str")
+def debugfs_create_value(k: KernelApi, name: int, mode: int, parent: int, value: int) -> int:
+    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), mode=mode & 0xFFFF,
+                  value=value, type=k.stub.name[len("debugfs_create_"):] if k.stub else "")
+
+
+@kapi("debugfs_create_symlink")
+def debugfs_create_symlink(k: KernelApi, name: int, parent: int, target: int) -> int:
+    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), target=_name(k, target))
+
+
+@kapi("debugfs_remove", "debugfs_remove_recursive")
+def debugfs_remove(k: KernelApi, dentry: int) -> None:
+    if dentry and dentry < MASK64 - 4096:
+        _remove_tree(k, "debugfs", dentry)
+
+
+@kapi("debugfs_lookup")
+def debugfs_lookup(k: KernelApi, name: int, parent: int) -> int:
+    n = _name(k, name)
+    for r in k.kernel_registry().of_kind("debugfs"):
+        if r.name == n and r.info.get("parent") == parent:
+            return r.obj
+    return 0
+
+
+@kapi("debugfs_lookup_and_remove")
+def debugfs_lookup_and_remove(k: KernelApi, name: int, parent: int) -> None:
+    d = debugfs_lookup(k, name, parent)
+    if d:
+        _remove_tree(k, "debugfs", d)
+
+
+@kapi("debugfs_initialized")
+def debugfs_initialized(k: KernelApi) -> int:
+    return 1
+
+
+# -- sysfs and kobjects ---------------------------------------------------------------------------
+
+def _kobj_name(k: KernelApi, kobj: int) -> str:
+    return _name(k, k.m.read_u64(kobj + k.offset("kobject", "name", 0))) if kobj else ""
+
+
+def _set_kobj_name(k: KernelApi, kobj: int, name: bytes) -> None:
+    p = k.m.kmalloc(len(name) + 1, k.caller_module_name(), k.caller, kind="kobject-name")
+    k.m.write(p, name + b"\0")
+    k.m.write_u64(kobj + k.offset("kobject", "name", 0), p)
+
+
+@kapi("kobject_create_and_add")
+def kobject_create_and_add(k: KernelApi, name: int, parent: int) -> int:
+    kobj = k.m.kmalloc(k.sizeof("kobject", 64), k.caller_module_name(), k.caller, kind="kobject")
+    _set_kobj_name(k, kobj, k.cstr(name, 256))
+    k.m.write_u64(kobj + k.offset("kobject", "parent", 24), parent)
+    k.m.write_u32(kobj + k.offset("kobject", "kref", 56), 1)
+    k.kernel_registry().add("kobject", _name(k, name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent))
+    return kobj
+
+
+@kapi("kobject_init")
+def kobject_init(k: KernelApi, kobj: int, ktype: int) -> None:
+    k.m.write_u64(kobj + k.offset("kobject", "ktype", 40), ktype)
+    k.m.write_u32(kobj + k.offset("kobject", "kref", 56), 1)
+
+
+@kapi("kobject_add")
+def kobject_add(k: KernelApi, kobj: int, parent: int, fmt: int, args: VarArgs) -> int:
+    _set_kobj_name(k, kobj, k.format(fmt, args))
+    k.m.write_u64(kobj + k.offset("kobject", "parent", 24), parent)
+    k.kernel_registry().add("kobject", _kobj_name(k, kobj), kobj, k.caller_module_name(),
+                            parent=_kobj_name(k, parent))
+    return 0
+
+
+@kapi("kobject_init_and_add")
+def kobject_init_and_add(k: KernelApi, kobj: int, ktype: int, parent: int, fmt: int, args: VarArgs) -> int:
+    kobject_init(k, kobj, ktype)
+    return kobject_add(k, kobj, parent, fmt, args)
+
+
+@kapi("kobject_del")
+def kobject_del(k: KernelApi, kobj: int) -> None:
+    k.kernel_registry().remove("kobject", kobj)
+
+
+@kapi("kobject_put")
+def kobject_put(k: KernelApi, kobj: int) -> None:
+    """The last reference: release through the ktype, as kobject_release() does."""
+    if not kobj:
+        return
+    kref = kobj + k.offset("kobject", "kref", 56)
+    n = k.m.read_u32(kref)
+    if n > 1:
+        k.m.write_u32(kref, n - 1)
+        return
+    k.m.write_u32(kref, 0)
+    k.kernel_registry().remove("kobject", kobj)
+    ktype = k.m.read_u64(kobj + k.offset("kobject", "ktype", 40))
+    release = k.m.read_u64(ktype + k.offset("kobj_type", "release", 0)) if ktype else 0
+    if release:
+        k.m.call(release, kobj)
+
+
+@kapi("kobject_get")
+def kobject_get(k: KernelApi, kobj: int) -> int:
+    if kobj:
+        kref = kobj + k.offset("kobject", "kref", 56)
+        k.m.write_u32(kref, k.m.read_u32(kref) + 1)
+    return kobj
+
+
+@kapi("kobject_uevent", "kobject_uevent_env")
+def kobject_uevent(k: KernelApi, kobj: int, action: int) -> int:
+    return 0
+
+
+@kapi("sysfs_create_group", "sysfs_create_groups", "sysfs_create_file_ns", "sysfs_create_files",
+      "sysfs_create_bin_file", "sysfs_merge_group", "sysfs_create_link", "sysfs_update_group",
+      "devm_device_add_group", "devm_device_add_groups")
+def sysfs_create_group(k: KernelApi, kobj: int, grp: int) -> int:
+    k.kernel_registry().add("sysfs", k.stub.name if k.stub else "sysfs", grp, k.caller_module_name(),
+                            kobject=_kobj_name(k, kobj))
+    return 0
+
+
+@kapi("sysfs_remove_group", "sysfs_remove_groups", "sysfs_remove_file_ns", "sysfs_remove_files",
+      "sysfs_remove_bin_file", "sysfs_unmerge_group", "sysfs_remove_link")
+def sysfs_remove_group(k: KernelApi, kobj: int, grp: int) -> None:
+    k.kernel_registry().remove("sysfs", grp)
+
+
+@kapi("sysfs_emit")
+def sysfs_emit(k: KernelApi, buf: int, fmt: int, args: VarArgs) -> int:
+    out = k.format(fmt, args)[:4095]
+    k.m.write(buf, out + b"\0")
+    return len(out)
+
+
+@kapi("sysfs_emit_at")
+def sysfs_emit_at(k: KernelApi, buf: int, at: int, fmt: int, args: VarArgs) -> int:
+    at &= 0xFFFFFFFF
+    if at >= 4096:
+        return 0
+    out = k.format(fmt, args)[: 4095 - at]
+    k.m.write(buf + at, out + b"\0")
+    return len(out)
+
+
+# -- file systems ----------------------------------------------------------------------------------
+
+@kapi("register_filesystem")
+def register_filesystem(k: KernelApi, fs: int) -> int:
+    name = _name(k, k.m.read_u64(fs))
+    reg = k.kernel_registry()
+    if any(r.name == name for r in reg.of_kind("filesystem")):
+        return _err(16)  # -EBUSY
+    reg.add("filesystem", name, fs, k.caller_module_name())
+    return 0
+
+
+@kapi("unregister_filesystem")
+def unregister_filesystem(k: KernelApi, fs: int) -> int:
+    return 0 if k.kernel_registry().remove("filesystem", fs) else _err(22)
+
+
+# -- user memory ----------------------------------------------------------------------------------
+
+def _user_ok(addr: int, n: int) -> bool:
+    """access_ok(): the range lies in user space."""
+    return addr + n <= USER_TOP
+
+
+def _copy(k: KernelApi, to: int, frm: int, n: int) -> int:
+    """Copy n bytes; the number NOT copied, as raw_copy_*_user returns. The user side must
+    pass access_ok() (copies between kernel buffers: the *_kernel_nofault functions)."""
+    if n == 0:
+        return 0
+    name = k.stub.name if k.stub else ""
+    user = frm if "from_user" in name else to if "to_user" in name else None
+    if user is not None and not _user_ok(user, n):
+        return n
+    try:
+        k.m.write(to, k.m.read(frm, n))
+        return 0
+    except MemoryFault:
+        return n
+
+
+@kapi("_copy_from_user", "copy_from_user_nofault", "__copy_from_user_inatomic", "copy_from_kernel_nofault",
+      "raw_copy_from_user")
+def _copy_from_user(k: KernelApi, to: int, frm: int, n: int) -> int:
+    left = _copy(k, to, frm, n)
+    if left and k.stub and k.stub.name == "_copy_from_user":
+        try:
+            k.m.write(to + n - left, bytes(left))  # the uncopied tail is zeroed
+        except MemoryFault:
+            pass
+    return left
+
+
+@kapi("_copy_to_user", "copy_to_user_nofault", "copy_to_kernel_nofault", "raw_copy_to_user")
+def _copy_to_user(k: KernelApi, to: int, frm: int, n: int) -> int:
+    return _copy(k, to, frm, n)
+
+
+@kapi("clear_user", "__clear_user")
+def clear_user(k: KernelApi, to: int, n: int) -> int:
+    if not _user_ok(to, n):
+        return n
+    try:
+        k.m.write(to, bytes(n))
+        return 0
+    except MemoryFault:
+        return n
+
+
+@kapi("strncpy_from_user")
+def strncpy_from_user(k: KernelApi, dst: int, src: int, count: int) -> int:
+    if not _user_ok(src, 1):
+        return _err(EFAULT)
+    try:
+        s = k.m.read_cstr(src, count)
+    except MemoryFault:
+        return _err(EFAULT)
+    k.m.write(dst, s + (b"\0" if len(s) < count else b""))
+    return len(s)
+
+
+@kapi("strnlen_user")
+def strnlen_user(k: KernelApi, src: int, count: int) -> int:
+    if not _user_ok(src, 1):
+        return 0
+    try:
+        return len(k.m.read_cstr(src, count)) + 1
+    except MemoryFault:
+        return 0
+
+
+def _get_user(size: int):
+    def handler(k: KernelApi) -> None:
+        """getuser.S: address in %rax; value in %rdx, error in %rax."""
+        m = k.m
+        addr = m.reg(X.UC_X86_REG_RAX)
+        try:
+            if not _user_ok(addr, size):
+                raise MemoryFault(addr)
+            v = int.from_bytes(m.read(addr, size), "little")
+            m.set_reg(X.UC_X86_REG_RDX, v)
+            m.set_reg(X.UC_X86_REG_RAX, 0)
+        except MemoryFault:
+            m.set_reg(X.UC_X86_REG_RDX, 0)
+            m.set_reg(X.UC_X86_REG_RAX, _err(EFAULT))
+
+    return handler
+
+
+def _put_user(size: int):
+    def handler(k: KernelApi) -> None:
+        """putuser.S: value in %rax, address in %rcx; error in %rcx."""
+        m = k.m
+        addr = m.reg(X.UC_X86_REG_RCX)
+        try:
+            if not _user_ok(addr, size):
+                raise MemoryFault(addr)
+            m.write(addr, (m.reg(X.UC_X86_REG_RAX) & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+            m.set_reg(X.UC_X86_REG_RCX, 0)
+        except MemoryFault:
+            m.set_reg(X.UC_X86_REG_RCX, _err(EFAULT))
+
+    return handler
+
+
+for _n in (1, 2, 4, 8):
+    kapi(f"__get_user_{_n}", f"__get_user_nocheck_{_n}")(_get_user(_n))
+    kapi(f"__put_user_{_n}", f"__put_user_nocheck_{_n}")(_put_user(_n))
+
+
+@kapi("__check_object_size")
+def __check_object_size(k: KernelApi, ptr: int, n: int, to_user: int) -> None:
+    return None
+
+
+__all__ = ["EEXIST"]
+
+
+# -- internal mounts (fs/libfs.c simple_pin_fs) ---------------------------------------------------
+
+def _mount(k: KernelApi, fstype: int) -> int:
+    """A vfsmount of an in-kernel file system: root dentry, its inode, the super block."""
+    sb = k.m.kmalloc(k.sizeof("super_block", 1472), k.caller_module_name(), k.caller, kind="super_block")
+    root = k.m.kmalloc(k.sizeof("dentry", 192), k.caller_module_name(), k.caller, kind="dentry")
+    inode = k.m.kmalloc(k.sizeof("inode", 632), k.caller_module_name(), k.caller, kind="inode")
+    mnt = k.m.kmalloc(k.sizeof("vfsmount", 32), k.caller_module_name(), k.caller, kind="vfsmount")
+    k.m.write_u64(sb + k.offset("super_block", "s_type", 40), fstype)
+    k.m.write_u64(sb + k.offset("super_block", "s_root", 104), root)
+    k.m.write_u16(inode + k.offset("inode", "i_mode", 0), 0o40755)
+    k.m.write_u64(inode + k.offset("inode", "i_sb", 40), sb)
+    k.m.write_u64(inode + k.offset("inode", "i_ino", 64), 1)
+    k.m.write_u64(root + k.offset("dentry", "d_parent", 24), root)
+    k.m.write_u64(root + k.offset("dentry", "d_inode", 48), inode)
+    k.m.write_u64(root + k.offset("dentry", "d_sb", 104), sb)
+    k.m.write(root + k.offset("dentry", "d_iname", 56), b"/\0")
+    k.m.write_u64(root + k.offset("dentry", "d_name", 32) + 8, root + k.offset("dentry", "d_iname", 56))
+    k.m.write_u32(root + k.offset("dentry", "d_name", 32) + 4, 1)
+    k.m.write_u64(mnt + k.offset("vfsmount", "mnt_root", 0), root)
+    k.m.write_u64(mnt + k.offset("vfsmount", "mnt_sb", 8), sb)
+    return mnt
+
+
+@kapi("simple_pin_fs")
+def simple_pin_fs(k: KernelApi, fstype: int, mount: int, count: int) -> int:
+    if not k.m.read_u64(mount):
+        k.m.write_u64(mount, _mount(k, fstype))
+    k.m.write_u32(count, k.m.read_u32(count) + 1)
+    return 0
+
+
+@kapi("simple_release_fs")
+def simple_release_fs(k: KernelApi, mount: int, count: int) -> None:
+    n = k.m.read_u32(count)
+    k.m.write_u32(count, max(n - 1, 0))
+
+
+@kapi("kern_mount")
+def kern_mount(k: KernelApi, fstype: int) -> int:
+    return _mount(k, fstype)

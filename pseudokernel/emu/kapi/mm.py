@@ -1,0 +1,601 @@
+"""Memory beyond kmalloc: slab caches, pages (with their struct page in vmemmap), per-CPU
+allocations, mempools (mm/slab_common.c, mm/page_alloc.c, mm/percpu.c, mm/mempool.c), and the
+ID allocators modules keep their objects in: xarray, IDR, IDA (lib/xarray.c, lib/idr.c).
+
+The xarray family keeps its entries in Python, keyed by the xarray's address; the xarray's head
+is non-NULL while it holds anything, so the inline xa_empty() is right.
+"""
+
+from __future__ import annotations
+
+import itertools
+from errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
+
+from ..alloc import PAGE_SIZE
+from ..machine import HEAP_START, PAGE_OFFSET
+from . import KernelApi, kapi, kboot
+
+MASK64 = (1 << 64) - 1
+VMEMMAP_BASE = 0xFFFFEA0000000000
+STRUCT_PAGE = 64
+__GFP_ZERO = 0x100
+
+
+def _err(e: int) -> int:
+    return -e & MASK64
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+@kboot
+def map_vmemmap(k: KernelApi) -> None:
+    """struct page for every page of the heap (the direct map's RAM), where page_to_virt()
+    and virt_to_page() expect it."""
+    m = k.m
+    lo = virt_to_page(m.slab.start)
+    hi = virt_to_page(m.slab.end)
+    m.map(lo, hi - lo)
+    # and for the low memory holding the kernel image (ZERO_PAGE, static pages): 256 MiB
+    m.map(VMEMMAP_BASE, (256 << 20) // PAGE_SIZE * STRUCT_PAGE)
+
+
+def virt_to_page(addr: int) -> int:
+    return VMEMMAP_BASE + (addr - PAGE_OFFSET) // PAGE_SIZE * STRUCT_PAGE
+
+
+def page_to_virt(page: int) -> int:
+    return PAGE_OFFSET + (page - VMEMMAP_BASE) // STRUCT_PAGE * PAGE_SIZE
+
+
+def alloc_pages_virt(k: KernelApi, order: int, gfp: int) -> int:
+    size = PAGE_SIZE << min(order & 0xFFFFFFFF, 10)
+    addr = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind="page")
+    if not addr or addr < HEAP_START:
+        return 0
+    if addr % PAGE_SIZE:  # a page-sized kmalloc is page aligned; keep it so
+        return 0
+    page = virt_to_page(addr)
+    k.m.write_u32(page + 52, 1)  # _refcount
+    if order:
+        k.m.write_u8(page + 17 + STRUCT_PAGE, order)  # compound_order of the first tail page
+    return addr
+
+
+@kapi("alloc_pages", "alloc_pages_node", "__alloc_pages")
+def alloc_pages(k: KernelApi, gfp: int, order: int) -> int:
+    addr = alloc_pages_virt(k, order, gfp)
+    return virt_to_page(addr) if addr else 0
+
+
+@kapi("__get_free_pages")
+def __get_free_pages(k: KernelApi, gfp: int, order: int) -> int:
+    return alloc_pages_virt(k, order, gfp)
+
+
+@kapi("get_zeroed_page")
+def get_zeroed_page(k: KernelApi, gfp: int) -> int:
+    return alloc_pages_virt(k, 0, gfp)
+
+
+@kapi("free_pages")
+def free_pages(k: KernelApi, addr: int, order: int) -> None:
+    if addr:
+        k.kfree(addr)
+
+
+@kapi("__free_pages", "__folio_put", "put_page")
+def __free_pages(k: KernelApi, page: int, order: int = 0) -> None:
+    if VMEMMAP_BASE <= page < VMEMMAP_BASE + (1 << 40):
+        k.kfree(page_to_virt(page))
+
+
+@kapi("alloc_pages_exact")
+def alloc_pages_exact(k: KernelApi, size: int, gfp: int) -> int:
+    order = max((size - 1).bit_length() - 12, 0)
+    return alloc_pages_virt(k, order, gfp)
+
+
+@kapi("free_pages_exact")
+def free_pages_exact(k: KernelApi, virt: int, size: int) -> None:
+    k.kfree(virt)
+
+
+@kapi("page_address")
+def page_address(k: KernelApi, page: int) -> int:
+    return page_to_virt(page)
+
+
+@kapi("vmalloc_to_page")
+def vmalloc_to_page(k: KernelApi, addr: int) -> int:
+    return 0
+
+
+@kapi("is_vmalloc_addr")
+def is_vmalloc_addr(k: KernelApi, x: int) -> int:
+    return int(k.m.vmalloc_area.find(x) is not None)
+
+
+# -- slab caches ----------------------------------------------------------------------------------
+
+KC = {"size": 24, "object_size": 28, "ctor": 72, "align": 84, "name": 96, "refcount": 64}
+
+
+def _kc(k: KernelApi, member: str) -> int:
+    return k.offset("kmem_cache", member, KC[member])
+
+
+def _cache_create(k: KernelApi, name: int, size: int, align: int, flags: int, ctor: int) -> int:
+    size &= 0xFFFFFFFF
+    if not name or size < 4 or size > (1 << 22):
+        return 0
+    s = k.m.kmalloc(k.sizeof("kmem_cache", 8408), k.caller_module_name(), k.caller, kind="kmem_cache")
+    text = k.cstr(name, 256) + b"\0"
+    p = k.m.kmalloc(len(text), k.caller_module_name(), k.caller, kind="kmem_cache-name")
+    k.m.write(p, text)
+    k.m.write_u64(s + _kc(k, "name"), p)
+    k.m.write_u32(s + _kc(k, "size"), size)
+    k.m.write_u32(s + _kc(k, "object_size"), size)
+    k.m.write_u32(s + _kc(k, "align"), align & 0xFFFFFFFF)
+    k.m.write_u64(s + _kc(k, "ctor"), ctor)
+    k.m.write_u32(s + _kc(k, "refcount"), 1)
+    k.kernel_registry().add("kmem_cache", text[:-1].decode("utf-8", "replace"), s, k.caller_module_name(), size=size)
+    return s
+
+
+@kapi("kmem_cache_create")
+def kmem_cache_create(k: KernelApi, name: int, size: int, align: int, flags: int, ctor: int) -> int:
+    return _cache_create(k, name, size, align, flags, ctor)
+
+
+@kapi("kmem_cache_create_usercopy")
+def kmem_cache_create_usercopy(k: KernelApi, name: int, size: int, align: int, flags: int, useroffset: int,
+                               usersize: int, ctor: int) -> int:
+    return _cache_create(k, name, size, align, flags, ctor)
+
+
+@kapi("kmem_cache_destroy")
+def kmem_cache_destroy(k: KernelApi, s: int) -> None:
+    if s and k.kernel_registry().remove("kmem_cache", s) is not None:
+        k.kfree(k.m.read_u64(s + _kc(k, "name")))
+        k.kfree(s)
+
+
+def cache_alloc(k: KernelApi, s: int, gfp: int) -> int:
+    if not s:
+        return 0
+    size = k.m.read_u32(s + _kc(k, "object_size")) or 64
+    p = k.kmalloc(size, gfp, kind="kmem_cache")
+    ctor = k.m.read_u64(s + _kc(k, "ctor"))
+    if p and ctor:
+        k.m.call(ctor, p)
+    return p
+
+
+@kapi("kmem_cache_alloc")
+def kmem_cache_alloc(k: KernelApi, s: int, gfp: int) -> int:
+    return cache_alloc(k, s, gfp)
+
+
+@kapi("kmem_cache_alloc_lru")
+def kmem_cache_alloc_lru(k: KernelApi, s: int, lru: int, gfp: int) -> int:
+    return cache_alloc(k, s, gfp)
+
+
+@kapi("kmem_cache_alloc_node")
+def kmem_cache_alloc_node(k: KernelApi, s: int, gfp: int, node: int) -> int:
+    return cache_alloc(k, s, gfp)
+
+
+@kapi("kmem_cache_free")
+def kmem_cache_free(k: KernelApi, s: int, x: int) -> None:
+    k.kfree(x)
+
+
+@kapi("kmem_cache_alloc_bulk")
+def kmem_cache_alloc_bulk(k: KernelApi, s: int, flags: int, size: int, p: int) -> int:
+    for i in range(size):
+        k.m.write_u64(p + 8 * i, cache_alloc(k, s, flags))
+    return size
+
+
+@kapi("kmem_cache_free_bulk")
+def kmem_cache_free_bulk(k: KernelApi, s: int, size: int, p: int) -> None:
+    for i in range(size):
+        k.kfree(k.m.read_u64(p + 8 * i))
+
+
+@kapi("kmem_cache_size")
+def kmem_cache_size(k: KernelApi, s: int) -> int:
+    return k.m.read_u32(s + _kc(k, "object_size"))
+
+
+@kapi("kmem_cache_shrink")
+def kmem_cache_shrink(k: KernelApi, s: int) -> int:
+    return 0
+
+
+@kapi("__kmalloc_node_track_caller", "__kmalloc_track_caller")
+def __kmalloc_node_track_caller(k: KernelApi, size: int, flags: int) -> int:
+    return k.kmalloc(size, flags)
+
+
+@kapi("vmalloc_user", "vmalloc_32", "vmalloc_32_user", "vmalloc_no_huge", "vmalloc_huge")
+def vmalloc_user(k: KernelApi, size: int) -> int:
+    if size == 0 or size > (1 << 30):
+        return 0
+    return k.m.vmalloc(size) or 0
+
+
+@kapi("__vmalloc_node_range", "__vmalloc_node")
+def __vmalloc_node_range(k: KernelApi, size: int) -> int:
+    return vmalloc_user(k, size)
+
+
+@kapi("vmap")
+def vmap(k: KernelApi, pages: int, count: int, flags: int, prot: int) -> int:
+    return 0
+
+
+# -- per-CPU ---------------------------------------------------------------------------------------
+
+@kapi("__alloc_percpu", "__alloc_percpu_gfp", "__alloc_reserved_percpu")
+def __alloc_percpu(k: KernelApi, size: int, align: int) -> int:
+    addr = k.m.percpu.alloc(max(size, 1), max(align, 1))
+    if addr is None:
+        return 0
+    k.m.write(k.kernel.percpu_address(addr), bytes(size))
+    return addr
+
+
+@kapi("free_percpu")
+def free_percpu(k: KernelApi, ptr: int) -> None:
+    if ptr:
+        k.m.percpu.free(ptr)
+
+
+# -- mempools ---------------------------------------------------------------------------------------
+
+def _mempool(k: KernelApi, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int) -> int:
+    pool = k.m.kmalloc(k.sizeof("mempool_s", 72), k.caller_module_name(), k.caller, kind="mempool")
+    k.m.write_u32(pool + k.offset("mempool_s", "min_nr", 4), min_nr)
+    k.m.write_u64(pool + k.offset("mempool_s", "pool_data", 24), pool_data)
+    k.m.write_u64(pool + k.offset("mempool_s", "alloc", 32), alloc_fn)
+    k.m.write_u64(pool + k.offset("mempool_s", "free", 40), free_fn)
+    return pool
+
+
+@kapi("mempool_create")
+def mempool_create(k: KernelApi, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int) -> int:
+    return _mempool(k, min_nr, alloc_fn, free_fn, pool_data)
+
+
+@kapi("mempool_create_node")
+def mempool_create_node(k: KernelApi, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int, gfp: int,
+                        node: int) -> int:
+    return _mempool(k, min_nr, alloc_fn, free_fn, pool_data)
+
+
+@kapi("mempool_init", "mempool_init_node")
+def mempool_init(k: KernelApi, pool: int, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int) -> int:
+    k.m.write_u32(pool + k.offset("mempool_s", "min_nr", 4), min_nr)
+    k.m.write_u64(pool + k.offset("mempool_s", "pool_data", 24), pool_data)
+    k.m.write_u64(pool + k.offset("mempool_s", "alloc", 32), alloc_fn)
+    k.m.write_u64(pool + k.offset("mempool_s", "free", 40), free_fn)
+    return 0
+
+
+@kapi("mempool_alloc")
+def mempool_alloc(k: KernelApi, pool: int, gfp: int) -> int:
+    fn = k.m.read_u64(pool + k.offset("mempool_s", "alloc", 32))
+    data = k.m.read_u64(pool + k.offset("mempool_s", "pool_data", 24))
+    return k.m.call(fn, gfp, data) if fn else 0
+
+
+@kapi("mempool_free")
+def mempool_free(k: KernelApi, element: int, pool: int) -> None:
+    fn = k.m.read_u64(pool + k.offset("mempool_s", "free", 40))
+    data = k.m.read_u64(pool + k.offset("mempool_s", "pool_data", 24))
+    if fn and element:
+        k.m.call(fn, element, data)
+
+
+@kapi("mempool_destroy", "mempool_exit")
+def mempool_destroy(k: KernelApi, pool: int) -> None:
+    return None
+
+
+@kapi("mempool_alloc_slab")
+def mempool_alloc_slab(k: KernelApi, gfp: int, pool_data: int) -> int:
+    return cache_alloc(k, pool_data, gfp)
+
+
+@kapi("mempool_free_slab")
+def mempool_free_slab(k: KernelApi, element: int, pool_data: int) -> None:
+    k.kfree(element)
+
+
+@kapi("mempool_kmalloc")
+def mempool_kmalloc(k: KernelApi, gfp: int, pool_data: int) -> int:
+    return k.kmalloc(pool_data, gfp)
+
+
+@kapi("mempool_kfree")
+def mempool_kfree(k: KernelApi, element: int, pool_data: int) -> None:
+    k.kfree(element)
+
+
+@kapi("mempool_alloc_pages")
+def mempool_alloc_pages(k: KernelApi, gfp: int, pool_data: int) -> int:
+    return alloc_pages(k, gfp, pool_data)
+
+
+@kapi("mempool_free_pages")
+def mempool_free_pages(k: KernelApi, element: int, pool_data: int) -> None:
+    __free_pages(k, element)
+
+
+# -- xarray, IDR, IDA ------------------------------------------------------------------------------
+
+def _xa(k: KernelApi, xa: int) -> dict[int, int]:
+    tables = k.state.setdefault("xarray", {})
+    t = tables.get(xa)
+    if t is None:
+        t = tables[xa] = {}
+    return t
+
+
+def _xa_sync_head(k: KernelApi, xa: int) -> None:
+    t = _xa(k, xa)
+    marker = k.state.get("xa_node")
+    if marker is None:
+        marker = k.state["xa_node"] = k.m.pseudo_data(576, 64) | 2  # an internal node entry
+    k.m.write_u64(xa + 8, marker if t else 0)
+
+
+@kapi("xa_load")
+def xa_load(k: KernelApi, xa: int, index: int) -> int:
+    return _xa(k, xa).get(index, 0)
+
+
+@kapi("xa_store", "__xa_store")
+def xa_store(k: KernelApi, xa: int, index: int, entry: int, gfp: int) -> int:
+    t = _xa(k, xa)
+    old = t.get(index, 0)
+    if entry:
+        t[index] = entry
+    else:
+        t.pop(index, None)
+    _xa_sync_head(k, xa)
+    return old
+
+
+@kapi("xa_store_range")
+def xa_store_range(k: KernelApi, xa: int, first: int, last: int, entry: int, gfp: int) -> int:
+    t = _xa(k, xa)
+    for i in range(first, min(last, first + 4096) + 1):
+        if entry:
+            t[i] = entry
+        else:
+            t.pop(i, None)
+    _xa_sync_head(k, xa)
+    return 0
+
+
+@kapi("__xa_insert", "xa_insert")
+def __xa_insert(k: KernelApi, xa: int, index: int, entry: int, gfp: int) -> int:
+    t = _xa(k, xa)
+    if index in t:
+        return _err(EBUSY)
+    t[index] = entry or 1
+    _xa_sync_head(k, xa)
+    return 0
+
+
+@kapi("xa_erase", "__xa_erase")
+def xa_erase(k: KernelApi, xa: int, index: int) -> int:
+    old = _xa(k, xa).pop(index, 0)
+    _xa_sync_head(k, xa)
+    return old
+
+
+def _xa_find(k: KernelApi, xa: int, indexp: int, maxi: int, after: bool) -> int:
+    t = _xa(k, xa)
+    start = k.m.read_u64(indexp) + (1 if after else 0)
+    keys = sorted(i for i in t if start <= i <= maxi)
+    if not keys:
+        return 0
+    k.m.write_u64(indexp, keys[0])
+    return t[keys[0]]
+
+
+@kapi("xa_find")
+def xa_find(k: KernelApi, xa: int, indexp: int, maxi: int, filt: int) -> int:
+    return _xa_find(k, xa, indexp, maxi, False)
+
+
+@kapi("xa_find_after")
+def xa_find_after(k: KernelApi, xa: int, indexp: int, maxi: int, filt: int) -> int:
+    return _xa_find(k, xa, indexp, maxi, True)
+
+
+@kapi("xa_destroy")
+def xa_destroy(k: KernelApi, xa: int) -> None:
+    _xa(k, xa).clear()
+    _xa_sync_head(k, xa)
+
+
+def _free_id(t: dict, lo: int, hi: int, start: int) -> int:
+    """The first id not in t from start up to hi, then from lo (a cyclic search); -1 if none
+    within 1<<20 tries."""
+    start = max(start, lo)
+    for n, i in enumerate(itertools.chain(range(start, hi + 1), range(lo, start))):
+        if i not in t:
+            return i
+        if n > 1 << 20:
+            break
+    return -1
+
+
+def _xa_alloc(k: KernelApi, xa: int, idp: int, entry: int, lo: int, hi: int, start: int) -> int:
+    t = _xa(k, xa)
+    i = _free_id(t, lo, hi, start)
+    if i >= 0:
+        t[i] = entry or 1
+        k.m.write_u32(idp, i)
+        _xa_sync_head(k, xa)
+    return i
+
+
+@kapi("__xa_alloc", "xa_alloc")
+def __xa_alloc(k: KernelApi, xa: int, idp: int, entry: int, limit: int, gfp: int) -> int:
+    lo, hi = limit & 0xFFFFFFFF, limit >> 32
+    return 0 if _xa_alloc(k, xa, idp, entry, lo, hi, lo) >= 0 else _err(EBUSY)
+
+
+@kapi("__xa_alloc_cyclic")
+def __xa_alloc_cyclic(k: KernelApi, xa: int, idp: int, entry: int, limit: int, nextp: int, gfp: int) -> int:
+    lo, hi = limit & 0xFFFFFFFF, limit >> 32
+    nxt = k.m.read_u32(nextp)
+    i = _xa_alloc(k, xa, idp, entry, lo, hi, nxt)
+    if i < 0:
+        return _err(EBUSY)
+    k.m.write_u32(nextp, i + 1)
+    return int(i < nxt)
+
+
+@kapi("xa_clear_mark", "xa_set_mark", "__xa_set_mark", "__xa_clear_mark")
+def xa_set_mark(k: KernelApi, xa: int, index: int, mark: int) -> None:
+    return None
+
+
+@kapi("xa_get_mark")
+def xa_get_mark(k: KernelApi, xa: int, index: int, mark: int) -> int:
+    return 0
+
+
+@kapi("idr_alloc", "idr_alloc_cyclic")
+def idr_alloc(k: KernelApi, idr: int, ptr: int, start: int, end: int, gfp: int) -> int:
+    start, end = _s32(start), _s32(end)
+    if start < 0:
+        return _err(EINVAL)
+    hi = (end - 1) if end > 0 else 0x7FFFFFFF
+    base = k.m.read_u32(idr + 16)
+    t = _xa(k, idr)
+    nxt = k.m.read_u32(idr + 20) if k.stub and k.stub.name == "idr_alloc_cyclic" else start
+    used = {i + base for i in t}
+    i = _free_id(used, start, hi, nxt)
+    if i < 0:
+        return _err(ENOSPC)
+    t[i - base] = ptr
+    _xa_sync_head(k, idr)
+    k.m.write_u32(idr + 20, i + 1)
+    return i
+
+
+@kapi("idr_alloc_u32")
+def idr_alloc_u32(k: KernelApi, idr: int, ptr: int, nextid: int, maxid: int, gfp: int) -> int:
+    start = k.m.read_u32(nextid)
+    ret = idr_alloc(k, idr, ptr, start, (maxid + 1) & 0xFFFFFFFF if maxid < 0x7FFFFFFF else 0, gfp)
+    if ret >> 63:
+        return ret
+    k.m.write_u32(nextid, ret)
+    return 0
+
+
+@kapi("idr_find")
+def idr_find(k: KernelApi, idr: int, id_: int) -> int:
+    return _xa(k, idr).get(id_ - k.m.read_u32(idr + 16), 0)
+
+
+@kapi("idr_remove")
+def idr_remove(k: KernelApi, idr: int, id_: int) -> int:
+    old = _xa(k, idr).pop(id_ - k.m.read_u32(idr + 16), 0)
+    _xa_sync_head(k, idr)
+    return old
+
+
+@kapi("idr_replace")
+def idr_replace(k: KernelApi, idr: int, ptr: int, id_: int) -> int:
+    t = _xa(k, idr)
+    key = id_ - k.m.read_u32(idr + 16)
+    if key not in t:
+        return _err(2)  # -ENOENT
+    old, t[key] = t[key], ptr
+    return old
+
+
+@kapi("idr_get_next", "idr_get_next_ul")
+def idr_get_next(k: KernelApi, idr: int, nextid: int) -> int:
+    t = _xa(k, idr)
+    base = k.m.read_u32(idr + 16)
+    start = k.m.read_u32(nextid)
+    keys = sorted(i for i in t if i + base >= start)
+    if not keys:
+        return 0
+    k.m.write_u32(nextid, keys[0] + base)
+    return t[keys[0]]
+
+
+@kapi("idr_destroy")
+def idr_destroy(k: KernelApi, idr: int) -> None:
+    xa_destroy(k, idr)
+
+
+@kapi("idr_preload")
+def idr_preload(k: KernelApi, gfp: int) -> None:
+    return None
+
+
+@kapi("ida_alloc_range")
+def ida_alloc_range(k: KernelApi, ida: int, lo: int, hi: int, gfp: int) -> int:
+    lo, hi = lo & 0xFFFFFFFF, hi & 0xFFFFFFFF
+    if _s32(lo) < 0:
+        return _err(ENOSPC)
+    hi = min(hi, 0x7FFFFFFF)
+    t = _xa(k, ida)
+    i = _free_id(t, lo, hi, lo)
+    if i < 0:
+        return _err(ENOSPC)
+    t[i] = 1
+    _xa_sync_head(k, ida)
+    return i
+
+
+@kapi("ida_free")
+def ida_free(k: KernelApi, ida: int, id_: int) -> None:
+    _xa(k, ida).pop(id_ & 0xFFFFFFFF, None)
+    _xa_sync_head(k, ida)
+
+
+@kapi("ida_destroy")
+def ida_destroy(k: KernelApi, ida: int) -> None:
+    xa_destroy(k, ida)
+
+
+# -- lib/list_debug.c ------------------------------------------------------------------------------
+
+@kapi("__list_add_valid")
+def __list_add_valid(k: KernelApi, new: int, prev: int, nxt: int) -> int:
+    return 1
+
+
+@kapi("__list_del_entry_valid")
+def __list_del_entry_valid(k: KernelApi, entry: int) -> int:
+    return 1
+
+
+__all__ = ["EEXIST", "ENOMEM"]
+
+
+ROOT_TAG_SHIFT = 27  # __GFP_BITS_SHIFT in 6.1 without lockdep
+
+
+@kapi("radix_tree_tagged")
+def radix_tree_tagged(k: KernelApi, root: int, tag: int) -> int:
+    """lib/radix-tree.c: the root's tag bits live in xa_flags."""
+    return int(bool(k.m.read_u32(root + 4) >> (ROOT_TAG_SHIFT + (tag & 0xFFFFFFFF)) & 1))

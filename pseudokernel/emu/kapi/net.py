@@ -1,0 +1,668 @@
+"""Networking (net/core/dev.c, net_namespace.c, sock.c, ...): net devices, the initial network
+namespace, per-net operations, protocol families and handlers, notifier chains.
+
+register_pernet_subsys()/register_pernet_device() run the ops' init for init_net (the only
+namespace), with its net_generic slot allocated, as the kernel does; unregistering runs exit.
+Net devices are allocated with their private area and setup() called; register_netdevice()
+names them (eth%d -> eth0 ...), gives them an ifindex (1 is lo) and records them. Protocols,
+rtnl link kinds, netfilter hooks, generic netlink families are recorded.
+"""
+
+from __future__ import annotations
+
+from errno import EBUSY, EEXIST, EINVAL, ENOMEM
+
+from . import KernelApi, VarArgs, kapi, kdata
+
+MASK64 = (1 << 64) - 1
+NETDEV_ALIGN = 32
+MAX_GEN = 256
+FIRST_PERNET_ID = 40  # ids the reference kernel's built-in subsystems hold
+
+
+def _err(e: int) -> int:
+    return -e & MASK64
+
+
+def _name(k: KernelApi, p: int) -> str:
+    return k.cstr(p, 256).decode("utf-8", "replace") if p else ""
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _st(k: KernelApi) -> dict:
+    st = k.state.get("net")
+    if st is None:
+        st = k.state["net"] = {"ifindex": 2, "pernet_id": FIRST_PERNET_ID, "netdevs": {}}
+    return st
+
+
+def init_net(k: KernelApi) -> int:
+    return k.data_symbol("init_net")
+
+
+@kdata("init_net", size=4096)
+def _init_net(k: KernelApi, addr: int) -> None:
+    """The initial namespace: its net_generic array, user namespace and reference count."""
+    gen = k.m.kmalloc(8 * (MAX_GEN + 3), "", 0, kind="net_generic")
+    k.m.write_u32(gen, MAX_GEN)
+    k.m.write_u64(addr + k.offset("net", "gen", 0xD0), gen)
+    user_ns = k.data_symbol("init_user_ns")
+    if k.btf_struct("net") and "user_ns" in k.btf_struct("net").members:
+        k.m.write_u64(addr + k.offset("net", "user_ns", 0), user_ns)
+    for member in ("ns", "passive", "count"):
+        pass
+    k.m.write_u32(addr + k.offset("net", "passive", 0), 1)
+    init_list_heads(k, addr, "net")
+    # /proc/net and /proc/net/stat of the namespace (fs/proc/proc_net.c)
+    from .fs import _entry
+
+    proc_net = _entry(k, "proc", "net", 0, k.sizeof("proc_dir_entry", 192), mode=0o40555, dir=True)
+    stat = _entry(k, "proc", "stat", proc_net, k.sizeof("proc_dir_entry", 192), mode=0o40555, dir=True)
+    k.kernel_registry().find("proc", proc_net).owner = ""
+    k.kernel_registry().find("proc", stat).owner = ""
+    from .fs import proc_node_factory
+
+    def show_proc_net(k: KernelApi) -> None:
+        entries = getattr(k.kernel, "proc_entries", None)
+        if entries is not None and "net" not in entries:
+            entries["net"] = proc_node_factory(k.kernel, proc_net)
+
+    show_proc_net(k)
+    k.enter_hooks.append(show_proc_net)  # the Kernel may not have its proc_entries yet
+    k.m.write_u64(addr + k.offset("net", "proc_net", 0), proc_net)
+    k.m.write_u64(addr + k.offset("net", "proc_net_stat", 0), stat)
+
+
+def init_list_heads(k: KernelApi, addr: int, struct: str, depth: int = 0) -> None:
+    """INIT_LIST_HEAD() every list_head of a static kernel object (and of the structs it
+    embeds), as the kernel's initialisers leave them: empty lists, not NULL pointers."""
+    s = k.btf_struct(struct)
+    if s is None or depth > 3:
+        return
+    for name, mem in s.members.items():
+        t = mem.type
+        if t.kind == "struct" and t.name == "list_head":
+            k.m.write_u64(addr + mem.offset, addr + mem.offset)
+            k.m.write_u64(addr + mem.offset + 8, addr + mem.offset)
+        elif t.kind == "struct" and t.name and t.size and mem.bit_size == 0:
+            init_list_heads(k, addr + mem.offset, t.name, depth + 1)
+
+
+def _net_generic_slot(k: KernelApi, net: int, pid: int) -> int:
+    gen = k.m.read_u64(net + k.offset("net", "gen", 0xD0))
+    return gen + 8 * pid
+
+
+def _pernet(k: KernelApi, ops: int, kind: str) -> int:
+    o = lambda m, d: k.offset("pernet_operations", m, d)  # noqa: E731
+    st = _st(k)
+    net = init_net(k)
+    idp = k.m.read_u64(ops + o("id", 56))
+    size = k.m.read_u64(ops + o("size", 64))
+    if idp:
+        pid = k.m.read_u32(idp)
+        if not pid:
+            pid = st["pernet_id"]
+            st["pernet_id"] += 1
+            k.m.write_u32(idp, pid)
+        if size:
+            data = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind="pernet")
+            k.m.write_u64(_net_generic_slot(k, net, pid), data)
+    k.kernel_registry().add(kind, f"pernet@{ops:x}", ops, k.caller_module_name())
+    init = k.m.read_u64(ops + o("init", 16))
+    if init:
+        ret = _s32(k.m.call(init, net))
+        if ret:
+            k.kernel_registry().remove(kind, ops)
+            return ret & MASK64
+    return 0
+
+
+def _unpernet(k: KernelApi, ops: int, kind: str) -> None:
+    o = lambda m, d: k.offset("pernet_operations", m, d)  # noqa: E731
+    if k.kernel_registry().remove(kind, ops) is None:
+        return
+    net = init_net(k)
+    pre = k.m.read_u64(ops + o("pre_exit", 24))
+    if pre:
+        k.m.call(pre, net)
+    ex = k.m.read_u64(ops + o("exit", 32))
+    if ex:
+        k.m.call(ex, net)
+    batch = k.m.read_u64(ops + o("exit_batch", 40))
+    if batch:
+        head = k.m.kmalloc(16, "", 0, kind="list")
+        node = net + k.offset("net", "exit_list", 0x70)
+        k.m.write_u64(head, node)
+        k.m.write_u64(head + 8, node)
+        k.m.write_u64(node, head)
+        k.m.write_u64(node + 8, head)
+        k.m.call(batch, head)
+    idp = k.m.read_u64(ops + o("id", 56))
+    if idp and k.m.read_u64(ops + o("size", 64)):
+        slot = _net_generic_slot(k, net, k.m.read_u32(idp))
+        k.kfree(k.m.read_u64(slot))
+        k.m.write_u64(slot, 0)
+
+
+@kapi("register_pernet_subsys")
+def register_pernet_subsys(k: KernelApi, ops: int) -> int:
+    return _pernet(k, ops, "pernet_subsys")
+
+
+@kapi("register_pernet_device")
+def register_pernet_device(k: KernelApi, ops: int) -> int:
+    return _pernet(k, ops, "pernet_device")
+
+
+@kapi("unregister_pernet_subsys")
+def unregister_pernet_subsys(k: KernelApi, ops: int) -> None:
+    _unpernet(k, ops, "pernet_subsys")
+
+
+@kapi("unregister_pernet_device")
+def unregister_pernet_device(k: KernelApi, ops: int) -> None:
+    _unpernet(k, ops, "pernet_device")
+
+
+# -- net devices ------------------------------------------------------------------------------------
+
+def _nd(k: KernelApi, m: str, d: int) -> int:
+    return k.offset("net_device", m, d)
+
+
+def netdev_size(k: KernelApi) -> int:
+    return (k.sizeof("net_device", 2432) + NETDEV_ALIGN - 1) & ~(NETDEV_ALIGN - 1)
+
+
+@kapi("alloc_netdev_mqs")
+def alloc_netdev_mqs(k: KernelApi, sizeof_priv: int, name: int, assign: int, setup: int, txqs: int,
+                     rxqs: int) -> int:
+    txqs &= 0xFFFFFFFF
+    rxqs &= 0xFFFFFFFF
+    if txqs < 1 or rxqs < 1:
+        k.log.printk(b"\x013alloc_netdev_mqs: Unable to allocate device with zero queues\n")
+        return 0
+    size = netdev_size(k) + (_s32(sizeof_priv) if _s32(sizeof_priv) > 0 else 0)
+    dev = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind="net_device")
+    if not dev:
+        return 0
+    k.m.write(dev, k.cstr(name, 15)[:15] + b"\0")
+    qsize = k.sizeof("netdev_queue", 320)
+    tx = k.m.kmalloc(qsize * txqs, k.caller_module_name(), k.caller, kind="netdev_queue")
+    for i in range(txqs):
+        k.m.write_u64(tx + i * qsize + k.offset("netdev_queue", "dev", 0), dev)
+    k.m.write_u64(dev + _nd(k, "_tx", 960), tx)
+    k.m.write_u32(dev + _nd(k, "num_tx_queues", 968), txqs)
+    k.m.write_u32(dev + _nd(k, "real_num_tx_queues", 972), txqs)
+    if "num_rx_queues" in (k.btf_struct("net_device").members if k.btf_struct("net_device") else {}):
+        k.m.write_u32(dev + _nd(k, "num_rx_queues", 0), rxqs)
+        k.m.write_u32(dev + _nd(k, "real_num_rx_queues", 0), rxqs)
+    k.m.write_u64(dev + _nd(k, "nd_net", 1280), init_net(k))
+    k.m.write_u32(dev + _nd(k, "gso_max_size", 2136), 65536)
+    k.m.write_u16(dev + _nd(k, "gso_max_segs", 2144), 65535)
+    pcpu = k.m.percpu.alloc(4, 4)
+    if "pcpu_refcnt" in (k.btf_struct("net_device").members if k.btf_struct("net_device") else {}):
+        k.m.write_u64(dev + _nd(k, "pcpu_refcnt", 1232), pcpu or 0)
+    devp = dev + _nd(k, "dev", 1336)
+    k.m.write_u32(devp + k.offset("device", "kobj", 0) + k.offset("kobject", "kref", 56), 1)
+    k.m.write_u64(devp + k.offset("device", "class", 688), _net_class(k))
+    for name_ in ("dev_addr",):
+        addr = k.m.kmalloc(32, k.caller_module_name(), k.caller, kind="dev_addr")
+        k.m.write_u64(dev + _nd(k, name_, 816), addr)
+    if setup:
+        k.m.call(setup, dev)
+    return dev
+
+
+def _net_class(k: KernelApi) -> int:
+    c = k.state.get("net_class")
+    if c is None:
+        c = k.state["net_class"] = k.m.kmalloc(k.sizeof("class", 120), "", 0, kind="class")
+        k.m.write_u64(c, k.static_string("net"))
+    return c
+
+
+@kapi("alloc_etherdev_mqs")
+def alloc_etherdev_mqs(k: KernelApi, sizeof_priv: int, txqs: int, rxqs: int) -> int:
+    return alloc_netdev_mqs(k, sizeof_priv, k.static_string("eth%d"), 3, k.function("ether_setup"), txqs, rxqs)
+
+
+@kapi("ether_setup")
+def ether_setup(k: KernelApi, dev: int) -> None:
+    """net/ethernet/eth.c ether_setup()."""
+    k.m.write_u64(dev + _nd(k, "header_ops", 560), k.data_symbol("eth_header_ops"))
+    k.m.write_u16(dev + _nd(k, "type", 296), 1)  # ARPHRD_ETHER
+    k.m.write_u16(dev + _nd(k, "hard_header_len", 0x26A), 14)
+    k.m.write_u32(dev + _nd(k, "mtu", 224), 1500)
+    k.m.write_u32(dev + _nd(k, "min_mtu", 288), 68)
+    k.m.write_u32(dev + _nd(k, "max_mtu", 292), 1500)
+    k.m.write_u8(dev + _nd(k, "addr_len", 605), 6)
+    k.m.write_u32(dev + _nd(k, "tx_queue_len", 984), 1000)
+    k.m.write_u32(dev + _nd(k, "flags", 192), 0x1002)  # IFF_BROADCAST | IFF_MULTICAST
+    k.m.write(dev + _nd(k, "broadcast", 0x260), b"\xff" * 6)
+
+
+def _dev_alloc_name(k: KernelApi, dev: int) -> str | None:
+    name = k.m.read(dev, 16).split(b"\0", 1)[0].decode("utf-8", "replace")
+    taken = {v for v in _st(k)["netdevs"].values()} | {"lo"}
+    if "%d" in name:
+        for i in range(32768):
+            cand = name.replace("%d", str(i), 1)
+            if cand not in taken:
+                return cand
+        return None
+    return None if name in taken else name
+
+
+@kapi("register_netdevice", "register_netdev")
+def register_netdevice(k: KernelApi, dev: int) -> int:
+    st = _st(k)
+    name = _dev_alloc_name(k, dev)
+    if name is None:
+        return _err(EEXIST)
+    k.m.write(dev, name.encode()[:15] + b"\0")
+    ops = k.m.read_u64(dev + _nd(k, "netdev_ops", 208))
+    ndo_init = k.m.read_u64(ops + k.offset("net_device_ops", "ndo_init", 0)) if ops else 0
+    if ndo_init:
+        ret = _s32(k.m.call(ndo_init, dev))
+        if ret:
+            return ret & MASK64
+    ifindex = st["ifindex"]
+    st["ifindex"] += 1
+    k.m.write_u32(dev + _nd(k, "ifindex", 216), ifindex)
+    k.m.write_u8(dev + _nd(k, "reg_state", 1256), 1)  # NETREG_REGISTERED
+    k.m.write_u64(dev + _nd(k, "state", 56), k.m.read_u64(dev + _nd(k, "state", 56)) | 0x6)  # PRESENT, NOCARRIER
+    st["netdevs"][dev] = name
+    k.kernel_registry().add("netdev", name, dev, k.caller_module_name(), ifindex=ifindex)
+    return 0
+
+
+@kapi("unregister_netdevice_queue", "unregister_netdev", "unregister_netdevice")
+def unregister_netdev(k: KernelApi, dev: int, head: int = 0) -> None:
+    st = _st(k)
+    if st["netdevs"].pop(dev, None) is None:
+        return
+    k.kernel_registry().remove("netdev", dev)
+    ops = k.m.read_u64(dev + _nd(k, "netdev_ops", 208))
+    uninit = k.m.read_u64(ops + k.offset("net_device_ops", "ndo_uninit", 8)) if ops else 0
+    if uninit:
+        k.m.call(uninit, dev)
+    k.m.write_u8(dev + _nd(k, "reg_state", 1256), 3)  # NETREG_UNREGISTERED
+    destructor = k.m.read_u64(dev + _nd(k, "priv_destructor", 1264))
+    if destructor:
+        k.m.call(destructor, dev)
+    if k.m.read_u8(dev + _nd(k, "needs_free_netdev", 1260)) & 1:
+        free_netdev(k, dev)
+
+
+@kapi("unregister_netdevice_many")
+def unregister_netdevice_many(k: KernelApi, head: int) -> None:
+    return None
+
+
+@kapi("free_netdev")
+def free_netdev(k: KernelApi, dev: int) -> None:
+    if dev and dev not in _st(k)["netdevs"]:
+        k.m.write_u8(dev + _nd(k, "reg_state", 1256), 4)  # NETREG_RELEASED
+        k.kfree(k.m.read_u64(dev + _nd(k, "_tx", 960)))
+        k.kfree(dev)
+
+
+@kapi("dev_get_by_name", "__dev_get_by_name", "dev_get_by_index", "__dev_get_by_index", "dev_get_by_name_rcu",
+      "dev_get_by_index_rcu")
+def dev_get_by_name(k: KernelApi, net: int, key: int) -> int:
+    st = _st(k)
+    name = k.stub.name if k.stub else ""
+    for dev, n in st["netdevs"].items():
+        if "index" in name and k.m.read_u32(dev + _nd(k, "ifindex", 216)) == key & 0xFFFFFFFF:
+            return dev
+        if "name" in name and n == _name(k, key):
+            return dev
+    return 0
+
+
+@kapi("netif_carrier_on", "netif_carrier_off", "netif_tx_wake_queue", "netif_device_attach",
+      "netif_device_detach", "netif_tx_stop_all_queues", "netif_schedule_queue", "__netif_schedule")
+def netif_carrier(k: KernelApi, dev: int) -> None:
+    return None
+
+
+@kapi("netif_set_real_num_tx_queues", "netif_set_real_num_rx_queues", "netif_set_real_num_queues")
+def netif_set_real_num_queues(k: KernelApi, dev: int, n: int) -> int:
+    return 0
+
+
+@kapi("dev_addr_mod")
+def dev_addr_mod(k: KernelApi, dev: int, offset: int, addr: int, length: int) -> None:
+    p = k.m.read_u64(dev + _nd(k, "dev_addr", 816))
+    if p and length:
+        k.m.write(p + offset, k.m.read(addr, length))
+
+
+@kapi("eth_platform_get_mac_address", "device_get_mac_address", "of_get_mac_address")
+def eth_platform_get_mac_address(k: KernelApi, dev: int, mac: int) -> int:
+    return _err(19)
+
+
+# -- protocols, link kinds, hooks, netlink families: recorded ----------------------------------------
+
+def _record(kind: str, name_of=None):
+    def handler(k: KernelApi, obj: int) -> int:
+        name = name_of(k, obj) if name_of else f"{kind}@{obj:x}"
+        k.kernel_registry().add(kind, name, obj, k.caller_module_name())
+        return 0
+
+    return handler
+
+
+def _unrecord(kind: str):
+    def handler(k: KernelApi, obj: int) -> None:
+        k.kernel_registry().remove(kind, obj)
+
+    return handler
+
+
+kapi("sock_register")(_record("net_proto_family", lambda k, o: f"PF {k.m.read_u32(o)}"))
+
+
+@kapi("sock_unregister")
+def sock_unregister(k: KernelApi, family: int) -> None:
+    reg = k.kernel_registry()
+    found = reg.find("net_proto_family", name=f"PF {family & 0xFFFFFFFF}")
+    if found is not None:
+        reg.remove("net_proto_family", found.obj)
+
+
+kapi("proto_unregister")(_unrecord("proto"))
+kapi("__rtnl_link_register", "rtnl_link_register")(
+    _record("rtnl_link", lambda k, o: _name(k, k.m.read_u64(o + k.offset("rtnl_link_ops", "kind", 16)))))
+kapi("rtnl_link_unregister", "__rtnl_link_unregister")(_unrecord("rtnl_link"))
+kapi("genl_register_family")(_record("genl_family", lambda k, o: k.m.read(o + k.offset("genl_family", "name", 12), 16)
+                                     .split(b"\0", 1)[0].decode("utf-8", "replace")))
+kapi("genl_unregister_family")(_unrecord("genl_family"))
+kapi("dev_add_pack", "dev_add_offload")(_record("packet_type"))
+kapi("dev_remove_pack", "__dev_remove_pack", "dev_remove_offload")(_unrecord("packet_type"))
+kapi("register_netdevice_notifier")(_record("netdevice_notifier"))
+kapi("unregister_netdevice_notifier")(_unrecord("netdevice_notifier"))
+kapi("xfrm_register_type", "xfrm_register_km", "xfrm_state_register_afinfo", "tcp_register_congestion_control",
+     "tcp_register_ulp", "register_qdisc", "register_tcf_proto_ops", "tcf_register_action",
+     "register_inetaddr_notifier", "register_inet6addr_notifier", "register_netevent_notifier",
+     "ipv6_stub_register", "nf_register_queue_handler", "nf_ct_helper_register", "nf_conntrack_register_notifier",
+     "register_ip_vs_scheduler", "xt_register_target", "xt_register_match", "nf_log_register",
+     "nft_register_expr", "nft_register_obj", "nft_register_chain_type", "nf_register_sockopt")(_record("net_registration", lambda k, o: k.stub.name if k.stub else "net"))
+
+
+@kapi("proto_register")
+def proto_register(k: KernelApi, prot: int, alloc_slab: int) -> int:
+    name = k.m.read(prot + k.offset("proto", "name", 0x180), 32).split(b"\0", 1)[0].decode("utf-8", "replace")
+    k.kernel_registry().add("proto", name, prot, k.caller_module_name())
+    return 0
+
+
+@kapi("inet_add_protocol", "inet6_add_protocol", "inet_add_offload", "inet6_add_offload")
+def inet_add_protocol(k: KernelApi, prot: int, protocol: int) -> int:
+    reg = k.kernel_registry()
+    kind = k.stub.name if k.stub else "inet_protocol"
+    if any(r.kind == kind and r.info.get("protocol") == protocol & 0xFF for r in reg.items):
+        return _err(1)  # -1 in the kernel: the slot is taken
+    reg.add(kind, f"protocol {protocol & 0xFF}", prot, k.caller_module_name(), protocol=protocol & 0xFF)
+    return 0
+
+
+@kapi("inet_del_protocol", "inet6_del_protocol", "inet_del_offload", "inet6_del_offload")
+def inet_del_protocol(k: KernelApi, prot: int, protocol: int) -> int:
+    reg = k.kernel_registry()
+    for r in reg.items:
+        if r.obj == prot and r.kind.startswith("inet"):
+            reg.remove(r.kind, prot)
+            return 0
+    return _err(1)
+
+
+@kapi("nf_register_net_hook")
+def nf_register_net_hook(k: KernelApi, net: int, reg: int) -> int:
+    k.kernel_registry().add("nf_hook", f"nf_hook@{reg:x}", reg, k.caller_module_name())
+    return 0
+
+
+@kapi("nf_register_net_hooks")
+def nf_register_net_hooks(k: KernelApi, net: int, reg: int, n: int) -> int:
+    for i in range(n & 0xFFFFFFFF):
+        nf_register_net_hook(k, net, reg + i * k.sizeof("nf_hook_ops", 40))
+    return 0
+
+
+@kapi("nf_unregister_net_hook")
+def nf_unregister_net_hook(k: KernelApi, net: int, reg: int) -> None:
+    k.kernel_registry().remove("nf_hook", reg)
+
+
+@kapi("nf_unregister_net_hooks")
+def nf_unregister_net_hooks(k: KernelApi, net: int, reg: int, n: int) -> None:
+    for i in range(n & 0xFFFFFFFF):
+        nf_unregister_net_hook(k, net, reg + i * k.sizeof("nf_hook_ops", 40))
+
+
+# -- notifier chains (kernel/notifier.c) --------------------------------------------------------------
+
+def _chain_head(k: KernelApi, nh: int, struct: str) -> int:
+    return nh + k.offset(struct, "head", 0)
+
+
+def _chain_register(k: KernelApi, head: int, n: int) -> int:
+    """notifier_chain_register(): by priority, equal priorities in registration order."""
+    prio = _s32(k.m.read_u32(n + 16))
+    link = head
+    for _ in range(10000):
+        cur = k.m.read_u64(link)
+        if not cur:
+            break
+        if cur == n:
+            k.log.printk(b"\x014notifier callback already registered\n")
+            return _err(EEXIST)
+        if prio > _s32(k.m.read_u32(cur + 16)):
+            break
+        link = cur + 8
+    k.m.write_u64(n + 8, k.m.read_u64(link))
+    k.m.write_u64(link, n)
+    return 0
+
+
+def _chain_unregister(k: KernelApi, head: int, n: int) -> int:
+    link = head
+    for _ in range(10000):
+        cur = k.m.read_u64(link)
+        if not cur:
+            return _err(2)  # -ENOENT
+        if cur == n:
+            k.m.write_u64(link, k.m.read_u64(n + 8))
+            return 0
+        link = cur + 8
+    return _err(2)
+
+
+def _chain_call(k: KernelApi, head: int, val: int, v: int) -> int:
+    ret = 0
+    nb = k.m.read_u64(head)
+    for _ in range(10000):
+        if not nb:
+            break
+        nxt = k.m.read_u64(nb + 8)
+        fn = k.m.read_u64(nb)
+        if fn:
+            ret = k.m.call(fn, nb, val, v) & 0xFFFFFFFF
+            if ret & 0x8000:  # NOTIFY_STOP_MASK
+                break
+        nb = nxt
+    return ret
+
+
+def _chain_handlers(struct: str):
+    def reg(k: KernelApi, nh: int, n: int) -> int:
+        return _chain_register(k, _chain_head(k, nh, struct), n)
+
+    def unreg(k: KernelApi, nh: int, n: int) -> int:
+        return _chain_unregister(k, _chain_head(k, nh, struct), n)
+
+    def call(k: KernelApi, nh: int, val: int, v: int) -> int:
+        return _chain_call(k, _chain_head(k, nh, struct), val, v)
+
+    return reg, unreg, call
+
+
+for _kind, _struct in (("blocking", "blocking_notifier_head"), ("atomic", "atomic_notifier_head"),
+                       ("raw", "raw_notifier_head"), ("srcu", "srcu_notifier_head")):
+    _r, _u, _c = _chain_handlers(_struct)
+    kapi(f"{_kind}_notifier_chain_register")(_r)
+    kapi(f"{_kind}_notifier_chain_unregister")(_u)
+    kapi(f"{_kind}_notifier_call_chain")(_c)
+
+
+@kapi("register_reboot_notifier", "register_die_notifier", "register_oom_notifier", "register_pm_notifier",
+      "register_module_notifier", "register_keyboard_notifier", "register_vt_notifier", "register_acpi_notifier",
+      "register_blocking_lsm_notifier", "cpu_pm_register_notifier", "register_memory_notifier",
+      "register_inetaddr_validator_notifier", "register_netevent_notifier", "fb_register_client",
+      "register_restart_handler", "register_sys_off_handler", "usb_register_notify", "register_dcbevent_notifier")
+def register_notifier(k: KernelApi, nb: int) -> int:
+    k.kernel_registry().add("notifier", k.stub.name if k.stub else "notifier", nb, k.caller_module_name())
+    return 0
+
+
+@kapi("unregister_reboot_notifier", "unregister_die_notifier", "unregister_oom_notifier", "unregister_pm_notifier",
+      "unregister_module_notifier", "unregister_keyboard_notifier", "unregister_vt_notifier",
+      "unregister_acpi_notifier", "cpu_pm_unregister_notifier", "unregister_memory_notifier",
+      "fb_unregister_client", "unregister_restart_handler", "usb_unregister_notify", "unregister_dcbevent_notifier")
+def unregister_notifier(k: KernelApi, nb: int) -> int:
+    k.kernel_registry().remove("notifier", nb)
+    return 0
+
+
+__all__ = ["EBUSY", "EINVAL", "ENOMEM", "VarArgs"]
+
+
+# -- sk_buff queues (include/linux/skbuff.h, net/core/skbuff.c) --------------------------------------
+
+def _q_insert(k: KernelApi, newsk: int, prev: int, nxt: int, lst: int) -> None:
+    k.m.write_u64(newsk, nxt)
+    k.m.write_u64(newsk + 8, prev)
+    k.m.write_u64(nxt + 8, newsk)
+    k.m.write_u64(prev, newsk)
+    k.m.write_u32(lst + 16, k.m.read_u32(lst + 16) + 1)
+
+
+def _q_unlink(k: KernelApi, skb: int, lst: int) -> None:
+    nxt, prev = k.m.read_u64(skb), k.m.read_u64(skb + 8)
+    k.m.write_u32(lst + 16, max(k.m.read_u32(lst + 16) - 1, 0))
+    k.m.write_u64(skb, 0)
+    k.m.write_u64(skb + 8, 0)
+    k.m.write_u64(nxt + 8, prev)
+    k.m.write_u64(prev, nxt)
+
+
+@kapi("skb_queue_tail")
+def skb_queue_tail(k: KernelApi, lst: int, newsk: int) -> None:
+    _q_insert(k, newsk, k.m.read_u64(lst + 8), lst, lst)
+
+
+@kapi("skb_queue_head")
+def skb_queue_head(k: KernelApi, lst: int, newsk: int) -> None:
+    _q_insert(k, newsk, lst, k.m.read_u64(lst), lst)
+
+
+@kapi("skb_dequeue")
+def skb_dequeue(k: KernelApi, lst: int) -> int:
+    skb = k.m.read_u64(lst)
+    if skb == lst or not skb:
+        return 0
+    _q_unlink(k, skb, lst)
+    return skb
+
+
+@kapi("skb_dequeue_tail")
+def skb_dequeue_tail(k: KernelApi, lst: int) -> int:
+    skb = k.m.read_u64(lst + 8)
+    if skb == lst or not skb:
+        return 0
+    _q_unlink(k, skb, lst)
+    return skb
+
+
+@kapi("skb_unlink")
+def skb_unlink(k: KernelApi, skb: int, lst: int) -> None:
+    _q_unlink(k, skb, lst)
+
+
+@kapi("skb_queue_purge", "skb_queue_purge_reason")
+def skb_queue_purge(k: KernelApi, lst: int) -> None:
+    for _ in range(100000):
+        skb = skb_dequeue(k, lst)
+        if not skb:
+            break
+        k.kfree(skb)
+
+
+# -- IP fragment queues (net/ipv4/inet_fragment.c) ----------------------------------------------------
+
+@kapi("fqdir_init")
+def fqdir_init(k: KernelApi, fqdirp: int, f: int, net: int) -> int:
+    fq = k.m.kmalloc(k.sizeof("fqdir", 320), k.caller_module_name(), k.caller, kind="fqdir")
+    k.m.write_u64(fq + k.offset("fqdir", "f", 24), f)
+    k.m.write_u64(fq + k.offset("fqdir", "net", 32), net)
+    k.m.write_u64(fqdirp, fq)
+    return 0
+
+
+@kapi("fqdir_exit")
+def fqdir_exit(k: KernelApi, fq: int) -> None:
+    k.kfree(fq)
+
+
+@kapi("inet_frags_init")
+def inet_frags_init(k: KernelApi, f: int) -> int:
+    return 0
+
+
+@kdata("net_namespace_list", size=16)
+def net_namespace_list(k: KernelApi, addr: int) -> None:
+    """The list of namespaces (for_each_net()): init_net alone."""
+    net = init_net(k)
+    node = net + k.offset("net", "list", 0x10)
+    k.m.write_u64(addr, node)
+    k.m.write_u64(addr + 8, node)
+    k.m.write_u64(node, addr)
+    k.m.write_u64(node + 8, addr)
+
+
+# -- kernel sockets (net/socket.c) -----------------------------------------------------------------------
+
+@kapi("sock_create_kern", "__sock_create")
+def sock_create_kern(k: KernelApi, net: int, family: int, typ: int, protocol: int, res: int) -> int:
+    """A socket and its sock, as the protocol's create() leaves them (family, type, protocol,
+    namespace); the protocol's own state is zeroed."""
+    if k.stub and k.stub.name == "__sock_create":
+        res = k.m.arg(4)
+    sock = k.m.kmalloc(k.sizeof("socket", 128), k.caller_module_name(), k.caller, kind="socket")
+    sk = k.m.kmalloc(4096, k.caller_module_name(), k.caller, kind="sock")
+    k.m.write_u16(sock + k.offset("socket", "type", 4), typ)
+    k.m.write_u64(sock + k.offset("socket", "sk", 24), sk)
+    common = k.offset("sock", "__sk_common", 0)
+    k.m.write_u16(sk + common + k.offset("sock_common", "skc_family", 16), family)
+    k.m.write_u64(sk + common + k.offset("sock_common", "skc_net", 48), net)
+    k.m.write_u16(sk + k.offset("sock", "sk_type", 514), typ)
+    k.m.write_u16(sk + k.offset("sock", "sk_protocol", 516), protocol)
+    k.m.write_u64(sk + k.offset("sock", "sk_socket", 624), sock)
+    k.m.write_u64(res, sock)
+    k.kernel_registry().add("socket", f"family {family & 0xFFFF} type {typ & 0xFFFF}", sock, k.caller_module_name())
+    return 0
+
+
+@kapi("sock_release")
+def sock_release(k: KernelApi, sock: int) -> None:
+    if sock and k.kernel_registry().remove("socket", sock) is not None:
+        k.kfree(k.m.read_u64(sock + k.offset("socket", "sk", 24)))
+        k.kfree(sock)
