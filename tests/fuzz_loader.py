@@ -214,7 +214,7 @@ def parse_seed(name: str, data: bytes, name_field: int = 24) -> Seed | None:
 
 def debian_sample(limit: int = 48, max_size: int = 96 << 10) -> list[Path]:
     """A fixed spread of Debian's small modules (every k-th by path), or [] without the tree."""
-    if not DEBIAN_TREE.is_dir():
+    if limit <= 0 or not DEBIAN_TREE.is_dir():
         return []
     files = sorted(p for p in DEBIAN_TREE.rglob("*.ko") if p.stat().st_size <= max_size)
     if not files:
@@ -584,10 +584,13 @@ class Case:
     ops: list[str]
 
 
-def build_case(recipe: bytes, seeds: list[Seed]) -> Case:
-    """The input a recipe describes (pure: the same recipe and seeds give the same input)."""
+def build_case(recipe: bytes, seeds: list[Seed], seed_name: str | None = None) -> Case:
+    """The input a recipe describes (pure: the same recipe and seeds give the same input).
+    seed_name overrides the seed the recipe picks (the fixtures may have changed since)."""
     src = Source(recipe)
     seed = seeds[src.below(len(seeds))]
+    if seed_name is not None:
+        seed = next(s for s in seeds if s.name == seed_name)
     buf = bytearray(seed.body)
     ops = []
     nmut = src.pick((0, 1, 1, 1, 2, 2, 3, 4)) if len(recipe) > 4 else 0
@@ -616,8 +619,13 @@ def build_case(recipe: bytes, seeds: list[Seed]) -> Case:
 # the kernel is already F-tainted (it prints once).
 SILENT_REASONS = {
     "flags", "empty file", "in-kernel decompression", "shorter than an ELF header", "signature", "already loaded",
-    "init", "module_alloc", "module_layout", "bad vermagic: forced load not supported",
+    "init", "module_alloc", "module_layout", "bad vermagic: forced load not supported", "strndup_user",
+    "unsigned module", "module with unsupported crypto", "module with unavailable key",
 }
+
+
+# LoadError reasons that mean module code ran (init or a parameter op) and went wrong
+CODE_REASONS = {"init", "budget", "oops", "panic", "halted", "error", "parameter op faulted"}
 
 
 class Finding(Exception):
@@ -664,6 +672,7 @@ class Harness:
         self.root = None
         self.age = 0
         self.dirty = False
+        self.journal: int | None = None  # a file descriptor: the recipes run on the current kernel
 
     # -- kernel lifecycle ----------------------------------------------------------------------
 
@@ -676,8 +685,12 @@ class Harness:
         self.kernel = Kernel(self.profile, budget=self.budget, seed=self.stats.kernels)
         self.root = build_root(self.kernel, boot_time=1.0)
         self.stats.kernels += 1
+        if self.journal is not None:
+            os.ftruncate(self.journal, 0)
+            os.lseek(self.journal, 0, os.SEEK_SET)
         self.age = 0
         self.dirty = False
+        self.ran_code = False  # module code ran on this kernel (it may have scribbled on it)
 
     def retire_kernel(self) -> None:
         """Probe the old kernel once more, then start a new one."""
@@ -696,14 +709,18 @@ class Harness:
     def check_views(self) -> None:
         from pseudokernel.module.module import State
 
-        text = self.proc_modules().decode("utf-8", "surrogateescape")
-        lines = text.splitlines()
+        text = self.proc_modules().decode("utf-8", "replace")
         formed = [m for m in self.kernel.modules if m.state != State.UNFORMED]
-        if len(lines) != len(formed):
-            raise Finding("proc-modules", f"{len(lines)} lines for {len(formed)} formed modules")
-        for line, mod in zip(lines, formed):
-            if not line.startswith(mod.name + " "):
-                raise Finding("proc-modules", f"line {line!r} for module {mod.name!r}")
+        pos = 0
+        for mod in formed:  # one line each, after a name that may hold newlines (as the kernel's)
+            if not text.startswith(mod.name + " ", pos):
+                raise Finding("proc-modules", f"{text[pos:pos + 80]!r} where {mod.name!r} was due")
+            end = text.find("\n", pos + len(mod.name))
+            if end < 0:
+                raise Finding("proc-modules", f"unterminated line for {mod.name!r}")
+            pos = end + 1
+        if pos != len(text):
+            raise Finding("proc-modules", f"{text[pos:pos + 80]!r} after the {len(formed)} formed modules")
 
     def snapshot(self):
         k = self.kernel
@@ -711,13 +728,23 @@ class Harness:
         return ([(id(mod), mod.state) for mod in k.modules], m.modules_area.used, m.percpu.reserved.used)
 
     def probe(self) -> None:
-        """hello.ko loads and unloads on this kernel."""
+        """hello.ko loads and unloads on this kernel. Module code that ran before may have
+        written anywhere in the kernel's memory, as on a real kernel: a probe that then fails
+        in hello's own code (its init or parameter op stopped) is counted, not a finding."""
+        from pseudokernel.module import LoadError
+
         k = self.kernel
         if k.find_module("hello", even_unformed=True) is not None:
             return
         try:
             mod = k.finit_module(self.hello, "count=2")
             k.delete_module(mod.name)
+        except LoadError as e:
+            if self.ran_code and e.reason in CODE_REASONS:
+                self.stats.outcomes["probe-after-module-code:" + e.reason] += 1
+                self.dirty = True
+                return
+            raise Finding("probe", f"hello.ko after fuzzing: {e.name} {e.reason}") from e
         except Exception as e:  # noqa: BLE001
             raise Finding("probe", f"hello.ko after fuzzing: {type(e).__name__}: {e}") from e
 
@@ -737,6 +764,8 @@ class Harness:
                         raise Finding("errno", f"delete_module -f raised {e2!r}") from e2
             self.dirty = True  # the exit faulted, or the name cannot be given: leave it to the next kernel
             self.stats.outcomes["unload:" + errno.errorcode.get(e.errno, "?")] += 1
+        except Exception as e:
+            raise Finding("exception", "delete_module: " + "".join(traceback.format_exception(e))) from e
 
     def execute(self, case: Case) -> str:
         """One system call and its checks; returns the outcome name or raises Finding."""
@@ -746,32 +775,38 @@ class Harness:
         k = self.kernel
         before, area, pcpu = self.snapshot()
         seq = k.log.next_seq
+        err = None
         try:
             if case.entry == "init":
                 mod = k.init_module(case.data, case.args)
             else:
                 mod = k.finit_module(case.data, case.args, case.flags)
         except LoadError as e:
-            if not isinstance(e.errno, int) or e.errno <= 0 or e.errno not in ERRNO_NAMES:
-                raise Finding("errno", f"LoadError with errno {e.errno!r} ({e.reason})") from e
+            err = e
+        except Exception as e:
+            raise Finding("exception", "".join(traceback.format_exception(e))) from e
+        if err is None or err.reason in CODE_REASONS:
+            self.ran_code = True
+        if err is not None:
+            # init's own return value goes back as it is (a module may return any negative int)
+            if not isinstance(err.errno, int) or err.errno <= 0 or (err.errno not in ERRNO_NAMES and err.reason != "init"):
+                raise Finding("errno", f"LoadError with errno {err.errno!r} ({err.reason})")
             after, area2, pcpu2 = self.snapshot()
             left = after[: len(after) - len(before)]
             if after[len(left) :] != before:
-                raise Finding("state", f"module list changed by a failed load ({e.reason}): {before} -> {after}")
+                raise Finding("state", f"module list changed by a failed load ({err.reason}): {before} -> {after}")
             if left:
                 mod = k.modules[0]
                 if len(left) > 1 or mod.state != State.COMING:
-                    raise Finding("state", f"failed load ({e.name} {e.reason}) left {mod.name!r} {mod.state.name}")
+                    raise Finding("state", f"failed load ({err.name} {err.reason}) left {mod.name!r} {mod.state.name}")
                 self.dirty = True  # an oops left it COMING, as the kernel does
             elif (area2, pcpu2) != (area, pcpu):
-                raise Finding("leak", f"module memory {area}->{area2}, percpu {pcpu}->{pcpu2} after {e.name} {e.reason}")
+                raise Finding("leak", f"module memory {area}->{area2}, percpu {pcpu}->{pcpu2} after {err.name} {err.reason}")
             if k.log.next_seq == seq:
-                self.stats.silent[f"{e.name} {e.reason}"] += 1
-            return e.name
-        except Finding:
-            raise
-        except Exception as e:
-            raise Finding("exception", "".join(traceback.format_exception(e))) from e
+                self.stats.silent[f"{err.name} {err.reason}"] += 1
+                if err.reason not in SILENT_REASONS:
+                    raise Finding("silent", f"{err.name} ({err.reason}) and no kernel line")
+            return err.name
         if mod.state != State.LIVE or not k.modules or k.modules[0] is not mod:
             raise Finding("state", f"finit_module returned {mod.name!r} in state {mod.state.name}")
         self.unload(mod)
@@ -783,10 +818,12 @@ class Harness:
                 raise Finding("leak", f"module memory {area}->{area2}, percpu {pcpu}->{pcpu2} after load+unload")
         return "LIVE"
 
-    def run_one(self, recipe: bytes) -> str:
+    def run_one(self, recipe: bytes, seed_name: str | None = None) -> str:
         if self.kernel is None:
             self.fresh_kernel()
-        case = build_case(recipe, self.seeds)
+        case = build_case(recipe, self.seeds, seed_name)
+        if self.journal is not None:
+            os.write(self.journal, f"{case.seed} {recipe.hex()}\n".encode())
         t0 = time.perf_counter()
         outcome = self.execute(case)
         dt = time.perf_counter() - t0
@@ -804,15 +841,18 @@ class Harness:
             self.retire_kernel()
         return outcome
 
-    def run_safely(self, recipe: bytes) -> str:
+    def run_safely(self, recipe: bytes, seed_name: str | None = None) -> str:
         """run_one(), turning a broken invariant into a recorded finding and a fresh kernel."""
         try:
-            return self.run_one(recipe)
+            return self.run_one(recipe, seed_name)
         except Finding as f:
-            self.stats.execs += 1
-            self.stats.findings.append((f.kind, f.detail, recipe))
-            self.fresh_kernel()
-            return "finding:" + f.kind
+            kind, detail = f.kind, f.detail
+        except Exception as e:  # the views, the probe or the harness itself
+            kind, detail = "exception", "".join(traceback.format_exception(e))
+        self.stats.execs += 1
+        self.stats.findings.append((kind, detail, recipe))
+        self.fresh_kernel()
+        return "finding:" + kind
 
 
 def random_recipes(seed: int, length: int = 160):
@@ -842,15 +882,25 @@ def fuzz(runs: int | None = None, seconds: float | None = None, *, seed: int = 0
 
 
 def finding_id(kind: str, detail: str) -> str:
-    """A stable name for a finding: its kind and the innermost frame of its traceback."""
-    frames = [ln.strip() for ln in detail.splitlines() if ln.strip().startswith("File ")]
-    last = detail.strip().splitlines()[-1] if detail.strip() else ""
-    key = (frames[-1] if frames else "") + "|" + last.split(":", 1)[0] if kind == "exception" else kind + detail[:60]
+    """A stable name for a finding: its kind, and for an exception its type and innermost frames."""
+    lines = detail.strip().splitlines()
+    if kind == "exception":
+        frames = [ln.strip() for ln in lines if ln.strip().startswith("File ")]
+        key = "|".join(frames[-3:]) + "|" + (lines[-1].split(":", 1)[0] if lines else "")
+        if any("/emu/kapi/" in f for f in frames):  # raised by a kernel function's handler
+            kind = "exception-kapi"
+    else:
+        key = kind + (lines[0][:40] if lines else "")
     return kind + "-" + hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
-def describe(recipe: bytes, seeds: list[Seed]) -> str:
-    c = build_case(recipe, seeds)
+def seed_of(recipe: bytes, names: list[str]) -> str:
+    """The name of the seed a recipe picks from seeds with these names."""
+    return names[Source(recipe).below(len(names))]
+
+
+def describe(recipe: bytes, seeds: list[Seed], seed_name: str | None = None) -> str:
+    c = build_case(recipe, seeds, seed_name)
     return f"seed={c.seed} entry={c.entry} flags={c.flags:#x} ops={c.ops} len={len(c.data)} args={c.args[:80]!r}"
 
 

@@ -11,6 +11,7 @@ class LoadError(Exception):
         super().__init__(reason or os.strerror(err))
         self.errno = err
         self.reason = reason
+        self.unknown_symbols: list[str] = []  # for ENOENT/EINVAL: the symbols that did not resolve
 
     @property
     def name(self) -> str:

@@ -94,17 +94,21 @@ class LoadInfo:
         self.e_machine = 0
         self.modinfo: list[str] = []
         self.mod_name = ""
+        self.mod_name_overflows = False  # struct module's name has no NUL in its 56 bytes
         self.versions: dict[str, int] = {}
         self.symtab_offsets = None
+        self.temp_base = 0  # where the kernel's copy of the file is (info->hdr)
+        self.unknown_symbols: list[str] = []  # what simplify_symbols() could not resolve
 
     @property
     def shnum(self) -> int:
         return len(self.sechdrs)
 
     def section_bytes(self, i: int) -> bytes:
+        """What the kernel reads at info->hdr + sh_offset. Every type alike: a SHT_NOBITS
+        section's offset and size are not validated, so where one is read as a table (a
+        malformed file) only what lies inside the file is returned."""
         s = self.sechdrs[i]
-        if s.type == SHT_NOBITS:
-            return bytes(s.size)
         return self.data[s.offset : s.offset + s.size]
 
     def find_sec(self, name: str) -> int:

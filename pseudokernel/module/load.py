@@ -6,7 +6,7 @@ releases what the steps before took, in reverse, as the kernel's goto ladder doe
 
 from __future__ import annotations
 
-from errno import EINVAL, ENOEXEC, ENOMEM, EPERM
+from errno import EFAULT, EINVAL, ENOEXEC, ENOMEM, EPERM
 from typing import TYPE_CHECKING
 
 from unicorn import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE
@@ -14,6 +14,7 @@ from unicorn import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE
 from .. import taint
 from ..emu.machine import CpuStop
 from . import LoadError
+from .bugs import fortify_strlen_overflow
 from .elf import (
     INIT_OFFSET_MASK,
     SHF_ALLOC,
@@ -64,8 +65,11 @@ def setup_load_info(kernel: Kernel, info: LoadInfo, flags: int) -> None:
         raise LoadError(ENOEXEC, "no module")
     raw = info.section_bytes(info.index.mod)
     off = kernel.struct_offset("module", "name", 24)
-    info.mod_name = raw[off : off + MODULE_NAME_LEN].split(b"\0", 1)[0].decode("utf-8", "replace")
-    if not info.name:
+    name = raw[off : off + MODULE_NAME_LEN]
+    info.mod_name = name.split(b"\0", 1)[0].decode("utf-8", "replace")
+    # all MODULE_NAME_LEN bytes used: no NUL for the fortified strlen() of add_unformed_module()
+    info.mod_name_overflows = len(name) == MODULE_NAME_LEN and b"\0" not in name
+    if info.name is None:
         info.name = info.mod_name
     info.index.vers = 0 if flags & MODULE_INIT_IGNORE_MODVERSIONS else info.find_sec("__versions")
     info.versions = read_versions(info)
@@ -73,11 +77,18 @@ def setup_load_info(kernel: Kernel, info: LoadInfo, flags: int) -> None:
 
 
 def blacklisted(kernel: Kernel, name: str) -> bool:
-    return name in kernel.cmdline_param("module_blacklist", "").split(",")
+    """module_blacklist=a,b: each comma-ended piece compared whole (an empty piece matches an
+    empty name; nothing is blacklisted without the parameter)."""
+    pieces = kernel.cmdline_param("module_blacklist", "").split(",")
+    return name in pieces[:-1] or (pieces[-1] != "" and name == pieces[-1])
 
 
 def rewrite_section_headers(info: LoadInfo) -> None:
+    """sh_addr := where each section is in the kernel's copy of the file (a vmalloc buffer):
+    what symbols of sections that are never loaded resolve to."""
     info.sechdrs[0].addr = 0
+    for s in info.sechdrs[1:]:
+        s.addr = (info.temp_base + s.offset) & ((1 << 64) - 1)
     info.sechdrs[info.index.vers].flags &= ~SHF_ALLOC
     info.sechdrs[info.index.info].flags &= ~SHF_ALLOC
 
@@ -157,7 +168,7 @@ def find_module_sections(kernel: Kernel, mod: Module, info: LoadInfo) -> None:
         setattr(mod, attr, info.sechdrs[i].size // entsize if i else 0)
     mod.has_crcs = bool(info.find_sec("__kcrctab"))
     mod.has_gpl_crcs = bool(info.find_sec("__kcrctab_gpl"))
-    if info.find_sec(".ctors") and info.find_sec(".init_array"):
+    if kernel.profile.enabled("CONSTRUCTORS") and info.find_sec(".ctors") and info.find_sec(".init_array"):
         kernel.log.warn(f"{mod.name}: has both .ctors and .init_array.\n")
         raise LoadError(EINVAL, "ctors")
     if info.find_sec("__obsparm"):
@@ -210,8 +221,19 @@ def module_enable_protections(kernel: Kernel, mod: Module, after_init: bool) -> 
 
 def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
     """finit_module(2) after the file has been read: returns the LIVE module or raises."""
-    log = kernel.log
     info = LoadInfo(data)
+    # kernel_read_file() vmalloc()ed the file: the address range the temporary copy has
+    info.temp_base = kernel.machine.vmalloc_area.alloc(len(data)) or 0
+    try:
+        mod = _load_module(kernel, info, args, flags, filename)
+    finally:
+        if info.temp_base:
+            kernel.machine.vmalloc_area.free(info.temp_base)  # free_copy()
+    return kernel.do_init_module(mod)
+
+
+def _load_module(kernel: Kernel, info: LoadInfo, args: str, flags: int, filename: str) -> Module:
+    log = kernel.log
     module_sig_check(kernel, info, flags)
     elf_validity_check(info, log)
     setup_load_info(kernel, info, flags)
@@ -225,6 +247,9 @@ def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, fil
     mod.name = info.mod_name
     stage = "allocated"
     try:
+        if info.mod_name_overflows:
+            fortify_strlen_overflow(kernel)
+            raise LoadError(EFAULT, "oops")
         kernel.add_unformed_module(mod)
         stage = "listed"
         mod.sig_ok = info.sig_ok
@@ -247,16 +272,16 @@ def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, fil
         mod.args = args
         complete_formation(kernel, mod, info)
         stage = "formed"
-        mod.params = read_params(kernel, *mod.param_range) if mod.param_range[1] else []
+        mod.params = read_params(kernel, mod, *mod.param_range) if mod.param_range[1] else []
         after_dashes = parse_args(kernel, mod, args)
         if after_dashes is not None:
             log.warn(f"{mod.name}: parameters '{after_dashes}' after `--' ignored\n")
         kernel.mod_sysfs_setup(mod)
     except OSError as e:
         _unwind(kernel, mod, stage)
-        if isinstance(e, LoadError):
-            raise
-        raise LoadError(e.errno or EINVAL, str(e)) from None
+        err = e if isinstance(e, LoadError) else LoadError(e.errno or EINVAL, str(e))
+        err.unknown_symbols = info.unknown_symbols
+        raise err from None
     except CpuStop as e:
         # a module's own parameter op faulted while the module was COMING
         kernel.report_cpu_stop(mod, e, "parse_args")
@@ -264,7 +289,7 @@ def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, fil
     except BaseException:
         _unwind(kernel, mod, stage)
         raise
-    return kernel.do_init_module(mod)
+    return mod
 
 
 def post_relocation(kernel: Kernel, mod: Module, info: LoadInfo, image: Image, values: list[int]) -> None:

@@ -110,7 +110,7 @@ def check_modinfo_retpoline(kernel: Kernel, mod: Module, modinfo: list[str]) -> 
         return
     if get_modinfo(modinfo, "retpoline") is not None:
         return
-    kernel.log.err("System may be vulnerable to spectre v2\n")
+    kernel.log.err("Spectre V2 : System may be vulnerable to spectre v2\n")  # bugs.c's pr_fmt
     kernel.log.warn(f"{mod.name}: loading module not compiled with retpoline compiler.\n")
 
 

@@ -9,10 +9,11 @@ own ops (module code) take the same path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from errno import EINVAL, ENOENT, ENOSPC, EPERM
+from errno import EFAULT, EINVAL, ENOENT, ENOEXEC, ENOMEM, ENOSPC, EPERM
 from typing import TYPE_CHECKING
 
 from .. import taint
+from ..emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -30,7 +31,7 @@ class KernelParam:
     """One struct kernel_param: name, mod, ops, perm, level, flags, arg."""
 
     addr: int
-    name: str
+    name: str | None  # None: the pointer leads nowhere (the kernel would oops reading it)
     ops: int
     perm: int
     level: int
@@ -38,7 +39,10 @@ class KernelParam:
     arg: int
 
 
-def read_params(kernel: Kernel, addr: int, size: int) -> list[KernelParam]:
+def read_params(kernel: Kernel, mod: Module, addr: int, size: int) -> list[KernelParam]:
+    """The module's struct kernel_param array (mod->kp). A name the kernel would read and
+    cannot (a parameter with a sysfs file, perm != 0) fails the load with -ENOEXEC where the
+    real kernel would oops in add_sysfs_param()."""
     m = kernel.machine
     out = []
     for i in range(size // SIZEOF_KERNEL_PARAM):
@@ -50,9 +54,21 @@ def read_params(kernel: Kernel, addr: int, size: int) -> list[KernelParam]:
         level = int.from_bytes(raw[26:27], "little", signed=True)
         flags = raw[27]
         arg = int.from_bytes(raw[32:40], "little")
-        name = m.read_cstr(name_ptr, 256).decode("utf-8", "replace") if name_ptr else ""
+        try:
+            name = m.read_cstr(name_ptr, 256).decode("utf-8", "replace")
+        except MemoryFault:
+            name = None
+            if perm:
+                bad_pointer(kernel, mod, f"parameter {i}: name", name_ptr)
         out.append(KernelParam(p, name, ops, perm, level, flags, arg))
     return out
+
+
+def bad_pointer(kernel: Kernel, mod: Module, what: str, addr: int) -> None:
+    """A pointer in the module's data that leads nowhere, where the kernel would dereference
+    it and oops: the load fails instead, with -ENOEXEC."""
+    kernel.log.err(f"pseudokernel: {mod.name}: {what} at {addr:#x} is not mapped\n")
+    raise OSError(ENOEXEC, f"{what}: bad pointer")
 
 
 def dash2underscore(c: str) -> str:
@@ -119,7 +135,8 @@ def param_check_unsafe(kernel: Kernel, kp: KernelParam) -> bool:
 
 
 def ops_fn(kernel: Kernel, kp: KernelParam, slot: int) -> int:
-    """kp->ops->set (slot 1), ->get (2), ->free (3); ops->flags is the first word."""
+    """kp->ops->set (slot 1), ->get (2), ->free (3); ops->flags is the first word.
+    Raises MemoryFault when kp->ops leads nowhere."""
     return kernel.machine.read_u64(kp.ops + 8 * slot)
 
 
@@ -133,6 +150,8 @@ def parse_args(kernel: Kernel, mod: Module, args: str) -> str | None:
     raw = args.encode("utf-8", "surrogateescape")
     buf = bytearray(raw + b"\0")
     base = kernel.api.kmalloc(len(buf))
+    if not base:  # strndup_user(): kmalloc cannot hold it (over KMALLOC_MAX_SIZE)
+        raise OSError(ENOMEM, "strndup_user")
     mod.args_addr = base
     m.write(base, bytes(buf))
     err = 0
@@ -166,16 +185,22 @@ def parse_args(kernel: Kernel, mod: Module, args: str) -> str | None:
 
 
 def parse_one(kernel: Kernel, mod: Module, param: str, val: str | None, val_addr: int) -> int:
-    for kp in mod.params:
+    for i, kp in enumerate(mod.params):
+        if kp.name is None:
+            bad_pointer(kernel, mod, f"parameter {i}: name", kernel.machine.read_u64(kp.addr))
         if parameq(param, kp.name):
             if kp.level < -32768 or kp.level > 32767:
                 return 0
-            ops_flags = kernel.machine.read_u32(kp.ops) if kp.ops else 0
+            try:
+                ops_flags = kernel.machine.read_u32(kp.ops)
+                set_ = ops_fn(kernel, kp, 1)
+            except MemoryFault:
+                bad_pointer(kernel, mod, f"parameter {kp.name}: ops", kp.ops)
             if val is None and not ops_flags & KERNEL_PARAM_OPS_FL_NOARG:
                 return -EINVAL
             if not param_check_unsafe(kernel, kp):
                 return -EPERM
-            return _signed32(kernel.run_in_module(mod, ops_fn(kernel, kp, 1), val_addr, kp.addr))
+            return _signed32(kernel.run_in_module(mod, set_, val_addr, kp.addr))
     return unknown_module_param_cb(kernel, mod, param, val)
 
 
@@ -195,7 +220,10 @@ def _signed32(v: int) -> int:
 
 def param_attr_show(kernel: Kernel, mod: Module, kp: KernelParam) -> bytes:
     """Read /sys/module/<mod>/parameters/<name>: ops->get into a page (param_attr_show)."""
-    get = ops_fn(kernel, kp, 2)
+    try:
+        get = ops_fn(kernel, kp, 2)
+    except MemoryFault:
+        raise OSError(EFAULT, kp.name) from None
     if not get:
         raise OSError(EPERM, kp.name)
     buf = kernel.api.kmalloc(PAGE_SIZE)
@@ -210,7 +238,10 @@ def param_attr_show(kernel: Kernel, mod: Module, kp: KernelParam) -> bytes:
 
 def param_attr_store(kernel: Kernel, mod: Module, kp: KernelParam, data: bytes) -> int:
     """Write /sys/module/<mod>/parameters/<name>: ops->set on the NUL-terminated buffer."""
-    set_ = ops_fn(kernel, kp, 1)
+    try:
+        set_ = ops_fn(kernel, kp, 1)
+    except MemoryFault:
+        raise OSError(EFAULT, kp.name) from None
     if not set_:
         raise OSError(EPERM, kp.name)
     buf = kernel.api.kmalloc(PAGE_SIZE)
@@ -231,7 +262,10 @@ def destroy_params(kernel: Kernel, mod: Module) -> None:
     for kp in mod.params:
         if not kp.ops:
             continue
-        free = ops_fn(kernel, kp, 3)
+        try:
+            free = ops_fn(kernel, kp, 3)
+        except MemoryFault:
+            continue  # ops leads nowhere: nothing was set through it either
         if free:
             try:
                 kernel.run_in_module(mod, free, kp.arg)

@@ -15,6 +15,7 @@ from errno import EBUSY, EINVAL, ENOENT, ENOEXEC
 from typing import TYPE_CHECKING
 
 from .. import taint
+from ..emu.vsprintf import MemoryFault
 from .elf import SHN_ABS, SHN_COMMON, SHN_LIVEPATCH, SHN_UNDEF, LoadInfo
 from .modinfo import get_all_modinfo
 from .module import ExportedSymbol, Module, State
@@ -165,6 +166,7 @@ def simplify_symbols(kernel: Kernel, mod: Module, info: LoadInfo) -> list[int]:
                 continue
             ret = res or -ENOENT
             kernel.log.warn(f"{mod.name}: Unknown symbol {name} (err {ret})\n")
+            info.unknown_symbols.append(name)
         else:
             if shndx == info.index.pcpu:
                 base = mod.percpu
@@ -190,15 +192,34 @@ def read_exports(kernel: Kernel, mod: Module, info: LoadInfo) -> list[ExportedSy
         ci = info.find_sec(crcname)
         n = sec.size // KERNEL_SYMBOL.size
         raw = m.read(sec.addr, n * KERNEL_SYMBOL.size)
-        crcs = m.read(info.sechdrs[ci].addr, 4 * n) if ci else b""
+        crcs = _read_or_fail(kernel, mod, f"{crcname} ({n} entries)", info.sechdrs[ci].addr, 4 * n) if ci else b""
         for j, (value_off, name_off, ns_off) in enumerate(KERNEL_SYMBOL.iter_unpack(raw)):
             entry = sec.addr + j * KERNEL_SYMBOL.size
             value = (entry + value_off) & ((1 << 64) - 1)
-            name = m.read_cstr(entry + 4 + name_off, 512).decode("utf-8", "replace")
-            ns = m.read_cstr(entry + 8 + ns_off, 512).decode("utf-8", "replace") if ns_off else ""
+            name = _cstr_or_fail(kernel, mod, f"{secname} entry {j}: name", entry + 4 + name_off)
+            ns = _cstr_or_fail(kernel, mod, f"{secname} entry {j}: namespace", entry + 8 + ns_off) if ns_off else ""
             crc = int.from_bytes(crcs[4 * j : 4 * j + 4], "little") if crcs else None
             out.append(ExportedSymbol(name, value, ns, gpl, crc))
     return out
+
+
+def _read_or_fail(kernel: Kernel, mod: Module, what: str, addr: int, size: int) -> bytes:
+    """Module memory the kernel reads through a pointer the module supplies (PREL32 offsets,
+    the CRC array). Where it leads nowhere the kernel would oops: the load fails instead."""
+    try:
+        return kernel.machine.read(addr & ((1 << 64) - 1), size)
+    except MemoryFault:
+        kernel.log.err(f"pseudokernel: {mod.name}: {what} at {addr & ((1 << 64) - 1):#x} is not mapped\n")
+        raise OSError(ENOEXEC, f"{what}: bad pointer") from None
+
+
+def _cstr_or_fail(kernel: Kernel, mod: Module, what: str, addr: int) -> str:
+    addr &= (1 << 64) - 1
+    try:
+        return kernel.machine.read_cstr(addr, 512).decode("utf-8", "replace")
+    except MemoryFault:
+        kernel.log.err(f"pseudokernel: {mod.name}: {what} at {addr:#x} is not mapped\n")
+        raise OSError(ENOEXEC, f"{what}: bad pointer") from None
 
 
 def verify_exported_symbols(kernel: Kernel, mod: Module) -> None:

@@ -55,7 +55,8 @@ def check_version(kernel: Kernel, info: LoadInfo, symname: str, mod: Module, crc
             return True
         kernel.log.warn(f"{info.name}: disagrees about version of symbol {symname}\n")
         return False
-    kernel.log.printk_once("no-symbol-version", b"\x014" + f"{info.name}: no symbol version for {symname}\n".encode())
+    text = f"{info.name}: no symbol version for {symname}\n"
+    kernel.log.printk_once("no-symbol-version", b"\x014" + text.encode("utf-8", "surrogateescape"))
     return True
 
 
