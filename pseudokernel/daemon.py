@@ -256,11 +256,12 @@ class Daemon:
         daemon = self
 
         class Ops(KernelFS):
-            def init(self, path: str) -> None:
+            def init_with_config(self, conn: Any, config: Any) -> None:
+                super().init_with_config(conn, config)
                 daemon.ready.set()
                 threading.Thread(target=daemon._start_watcher, daemon=True).start()
 
-        ops = Ops(self.kernel)
+        ops = Ops(self.kernel, self.mount)
         log.info("mounting %s (profile %s)", self.mount, profile.name)
         try:
             fuse.FUSE(ops, self.mount, raw_fi=True, foreground=True, nothreads=False,

@@ -6,17 +6,20 @@ short `mutex` (the kernel's module_mutex) and never wait for a module's init to 
 
 from __future__ import annotations
 
+import bisect
 import errno
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import taint
 from .emu import oops
-from .emu.kapi import KernelApi
+from .emu.kapi import KernelApi, Registry
 from .emu.machine import PERCPU_BASE, CpuStop, Machine
 from .emu.unwind import OrcTable
-from .emu.vsprintf import Args, ListArgs, vsnprintf
+from .emu.vsprintf import Args, ListArgs, MemoryFault, vsnprintf
+from .leaks import unload_report
 from .log import PrintkLog
 from .module import LoadError
 from .module.kallsyms import find_kallsyms_symbol
@@ -64,11 +67,18 @@ class Kernel:
         self.tainted = 0
         self.debug_locks = True
         self.modules: list[Module] = []  # newest first, as list_add_rcu() keeps them
+        self._by_name: dict[str, Module] = {}  # the same modules by name: lookups stay O(1)
+        # what the views show changes only when this does: module states, references, taint,
+        # memory; readers key their caches on it (with the log's next_seq for the log files)
+        self.generation = 0
+        self._ranges: tuple[int, list[int], list[tuple[int, int, Module]]] | None = None
+        self.on_change: list[Callable[[], None]] = []  # after each syscall, outside its locks
         self.mutex = threading.RLock()  # module_mutex: held briefly, by readers too
         self.syscall_lock = threading.Lock()  # one load or unload at a time: one CPU
         self.held_locks: dict[int, int] = {}
         self.listeners: list[Callable[[Event], None]] = []
         self.machine = Machine(p, budget=budget, seed=seed)
+        self.registry = Registry()  # what modules registered: misc devices, drivers, algorithms ...
         self.ptr_key = self.machine.rand.bytes(16)
         self.api = KernelApi(self, self.machine)
         self.machine.on_invalid_opcode = self._on_invalid_opcode
@@ -82,6 +92,7 @@ class Kernel:
         self._orc: dict[int, OrcTable | None] = {}
         self._param_allocs: set[int] = set()
         self._warned: set[str] = set()
+        self.last_report: list[str] = []
         self.console_loglevel = 4 if "quiet" in self.cmdline.split() else p.config_int("CONSOLE_LOGLEVEL_DEFAULT", 7)
         self.proc_entries: dict[str, Callable] = {}  # what modules registered with proc_create()
         self.drivers: dict[int, dict[str, str]] = {}  # id(module) -> drivers/ links
@@ -124,6 +135,7 @@ class Kernel:
             self.debug_locks = False
             self.log.warn("Disabling lock debugging due to kernel taint\n")
         self.tainted |= 1 << flag
+        self.generation += 1
 
     def add_taint_module(self, mod: Module, flag: int, lockdep_ok: bool = True) -> None:
         self.add_taint(flag, lockdep_ok)
@@ -133,20 +145,36 @@ class Kernel:
 
     def find_module(self, name: str, even_unformed: bool = False) -> Module | None:
         with self.mutex:
-            for mod in self.modules:
-                if mod.name == name and (even_unformed or mod.state != State.UNFORMED):
-                    return mod
+            mod = self._by_name.get(name)
+        if mod is not None and (even_unformed or mod.state != State.UNFORMED):
+            return mod
         return None
 
     def module_at(self, addr: int) -> Module | None:
-        """__module_address(): the module whose core or init memory holds addr."""
-        for mod in self.modules:
-            if mod.state != State.UNFORMED and mod.within(addr):
+        """__module_address(): the module whose core or init memory holds addr (a bisection
+        over the formed modules' memory, rebuilt when the generation moves)."""
+        ranges = self._ranges
+        if ranges is None or ranges[0] != self.generation:
+            with self.mutex:
+                spans = sorted(
+                    (lay.base, lay.base + lay.size, mod)
+                    for mod in self.modules if mod.state != State.UNFORMED
+                    for lay in (mod.core_layout, mod.init_layout) if lay.size
+                )
+                ranges = self._ranges = (self.generation, [start for start, _, _ in spans], spans)
+        i = bisect.bisect_right(ranges[1], addr) - 1
+        if i >= 0:
+            start, end, mod = ranges[2][i]
+            if start <= addr < end and mod.state != State.UNFORMED:
                 return mod
         return None
 
     def module_by_struct(self, addr: int) -> Module | None:
-        for mod in self.modules:
+        """The module whose struct module (THIS_MODULE) is at addr."""
+        mod = self.module_at(addr)
+        if mod is not None and mod.struct_addr == addr:
+            return mod
+        for mod in self.modules:  # not yet formed (a parameter op during load)
             if mod.struct_addr == addr:
                 return mod
         return None
@@ -158,10 +186,12 @@ class Kernel:
             if old is not None:
                 raise LoadError(errno.EEXIST if old.state == State.LIVE else errno.EBUSY, "already loaded")
             self.modules.insert(0, mod)
+            self._by_name[mod.name] = mod
 
     def set_state(self, mod: Module, state: State) -> None:
         with self.mutex:
             mod.state = state
+            self.generation += 1
         if mod.struct_addr:
             try:
                 self.machine.write_u32(mod.struct_addr, int(state))
@@ -176,17 +206,34 @@ class Kernel:
         return PERCPU_BASE + ptr
 
     def mod_sysfs_setup(self, mod: Module) -> None:
-        """Sysfs is a view of this state; the kernel's only failure here is a name clash with
-        a built-in module's /sys/module entry, which a profile does not list."""
+        """Sysfs is a view of this state; what can fail here are the module's name (empty, or
+        its /sys/module name taken: module/sysfs.py) and a name clash with a built-in module's
+        /sys/module entry, which a profile does not list."""
+        from .module.sysfs import mod_sysfs_setup
+
+        mod_sysfs_setup(self, mod)
 
     # -- the task making the syscall -------------------------------------------------------
 
-    def _enter(self, comm: str, where: str) -> None:
-        """A new insmod/rmmod process asks: it gets the next PID, as on a quiet machine."""
-        self.next_pid += 1
-        self.current_pid = self.next_pid
-        self.current_comm = comm
-        self.current_where = where
+    @contextmanager
+    def syscall(self, comm: str, where: str, notify: bool = True, changes: bool = True) -> Iterator[None]:
+        """One system call at a time (one CPU). A new process asks: it gets the next PID, as
+        on a quiet machine. Afterwards (changes) the generation moves and, outside the lock,
+        on_change runs (the mount drops the names the host kernel cached); a parameter write
+        changes no name and runs inside a FUSE request, where dropping names could deadlock:
+        notify=False; a read of a module's file changes nothing the views show."""
+        try:
+            with self.syscall_lock:
+                self.next_pid += 1
+                self.current_pid = self.next_pid
+                self.current_comm = comm
+                self.current_where = where
+                yield
+        finally:
+            if changes:
+                self.generation += 1
+                for fn in list(self.on_change) if notify else ():
+                    fn()
 
     def user_regs(self, where: str) -> dict[str, int]:
         """Registers of the calling process at its syscall instruction (glibc's syscall())."""
@@ -246,11 +293,26 @@ class Kernel:
             self.report_cpu_stop(mod, stop, "param")
             raise OSError(errno.EFAULT, kp.name) from None
 
+    def read_module_file(self, rec) -> bytes:
+        """A read of a file a module put in /proc (a `cat` of it): its callbacks run on the CPU.
+        A fault in them is reported as the kernel's oops and fails the read with EFAULT."""
+        from .emu.kapi.seq_file import read_proc_entry
+
+        with self.syscall("cat", "read", changes=False):
+            try:
+                return read_proc_entry(self.api, rec)
+            except CpuStop as stop:
+                self.report_cpu_stop(self.find_module(rec.owner), stop, "read")
+                raise OSError(errno.EFAULT, rec.name) from None
+            except MemoryFault as e:  # a pointer of the module's (its ops, its seq_file) leads nowhere
+                self.log.err(f"pseudokernel: {rec.owner}: /proc/{rec.info.get('path', rec.name)}: "
+                             f"read through a bad pointer ({e})\n")
+                raise OSError(errno.EFAULT, rec.name) from None
+
     def param_store(self, mod: Module, kp, data: bytes) -> int:
         from .module.params import param_attr_store
 
-        with self.syscall_lock:
-            self._enter("sh", "param")
+        with self.syscall("sh", "param", notify=False):
             try:
                 return param_attr_store(self, mod, kp, data)
             except CpuStop as stop:
@@ -292,14 +354,17 @@ class Kernel:
             ret_addr = self._kernel_text("do_one_initcall", 0x59)
             try:
                 ret = _s32(self.machine.call(mod.init, ret_addr=ret_addr))
-            except CpuStop as stop:
+            except Exception as stop:  # a CpuStop, or a bug in a handler: never lose the module
                 outcome = self.report_cpu_stop(mod, stop, "init")
-                if outcome == "budget":
-                    self.log.err(f"pseudokernel: {mod.name}: init stopped after {self.machine.budget:g}s; module unloaded\n")
+                if outcome in ("budget", "error"):
+                    # the kernel would spin on (budget) or has no equivalent (an emulator bug):
+                    # unwind as for a failed init so the memory comes back
+                    what = f"init stopped after {self.machine.budget:g}s" if outcome == "budget" else "init aborted"
+                    self.log.err(f"pseudokernel: {mod.name}: {what}; module unloaded\n")
                     self.set_state(mod, State.GOING)
                     mod.refcnt -= 1
                     self.free_module(mod)
-                    raise LoadError(errno.ETIME, "budget") from None
+                    raise LoadError(errno.ETIME if outcome == "budget" else errno.EIO, outcome) from None
                 raise LoadError(errno.EFAULT, outcome) from None
         if ret < 0:
             self.set_state(mod, State.GOING)
@@ -320,6 +385,7 @@ class Kernel:
             mod.init_layout.base = 0
             mod.init_layout.size = mod.init_layout.text_size = 0
             mod.init_layout.ro_size = mod.init_layout.ro_after_init_size = 0
+            self.generation += 1
         from .module.load import module_enable_protections
 
         module_enable_protections(self, mod, after_init=True)
@@ -342,6 +408,8 @@ class Kernel:
             mod.target_list.clear()
             if unlink and mod in self.modules:
                 self.modules.remove(mod)
+                del self._by_name[mod.name]
+            self.generation += 1
         if mod.percpu_size:
             m.percpu.free(mod.percpu)
             mod.percpu_size = 0
@@ -354,7 +422,11 @@ class Kernel:
             mod.args_addr = 0
 
     def free_module(self, mod: Module) -> None:
-        """free_module(): sysfs gone, parameters destroyed, memory released, unlinked."""
+        """free_module(): sysfs gone, parameters destroyed, memory released, unlinked. Locks
+        that lived in the module or were taken by it go with it (the report named them)."""
+        for lock, caller in list(self.held_locks.items()):
+            if mod.within(lock) or mod.within(caller):
+                del self.held_locks[lock]
         destroy_params(self, mod)
         self.set_state(mod, State.UNFORMED)
         self.free_module_resources(mod, unlink=True)
@@ -367,26 +439,24 @@ class Kernel:
             raise LoadError(errno.EINVAL, "flags")
         if not data:
             raise LoadError(errno.EINVAL, "empty file")
-        with self.syscall_lock:
-            if flags & 4:
-                raise LoadError(errno.EOPNOTSUPP, "in-kernel decompression")
-            self._enter("insmod", "init")
+        if flags & 4:
+            raise LoadError(errno.EOPNOTSUPP, "in-kernel decompression")
+        with self.syscall("insmod", "init"):
             return load_module(self, data, args, flags, filename)
 
     def init_module(self, data: bytes, args: str = "") -> Module:
         """init_module(2): the image in memory (kmod's path for compressed or forced files)."""
         if len(data) < 64:
             raise LoadError(errno.ENOEXEC, "shorter than an ELF header")
-        with self.syscall_lock:
-            self._enter("insmod", "init")
+        with self.syscall("insmod", "init"):
             return load_module(self, data, args, 0, "")
 
     def delete_module(self, name: str, flags: int = O_NONBLOCK) -> None:
-        """Unload a module: raises OSError(errno) as the syscall fails."""
-        if not name or len(name.encode()) >= MODULE_NAME_LEN:
+        """Unload a module: raises OSError(errno) as the syscall fails. What the module left
+        behind (memory, registrations, locks) is reported and kept in last_report."""
+        if not name or len(name.encode("utf-8", "surrogateescape")) >= MODULE_NAME_LEN:
             raise OSError(errno.ENOENT, name)
-        with self.syscall_lock:
-            self._enter("rmmod", "exit")
+        with self.syscall("rmmod", "exit"):
             with self.mutex:
                 mod = self.find_module(name)
                 if mod is None:
@@ -409,10 +479,15 @@ class Kernel:
             if mod.exit:
                 try:
                     self.machine.call(mod.exit, ret_addr=self._kernel_text("__do_sys_delete_module", 0x1A8))
-                except CpuStop as stop:
-                    self.report_cpu_stop(mod, stop, "exit")
-                    raise OSError(errno.EFAULT, name) from None
+                except Exception as stop:
+                    outcome = self.report_cpu_stop(mod, stop, "exit")
+                    if outcome not in ("budget", "error"):
+                        raise OSError(errno.EFAULT, name) from None  # oopsed: left GOING, as the kernel
+                    self.log.err(f"pseudokernel: {mod.name}: exit did not return; module freed\n")
             self.last_unloaded = (mod.name, taint.module_flags_taint(mod.taints))
+            self.last_report = unload_report(self, mod)
+            for line in self.last_report:
+                self.log.printk(b"\x013" + line.encode("utf-8", "replace") + b"\n")
             self.free_module(mod)
 
     def _try_force_unload(self, flags: int) -> bool:
@@ -432,17 +507,20 @@ class Kernel:
         if mod.state == State.GOING or mod.refcnt == 0:
             return False
         mod.refcnt += 1
+        self.generation += 1
         return True
 
     def module_get(self, struct_addr: int) -> None:
         mod = self.module_by_struct(struct_addr)
         if mod is not None:
             mod.refcnt += 1
+            self.generation += 1
 
     def module_put(self, struct_addr: int) -> None:
         mod = self.module_by_struct(struct_addr)
         if mod is not None and mod.refcnt > 0:
             mod.refcnt -= 1
+            self.generation += 1
 
     # -- formatting ------------------------------------------------------------------------
 

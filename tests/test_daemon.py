@@ -56,7 +56,7 @@ def test_kill_9_then_up_recovers_the_stale_mount_and_replays(tmp_path):
     assert r.returncode == 0, r.stderr
     assert b"recovered a stale mount" in r.stderr
     try:
-        assert wait_for(lambda: "hello " in (mount / "proc/modules").read_text())
+        assert wait_for(lambda: "hello 16384 0 - Live" in (mount / "proc/modules").read_text())
     finally:
         pk("down", mount=mount)
         subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)

@@ -55,7 +55,7 @@ def modules_file(mount: Path) -> str:
 def test_drop_hello_and_read_it_back(daemon):
     mount, drop = daemon
     shutil.copy(PREBUILT / "hello.ko", drop / "hello.ko")
-    assert wait_for(lambda: "hello " in modules_file(mount))
+    assert wait_for(lambda: "hello 16384 0 - Live" in modules_file(mount))  # not while Loading
     line = next(line for line in modules_file(mount).splitlines() if line.startswith("hello "))
     assert line.startswith("hello 16384 0 - Live 0xffffffffc")
     assert line.endswith(" (OE)")

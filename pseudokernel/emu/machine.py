@@ -44,6 +44,7 @@ from unicorn import x86_const as X
 
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
 from .vsprintf import MemoryFault
+from .watchdog import WATCHDOG
 
 if TYPE_CHECKING:
     from ..profile import KernelProfile
@@ -57,6 +58,10 @@ PAGE_OFFSET = 0xFFFF888000000000
 VMALLOC_START = 0xFFFFC90000000000
 VMALLOC_END = VMALLOC_START + (32 << 40)
 THREAD_SIZE = 16384
+# where a module function is entered from a system call, below the top of the 16 KiB stack:
+# the 6.1 kernel's do_one_initcall() calls init with RSP at top - 0x300 (oops.ko's recording)
+ENTRY_DEPTH = 0x300
+USER_BUFFER = 0x7F0000000000  # a process's read() buffer (user_buffer())
 TICK_SLICE = 0.02  # seconds of emulation between two updates of the clock in memory
 
 # Where this machine puts what the profile does not place: synthetic kernel text (stubs for
@@ -212,6 +217,8 @@ class Machine:
         self.uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
         self._last_fault: tuple[str, int] | None = None
+        self._user_buffer = 0
+        self._in_hook = False  # a kernel function's handler is running (watchdog.py)
 
     # -- memory ----------------------------------------------------------------------------
 
@@ -330,6 +337,17 @@ class Machine:
             self.write(addr, bytes(self.slab.live[addr].slab_size))
         return addr
 
+    def user_buffer(self, size: int) -> int:
+        """Memory in the user half of the address space, for a read() the kernel runs on a
+        process's behalf (copy_to_user() lands there): mapped on first use, reused."""
+        size = page_align(size)
+        if self._user_buffer < size:
+            if self._user_buffer:
+                self.unmap(USER_BUFFER, self._user_buffer)
+            self.map(USER_BUFFER, size)
+            self._user_buffer = size
+        return USER_BUFFER
+
     def pseudo_data(self, size: int, align: int = 64) -> int:
         """Room for a kernel data object the profile cannot place."""
         addr = self._pseudo_data.alloc(max(size, 8), align)
@@ -401,7 +419,19 @@ class Machine:
 
     # -- hooks -----------------------------------------------------------------------------
 
+    def _watchdog_stop(self) -> None:
+        """The watchdog's uc_emu_stop(), declined while a handler runs (it retries)."""
+        if not self._in_hook:
+            self.uc.emu_stop()
+
     def _on_stub(self, uc: Uc, addr: int, size: int, _data: object) -> None:
+        self._in_hook = True
+        try:
+            self._run_stub(addr)
+        finally:
+            self._in_hook = False
+
+    def _run_stub(self, addr: int) -> None:
         stub = self.stubs.get(addr)
         if stub is None:
             if addr in self.stub_by_name.values() or addr == self.return_trampoline:
@@ -488,7 +518,7 @@ class Machine:
             nested = bool(self._frames)
             ctx = self.uc.context_save() if nested else None
             until = ret_addr if ret_addr is not None else self.return_trampoline
-            rsp = self.uc.reg_read(X.UC_X86_REG_RSP) if nested else self.stack_top - 0x200
+            rsp = self.uc.reg_read(X.UC_X86_REG_RSP) if nested else self.stack_top - ENTRY_DEPTH + 8
             link = None
             if nested:
                 try:
@@ -496,7 +526,8 @@ class Machine:
                             self.uc.reg_read(X.UC_X86_REG_RBP))
                 except MemoryFault:
                     link = None
-            rsp = (rsp - 0x80) & ~0xF
+            if nested:
+                rsp = (rsp - 0x80) & ~0xF  # past the red zone of the interrupted code
             stack_args = list(args[6:])
             if len(stack_args) % 2:
                 rsp -= 8
@@ -521,6 +552,7 @@ class Machine:
             self.stats.calls += 1
             t0 = time.monotonic()
             self._links.append(link)
+            in_hook, self._in_hook = self._in_hook, False  # the watchdog may stop the callee
             try:
                 self._run(addr, frame)
                 result = self.uc.reg_read(X.UC_X86_REG_RAX)
@@ -529,6 +561,7 @@ class Machine:
                     e.chain.append(link)
                 raise
             finally:
+                self._in_hook = in_hook
                 self._links.pop()
                 self._frames.pop()
                 self.stats.emu_seconds += time.monotonic() - t0
@@ -540,9 +573,9 @@ class Machine:
             return result
 
     def _run(self, addr: int, frame: Frame) -> None:
-        """emu_start() for one frame. Only the outermost call arms unicorn's timer: a nested
-        emu_start() with its own timeout clobbers the outer one's timer thread (qemu aborts in
-        qemu_thread_join), and the outer timer's uc_emu_stop() stops the inner run anyway.
+        """emu_start() for one frame. Only the outermost call arms the watchdog (watchdog.py):
+        its uc_emu_stop() stops whichever run is innermost, and a nested call's budget is
+        checked when it returns.
         The outermost call runs in slices of TICK_SLICE seconds: between two, on_tick() lets
         time-keeping memory (jiffies) move, so that a loop polling jiffies ends."""
         self._last_fault = None
@@ -553,7 +586,11 @@ class Machine:
             slice_ = min(remaining, TICK_SLICE) if outer else 0
             t0 = time.monotonic()
             try:
-                self.uc.emu_start(pc, frame.until, timeout=int(slice_ * 1e6))
+                if outer:
+                    with WATCHDOG.armed(id(self), t0 + slice_, self._watchdog_stop):
+                        self.uc.emu_start(pc, frame.until)
+                else:
+                    self.uc.emu_start(pc, frame.until)
             except UcError:
                 regs = self.registers()
                 if frame.stop is not None:

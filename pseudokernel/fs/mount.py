@@ -4,14 +4,27 @@ sysfs files report the kernel's size (4096) and procfs files their length, and b
 with direct_io so each open reads the kernel anew; dmesg and proc/kmsg go through the page
 cache, because util-linux `dmesg -F` mmaps its file (a MAP_SHARED map of a direct_io file fails
 with ENODEV). /dev/kmsg hands out one record per read(), as the kernel's devkmsg_read().
+
+Speed (docs/performance.md): the host kernel keeps looked-up names for ENTRY_TIMEOUT, so a walk
+over /sys/module does not ask for every path component again. Attributes are never cached: every
+stat() asks, and every open, read, readdir and access() is answered from the kernel as it is
+now, so a name the host still caches for a module that is gone only leads to ENOENT. What a
+cached name would get wrong is the size of a file whose length changes (proc/modules, dmesg):
+the host reads up to the size it last saw when it splices (sendfile(), as busybox cat does).
+So after each system call the names whose size may have changed, and the modules that went
+away, are dropped from the host's cache (invalidate()). Permissions are checked here (open,
+access), as kernfs does, rather than with default_permissions, which would cost a request per
+directory of every path.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import itertools
 import logging
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +41,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("pseudokernel.fs")
 
 
+_tls = threading.local()
+
+
+def _keep_thread_state() -> None:
+    """libfuse's worker threads are not Python's: ctypes gives each callback a fresh thread
+    state and drops it on return, which doubles the cost of a request. One extra
+    PyGILState_Ensure(), never released, keeps the thread's state for its lifetime."""
+    if not getattr(_tls, "kept", False):
+        ctypes.pythonapi.PyGILState_Ensure()
+        _tls.kept = True
+
+
+FUSE_ROOT_ID = 1
+FUSE_CAP_ATOMIC_O_TRUNC = 1 << 3
+_lib = fuse._libfuse
+_lib.fuse_get_session.argtypes = [ctypes.c_void_p]
+_lib.fuse_get_session.restype = ctypes.c_void_p
+_lib.fuse_lowlevel_notify_inval_entry.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]
+_lib.fuse_lowlevel_notify_inval_entry.restype = ctypes.c_int
+
+ENTRY_TIMEOUT = 1.0  # seconds; the tree's names are also dropped on every change (invalidate)
+SNAPSHOT_AGE = 0.5  # seconds a computed file content may serve a stat() and the open() after it
+
+
 @dataclass
 class Handle:
     node: File
@@ -42,18 +79,72 @@ class KernelFS(fuse.Operations):
 
     use_ns = True
 
-    def __init__(self, kernel: Kernel, owner_uid: int | None = None) -> None:
+    def __init__(self, kernel: Kernel, mountpoint: str | None = None, owner_uid: int | None = None) -> None:
         self.kernel = kernel
+        self.mountpoint = mountpoint
         self.boot = time.time()
         self.root = build_root(kernel, self.boot)
         self.uid = os.getuid() if owner_uid is None else owner_uid
         self.gid = os.getgid()
         self.handles: dict[int, Handle] = {}
         self._fh = itertools.count(1)
+        # content of size=None files by (path, privileged): ((generation, log seq), time, bytes)
+        self._snapshots: dict[tuple[str, bool], tuple[tuple[int, int], float, bytes]] = {}
+        self._fuse: int | None = None  # struct fuse *, once mounted
+        self._fuse_lock = threading.Lock()
+        self._listed: dict[str, set[str]] = {}  # what invalidate() last saw in each directory
+        kernel.on_change.append(self.invalidate)
+
+    # -- the host kernel's cache -----------------------------------------------------------
+
+    def init_with_config(self, conn: Any, config: Any) -> None:
+        """Mounted. No atomic O_TRUNC: `echo v > attr` then truncates with a SETATTR, whose
+        reply carries the attribute's size (4096), instead of the host setting its size to 0
+        at open, which a rejected write would leave for the next sendfile() to stop at."""
+        if conn is not None:
+            conn.want &= ~FUSE_CAP_ATOMIC_O_TRUNC
+        with self._fuse_lock:
+            self._fuse = _lib.fuse_get_context().contents.fuse
+
+    def destroy(self, path: str) -> None:
+        with self._fuse_lock:
+            self._fuse = None
+        if self.invalidate in self.kernel.on_change:
+            self.kernel.on_change.remove(self.invalidate)
+
+    def invalidate(self) -> None:
+        """fuse_lowlevel_notify_inval_entry() for /dmesg, every name in /proc (with what is
+        below it) and the modules gone from /sys/module: the host looks them up again, fresh
+        sizes included. The directories themselves stay: they may be the roots of bind mounts
+        (`pseudokernel shell`), which would keep a dropped directory's stale names for good.
+        A directory's node ID is its st_ino (libfuse's high-level API without use_ino)."""
+        with self._fuse_lock:
+            if not self._fuse or not self.mountpoint:
+                return
+            session = _lib.fuse_get_session(self._fuse)
+            for path, names in self._volatile_names():
+                try:
+                    nodeid = FUSE_ROOT_ID if path == "/" else os.stat(self.mountpoint + path).st_ino
+                except OSError:
+                    continue
+                for name in names:
+                    raw = name.encode("utf-8", "surrogateescape")
+                    _lib.fuse_lowlevel_notify_inval_entry(session, nodeid, raw, len(raw))
+
+    def _volatile_names(self) -> list[tuple[str, set[str]]]:
+        out = [("/", {"dmesg"})]
+        for path, keep_present in (("/proc", False), ("/sys/module", True)):
+            node = lookup(self.root, path)
+            now = set(node.list()) if isinstance(node, Dir) else set()
+            before = self._listed.get(path, set())
+            self._listed[path] = now
+            out.append((path, before - now if keep_present else before | now))
+        return out
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _node(self, path: str):
+        _keep_thread_state()
         try:
             node = lookup(self.root, path)
         except OSError as e:
@@ -65,6 +156,16 @@ class KernelFS(fuse.Operations):
     def _reader(self) -> Reader:
         uid, _gid, _pid = fuse.fuse_get_context()
         return Reader(uid, uid == 0 or uid == self.uid)
+
+    def _may(self, node: File | Dir | Link, want: int) -> bool:
+        """generic_permission(): want is a mask of 4 (read), 2 (write), 1 (exec/search);
+        root passes, others get the owner's, the group's or the others' bits."""
+        uid, gid, _pid = fuse.fuse_get_context()
+        if uid == 0:
+            return True
+        mode = node.st_mode & 0o777
+        bits = mode >> 6 if uid == self.uid else mode >> 3 if gid == self.gid else mode
+        return bits & want == want
 
     # -- attributes and directories --------------------------------------------------------
 
@@ -82,32 +183,35 @@ class KernelFS(fuse.Operations):
             "st_size": 0,
         }
         if isinstance(node, Dir):
-            attrs["st_nlink"] = 2 + self._subdirs(node)
+            attrs["st_nlink"] = 2 + node.count_subdirs()
         elif isinstance(node, Link):
             attrs["st_size"] = 0  # kernfs symlinks report no size
         elif node.size is None:
-            attrs["st_size"] = len(self._content(node))
+            h = self.handles.get(getattr(fh, "fh", 0)) if fh is not None else None
+            attrs["st_size"] = len(h.data) if h is not None and h.node is node else len(self._snapshot(path, node))
         else:
             attrs["st_size"] = node.size
         return attrs
 
-    @staticmethod
-    def _subdirs(node: Dir) -> int:
-        """kernfs counts a directory's links as 2 plus its subdirectories."""
-        n = 0
-        for name in node.list():
-            try:
-                if isinstance(node.child(name), Dir):
-                    n += 1
-            except OSError:
-                pass
-        return n
-
-    def readdir(self, path: str, fh: Any) -> list[str]:
+    def readdir(self, path: str, fh: Any) -> list[tuple[str, int, int]]:
+        """Names with their types (d_type), so that `find -type f` need not stat each."""
         node = self._node(path)
         if not isinstance(node, Dir):
             raise fuse.FuseOSError(errno.ENOTDIR)
-        return [".", ".."] + node.list()
+        out = [(".", node.st_mode, 0), ("..", stat.S_IFDIR, 0)]
+        for name in node.list():
+            try:
+                child = node.child(name)
+            except OSError:
+                child = None
+            out.append((name, child.st_mode if child is not None else 0, 0))
+        return out
+
+    def access(self, path: str, amode: int) -> int:
+        node = self._node(path)
+        if amode and not self._may(node, amode & 7):
+            raise fuse.FuseOSError(errno.EACCES)
+        return 0
 
     def readlink(self, path: str) -> str:
         node = self._node(path)
@@ -120,13 +224,31 @@ class KernelFS(fuse.Operations):
 
     # -- files -----------------------------------------------------------------------------
 
-    def _content(self, node: File) -> bytes:
+    def _content(self, node: File, reader: Reader | None = None) -> bytes:
         if node.read is None:
             return b""
         try:
-            return node.read(self._reader())
+            return node.read(reader or self._reader())
         except OSError as e:
             raise fuse.FuseOSError(e.errno or errno.EIO) from None
+
+    def _snapshot(self, path: str, node: File, for_open: bool = False) -> bytes:
+        """The content of a file whose size is its length, computed once for the stat()s and
+        the open() that follows them while the kernel has not changed (one snapshot: the size
+        the reader saw is the length it reads). The open takes it: the next open reads anew,
+        as a module's show function runs once per read of the real file."""
+        reader = self._reader()
+        key = (path, reader.privileged)
+        gen, now = (self.kernel.generation, self.kernel.log.next_seq), time.monotonic()
+        hit = self._snapshots.pop(key, None) if for_open else self._snapshots.get(key)
+        if hit is not None and hit[0] == gen and now - hit[1] < SNAPSHOT_AGE:
+            return hit[2]
+        data = self._content(node, reader)
+        if not for_open:
+            if len(self._snapshots) > 64:
+                self._snapshots.clear()
+            self._snapshots[key] = (gen, now, data)
+        return data
 
     def open(self, path: str, fi: Any) -> int:
         node = self._node(path)
@@ -139,12 +261,14 @@ class KernelFS(fuse.Operations):
             raise fuse.FuseOSError(errno.EACCES)
         if acc != os.O_WRONLY and (not node.mode & 0o444 or (node.read is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
+        if not self._may(node, {os.O_RDONLY: 4, os.O_WRONLY: 2}.get(acc, 6)):
+            raise fuse.FuseOSError(errno.EACCES)
         h = Handle(node, nonblock=bool(fi.flags & os.O_NONBLOCK))
         if node.stream:
             records = self.kernel.log.records()
             h.seq = records[0].seq if records else self.kernel.log.next_seq
         elif acc != os.O_WRONLY:
-            h.data = self._content(node)
+            h.data = self._snapshot(path, node, for_open=True) if node.size is None else self._content(node)
         fi.direct_io = 1 if node.direct else 0
         fi.keep_cache = 0
         fh = next(self._fh)
@@ -153,6 +277,7 @@ class KernelFS(fuse.Operations):
         return 0
 
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
+        _keep_thread_state()
         h = self.handles.get(fi.fh)
         if h is None:
             raise fuse.FuseOSError(errno.EBADF)
@@ -182,6 +307,7 @@ class KernelFS(fuse.Operations):
             klog.wait_for(h.seq, 1.0)
 
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
+        _keep_thread_state()
         h = self.handles.get(fi.fh)
         if h is None or h.node.write is None:
             raise fuse.FuseOSError(errno.EACCES)
@@ -189,6 +315,8 @@ class KernelFS(fuse.Operations):
             return h.node.write(data)
         except OSError as e:
             raise fuse.FuseOSError(e.errno or errno.EIO) from None
+        finally:
+            self.kernel.generation += 1  # a setting changed (kptr_restrict, a parameter): no stale snapshot
 
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
         node = self._node(path)
@@ -197,6 +325,7 @@ class KernelFS(fuse.Operations):
         raise fuse.FuseOSError(errno.EACCES)
 
     def release(self, path: str, fi: Any) -> int:
+        _keep_thread_state()
         h = self.handles.pop(fi.fh, None)
         if h is not None:
             h.closed.set()
@@ -211,13 +340,13 @@ class KernelFS(fuse.Operations):
 
 
 def mount_options(allow_other: bool = False) -> dict[str, Any]:
-    """No attribute or entry caching: every stat and lookup sees the kernel as it is now."""
+    """Names cached briefly and dropped on change (KernelFS.invalidate), attributes and
+    missing names never: every stat() sees the kernel as it is now."""
     opts: dict[str, Any] = {
         "fsname": "pseudokernel",
         "subtype": "pseudokernel",
-        "default_permissions": True,
         "attr_timeout": 0,
-        "entry_timeout": 0,
+        "entry_timeout": ENTRY_TIMEOUT,
         "negative_timeout": 0,
     }
     if allow_other:
@@ -227,7 +356,7 @@ def mount_options(allow_other: bool = False) -> dict[str, Any]:
 
 def serve(kernel: Kernel, mountpoint: str, allow_other: bool = False, foreground: bool = True) -> None:
     """Mount and serve until unmounted (blocks)."""
-    ops = KernelFS(kernel)
+    ops = KernelFS(kernel, mountpoint)
     fuse.FUSE(ops, mountpoint, raw_fi=True, foreground=foreground, nothreads=False, **mount_options(allow_other))
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .. import taint
 from ..module.module import Module, State
+from ..module.sysfs import sysfs_name
 from .tree import SYSFS_ATTR_SIZE, Dir, File, Link, Reader, StaticDir, kernfs_order
 
 if TYPE_CHECKING:
@@ -118,16 +119,23 @@ def drivers_dir(kernel: Kernel, mod: Module) -> Dir | None:
     return Dir(lambda: kernfs_order(list(drivers)), child, 0o755, mod.load_time)
 
 
-def module_root(kernel: Kernel, boot: float) -> Dir:
-    def names() -> list[str]:
-        with kernel.mutex:
-            return kernfs_order([m.name for m in kernel.modules if m.state != State.UNFORMED])
+def _formed(kernel: Kernel) -> list[Module]:
+    with kernel.mutex:
+        return [m for m in kernel.modules if m.state != State.UNFORMED]
 
-    def child(name: str):
-        mod = kernel.find_module(name)
+
+def module_root(kernel: Kernel, boot: float) -> Dir:
+    """Each module's directory is named sysfs_name(mod->name): "a/b" lives in a!b."""
+
+    def child(kname: str):
+        mod = kernel.find_module(kname)
+        if mod is None or sysfs_name(mod.name) != kname:
+            # only a module whose name has a '/' is found under another name
+            mod = next((m for m in _formed(kernel) if sysfs_name(m.name) == kname), None) if "!" in kname else None
         return module_dir(kernel, mod) if mod is not None else None
 
-    return Dir(names, child, 0o755, boot)
+    return Dir(lambda: kernfs_order([sysfs_name(m.name) for m in _formed(kernel)]), child, 0o755, boot,
+               lambda: len(_formed(kernel)))
 
 
 def sys_dir(kernel: Kernel, boot: float) -> Dir:

@@ -47,10 +47,23 @@ class Dir:
     child: Callable[[str], Node | None]
     mode: int = 0o555
     mtime: float | None = None
+    subdirs: Callable[[], int] | None = None  # for st_nlink, where counting is cheaper than listing
 
     @property
     def st_mode(self) -> int:
         return stat.S_IFDIR | self.mode
+
+    def count_subdirs(self) -> int:
+        """kernfs counts a directory's links as 2 plus its subdirectories."""
+        if self.subdirs is not None:
+            return self.subdirs()
+        n = 0
+        for name in self.list():
+            try:
+                n += isinstance(self.child(name), Dir)
+            except OSError:
+                pass
+        return n
 
 
 @dataclass
