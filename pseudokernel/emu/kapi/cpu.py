@@ -157,14 +157,14 @@ def x86_match_cpu(k: KernelApi, match: int) -> int:
     m = match
     for _ in range(4096):
         raw = k.m.read(m, size)
-        u16 = lambda n: int.from_bytes(raw[o[n]:o[n] + 2], "little")  # noqa: E731
-        if not u16("flags") & 1:
+        f = {n: int.from_bytes(raw[o[n]:o[n] + 2], "little") for n in o}
+        if not f["flags"] & 1:
             return 0
-        if ((u16("vendor") == 0xFFFF or u16("vendor") == X86_VENDOR_AMD)
-                and (u16("family") == 0 or u16("family") == c.family)
-                and (u16("model") == 0 or u16("model") == c.model)
-                and (u16("steppings") == 0 or u16("steppings") >> c.stepping & 1)
-                and (u16("feature") == 0 or c.has(u16("feature")))):
+        if ((f["vendor"] == 0xFFFF or f["vendor"] == X86_VENDOR_AMD)
+                and (f["family"] == 0 or f["family"] == c.family)
+                and (f["model"] == 0 or f["model"] == c.model)
+                and (f["steppings"] == 0 or f["steppings"] >> c.stepping & 1)
+                and (f["feature"] == 0 or c.has(f["feature"]))):
             return m
         m += size
     return 0
@@ -382,7 +382,7 @@ def current(k: KernelApi) -> int:
         cred_s = k.btf_struct("cred")
         cred = k.m.kmalloc(cred_s.size if cred_s else 176, "", 0, kind="cred")
         full = (1 << 41) - 1  # CAP_LAST_CAP 40: root has them all
-        _fill(k, cred, "cred", {"usage": 4})
+        _fill(k, cred, "cred", {"usage": 4, "user_ns": k.data_symbol("init_user_ns")})
         if cred_s:
             for cap in ("cap_permitted", "cap_effective", "cap_bset"):
                 if cap in cred_s.members:

@@ -48,6 +48,7 @@ def _remove_tree(k: KernelApi, kind: str, obj: int) -> None:
         getattr(k.kernel, "proc_entries", {}).pop(rec.name, None)
     for child in [r for r in reg.of_kind(kind) if r.info.get("parent") == obj]:
         _remove_tree(k, kind, child.obj)
+    k.kfree(obj)  # the proc_dir_entry or dentry _entry() allocated
 
 
 # -- /proc ----------------------------------------------------------------------------------------
@@ -66,11 +67,14 @@ def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
 
 def proc_node_factory(kernel, obj: int):
     """What the mount shows for a module's /proc entry: directories list what was created in
-    them; a file reads as empty (its show/read callbacks are module code that is not run for
-    a read of the mount)."""
+    them; a file reads through the module's callbacks on the CPU (seq_file.read_proc_entry).
+    Its size is its content's length, like every file of the mount's /proc (fs/procfs.py): the
+    host's splice (sendfile(), busybox cat) stops at st_size. So a stat() runs the module's
+    show once (the open right after it reads that same snapshot), where the real kernel,
+    which reports 0, runs nothing."""
 
     def make():
-        from ...fs.tree import Dir, File
+        from ...fs.tree import Dir, File, Link
 
         reg = kernel.registry
         rec = reg.find("proc", obj)
@@ -90,7 +94,9 @@ def proc_node_factory(kernel, obj: int):
                 return None
 
             return Dir(lst, child, rec.info.get("mode", 0o40555) & 0o777)
-        return File(lambda reader: b"", rec.info.get("mode", 0o444) & 0o777 or 0o444, 0)
+        if "target" in rec.info:
+            return Link(rec.info["target"])
+        return File(lambda reader: kernel.read_module_file(rec), rec.info.get("mode", 0o444) & 0o777 or 0o444, None)
 
     return make
 
@@ -118,13 +124,31 @@ def proc_create_single_data(k: KernelApi, name: int, mode: int, parent: int, sho
 @kapi("proc_create_seq_private")
 def proc_create_seq_private(k: KernelApi, name: int, mode: int, parent: int, ops: int, state_size: int,
                             data: int) -> int:
-    return _proc(k, name, mode, parent, seq_ops=ops, data=data)
+    return _proc(k, name, mode, parent, seq_ops=ops, data=data, state_size=state_size & 0xFFFFFFFF)
 
 
-@kapi("proc_create_net_data", "proc_create_net_single", "proc_create_net_data_write",
-      "proc_create_net_single_write")
-def proc_create_net_data(k: KernelApi, name: int, mode: int, parent: int, ops: int) -> int:
-    return _proc(k, name, mode, parent, seq_ops=ops)
+# fs/proc/proc_net.c: the seq_file's private data starts with the struct net (seq_file_net())
+@kapi("proc_create_net_data")
+def proc_create_net_data(k: KernelApi, name: int, mode: int, parent: int, ops: int, state_size: int,
+                         data: int) -> int:
+    return _proc(k, name, mode, parent, seq_ops=ops, state_size=state_size & 0xFFFFFFFF, data=data, net=True)
+
+
+@kapi("proc_create_net_data_write")
+def proc_create_net_data_write(k: KernelApi, name: int, mode: int, parent: int, ops: int, write: int,
+                               state_size: int, data: int) -> int:
+    return _proc(k, name, mode, parent, seq_ops=ops, state_size=state_size & 0xFFFFFFFF, data=data, net=True)
+
+
+@kapi("proc_create_net_single")
+def proc_create_net_single(k: KernelApi, name: int, mode: int, parent: int, show: int, data: int) -> int:
+    return _proc(k, name, mode, parent, show=show, data=data, net=True)
+
+
+@kapi("proc_create_net_single_write")
+def proc_create_net_single_write(k: KernelApi, name: int, mode: int, parent: int, show: int, write: int,
+                                 data: int) -> int:
+    return _proc(k, name, mode, parent, show=show, data=data, net=True)
 
 
 @kapi("proc_mkdir")
@@ -177,11 +201,6 @@ def proc_remove(k: KernelApi, de: int) -> None:
 @kapi("proc_set_size", "proc_set_user")
 def proc_set_size(k: KernelApi, de: int, size: int) -> None:
     return None
-
-
-@kapi("pde_data")
-def pde_data(k: KernelApi, inode: int) -> int:
-    return 0
 
 
 # -- debugfs --------------------------------------------------------------------------------------

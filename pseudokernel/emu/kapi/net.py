@@ -53,10 +53,10 @@ def _init_net(k: KernelApi, addr: int) -> None:
     user_ns = k.data_symbol("init_user_ns")
     if k.btf_struct("net") and "user_ns" in k.btf_struct("net").members:
         k.m.write_u64(addr + k.offset("net", "user_ns", 0), user_ns)
-    for member in ("ns", "passive", "count"):
-        pass
     k.m.write_u32(addr + k.offset("net", "passive", 0), 1)
     init_list_heads(k, addr, "net")
+    # ns.count: alive, so maybe_get_net() (a /proc/net file's open) succeeds
+    k.m.write_u32(addr + k.offset("net", "ns", 0x90) + k.offset("ns_common", "count", 4), 1)
     # /proc/net and /proc/net/stat of the namespace (fs/proc/proc_net.c)
     from .fs import _entry
 
@@ -83,7 +83,7 @@ def init_list_heads(k: KernelApi, addr: int, struct: str, depth: int = 0) -> Non
     s = k.btf_struct(struct)
     if s is None or depth > 3:
         return
-    for name, mem in s.members.items():
+    for mem in s.members.values():
         t = mem.type
         if t.kind == "struct" and t.name == "list_head":
             k.m.write_u64(addr + mem.offset, addr + mem.offset)
@@ -394,7 +394,8 @@ kapi("xfrm_register_type", "xfrm_register_km", "xfrm_state_register_afinfo", "tc
      "register_inetaddr_notifier", "register_inet6addr_notifier", "register_netevent_notifier",
      "ipv6_stub_register", "nf_register_queue_handler", "nf_ct_helper_register", "nf_conntrack_register_notifier",
      "register_ip_vs_scheduler", "xt_register_target", "xt_register_match", "nf_log_register",
-     "nft_register_expr", "nft_register_obj", "nft_register_chain_type", "nf_register_sockopt")(_record("net_registration", lambda k, o: k.stub.name if k.stub else "net"))
+     "nft_register_expr", "nft_register_obj", "nft_register_chain_type", "nf_register_sockopt")(
+    _record("net_registration", lambda k, o: k.stub.name if k.stub else "net"))
 
 
 @kapi("proto_register")
@@ -666,3 +667,23 @@ def sock_release(k: KernelApi, sock: int) -> None:
     if sock and k.kernel_registry().remove("socket", sock) is not None:
         k.kfree(k.m.read_u64(sock + k.offset("socket", "sk", 24)))
         k.kfree(sock)
+
+
+# -- net/core/neighbour.c: the seq_file walk of a neighbour table (no neighbours here) ----------
+
+@kapi("neigh_seq_start")
+def neigh_seq_start(k: KernelApi, seq: int, pos: int, tbl: int, flags: int) -> int:
+    """The header line (SEQ_START_TOKEN) at position 0; past it, nothing: the machine has no
+    neighbour entries."""
+    return 1 if k.m.read_u64(pos) == 0 else 0
+
+
+@kapi("neigh_seq_next")
+def neigh_seq_next(k: KernelApi, seq: int, v: int, pos: int) -> int:
+    k.m.write_u64(pos, k.m.read_u64(pos) + 1)
+    return 0
+
+
+@kapi("neigh_seq_stop")
+def neigh_seq_stop(k: KernelApi, seq: int, v: int) -> None:
+    return None

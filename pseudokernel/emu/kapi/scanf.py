@@ -91,7 +91,8 @@ def vsscanf(k, text: bytes, fmt: bytes, args) -> int:
         if not valid:
             return n
         digits = valid.group(0)
-        consumed = len(tok) - (len(tok.lstrip(b"+-")) - len(digits)) + (2 if b == 16 and tok.lstrip(b"+-")[:2].lower() == b"0x" else 0)
+        prefix = 2 if b == 16 and tok.lstrip(b"+-")[:2].lower() == b"0x" else 0
+        consumed = len(tok) - (len(tok.lstrip(b"+-")) - len(digits)) + prefix
         v = int(digits, b)
         if neg:
             v = -v

@@ -16,9 +16,8 @@ which then returns -EINTR as for a thread that was never woken (documented appro
 
 from __future__ import annotations
 
-from errno import EINTR
-
 import time
+from errno import EINTR
 
 from ..machine import Budget, CpuStop
 from . import HZ, KernelApi, VarArgs, kapi, kboot, kdata
