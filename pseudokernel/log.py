@@ -166,12 +166,14 @@ class PrintkLog:
     # -- reading ---------------------------------------------------------------------------
 
     def records(self, since_seq: int = 0) -> list[Record]:
-        """A snapshot of the records with seq >= since_seq (copies: safe to format later)."""
+        """A snapshot of the finalized records with seq >= since_seq (copies: safe to format
+        later). As prb_read_valid(), a reader does not see the last record while it may still
+        grow: one without a newline is final only once the next one is stored."""
         with self._lock:
             return [
                 Record(r.seq, r.ts_nsec, r.level, r.flags, r.text, r.facility, r.caller, r.dev_info)
                 for r in self._records
-                if r.seq >= since_seq
+                if r.seq >= since_seq and r.final
             ]
 
     @property

@@ -10,9 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_e2e import pk, wait_for
-
 from conftest import DEB, RELEASE
+from test_e2e import pk, wait_for
 
 pytestmark = pytest.mark.skipif(DEB is None, reason="no linux-image-6.1.0-56-amd64 .deb in the cache")
 

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import RELEASE
 from realref import PREBUILT
 from test_e2e import pk
-
-from conftest import RELEASE
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
 

@@ -34,6 +34,7 @@ SYSCALL_FRAMES = {
     "init": ("do_one_initcall+0x59", "do_init_module+0x4a", "__do_sys_finit_module+0xac"),
     "exit": ("__do_sys_delete_module+0x1a8",),
     "parse_args": ("parse_args+0x10b", "load_module+0x1f1a", "__do_sys_finit_module+0xac"),
+    "read": ("seq_read_iter+0x11f", "seq_read+0xa5", "proc_reg_read+0x58", "vfs_read+0xa6", "ksys_read+0x63"),
 }
 USER_TAIL = ("do_syscall_64+0x5d", "entry_SYSCALL_64_after_hwframe+0x6e")
 # kernel threads and interrupts: the frames below a deferred callback, and no user part
@@ -46,7 +47,8 @@ KTHREAD_FRAMES = {
     "rcu": ("rcu_core+0x29f", "__do_softirq+0xc5"),
     "firmware": ("process_one_work+0x1c7", "worker_thread+0x4d", "kthread+0xd7", "ret_from_fork+0x1f"),
 }
-SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176}  # finit_module, delete_module
+KERNEL_SPACE = 0xFFFF800000000000  # fault_in_kernel_space(): the upper half
+SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176, "read": 0}  # finit_module, delete_module, read
 
 
 def _p(level: int, text: str) -> bytes:
@@ -145,6 +147,13 @@ def call_trace(kernel: Kernel, regs: dict[str, int], where: str, first: tuple[st
     if where in KTHREAD_FRAMES:
         chain = ()  # the callback runs on its own (kernel thread's or interrupt's) stack
     out = [_default("Call Trace:\n"), _default(" <IRQ>\n" if irq else " <TASK>\n")]
+    rip = regs["rip"]
+    if rip and not first and kernel.module_at(rip) is None and kernel.machine.function_name(rip) is None:
+        # no ORC data for the faulting address (a jump into nothing): the unwinder falls back
+        # to the frame pointer, gets lost, and every frame it lists is unreliable ("? ", not
+        # shown here); it never reaches the syscall's registers
+        out.append(_default(" </IRQ>\n" if irq else " </TASK>\n"))
+        return out
     for name in first:
         out.append(_default(f" {name}\n"))
     for ret in unwind(kernel, regs["rip"], regs["rsp"], regs["rbp"], chain=chain):
@@ -239,7 +248,10 @@ def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
             _p(0, f"BUG: TASK stack guard page was hit at {kernel.hashed_pointer(addr)} (stack is {begin}..{end})\n")
         )
         oops(kernel, regs, where, "stack guard page", 0, addr, head, stop.chain)
-        return "oops"
+        # handle_stack_overflow() runs in the double fault handler: oops_end() finds itself
+        # in an interrupt and panics (seen on the real kernel: hostile.ko mode=recurse)
+        panic_after_oops(kernel, "Fatal exception in interrupt")
+        return "panic"
     if err & X86_PF_INSTR and prot:
         head.append(_p(2, "kernel tried to execute NX-protected page - exploit attempt? (uid: 0)\n"))
     if addr < 4096:
@@ -251,6 +263,11 @@ def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
     head.append(_p(1, f"#PF: error_code(0x{err:04x}) - {'permissions violation' if prot else 'not-present page'}\n"))
     head.append(_p(6, dump_pagetable(addr, prot) + "\n"))
     oops(kernel, regs, where, "Oops", err, addr, head, stop.chain)
+    # do_kern_addr_fault(), and do_user_addr_fault() for kernel code fetching from user memory,
+    # oops before the fault handler turns interrupts back on: the task exits with them off
+    if addr >= KERNEL_SPACE or err & X86_PF_INSTR:
+        pid, comm = _task(kernel)
+        kernel.log.printk(_p(6, f"note: {comm}[{pid}] exited with irqs disabled\n"))
     return "oops"
 
 
@@ -385,6 +402,23 @@ def panic(kernel: Kernel, message: str, regs: dict[str, int], where: str,
     lines.append(_p(0, "Kernel Offset: disabled\n"))
     lines.append(_p(0, f"---[ end Kernel panic - not syncing: {message} ]---\n"))
     _emit(kernel, lines)
+
+
+def panic_after_oops(kernel: Kernel, message: str) -> None:
+    """panic() right after an oops: taint D is set, so no stack is dumped again. With a
+    panic= timeout the machine reboots before the end marker. The real machine is dead after
+    it; pseudokernel says so and goes on."""
+    lines = [_p(0, f"Kernel panic - not syncing: {message}\n"), _p(0, "Kernel Offset: disabled\n")]
+    try:
+        timeout = int(kernel.cmdline_param("panic", "0") or 0)
+    except ValueError:
+        timeout = 0
+    if timeout > 0:
+        lines.append(_p(0, f"Rebooting in {timeout} seconds..\n"))
+    if timeout == 0:
+        lines.append(_p(0, f"---[ end Kernel panic - not syncing: {message} ]---\n"))
+    _emit(kernel, lines)
+    kernel.log.err("pseudokernel: the real kernel stops here (panic); this one goes on, its state is the panic's\n")
 
 
 def dump_stack(kernel: Kernel, mod: Module | None, first: tuple[str, ...] = ("dump_stack_lvl+0x44",)) -> None:

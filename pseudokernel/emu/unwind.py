@@ -45,7 +45,7 @@ class OrcTable:
         return self.entries[i] if i >= 0 else None
 
 
-def unwind(kernel: Kernel, rip: int, rsp: int, rbp: int, limit: int = 32,
+def unwind(kernel: Kernel, rip: int, rsp: int, rbp: int, limit: int = 256,
            chain: list[tuple[int, int, int, int]] = ()) -> list[int]:
     """Return addresses of the frames above rip, while they are in module code. A frame that
     returns into the machine's call trampoline was called by a kernel function (a callback

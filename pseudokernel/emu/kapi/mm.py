@@ -14,6 +14,7 @@ from errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
 from ..alloc import PAGE_SIZE
 from ..machine import HEAP_START, PAGE_OFFSET
 from . import KernelApi, kapi, kboot
+from .page_alloc import GFP_KERNEL, vmalloc_checked
 
 MASK64 = (1 << 64) - 1
 VMEMMAP_BASE = 0xFFFFEA0000000000
@@ -226,14 +227,17 @@ def __kmalloc_node_track_caller(k: KernelApi, size: int, flags: int) -> int:
 
 @kapi("vmalloc_user", "vmalloc_32", "vmalloc_32_user", "vmalloc_no_huge", "vmalloc_huge")
 def vmalloc_user(k: KernelApi, size: int) -> int:
-    if size == 0 or size > (1 << 30):
-        return 0
-    return k.m.vmalloc(size) or 0
+    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, ("__vmalloc_node_range+0x838", "__vmalloc_node+0x4a"))
 
 
-@kapi("__vmalloc_node_range", "__vmalloc_node")
-def __vmalloc_node_range(k: KernelApi, size: int) -> int:
-    return vmalloc_user(k, size)
+@kapi("__vmalloc_node")
+def __vmalloc_node(k: KernelApi, size: int, align: int, gfp: int) -> int:
+    return vmalloc_checked(k, size, gfp, ("__vmalloc_node_range+0x838",))
+
+
+@kapi("__vmalloc_node_range")
+def __vmalloc_node_range(k: KernelApi, size: int, align: int, start: int, end: int, gfp: int) -> int:
+    return vmalloc_checked(k, size, gfp, ())
 
 
 @kapi("vmap")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from . import KernelApi, kapi
-
-__GFP_ZERO = 0x100
+from .page_alloc import __GFP_ZERO, GFP_KERNEL, vmalloc_checked
 
 
 @kapi("__kmalloc")
@@ -100,11 +99,22 @@ def kstrndup(k: KernelApi, s: int, maxlen: int, gfp: int) -> int:
     return p
 
 
-@kapi("vmalloc", "vzalloc", "__vmalloc", "vmalloc_node", "vzalloc_node")
+VMALLOC_FRAMES = ("__vmalloc_node_range+0x838", "__vmalloc_node+0x4a")
+
+
+@kapi("vmalloc", "vmalloc_node")
 def vmalloc(k: KernelApi, size: int) -> int:
-    if size == 0 or size > (1 << 30):
-        return 0
-    return k.m.vmalloc(size) or 0
+    return vmalloc_checked(k, size, GFP_KERNEL, VMALLOC_FRAMES)
+
+
+@kapi("vzalloc", "vzalloc_node")
+def vzalloc(k: KernelApi, size: int) -> int:
+    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, VMALLOC_FRAMES)
+
+
+@kapi("__vmalloc")
+def __vmalloc(k: KernelApi, size: int, gfp: int) -> int:
+    return vmalloc_checked(k, size, gfp, VMALLOC_FRAMES)
 
 
 @kapi("vfree")

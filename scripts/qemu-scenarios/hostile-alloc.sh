@@ -1,0 +1,6 @@
+# hostile.ko mode=alloc: an init that misbehaves (tests/modules/src/hostile); one boot per mode.
+scenario_start
+run insmod hostile.ko mode=alloc
+run cat /proc/modules
+run cat /proc/sys/kernel/tainted
+dmesg_since
