@@ -223,7 +223,9 @@ class Kernel:
         changes no name and runs inside a FUSE request, where dropping names could deadlock:
         notify=False; a read of a module's file changes nothing the views show."""
         try:
-            with self.syscall_lock:
+            # the syscall lock, then the CPU: unicorn is not to be touched from two threads
+            # (a parameter read from the mount takes the machine's lock alone)
+            with self.syscall_lock, self.machine.lock:
                 self.next_pid += 1
                 self.current_pid = self.next_pid
                 self.current_comm = comm
@@ -288,7 +290,8 @@ class Kernel:
         from .module.params import param_attr_show
 
         try:
-            return param_attr_show(self, mod, kp)
+            with self.machine.lock:  # unicorn is one CPU: no kmalloc or read while a load runs
+                return param_attr_show(self, mod, kp)
         except CpuStop as stop:
             self.report_cpu_stop(mod, stop, "param")
             raise OSError(errno.EFAULT, kp.name) from None

@@ -57,13 +57,15 @@ def module_dir(kernel: Kernel, mod: Module) -> Dir:
 
 
 def holders_dir(mod: Module) -> Dir:
+    """A link per module using this one, named as its /sys/module directory is."""
+
     def child(name: str):
         for user in mod.source_list:
-            if user.name == name:
+            if sysfs_name(user.name) == name:
                 return Link(f"../../{name}", mod.load_time)
         return None
 
-    return Dir(lambda: kernfs_order([u.name for u in mod.source_list]), child, 0o755, mod.load_time)
+    return Dir(lambda: kernfs_order([sysfs_name(u.name) for u in mod.source_list]), child, 0o755, mod.load_time)
 
 
 def parameters_dir(kernel: Kernel, mod: Module) -> Dir | None:
