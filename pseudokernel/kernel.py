@@ -73,6 +73,7 @@ class Kernel:
         self.generation = 0
         self._ranges: tuple[int, list[int], list[tuple[int, int, Module]]] | None = None
         self.on_change: list[Callable[[], None]] = []  # after each syscall, outside its locks
+        self.view_cache: dict[tuple, tuple[int, bytes]] = {}  # views made once per generation
         self.mutex = threading.RLock()  # module_mutex: held briefly, by readers too
         self.syscall_lock = threading.Lock()  # one load or unload at a time: one CPU
         self.held_locks: dict[int, int] = {}

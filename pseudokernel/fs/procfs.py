@@ -56,23 +56,36 @@ def proc_modules(kernel: Kernel, reader: Reader) -> bytes:
     show = kernel.kallsyms_show_value(reader)
     unload = kernel.profile.enabled("MODULE_UNLOAD")
     with kernel.mutex:
-        mods = [m for m in kernel.modules if m.state != State.UNFORMED]
-        return "".join(m_show(m, show, unload) for m in mods).encode()
+        return _per_generation(kernel, ("modules", show), lambda: "".join(
+            m_show(m, show, unload) for m in kernel.modules if m.state != State.UNFORMED).encode())
 
 
 def proc_kallsyms(kernel: Kernel, reader: Reader) -> bytes:
-    """vmlinux's symbols, then each module's ('%px %c %s\\t[%s]'), exported ones upper-case."""
     show = kernel.kallsyms_show_value(reader)
-    parts = [kernel.vmlinux_kallsyms_text(show)]
     with kernel.mutex:
-        mods = [m for m in kernel.modules if m.state != State.UNFORMED]
-        for mod in mods:
-            exported = {s.name for s in mod.syms if not s.gpl}
-            for s in mod.core_symbols():
-                if not s.name:
-                    continue
-                typ = s.type.upper() if s.name in exported else s.type.lower()
-                parts.append(f"{s.value if show else 0:016x} {typ} {s.name}\t[{mod.name}]\n".encode())
+        return _per_generation(kernel, ("kallsyms", show), lambda: _kallsyms(kernel, show))
+
+
+def _per_generation(kernel: Kernel, key: tuple, make) -> bytes:
+    """A view of module state, made again only when the kernel's generation has moved (every
+    change of a module's state, references, taint or memory moves it)."""
+    cache = kernel.view_cache
+    hit = cache.get(key)
+    if hit is None or hit[0] != kernel.generation:
+        hit = cache[key] = (kernel.generation, make())
+    return hit[1]
+
+
+def _kallsyms(kernel: Kernel, show: bool) -> bytes:
+    """vmlinux's symbols, then each module's ('%px %c %s\\t[%s]'), exported ones upper-case."""
+    parts = [kernel.vmlinux_kallsyms_text(show)]
+    for mod in [m for m in kernel.modules if m.state != State.UNFORMED]:
+        exported = {s.name for s in mod.syms if not s.gpl}
+        for s in mod.core_symbols():
+            if not s.name:
+                continue
+            typ = s.type.upper() if s.name in exported else s.type.lower()
+            parts.append(f"{s.value if show else 0:016x} {typ} {s.name}\t[{mod.name}]\n".encode())
     return b"".join(parts)
 
 

@@ -253,23 +253,25 @@ class MemSysReader:
 
 
 _SPACE = " \t\n\v\f\r"
-def _long_re():
-    """strtol's accepted prefix; compiled on first use (`re` is not imported by every CLI call)."""
-    import re
-
-    return re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 
 
 def read_str_long(text: str | None) -> int | None:
     """shared/util.c read_str_long(fd, &v, 10): strtol over at most 31 bytes, and the number must
-    be followed by whitespace ("0\\n" is fine, a bare "0" is -EINVAL)."""
+    be followed by whitespace ("0\\n" is fine, a bare "0" is -EINVAL). Parsed by hand: `re`
+    would cost every rmmod about 10 ms of imports."""
     if text is None:
         return None
     buf = text[:31]
-    m = _long_re().match(buf)
-    if not m or m.end() >= len(buf) or buf[m.end()] not in _SPACE:
+    i = len(buf) - len(buf.lstrip(_SPACE))
+    start = i
+    if i < len(buf) and buf[i] in "+-":
+        i += 1
+    digits = i
+    while i < len(buf) and "0" <= buf[i] <= "9":
+        i += 1
+    if i == digits or i >= len(buf) or buf[i] not in _SPACE:
         return None
-    return max(-(1 << 63), min((1 << 63) - 1, int(m.group(1))))
+    return max(-(1 << 63), min((1 << 63) - 1, int(buf[start:i])))
 
 
 def modname_normalize(name: str) -> str:
