@@ -38,6 +38,23 @@ if TYPE_CHECKING:
     from ...profile import KernelSymbol
 
 
+def neg_errno(e: int) -> int:
+    """-e in RAX: a negative errno as an int or pointer return (ERR_PTR)."""
+    return -e & MASK64
+
+
+def s32(v: int) -> int:
+    """A register's low 32 bits as the C int they hold."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def s64(v: int) -> int:
+    """A register as the signed long it holds."""
+    v &= MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
 class VarArgs(Args):
     """The variadic arguments of the current call, from register `first` on."""
 

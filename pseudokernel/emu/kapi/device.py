@@ -18,6 +18,7 @@ from __future__ import annotations
 from errno import EBUSY, EINVAL, ENODEV, ENOMEM
 
 from . import KernelApi, VarArgs, kapi, kdata
+from . import neg_errno as _err
 
 MASK64 = (1 << 64) - 1
 MISC_MAJOR = 10
@@ -40,10 +41,6 @@ REFERENCE_PCI = (  # (slot, vendor, device, subvendor, subdevice, class)
     ("0000:00:02.0", 0x1234, 0x1111, 0x1AF4, 0x1100, 0x030000),
     ("0000:00:03.0", 0x8086, 0x100E, 0x1AF4, 0x1100, 0x020000),
 )
-
-
-def _err(e: int) -> int:
-    return -e & MASK64
 
 
 def _name(k: KernelApi, p: int) -> str:

@@ -16,13 +16,10 @@ from unicorn import x86_const as X
 
 from ..vsprintf import MemoryFault
 from . import KernelApi, VarArgs, kapi
+from . import neg_errno as _err
 
 MASK64 = (1 << 64) - 1
 USER_TOP = 0x00007FFFFFFFF000
-
-
-def _err(e: int) -> int:
-    return -e & MASK64
 
 
 def _name(k: KernelApi, p: int) -> str:

@@ -8,12 +8,9 @@ from __future__ import annotations
 from errno import EBUSY, ENODEV, ENOENT
 
 from . import KernelApi, VarArgs, kapi
+from . import neg_errno as _err
 
 MASK64 = (1 << 64) - 1
-
-
-def _err(e: int) -> int:
-    return -e & MASK64
 
 
 def _name(k: KernelApi, p: int) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from errno import EBUSY, EEXIST, EINVAL, ENOMEM
 
 from . import KernelApi, VarArgs, kapi, kdata
+from . import neg_errno as _err
+from . import s32 as _s32
 
 MASK64 = (1 << 64) - 1
 NETDEV_ALIGN = 32
@@ -20,17 +22,8 @@ MAX_GEN = 256
 FIRST_PERNET_ID = 40  # ids the reference kernel's built-in subsystems hold
 
 
-def _err(e: int) -> int:
-    return -e & MASK64
-
-
 def _name(k: KernelApi, p: int) -> str:
     return k.cstr(p, 256).decode("utf-8", "replace") if p else ""
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 def _st(k: KernelApi) -> dict:

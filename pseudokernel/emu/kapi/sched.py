@@ -21,6 +21,7 @@ from errno import EINTR
 
 from ..machine import Budget, CpuStop
 from . import HZ, KernelApi, VarArgs, kapi, kboot, kdata
+from . import s64 as _s64
 
 MASK64 = (1 << 64) - 1
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
@@ -52,11 +53,6 @@ def sched(k: KernelApi) -> Sched:
     if s is None:
         s = k.state["sched"] = Sched()
     return s
-
-
-def _s64(v: int) -> int:
-    v &= MASK64
-    return v - (1 << 64) if v >> 63 else v
 
 
 def time_after_eq(a: int, b: int) -> bool:

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING
 
 from ..vsprintf import ListArgs, MemoryFault
 from . import KernelApi, VarArgs, kapi
+from . import neg_errno as _err
+from . import s32 as _s32
+from . import s64 as _s64
 from .string import _va, _va_done
 
 if TYPE_CHECKING:
@@ -37,17 +40,8 @@ FMODE_LSEEK = 0x4
 FMODE_PREAD = 0x8
 
 
-def _err(e: int) -> int:
-    return -e & MASK64
-
-
 def _is_err(v: int) -> bool:
     return v >= (-MAX_ERRNO & MASK64)
-
-
-def _s64(v: int) -> int:
-    v &= MASK64
-    return v - (1 << 64) if v >> 63 else v
 
 
 class Seq:
@@ -452,11 +446,6 @@ def _ratelimit(k: KernelApi, key: str, burst: int = 10, interval: float = 5.0) -
         start, n = now, 0
     k.state[key] = (start, n + 1)
     return n < burst
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 @kapi("seq_read")
