@@ -292,6 +292,8 @@ class Kernel:
 
         try:
             with self.machine.lock:  # unicorn is one CPU: no kmalloc or read while a load runs
+                if self._by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
+                    raise OSError(errno.ENODEV, kp.name)  # unloaded since the file was found (kernfs)
                 return param_attr_show(self, mod, kp)
         except CpuStop as stop:
             self.report_cpu_stop(mod, stop, "param")
@@ -303,6 +305,8 @@ class Kernel:
         from .emu.kapi.seq_file import read_proc_entry
 
         with self.syscall("cat", "read", changes=False):
+            if self.registry.find("proc", rec.obj) is not rec:
+                raise OSError(errno.ENODEV, rec.name)  # removed since the file was found
             try:
                 return read_proc_entry(self.api, rec)
             except CpuStop as stop:
@@ -317,6 +321,8 @@ class Kernel:
         from .module.params import param_attr_store
 
         with self.syscall("sh", "param", notify=False):
+            if self._by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
+                raise OSError(errno.ENODEV, kp.name)
             try:
                 return param_attr_store(self, mod, kp, data)
             except CpuStop as stop:

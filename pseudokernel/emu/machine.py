@@ -442,6 +442,12 @@ class Machine:
         try:
             if self.dispatch is not None:
                 self.dispatch(stub)
+            if self.uc.reg_read(X.UC_X86_REG_RIP) == addr:
+                # the stub's `ret`, done here: a stop that lands before this hook is back in
+                # unicorn skips the instruction it hooks, and the handler would run again
+                rsp = self.uc.reg_read(X.UC_X86_REG_RSP)
+                self.uc.reg_write(X.UC_X86_REG_RSP, rsp + 8)
+                self.uc.reg_write(X.UC_X86_REG_RIP, self.read_u64(rsp))
         except CpuStop as e:
             self._stop(e)
         except MemoryFault as e:
