@@ -26,17 +26,28 @@ class Section:
     exit: int
 
 
-def sections(scenario: str) -> list[Section]:
+# show_mem()'s report (warn_alloc): its figures are the machine's memory at that moment and
+# change from boot to boot; the lines and their fields are what is compared
+SHOW_MEM_LINE = re.compile(rb"^(<\d>\[[^]]*\] )?(\s+)?(active_anon|active_file|unevictable|slab_|mapped:|"
+                           rb"sec_pagetables|kernel_misc|free:|Node 0 |lowmem_reserve|\d+ total pagecache|"
+                           rb"\d+ pages |Free swap|Total swap).*$", re.M)
+
+
+def mask_memory_figures(text: bytes) -> bytes:
+    """Numbers become N; the buddy lists' migrate types ("(UME)"), which follow the counts, go."""
+    return SHOW_MEM_LINE.sub(lambda m: re.sub(rb"\d+", b"N", re.sub(rb" \([UMEHCRI]+\)", b"", m.group(0))), text)
+
+
+def parse(text: bytes) -> list[Section]:
+    """A scenario's output as sections: "=== command ===", its output, "exit=N". Lines outside a
+    section (a recording's "# " header) are skipped."""
     out: list[Section] = []
     cmd = None
     body: list[bytes] = []
-    for line in (REAL / f"{scenario}.txt").read_bytes().splitlines(keepends=True):
-        if line.startswith(b"# ") and cmd is None:
-            continue
+    for line in text.splitlines(keepends=True):
         m = re.match(rb"^=== (.*) ===\n$", line)
         if m and cmd is None:
-            cmd = m.group(1).decode()
-            body = []
+            cmd, body = m.group(1).decode(), []
             continue
         m = re.match(rb"^exit=(\d+)\n$", line)
         if m and cmd is not None:
@@ -46,6 +57,10 @@ def sections(scenario: str) -> list[Section]:
         if cmd is not None:
             body.append(line)
     return out
+
+
+def sections(scenario: str) -> list[Section]:
+    return parse((REAL / f"{scenario}.txt").read_bytes())
 
 
 def section(scenario: str, command: str, index: int = 0) -> Section:

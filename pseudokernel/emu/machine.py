@@ -514,8 +514,10 @@ class Machine:
 
     # -- calling module code ---------------------------------------------------------------
 
-    def call(self, addr: int, *args: int, budget: float | None = None, ret_addr: int | None = None) -> int:
-        """Run the function at addr with SysV arguments until it returns; its RAX.
+    def call(self, addr: int, *args: int, budget: float | None = None, ret_addr: int | None = None,
+             eflags: int = 0x246) -> int:
+        """Run the function at addr with SysV arguments until it returns; its RAX. eflags: the
+        flags the kernel's code left before the call (0x246: IF and ZF, as a syscall entry).
 
         Nested calls (from a handler) run on the same stack below the caller's frame, as the
         kernel would. Raises a CpuStop when the callee faults, halts or runs out of budget.
@@ -546,7 +548,7 @@ class Machine:
             for reg, v in zip(ARG_REGS, args):
                 self.uc.reg_write(reg, v & MASK64)
             if not nested:
-                self.uc.reg_write(X.UC_X86_REG_EFLAGS, 0x246)  # as a syscall leaves them: IF on
+                self.uc.reg_write(X.UC_X86_REG_EFLAGS, eflags)  # as the kernel's caller left them
                 if self.on_enter is not None:
                     self.on_enter()
             seconds = self.budget if budget is None else budget

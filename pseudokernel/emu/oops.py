@@ -34,7 +34,10 @@ SYSCALL_FRAMES = {
     "init": ("do_one_initcall+0x59", "do_init_module+0x4a", "__do_sys_finit_module+0xac"),
     "exit": ("__do_sys_delete_module+0x1a8",),
     "parse_args": ("parse_args+0x10b", "load_module+0x1f1a", "__do_sys_finit_module+0xac"),
-    "read": ("seq_read_iter+0x11f", "seq_read+0xa5", "proc_reg_read+0x58", "vfs_read+0xa6", "ksys_read+0x63"),
+    # busybox cat of a proc_create_single() file (sendfile), its show faulting (hostile-procoops)
+    "read": ("seq_read_iter+0x122", "proc_reg_read_iter+0x4d", "generic_file_splice_read+0xda",
+             "splice_direct_to_actor+0xab", "do_splice_direct+0x95", "do_sendfile+0x361",
+             "__x64_sys_sendfile64+0xaa"),
 }
 USER_TAIL = ("do_syscall_64+0x5d", "entry_SYSCALL_64_after_hwframe+0x6e")
 # kernel threads and interrupts: the frames below a deferred callback, and no user part
@@ -48,7 +51,7 @@ KTHREAD_FRAMES = {
     "firmware": ("process_one_work+0x1c7", "worker_thread+0x4d", "kthread+0xd7", "ret_from_fork+0x1f"),
 }
 KERNEL_SPACE = 0xFFFF800000000000  # fault_in_kernel_space(): the upper half
-SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176, "read": 0}  # finit_module, delete_module, read
+SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176, "read": 40}  # finit_module, delete_module, sendfile
 
 
 def _p(level: int, text: str) -> bytes:
@@ -261,7 +264,7 @@ def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
     kind = "instruction fetch" if err & X86_PF_INSTR else "write access" if err & X86_PF_WRITE else "read access"
     head.append(_p(1, f"#PF: supervisor {kind} in kernel mode\n"))
     head.append(_p(1, f"#PF: error_code(0x{err:04x}) - {'permissions violation' if prot else 'not-present page'}\n"))
-    head.append(_p(6, dump_pagetable(addr, prot) + "\n"))
+    head.append(_p(6, dump_pagetable(addr, prot, where) + "\n"))
     oops(kernel, regs, where, "Oops", err, addr, head, stop.chain)
     # do_kern_addr_fault(), and do_user_addr_fault() for kernel code fetching from user memory,
     # oops before the fault handler turns interrupts back on: the task exits with them off
@@ -271,9 +274,14 @@ def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
     return "oops"
 
 
-def dump_pagetable(addr: int, present: bool) -> str:
-    """The page-table walk line; the entry values are those of a 1 GiB QEMU guest."""
+def dump_pagetable(addr: int, present: bool, where: str = "init") -> str:
+    """The page-table walk line; the entry values are those of a 1 GiB QEMU guest. A user
+    address walks the faulting process's tables: insmod (a PIE far up) has nothing in the
+    first 512 GiB; busybox cat, the reader of a /proc file (static, at 4 MiB), has its first
+    gigabyte's PUD but nothing in the 2 MiB below its image (hostile-procoops)."""
     if addr < (1 << 47):
+        if where == "read" and addr < 0x400000:
+            return "PGD 3ff01067 P4D 3ff01067 PUD 3fed6067 PMD 0 "
         return "PGD 0 P4D 0 "
     if present:
         return "PGD 27c6067 P4D 27c6067 PUD 27c8067 PMD 100c6067 PTE 8000000003c3b161"

@@ -1485,49 +1485,19 @@ def fwnode_string(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
 
 def pointer(ctx: _Ctx, fmt: bytes, ptr: int, spec: PrintfSpec) -> bytes:
     """A %p conversion; fmt starts at the character after the 'p'. Unknown letters (and %pF,
-    %pK when kptr_restrict is 0, %pe of a non-error) print the hashed pointer as plain %p."""
+    %pK when kptr_restrict is 0, %pe of a non-error) print the hashed pointer as plain %p.
+    The letters are lib/vsprintf.c pointer()'s switch, in POINTER_CONVERSIONS where the
+    handler takes (ctx, ptr, spec, fmt)."""
     c = fmt[0]
-    if c in (0x53, 0x73, 0x42):                             # 'S' 's' 'B'
-        # dereference_symbol_descriptor() is the identity on x86 (no function descriptors)
-        return symbol_string(ctx, ptr, spec, fmt)
-    if c in (0x52, 0x72):                                   # 'R' 'r'
-        return resource_string(ctx, ptr, spec, fmt)
-    if c == 0x68:                                           # 'h'
-        return hex_string(ctx, ptr, spec, fmt)
+    handler = POINTER_CONVERSIONS.get(c)
+    if handler is not None:
+        return handler(ctx, ptr, spec, fmt)
     if c == 0x62:                                           # 'b'
         if fmt[1] == 0x6C:
             return bitmap_list_string(ctx, ptr, spec, fmt)
         return bitmap_string(ctx, ptr, spec, fmt)
-    if c in (0x4D, 0x6D):                                   # 'M' 'm'
-        return mac_address_string(ctx, ptr, spec, fmt)
-    if c in (0x49, 0x69):                                   # 'I' 'i'
-        return ip_addr_string(ctx, ptr, spec, fmt)
-    if c == 0x45:                                           # 'E'
-        return escaped_string(ctx, ptr, spec, fmt)
-    if c == 0x55:                                           # 'U'
-        return uuid_string(ctx, ptr, spec, fmt)
-    if c == 0x56:                                           # 'V'
-        return va_format(ctx, ptr, spec, fmt)
     if c == 0x4B:                                           # 'K'
         return restricted_pointer(ctx, ptr, spec)
-    if c == 0x4E:                                           # 'N'
-        return netdev_bits(ctx, ptr, spec, fmt)
-    if c == 0x34:                                           # '4'
-        return fourcc_string(ctx, ptr, spec, fmt)
-    if c == 0x61:                                           # 'a'
-        return address_val(ctx, ptr, spec, fmt)
-    if c == 0x64:                                           # 'd'
-        return dentry_name(ctx, ptr, spec, fmt)
-    if c == 0x74:                                           # 't'
-        return time_and_date(ctx, ptr, spec, fmt)
-    if c == 0x43:                                           # 'C'
-        return clock(ctx, ptr, spec, fmt)
-    if c == 0x44:                                           # 'D'
-        return file_dentry_name(ctx, ptr, spec, fmt)
-    if c == 0x67:                                           # 'g'
-        return bdev_name(ctx, ptr, spec, fmt)
-    if c == 0x47:                                           # 'G'
-        return flags_string(ctx, ptr, spec, fmt)
     if c == 0x4F:                                           # 'O'
         return device_node_string(ctx, ptr, spec, fmt[1:])
     if c == 0x66:                                           # 'f'
@@ -1547,6 +1517,16 @@ def pointer(ctx: _Ctx, fmt: bytes, ptr: int, spec: PrintfSpec) -> bytes:
             return string(ctx, ptr, spec)
         return error_string(b"(einval)", spec)
     return default_pointer(ctx, ptr, spec)
+
+
+# dereference_symbol_descriptor() is the identity on x86 (no function descriptors): S s B
+POINTER_CONVERSIONS: dict[int, Callable[[_Ctx, int, PrintfSpec, bytes], bytes]] = {
+    **dict.fromkeys(b"SsB", symbol_string), **dict.fromkeys(b"Rr", resource_string), ord("h"): hex_string,
+    **dict.fromkeys(b"Mm", mac_address_string), **dict.fromkeys(b"Ii", ip_addr_string), ord("E"): escaped_string,
+    ord("U"): uuid_string, ord("V"): va_format, ord("N"): netdev_bits, ord("4"): fourcc_string,
+    ord("a"): address_val, ord("d"): dentry_name, ord("t"): time_and_date, ord("C"): clock,
+    ord("D"): file_dentry_name, ord("g"): bdev_name, ord("G"): flags_string,
+}
 
 
 # --------------------------------------------------------------------------------------------

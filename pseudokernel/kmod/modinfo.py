@@ -280,6 +280,16 @@ def modinfo_do(filename: str | None, name: str, info: list[tuple[bytes, bytes]] 
     return ToolOutput(_s(bytes(out)), err_text, 0)
 
 
+def file_info(data, features) -> list[tuple[bytes, bytes]] | KmodError:
+    """kmod_module_get_info() of a module file's contents, or the error reading or parsing it."""
+    if isinstance(data, KmodError):
+        return data
+    try:
+        return kmod_module_get_info(kmod_file_open(data, features).contents)
+    except KmodError as e:
+        return e
+
+
 def modinfo_file(path: str, data: bytes | KmodError, *, field: str | None = None, null: bool = False,
                  cwd: str | None = None, features: Iterable[str] = FEATURES, prog: str = "modinfo") -> ToolOutput:
     """modinfo_path_do(): `modinfo PATH` for a file whose bytes are `data` (or the error that
@@ -290,13 +300,8 @@ def modinfo_file(path: str, data: bytes | KmodError, *, field: str | None = None
     info: list[tuple[bytes, bytes]] | KmodError
     if field == "filename":
         info = []
-    elif isinstance(data, KmodError):
-        info = data
     else:
-        try:
-            info = kmod_module_get_info(kmod_file_open(data, features).contents)
-        except KmodError as e:
-            info = e
+        info = file_info(data, features)
     return modinfo_do(abspath, name, info, field=field, null=null, prog=prog)
 
 
@@ -408,14 +413,7 @@ def modinfo_main(argv: list[str], *, index_for: Callable[[str | None, str | None
             if path is None:
                 info: list[tuple[bytes, bytes]] | KmodError = index.builtin_info(mod)
             else:
-                data = read(path)
-                if isinstance(data, KmodError):
-                    info = data
-                else:
-                    try:
-                        info = kmod_module_get_info(kmod_file_open(data, features).contents)
-                    except KmodError as e:
-                        info = e
+                info = file_info(read(path), features)
             add(modinfo_do(path, mod, info, field=field, null=null, prog=prog))
     total.status = 1 if failed else 0
     return total

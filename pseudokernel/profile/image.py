@@ -469,12 +469,7 @@ def _check_kallsyms(rodata: bytes, q: int, num: int, token_table: int
             return None
         if i & 0xFF == 0:
             starts.append(pos - names)
-        length = rodata[pos]
-        if length & 0x80:
-            length = (length & 0x7F) | (rodata[pos + 1] << 7)
-            pos += 2
-        else:
-            pos += 1
+        length, pos = _name_length(rodata, pos)
         if not length:
             return None
         pos += length
@@ -491,6 +486,15 @@ def _check_kallsyms(rodata: bytes, q: int, num: int, token_table: int
     if _align8(seqs + 3 * num) == token_table:
         return names, markers, seqs
     return None
+
+
+def _name_length(rodata: bytes, pos: int) -> tuple[int, int]:
+    """A compressed name's length byte, two bytes when the high bit is set (6.1's
+    kallsyms_names with names longer than 127 tokens); returns it and where the name starts."""
+    length = rodata[pos]
+    if length & 0x80:
+        return (length & 0x7F) | (rodata[pos + 1] << 7), pos + 2
+    return length, pos + 1
 
 
 def decode_kallsyms(rodata: bytes, base: int, tables: KallsymsTables
@@ -511,12 +515,7 @@ def decode_kallsyms(rodata: bytes, base: int, tables: KallsymsTables
     symbols: list[tuple[int, str, str]] = []
     pos = tables.names - base
     for offset in offsets:
-        length = rodata[pos]
-        if length & 0x80:
-            length = (length & 0x7F) | (rodata[pos + 1] << 7)
-            pos += 2
-        else:
-            pos += 1
+        length, pos = _name_length(rodata, pos)
         name = "".join([tokens[c] for c in rodata[pos:pos + length]])
         pos += length
         if not absolute_percpu:

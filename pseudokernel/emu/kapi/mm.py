@@ -220,7 +220,9 @@ def __kmalloc_node_track_caller(k: KernelApi, size: int, flags: int) -> int:
 
 @kapi("vmalloc_user", "vmalloc_32", "vmalloc_32_user", "vmalloc_no_huge", "vmalloc_huge")
 def vmalloc_user(k: KernelApi, size: int) -> int:
-    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, ("__vmalloc_node_range+0x838", "__vmalloc_node+0x4a"))
+    """These call __vmalloc_node_range() themselves: their own frame's offset was never
+    recorded, so a refusal's stack shows the allocator's frame and then the module's."""
+    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, ("__vmalloc_node_range+0x838",))
 
 
 @kapi("__vmalloc_node")

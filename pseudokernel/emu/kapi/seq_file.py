@@ -35,6 +35,7 @@ READ_CHUNK = 128 * 1024  # what cat asks for in one read()
 MAX_READ = 64 << 20  # what one read of a module's file may hold in the daemon
 MAX_ERRNO = 4095
 SEQ_START_TOKEN = 1
+EFLAGS_AFTER_IS_ERR = 0x203  # CF set: a pointer below -MAX_ERRNO; IF
 FMODE_READ = 0x1
 FMODE_LSEEK = 0x4
 FMODE_PREAD = 0x8
@@ -384,7 +385,8 @@ def seq_read(k: KernelApi, m: int, want: int, deadline: float = float("inf")) ->
             call(seq.op("stop"), m, p)
             seq.set("count", 0)
             return out if out else err
-        err = _s32(call(seq.op("show"), m, p))
+        # the flags of IS_ERR()'s compare, as seq_read_iter() calls ->show (hostile-procoops)
+        err = _s32(call(seq.op("show"), m, p, eflags=EFLAGS_AFTER_IS_ERR))
         if err < 0:
             call(seq.op("stop"), m, p)
             seq.set("count", 0)
@@ -460,11 +462,6 @@ def seq_read_handler(k: KernelApi, file: int, ubuf: int, size: int, ppos: int) -
         return _err(EFAULT)
     k.m.write_u64(ppos, k.m.read_u64(ppos) + len(got))
     return len(got)
-
-
-@kapi("seq_lseek")
-def seq_lseek(k: KernelApi, file: int, offset: int, whence: int) -> int:
-    return _err(EINVAL) if whence not in (0, 1) else offset
 
 
 @kapi("simple_read_from_buffer")

@@ -3,16 +3,19 @@
  * The hostile fixture: an init that does what a module must never do, chosen by mode=:
  * loop (never returns), recurse (until the stack overflows), rotext (writes to its own
  * read-only text), garbage (jumps to an address where nothing is), alloc (asks for 100 GB),
- * bigline (prints one line of 10 MB). Each must end in a report, never in a stuck daemon.
+ * bigline (prints one line of 10 MB), procoops (a /proc file whose show dereferences NULL: the
+ * oops comes when it is read). Each must end in a report, never in a stuck daemon.
  */
 #include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
 static char *mode = "none";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "loop, recurse, rotext, garbage, alloc or bigline");
+MODULE_PARM_DESC(mode, "loop, recurse, rotext, garbage, alloc, bigline or procoops");
 
 static noinline int recurse(int n)
 {
@@ -23,6 +26,12 @@ static noinline int recurse(int n)
 	if (n == 0)
 		return 0;
 	return recurse(n - 1) + frame[0] + frame[255];
+}
+
+static int oops_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "%d\n", *(volatile int *)m->private);
+	return 0;
 }
 
 static int __init hostile_init(void)
@@ -55,12 +64,16 @@ static int __init hostile_init(void)
 		buf[len - 1] = '\0';
 		pr_info("hostile: %s\n", buf);
 		vfree(buf);
+	} else if (!strcmp(mode, "procoops")) {
+		if (!proc_create_single_data("pk_hostile", 0444, NULL, oops_show, NULL))
+			return -ENOMEM;
 	}
 	return 0;
 }
 
 static void __exit hostile_exit(void)
 {
+	remove_proc_entry("pk_hostile", NULL);
 	pr_info("hostile: exit\n");
 }
 
