@@ -50,8 +50,26 @@ def _remove_tree(k: KernelApi, kind: str, obj: int) -> None:
 
 # -- /proc ----------------------------------------------------------------------------------------
 
+def _xlate_proc_name(k: KernelApi, n: str, parent: int) -> tuple[str, int]:
+    """xlate_proc_name(): a name with slashes ("fs/xfs/stat") lives in the directory its
+    leading components name. Those a module created are in the registry (possibly created
+    under a slashed name themselves, "fs/xfs"); the kernel's own (/proc/fs) stay in the name."""
+    parts = n.split("/")
+    while len(parts) > 1:
+        for i in range(len(parts) - 1, 0, -1):
+            head = "/".join(parts[:i])
+            rec = next((r for r in k.kernel_registry().of_kind("proc")
+                        if r.name == head and r.info.get("parent") == parent and r.info.get("dir")), None)
+            if rec is not None:
+                parent, parts = rec.obj, parts[i:]
+                break
+        else:
+            break
+    return "/".join(parts), parent
+
+
 def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
-    n = _name(k, name)
+    n, parent = _xlate_proc_name(k, _name(k, name), parent)
     reg = k.kernel_registry()
     if any(r.name == n and r.info.get("parent") == parent for r in reg.of_kind("proc")):
         k.log.printk(f"\x014proc_dir_entry '{_proc_path(k, parent)}/{n}' already registered\n")
@@ -170,7 +188,7 @@ def proc_symlink(k: KernelApi, name: int, parent: int, dest: int) -> int:
 
 @kapi("remove_proc_entry")
 def remove_proc_entry(k: KernelApi, name: int, parent: int) -> None:
-    n = _name(k, name)
+    n, parent = _xlate_proc_name(k, _name(k, name), parent)
     for r in k.kernel_registry().of_kind("proc"):
         if r.name == n and r.info.get("parent") == parent:
             _remove_tree(k, "proc", r.obj)
@@ -181,7 +199,7 @@ def remove_proc_entry(k: KernelApi, name: int, parent: int) -> None:
 
 @kapi("remove_proc_subtree")
 def remove_proc_subtree(k: KernelApi, name: int, parent: int) -> int:
-    n = _name(k, name)
+    n, parent = _xlate_proc_name(k, _name(k, name), parent)
     for r in k.kernel_registry().of_kind("proc"):
         if r.name == n and r.info.get("parent") == parent:
             _remove_tree(k, "proc", r.obj)
