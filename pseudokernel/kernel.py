@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from . import taint
+from . import sigpending, taint
 from .emu import oops
 from .emu.kapi import KernelApi, Registry
 from .emu.machine import PERCPU_BASE, CpuStop, Machine
@@ -226,12 +226,20 @@ class Kernel:
         try:
             # the syscall lock, then the CPU: unicorn is not to be touched from two threads
             # (a parameter read from the mount takes the machine's lock alone)
-            with self.syscall_lock, self.machine.lock:
-                self.next_pid += 1
-                self.current_pid = self.next_pid
-                self.current_comm = comm
-                self.current_where = where
-                yield
+            # a caller waiting for either is killable (mutex_lock_killable)
+            sigpending.acquire(self.syscall_lock)
+            try:
+                sigpending.acquire(self.machine.lock)
+                try:
+                    self.next_pid += 1
+                    self.current_pid = self.next_pid
+                    self.current_comm = comm
+                    self.current_where = where
+                    yield
+                finally:
+                    self.machine.lock.release()
+            finally:
+                self.syscall_lock.release()
         finally:
             if changes:
                 self.generation += 1
@@ -291,13 +299,21 @@ class Kernel:
         from .module.params import param_attr_show
 
         try:
-            with self.machine.lock:  # unicorn is one CPU: no kmalloc or read while a load runs
+            sigpending.acquire(self.machine.lock)  # unicorn is one CPU: no kmalloc or read while a load runs
+            try:
                 if self._by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
                     raise OSError(errno.ENODEV, kp.name)  # unloaded since the file was found (kernfs)
                 return param_attr_show(self, mod, kp)
+            finally:
+                self.machine.lock.release()
         except CpuStop as stop:
-            self.report_cpu_stop(mod, stop, "param")
-            raise OSError(errno.EFAULT, kp.name) from None
+            raise self._call_stopped(mod, stop, "param", kp.name) from None
+
+    def _call_stopped(self, mod: Module | None, stop: CpuStop, where: str, name: str) -> OSError:
+        """A file operation's callback did not return: EINTR for a caller who was signalled,
+        else EFAULT after the kernel's report."""
+        outcome = self.report_cpu_stop(mod, stop, where)
+        return OSError(errno.EINTR if outcome == "interrupted" else errno.EFAULT, name)
 
     def read_module_file(self, rec) -> bytes:
         """A read of a file a module put in /proc (a `cat` of it): its callbacks run on the CPU.
@@ -310,8 +326,7 @@ class Kernel:
             try:
                 return read_proc_entry(self.api, rec)
             except CpuStop as stop:
-                self.report_cpu_stop(self.find_module(rec.owner), stop, "read")
-                raise OSError(errno.EFAULT, rec.name) from None
+                raise self._call_stopped(self.find_module(rec.owner), stop, "read", rec.name) from None
             except MemoryFault as e:  # a pointer of the module's (its ops, its seq_file) leads nowhere
                 self.log.err(f"pseudokernel: {rec.owner}: /proc/{rec.info.get('path', rec.name)}: "
                              f"read through a bad pointer ({e})\n")
@@ -326,8 +341,7 @@ class Kernel:
             try:
                 return param_attr_store(self, mod, kp, data)
             except CpuStop as stop:
-                self.report_cpu_stop(mod, stop, "param")
-                raise OSError(errno.EFAULT, kp.name) from None
+                raise self._call_stopped(mod, stop, "param", kp.name) from None
 
     # -- kmalloc_parameter(): strings the charp ops allocate ---------------------------------
 
@@ -366,7 +380,7 @@ class Kernel:
                 ret = _s32(self.machine.call(mod.init, ret_addr=ret_addr))
             except Exception as stop:  # a CpuStop, or a bug in a handler: never lose the module
                 outcome = self.report_cpu_stop(mod, stop, "init")
-                if outcome in ("budget", "error"):
+                if outcome in ("budget", "error", "interrupted"):
                     # the kernel would spin on (budget) or has no equivalent (an emulator bug):
                     # unwind as for a failed init so the memory comes back
                     what = f"init stopped after {self.machine.budget:g}s" if outcome == "budget" else "init aborted"
@@ -374,7 +388,8 @@ class Kernel:
                     self.set_state(mod, State.GOING)
                     mod.refcnt -= 1
                     self.free_module(mod)
-                    raise LoadError(errno.ETIME if outcome == "budget" else errno.EIO, outcome) from None
+                    err = {"budget": errno.ETIME, "interrupted": errno.EINTR}.get(outcome, errno.EIO)
+                    raise LoadError(err, outcome) from None
                 raise LoadError(errno.EFAULT, outcome) from None
         if ret < 0:
             self.set_state(mod, State.GOING)

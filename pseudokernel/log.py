@@ -80,6 +80,8 @@ class PrintkLog:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._once: set[str] = set()
+        # called after each record stored, outside the lock: /dev/kmsg's pollers (fs/mount.py)
+        self.watchers: list[Callable[[], None]] = []
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -109,20 +111,27 @@ class PrintkLog:
             text = text[:-1]
             flags |= LOG_NEWLINE
         with self._lock:
-            if flags & LOG_CONT and self._append_to_last(text, flags, caller):
-                return len(text)
-            if self._records:
-                self._records[-1].final = True
-            rec = Record(self._next_seq, ts, level & 7, flags & 0x1F, text, facility, caller, dev_info)
-            rec.final = bool(flags & LOG_NEWLINE)
-            self._next_seq += 1
-            self._records.append(rec)
-            self._bytes += len(text) + 48
-            while self._bytes > self._capacity and len(self._records) > 1:
-                old = self._records.popleft()
-                self._bytes -= len(old.text) + 48
-            self._changed.notify_all()
+            appended = flags & LOG_CONT and self._append_to_last(text, flags, caller)
+            if not appended:
+                self._store(ts, level, flags, text, facility, caller, dev_info)
+        for watcher in list(self.watchers):
+            watcher()
         return len(text)
+
+    def _store(self, ts: int, level: int, flags: int, text: bytes, facility: int, caller: int,
+               dev_info: tuple[tuple[str, str], ...]) -> None:
+        """A new record at the end, the oldest dropped while the buffer is over capacity."""
+        if self._records:
+            self._records[-1].final = True
+        rec = Record(self._next_seq, ts, level & 7, flags & 0x1F, text, facility, caller, dev_info)
+        rec.final = bool(flags & LOG_NEWLINE)
+        self._next_seq += 1
+        self._records.append(rec)
+        self._bytes += len(text) + 48
+        while self._bytes > self._capacity and len(self._records) > 1:
+            old = self._records.popleft()
+            self._bytes -= len(old.text) + 48
+        self._changed.notify_all()
 
     def _append_to_last(self, text: bytes, flags: int, caller: int) -> bool:
         """prb_reserve_in_last(): extend the caller's unfinished last record if it fits."""
@@ -180,6 +189,11 @@ class PrintkLog:
     def next_seq(self) -> int:
         with self._lock:
             return self._next_seq
+
+    def wake_all(self) -> None:
+        """Every follower waiting in wait_for() looks again (the daemon is going down)."""
+        with self._changed:
+            self._changed.notify_all()
 
     def wait_for(self, since_seq: int, timeout: float) -> bool:
         """Block until a record with seq >= since_seq exists (for followers); False on timeout."""

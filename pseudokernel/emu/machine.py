@@ -42,6 +42,7 @@ from unicorn import (
 )
 from unicorn import x86_const as X
 
+from ..sigpending import signal_pending
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
 from .vsprintf import MemoryFault
 from .watchdog import WATCHDOG
@@ -122,6 +123,11 @@ class Budget(CpuStop):
     def __init__(self, regs: dict[str, int], seconds: float) -> None:
         super().__init__(regs)
         self.seconds = seconds
+
+
+class InterruptedCall(CpuStop):
+    """The caller the call ran for was signalled (or the daemon is going down): the call is
+    abandoned so that no process is left waiting on the mount (sigpending.py)."""
 
 
 class Halted(CpuStop):
@@ -612,6 +618,8 @@ class Machine:
             rip = self.uc.reg_read(X.UC_X86_REG_RIP)
             if rip == frame.until:
                 break
+            if outer and signal_pending():
+                raise InterruptedCall(self.registers())
             now = time.monotonic()
             # a slice ended (outermost), or the outer call's timer stopped this nested run
             if now < frame.deadline - 0.0005 and (not outer or now - t0 >= slice_ * 0.9):

@@ -14,7 +14,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from .. import taint
-from .machine import THREAD_SIZE, Budget, CpuStop, Fault, Halted, InvalidOpcode
+from .machine import THREAD_SIZE, Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .unwind import unwind
 
 if TYPE_CHECKING:
@@ -377,6 +377,8 @@ def report(kernel: Kernel, mod: Module | None, stop: CpuStop | BaseException, wh
         return invalid_opcode(kernel, stop, where)
     if isinstance(stop, Budget):
         return soft_lockup(kernel, stop, where)
+    if isinstance(stop, InterruptedCall):
+        return "interrupted"  # the caller went away: the kernel has nothing to say
     if isinstance(stop, Halted):
         if stop.reason in ("stack-protector", "panic"):
             return "panic"

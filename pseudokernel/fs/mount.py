@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import itertools
 import logging
 import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import mfusepy as fuse
 
+from .. import sigpending
 from ..log import format_kmsg_record
 from .tree import Dir, File, Link, Reader, build_root, lookup
 
@@ -60,6 +63,39 @@ _lib.fuse_get_session.argtypes = [ctypes.c_void_p]
 _lib.fuse_get_session.restype = ctypes.c_void_p
 _lib.fuse_lowlevel_notify_inval_entry.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]
 _lib.fuse_lowlevel_notify_inval_entry.restype = ctypes.c_int
+
+_lib.fuse_req_interrupted.argtypes = [ctypes.c_void_p]
+_lib.fuse_req_interrupted.restype = ctypes.c_int
+_lib.fuse_notify_poll.argtypes = [ctypes.c_void_p]
+_lib.fuse_notify_poll.restype = ctypes.c_int
+_lib.fuse_pollhandle_destroy.argtypes = [ctypes.c_void_p]
+_lib.fuse_pollhandle_destroy.restype = None
+# libfuse's fuse_context_i: the fuse_context every callback can see, then the request
+_REQ_OFFSET = ctypes.sizeof(fuse.fuse_context)
+POLLIN, POLLRDNORM = 0x001, 0x040
+DEFAULT_POLLMASK = 0x145  # EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM
+
+
+def _request_interrupted() -> Callable[[], bool]:
+    """Whether the host sent an INTERRUPT for the request this thread serves: the caller
+    was signalled (SIGKILL included). Asked through sigpending while the daemon waits."""
+    ctx = _lib.fuse_get_context()
+    req = ctypes.c_void_p.from_address(ctypes.addressof(ctx.contents) + _REQ_OFFSET).value if ctx else None
+    return (lambda: _lib.fuse_req_interrupted(req) == 1) if req else (lambda: False)
+
+
+def _killable(op: Callable) -> Callable:
+    """A file operation that may wait (for a lock, the log, a module's callback on the CPU):
+    it gives up with EINTR when its caller is signalled."""
+
+    @functools.wraps(op)
+    def wrapper(self, *args):
+        _keep_thread_state()
+        with sigpending.interruptible(_request_interrupted()):
+            return op(self, *args)
+
+    return wrapper
+
 
 ENTRY_TIMEOUT = 1.0  # seconds; the tree's names are also dropped on every change (invalidate)
 SNAPSHOT_AGE = 0.5  # seconds a computed file content may serve a stat() and the open() after it
@@ -94,6 +130,9 @@ class KernelFS(fuse.Operations):
         self._fuse_lock = threading.Lock()
         self._listed: dict[str, set[str]] = {}  # what invalidate() last saw in each directory
         kernel.on_change.append(self.invalidate)
+        self._pollers: list[int] = []  # poll handles of /dev/kmsg readers waiting for a record
+        self._poll_lock = threading.Lock()
+        kernel.log.watchers.append(self._wake_pollers)
 
     # -- the host kernel's cache -----------------------------------------------------------
 
@@ -169,6 +208,7 @@ class KernelFS(fuse.Operations):
 
     # -- attributes and directories --------------------------------------------------------
 
+    @_killable
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
         node = self._node(path)
         t = int((node.mtime or self.boot) * 1e9)
@@ -250,6 +290,7 @@ class KernelFS(fuse.Operations):
             self._snapshots[key] = (gen, now, data)
         return data
 
+    @_killable
     def open(self, path: str, fi: Any) -> int:
         node = self._node(path)
         if not isinstance(node, File):
@@ -276,6 +317,7 @@ class KernelFS(fuse.Operations):
         fi.fh = fh
         return 0
 
+    @_killable
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
         _keep_thread_state()
         h = self.handles.get(fi.fh)
@@ -302,10 +344,43 @@ class KernelFS(fuse.Operations):
                 return text
             if h.nonblock:
                 raise fuse.FuseOSError(errno.EAGAIN)
-            if h.closed.is_set():
+            if h.closed.is_set() or sigpending.stopping():
                 return b""
-            klog.wait_for(h.seq, 1.0)
+            if sigpending.signal_pending():
+                raise fuse.FuseOSError(errno.EINTR)
+            klog.wait_for(h.seq, sigpending.POLL)
 
+    def poll(self, path: str, fh: Any, ph: Any, reventsp: Any) -> int:
+        """devkmsg_poll(): readable when a record past the reader's position exists (an
+        overrun reader too: its read says EPIPE). Otherwise the host is told when one comes
+        (fuse_notify_poll on the handle it left, from the log's watchers)."""
+        h = self.handles.get(fh.fh)
+        if h is None:
+            raise fuse.FuseOSError(errno.EBADF)
+        if not h.node.stream:
+            reventsp[0] = DEFAULT_POLLMASK  # what the host gives a file without poll
+            if ph:
+                _lib.fuse_pollhandle_destroy(ph)
+            return 0
+        with self._poll_lock:
+            ready = self.kernel.log.next_seq > h.seq
+            if ph:
+                if ready:
+                    _lib.fuse_pollhandle_destroy(ph)
+                else:
+                    self._pollers.append(ph)
+        reventsp[0] = POLLIN | POLLRDNORM if ready else 0
+        return 0
+
+    def _wake_pollers(self) -> None:
+        """A record was stored: every poll handle waiting for one is notified, once."""
+        with self._poll_lock:
+            waiting, self._pollers = self._pollers, []
+        for ph in waiting:
+            _lib.fuse_notify_poll(ph)
+            _lib.fuse_pollhandle_destroy(ph)
+
+    @_killable
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
         _keep_thread_state()
         h = self.handles.get(fi.fh)
