@@ -60,12 +60,24 @@ def decode(text: str) -> object:
     return value
 
 
+def _connect(s, sock_path: str) -> None:
+    """connect(), retried while the daemon's backlog is full (EAGAIN on a Unix socket)."""
+    import time
+
+    for _ in range(500):
+        try:
+            return s.connect(sock_path)
+        except BlockingIOError:
+            time.sleep(0.01)
+    s.connect(sock_path)
+
+
 def send_request(sock_path: str, request: dict, fds: list[int] | tuple = (), timeout: float | None = None) -> dict:
     """Connect, send one request (with fds, SCM_RIGHTS), read the reply."""
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
-        s.connect(sock_path)
+        _connect(s, sock_path)
         data = encode(request).encode() + b"\n"
         if fds:
             rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import sigpending
 from .kernel import Kernel
 from .kmod import FEATURES_WITH_ZLIB
 from .kmod.compress import kmod_file_open
@@ -29,6 +30,9 @@ from .paths import StatePaths, state_paths
 from .profile import KernelProfile
 
 log = logging.getLogger("pseudokernel.daemon")
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+SHUTDOWN_GRACE = 2.0  # seconds the FUSE loop has to return after the unmount
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Daemon:
         self.outcome_cond = threading.Condition()
         self.watcher = None
         self.server = None
+        self._stopping = threading.Event()
 
     # -- module operations (the drop folder and the socket both come here) ------------------
 
@@ -174,10 +179,14 @@ class Daemon:
             args = msg.get("args", "")
             flags = int(msg.get("flags", 0))
             filename = msg.get("filename", "")
-            if fds:
-                return self.load_fd(fds[0], args, flags, filename, "insmod")
-            data = bytes.fromhex(msg.get("data", ""))
-            return self.load_data(data, args, flags, filename, "insmod", "init" if msg.get("init_module") else "finit")
+            if not fds:
+                return {"errno": errno.EBADF, "error": "no module image: it travels as a file descriptor"}
+            if msg.get("init_module"):
+                from .server import copy_module_from_user
+
+                data = copy_module_from_user(fds[0])
+                return self.load_data(data, args, 0, filename, "insmod", "init")
+            return self.load_fd(fds[0], args, flags, filename, "insmod")
         if op == "rmmod":
             err = self.unload(msg["name"], int(msg.get("flags", os.O_NONBLOCK)), "rmmod")
             return {"errno": err, "report": [] if err else self.kernel.last_report}
@@ -223,9 +232,51 @@ class Daemon:
     # -- life ------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Unmount; the FUSE loop then returns and run() finishes."""
+        """Unmount and exit within seconds, whatever is in flight: every wait of the daemon
+        ends (sigpending: blocked readers get their answer, a running callback is abandoned),
+        a mount still busy with open files is detached lazily, and if the FUSE loop has not
+        returned after SHUTDOWN_GRACE the process ends itself, which aborts the connection for
+        any file left open (its next operation fails with ENOTCONN, nobody waits)."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
         log.info("shutting down")
-        subprocess.run(["fusermount3", "-u", self.mount], capture_output=True)
+        sigpending.stop_all()
+        if self.kernel is not None:
+            self.kernel.log.wake_all()
+        for argv in (["fusermount3", "-u", self.mount], ["fusermount3", "-u", "-z", self.mount]):
+            try:
+                if subprocess.run(argv, capture_output=True, timeout=2).returncode == 0:
+                    break
+            except subprocess.TimeoutExpired:
+                pass
+        timer = threading.Timer(SHUTDOWN_GRACE, self._exit_now)
+        timer.daemon = True
+        timer.start()
+
+    def _exit_now(self) -> None:
+        log.warning("the FUSE loop did not return in %ss: exiting", SHUTDOWN_GRACE)
+        self._cleanup()
+        logging.shutdown()
+        os._exit(0)
+
+    def _cleanup(self) -> None:
+        if self.watcher:
+            self.watcher.stop()
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+        for p in (self.paths.socket, self.paths.pidfile, self.paths.info):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+    def _signals(self) -> None:
+        """SIGTERM, SIGINT and SIGHUP, blocked in every thread, arrive here: libfuse's own
+        handlers only set a flag its workers see at their next request, which may never come."""
+        signal.sigwait(STOP_SIGNALS)
+        self.shutdown()
 
     def run(self) -> int:
         import mfusepy as fuse
@@ -233,6 +284,8 @@ class Daemon:
         from .fs.mount import KernelFS, mount_options
         from .server import ControlServer
 
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # before any thread: all inherit it
+        threading.Thread(target=self._signals, name="signals", daemon=True).start()
         self.paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         _setup_logging(self.paths.log, self.opts.log_level)
         profile = KernelProfile.load(self.opts.profile)
@@ -268,15 +321,7 @@ class Daemon:
                       **mount_options(self.opts.allow_other))
         finally:
             log.info("unmounted %s", self.mount)
-            if self.watcher:
-                self.watcher.stop()
-            self.server.shutdown()
-            self.server.server_close()
-            for p in (self.paths.socket, self.paths.pidfile, self.paths.info):
-                try:
-                    p.unlink()
-                except OSError:
-                    pass
+            self._cleanup()
         return 0
 
     def _start_watcher(self) -> None:

@@ -19,13 +19,14 @@ import socketserver
 import struct
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("pseudokernel.server")
-MAX_REQUEST = 1 << 20
+MAX_REQUEST = 1 << 16  # the JSON part: module images travel as file descriptors
+REQUEST_TIMEOUT = 10.0  # seconds a client has to send its whole request
+
+
+class BadRequest(OSError):
+    """What the client sent is not a request: answered with its errno, never dispatched."""
 F_SETLEASE = 1024
 F_RDLCK = 0
 F_UNLCK = 2
@@ -58,10 +59,20 @@ def kernel_read_file(fd: int) -> bytes:
     if st.st_size > 0x7FFFFFFF:
         raise OSError(errno.EFBIG, "file too large")
     deny_write_access(fd)
+    return _read_all(fd, st.st_size)
+
+
+def copy_module_from_user(fd: int) -> bytes:
+    """init_module()'s buffer, which kmod filled (a module it inflated) and sends as a memfd:
+    a copy of user memory, with none of a file's checks."""
+    return _read_all(fd, os.fstat(fd).st_size)
+
+
+def _read_all(fd: int, size: int) -> bytes:
     chunks = []
     offset = 0
-    while offset < st.st_size:
-        chunk = os.pread(fd, min(1 << 20, st.st_size - offset), offset)
+    while offset < size:
+        chunk = os.pread(fd, min(1 << 24, size - offset), offset)
         if not chunk:
             break
         chunks.append(chunk)
@@ -77,12 +88,22 @@ class _Handler(socketserver.BaseRequestHandler):
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", creds)
         fds: list[int] = []
+        self._fds: list[int] = []
         try:
             if uid not in (0, os.getuid()):
                 self._reply({"errno": errno.EPERM, "error": "not the daemon's owner"})
                 return
-            msg, fds = self._recv()
-            reply = self.server.dispatch(msg, fds)
+            sock.settimeout(REQUEST_TIMEOUT)
+            try:
+                msg, fds = self._recv()
+            except BadRequest as e:
+                self._reply({"errno": e.errno, "error": e.strerror})
+                return
+            sock.settimeout(None)
+            try:
+                reply = self.server.dispatch(msg, fds)
+            except (KeyError, TypeError, ValueError) as e:  # a field missing or of the wrong type
+                reply = {"errno": errno.EINVAL, "error": f"bad request: {type(e).__name__}: {e}"}
             self._reply(reply)
         except Exception as e:  # a broken client must not hurt the daemon
             log.exception("control request failed")
@@ -91,27 +112,43 @@ class _Handler(socketserver.BaseRequestHandler):
             except OSError:
                 pass
         finally:
-            for fd in fds:
+            for fd in set(fds) | set(self._fds):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
 
     def _recv(self) -> tuple[dict, list[int]]:
+        """One line of JSON, an object with an "op", and the fds sent along. What is not
+        that gets a clear errno: a request that stalls ETIMEDOUT, one that does not end
+        before MAX_REQUEST EMSGSIZE, one cut short or not JSON EINVAL."""
         sock: socket.socket = self.request
         buf = b""
         fds: list[int] = []
-        while not buf.endswith(b"\n") and len(buf) < MAX_REQUEST:
-            data, ancdata, _flags, _addr = sock.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
-            for level, typ, cdata in ancdata:
-                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                    arr = array.array("i")
-                    arr.frombytes(cdata[: len(cdata) - len(cdata) % arr.itemsize])
-                    fds.extend(arr)
-            if not data:
-                break
-            buf += data
-        return json.loads(buf or b"{}"), fds
+        try:
+            while not buf.endswith(b"\n"):
+                if len(buf) > MAX_REQUEST:
+                    raise BadRequest(errno.EMSGSIZE, f"request over {MAX_REQUEST} bytes")
+                data, ancdata, _flags, _addr = sock.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
+                for level, typ, cdata in ancdata:
+                    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                        arr = array.array("i")
+                        arr.frombytes(cdata[: len(cdata) - len(cdata) % arr.itemsize])
+                        fds.extend(arr)
+                if not data:
+                    raise BadRequest(errno.EINVAL, "request cut short (no newline)")
+                buf += data
+        except TimeoutError:
+            raise BadRequest(errno.ETIMEDOUT, f"request not complete after {REQUEST_TIMEOUT}s") from None
+        finally:
+            self._fds = fds  # closed by handle() whatever happens
+        try:
+            msg = json.loads(buf)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest(errno.EINVAL, "request is not JSON") from None
+        if not isinstance(msg, dict) or not isinstance(msg.get("op"), str):
+            raise BadRequest(errno.EINVAL, "request is not an object with an op")
+        return msg, fds
 
     def _reply(self, reply: dict) -> None:
         self.request.sendall(json.dumps(reply).encode() + b"\n")
@@ -119,6 +156,7 @@ class _Handler(socketserver.BaseRequestHandler):
 
 class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    request_queue_size = socket.SOMAXCONN  # socketserver's 5 refuses a burst of clients (EAGAIN)
 
     def __init__(self, path: str, dispatch: Callable[[dict, list[int]], dict]) -> None:
         if os.path.exists(path):

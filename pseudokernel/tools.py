@@ -93,8 +93,15 @@ class Inserter:
                 data = strip_section(data, "__versions")
             if flags & MODULE_INIT_IGNORE_VERMAGIC:
                 data = strip_vermagic(data)
-            msg.update(data=data.hex(), init_module=True, flags=0)
-            reply = request(self.mount, msg)
+            msg.update(init_module=True, flags=0)
+            fd = os.memfd_create("init_module", os.MFD_CLOEXEC)  # the buffer init_module(2) takes
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                reply = request(self.mount, msg, [fd])
+            finally:
+                os.close(fd)
         outcome = reply.get("outcome")
         if outcome in ("oops", "halted", "panic"):
             # the oops killed the task in its system call: so dies this process
