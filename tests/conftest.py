@@ -39,7 +39,7 @@ RELEASE = "6.1.0-56-amd64"
 def tree(tmp_path_factory) -> Path:
     """ROOT with ROOT/lib/modules/6.1.0-56-amd64/kernel/... from Debian's kernel package."""
     if DEB is None:
-        pytest.skip(f"no linux-image-6.1.0-56-amd64 .deb in {DEBS} (scripts/install --test fetches it)")
+        pytest.fail(f"no linux-image-6.1.0-56-amd64 .deb in {DEBS}: scripts/install --test fetches it")
     from pseudokernel.profile.image import _ar_members
 
     root = tmp_path_factory.mktemp("debian")
