@@ -48,3 +48,26 @@ def tree(tmp_path_factory) -> Path:
     with tarfile.open(fileobj=io.BytesIO(members[name])) as tar:
         tar.extractall(root, members=[m for m in tar.getmembers() if "/lib/modules/" in m.name], filter="data")
     return root
+
+
+def run_as_nobody(args: list[str], files: tuple[Path, ...] = (), **kw):
+    """Python as user nobody, with a copy of the package and of `files` in a directory it can
+    read: the clone under test may sit in a private directory (mktemp -d is 0700), and the venv's
+    interpreter with it; the system's python3 runs the standard-library-only client."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.fail("needs root and setpriv to act as another user")
+    d = Path(tempfile.mkdtemp(prefix="pk-nobody-"))
+    try:
+        d.chmod(0o755)
+        shutil.copytree(ROOT / "pseudokernel", d / "pseudokernel", ignore=shutil.ignore_patterns("__pycache__"))
+        for f in files:
+            shutil.copy(f, d / f.name)
+        args = [str(d / a.name) if isinstance(a, Path) and a in files else str(a) for a in args]
+        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+                               f"PYTHONPATH={d}", "/usr/bin/python3", *args], capture_output=True, cwd=d, **kw)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

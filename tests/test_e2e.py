@@ -200,14 +200,12 @@ def test_a_file_open_for_writing_is_text_file_busy(daemon, tmp_path):
 
 def test_another_user_cannot_reach_the_daemon(daemon):
     """The state directory (socket included) is private to the daemon's owner."""
-    import shutil as sh
+    from conftest import run_as_nobody
 
     mount, _ = daemon
-    if os.geteuid() != 0 or sh.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to act as another user")
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-                        "pseudokernel", "--mount", str(mount), "insmod", str(PREBUILT / "hello.ko")],
-                       capture_output=True, env=dict(os.environ), timeout=60)
+    hello = PREBUILT / "hello.ko"
+    r = run_as_nobody(["-m", "pseudokernel", "--mount", str(mount), "insmod", hello], files=(hello,),
+                      env=dict(os.environ), timeout=60)
     assert r.returncode == 1
     assert r.stderr.endswith(b": it belongs to another user\n") or b"no pseudokernel daemon" in r.stderr
     assert "hello " not in modules_file(mount)

@@ -54,9 +54,17 @@ def _blocked_on_mount(pid: int) -> bool:
         return False
 
 
+def _as_in_a_terminal() -> None:
+    """A command typed at a shell has SIGINT at its default; one started in the background of
+    a non-interactive shell (as CI may run us) inherits SIG_IGN and Ctrl-C would be ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def _reader(path, *args: str) -> subprocess.Popen:
     """A reader blocked in a read of path (after whatever the file has now)."""
-    p = subprocess.Popen(["cat", str(path), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(["cat", str(path), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=_as_in_a_terminal)
     assert wait_for(lambda: _blocked_on_mount(p.pid), 20), "the reader never blocked"
     return p
 
@@ -109,7 +117,7 @@ def test_dmesg_follows_the_log_live_and_exits_on_a_signal(daemon):
     mount, drop = daemon
     p = subprocess.Popen(["unshare", "-m", "sh", "-c",
                           f"mount --bind {mount}/dev/kmsg /dev/kmsg && exec dmesg -w"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_as_in_a_terminal)
     try:
         assert wait_for(lambda: _blocked_on_mount(p.pid), 20)
         (drop / "hello.ko").write_bytes((PREBUILT / "hello.ko").read_bytes())

@@ -7,12 +7,11 @@ import errno
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import run_as_nobody
 
 from pseudokernel.client import send_request
 from pseudokernel.server import ControlServer, kernel_read_file
@@ -58,8 +57,7 @@ def test_another_user_is_refused_by_peer_credentials(server):
     os.chmod(sock, 0o666)  # open the door on purpose: the credentials check still holds
     probe = ("import json; from pseudokernel.client import send_request; "
              f"print(json.dumps(send_request({sock!r}, {{'op': 'status'}})))")
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", probe],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    r = run_as_nobody(["-c", probe], text=True, timeout=60)
     assert json.loads(r.stdout) == {"errno": 1, "error": "not the daemon's owner"}, r.stderr
     assert seen == []
 
