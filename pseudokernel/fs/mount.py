@@ -124,6 +124,9 @@ class KernelFS(fuse.Operations):
         self.gid = os.getgid()
         self.handles: dict[int, Handle] = {}
         self._fh = itertools.count(1)
+        # fstat() reaches getattr without the file handle: the size a process sees of a file it
+        # has open is that of the content it reads, its latest open's (by path and pid)
+        self._opened: dict[tuple[str, int], int] = {}
         # content of size=None files by (path, privileged): ((generation, log seq), time, bytes)
         self._snapshots: dict[tuple[str, bool], tuple[tuple[int, int], float, bytes]] = {}
         self._fuse: int | None = None  # struct fuse *, once mounted
@@ -192,6 +195,9 @@ class KernelFS(fuse.Operations):
             raise fuse.FuseOSError(errno.ENOENT)
         return node
 
+    def _opener(self, path: str) -> tuple[str, int]:
+        return path, fuse.fuse_get_context()[2]
+
     def _reader(self) -> Reader:
         uid, _gid, _pid = fuse.fuse_get_context()
         return Reader(uid, uid == 0 or uid == self.uid)
@@ -227,8 +233,8 @@ class KernelFS(fuse.Operations):
         elif isinstance(node, Link):
             attrs["st_size"] = 0  # kernfs symlinks report no size
         elif node.size is None:
-            h = self.handles.get(getattr(fh, "fh", 0)) if fh is not None else None
-            attrs["st_size"] = len(h.data) if h is not None and h.node is node else len(self._snapshot(path, node))
+            h = self.handles.get(getattr(fh, "fh", 0) if fh is not None else self._opened.get(self._opener(path), 0))
+            attrs["st_size"] = len(h.data) if h is not None else len(self._snapshot(path, node))
         else:
             attrs["st_size"] = node.size
         return attrs
@@ -314,6 +320,7 @@ class KernelFS(fuse.Operations):
         fi.keep_cache = 0
         fh = next(self._fh)
         self.handles[fh] = h
+        self._opened[self._opener(path)] = fh
         fi.fh = fh
         return 0
 
@@ -404,6 +411,8 @@ class KernelFS(fuse.Operations):
         h = self.handles.pop(fi.fh, None)
         if h is not None:
             h.closed.set()
+        for key in [key for key, fh in self._opened.items() if fh == fi.fh]:
+            self._opened.pop(key, None)
         return 0
 
     # -- the rest is read-only -------------------------------------------------------------
