@@ -394,11 +394,9 @@ class KernelFS(fuse.Operations):
         if h is None or h.node.write is None:
             raise fuse.FuseOSError(errno.EACCES)
         try:
-            return h.node.write(data)
+            return h.node.write(data)  # a parameter's store: Kernel.param_store moves the generation
         except OSError as e:
             raise fuse.FuseOSError(e.errno or errno.EIO) from None
-        finally:
-            self.kernel.generation += 1  # a setting changed (kptr_restrict, a parameter): no stale snapshot
 
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
         node = self._node(path)
