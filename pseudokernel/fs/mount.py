@@ -250,7 +250,8 @@ class KernelFS(fuse.Operations):
                 child = node.child(name)
             except OSError:
                 child = None
-            out.append((name, child.st_mode if child is not None else 0, 0))
+            if child is not None:  # else gone since list(): a module torn down meanwhile
+                out.append((name, child.st_mode, 0))
         return out
 
     def access(self, path: str, amode: int) -> int:
