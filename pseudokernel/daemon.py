@@ -369,14 +369,31 @@ def _setup_logging(path: Path, level: str) -> None:
 
 
 def recover_stale_mount(mount: str) -> bool:
-    """A mount left behind by a killed daemon: unmount it lazily so `up` can mount again."""
-    from .fs.mount import is_mounted, is_stale
+    """A mount left behind by a killed daemon: its connection aborted (a thread of the dead
+    daemon, or any reader, may still wait on it), then unmounted lazily so `up` can mount
+    again. A mount whose daemon still runs is left alone. Nothing here touches the mount itself:
+    a stat of a dead daemon's mount can wait for good."""
+    from .fs.mount import abort_connection, is_mounted
 
-    if is_stale(mount) or is_mounted(mount):
-        subprocess.run(["fusermount3", "-u", "-z", mount], capture_output=True)
-        subprocess.run(["umount", "-l", mount], capture_output=True)
-        return True
-    return False
+    if not is_mounted(mount) or daemon_alive(state_paths(mount)):
+        return False
+    abort_connection(mount)
+    subprocess.run(["fusermount3", "-u", "-z", mount], capture_output=True)
+    subprocess.run(["umount", "-l", mount], capture_output=True)
+    return True
+
+
+def daemon_alive(paths: StatePaths) -> bool:
+    """The daemon of this state directory runs (not gone, not a zombie kept by a stuck thread)."""
+    try:
+        pid = int(paths.pidfile.read_text())
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            is_ours = b"pseudokernel" in f.read()
+    except (OSError, ValueError, IndexError):
+        return False
+    return is_ours and state not in ("Z", "X")
 
 
 def start_background(argv: list[str], paths: StatePaths, timeout: float = 60.0) -> tuple[bool, str]:

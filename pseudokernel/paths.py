@@ -8,6 +8,7 @@ call imports this: it sticks to os and zlib (pathlib is imported only when asked
 from __future__ import annotations
 
 import os
+import re
 import zlib
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
@@ -30,8 +31,30 @@ def state_root() -> str:
 
 
 def mount_point(mount: str | os.PathLike | None = None) -> str:
-    """--mount, else $PSEUDOKERNEL_MOUNT, else ./mountpoint; as a real path."""
-    return os.path.realpath(os.fspath(mount) if mount else os.environ.get("PSEUDOKERNEL_MOUNT") or DEFAULT_MOUNT)
+    """--mount, else $PSEUDOKERNEL_MOUNT, else ./mountpoint; as a real path. A path that is a
+    mount point already is not looked at (realpath's lstat would wait on a dead daemon's mount
+    for good): its directory is resolved and its name kept."""
+    path = os.path.abspath(os.fspath(mount) if mount else os.environ.get("PSEUDOKERNEL_MOUNT") or DEFAULT_MOUNT)
+    name = os.path.basename(path)
+    if name:
+        beside = os.path.join(os.path.realpath(os.path.dirname(path)), name)
+        if beside in mounted_paths():
+            return beside
+    return os.path.realpath(path)
+
+
+def mounted_paths() -> dict[str, str]:
+    """Mount points (/proc/self/mountinfo, octal escapes undone) and their st_dev "major:minor"."""
+    out = {}
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4:
+                    out[re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])] = fields[2]
+    except OSError:
+        pass
+    return out
 
 
 def state_dir(mount: str | os.PathLike | None = None) -> str:

@@ -62,6 +62,37 @@ def test_kill_9_then_up_recovers_the_stale_mount_and_replays(tmp_path):
         subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
 
 
+
+def test_a_mount_whose_daemon_is_gone_but_connection_stuck_is_cleared(tmp_path):
+    """As after a kill -9 that lands while a thread of the daemon waits on a request (the
+    process stays a zombie holding the connection): requests hang and a stat of the mount
+    never returns. Here the daemon is stopped and its pid file names a dead process. `up`
+    must not touch the mount: it aborts the connection (the waiting reader gets ECONNABORTED),
+    unmounts and serves again."""
+    mount, drop = tmp_path / "mnt", tmp_path / "drop"
+    assert pk("up", "--drop", str(drop), mount=mount).returncode == 0
+    pid = status(mount)["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        reader = subprocess.Popen(["cat", str(mount / "proc/modules")], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        assert reader.poll() is None  # waiting on the stopped daemon
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        state_dir = next((tmp_path / "state").iterdir())
+        (state_dir / "daemon.pid").write_text(f"{dead.pid}\n")
+        (state_dir / "control.sock").unlink()
+        r = pk("up", "--drop", str(drop), mount=mount)
+        assert r.returncode == 0, r.stderr
+        assert b"recovered a stale mount" in r.stderr
+        assert reader.wait(10) != 0 and b"connection abort" in reader.stderr.read()  # ECONNABORTED
+        assert status(mount)["pid"] != pid  # a new daemon serves the mount
+        assert pk("down", mount=mount).returncode == 0
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
 def test_two_daemons_side_by_side(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     try:

@@ -26,6 +26,7 @@ import itertools
 import logging
 import os
 import stat
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ import mfusepy as fuse
 
 from .. import sigpending
 from ..log import format_kmsg_record
+from ..paths import mount_point, mounted_paths
 from .tree import Dir, File, Link, Reader, build_root, lookup
 
 if TYPE_CHECKING:
@@ -132,6 +134,8 @@ class KernelFS(fuse.Operations):
         self._fuse: int | None = None  # struct fuse *, once mounted
         self._fuse_lock = threading.Lock()
         self._listed: dict[str, set[str]] = {}  # what invalidate() last saw in each directory
+        self._nodeids: dict[str, int | None] = {}  # what _nodeid() learnt, and when it asked
+        self._nodeid_asked: dict[str, float] = {}
         kernel.on_change.append(self.invalidate)
         self._pollers: list[int] = []  # poll handles of /dev/kmsg readers waiting for a record
         self._poll_lock = threading.Lock()
@@ -165,13 +169,35 @@ class KernelFS(fuse.Operations):
                 return
             session = _lib.fuse_get_session(self._fuse)
             for path, names in self._volatile_names():
-                try:
-                    nodeid = FUSE_ROOT_ID if path == "/" else os.stat(self.mountpoint + path).st_ino
-                except OSError:
-                    continue
-                for name in names:
-                    raw = name.encode("utf-8", "surrogateescape")
-                    _lib.fuse_lowlevel_notify_inval_entry(session, nodeid, raw, len(raw))
+                for retry in (False, True):
+                    nodeid = self._nodeid(path, fresh=retry)
+                    if nodeid is None:
+                        break
+                    errs = {_lib.fuse_lowlevel_notify_inval_entry(session, nodeid, raw, len(raw))
+                            for raw in (name.encode("utf-8", "surrogateescape") for name in names)}
+                    if errs != {-errno.ENOENT} or not self._nodeid_may_be_stale(path):
+                        break
+                    # no name known under it: the host may have dropped the directory and libfuse
+                    # given it a new ID (names cached under that one expire in ENTRY_TIMEOUT anyway)
+
+    def _nodeid(self, path: str, fresh: bool = False) -> int | None:
+        """The node ID of a directory of the mount, asked of the host by a `stat` process: a
+        thread of the daemon must never make a request to its own mount, since a kill -9 that
+        lands while libfuse holds that request leaves the thread waiting for an answer no one
+        will give and the mount dead for good (found by scripts/robustness faults)."""
+        if path == "/":
+            return FUSE_ROOT_ID
+        if fresh or self._nodeids.get(path) is None and self._nodeid_may_be_stale(path):
+            self._nodeid_asked[path] = time.monotonic()
+            try:
+                r = subprocess.run(["stat", "-c", "%i", self.mountpoint + path], capture_output=True, timeout=5)
+                self._nodeids[path] = int(r.stdout) if r.returncode == 0 else None
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                self._nodeids[path] = None
+        return self._nodeids[path]
+
+    def _nodeid_may_be_stale(self, path: str) -> bool:
+        return path != "/" and time.monotonic() - self._nodeid_asked.get(path, 0.0) >= ENTRY_TIMEOUT
 
     def _volatile_names(self) -> list[tuple[str, set[str]]]:
         out = [("/", {"dmesg"})]
@@ -444,23 +470,23 @@ def serve(kernel: Kernel, mountpoint: str, allow_other: bool = False, foreground
 
 
 def is_mounted(path: str) -> bool:
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) > 4 and fields[4].replace("\\040", " ") == real:
-                    return True
-    except OSError:
-        pass
-    return False
+    return mount_point(path) in mounted_paths()
 
 
-def is_stale(path: str) -> bool:
-    """A FUSE mount whose daemon died answers ENOTCONN."""
-    try:
-        os.stat(path)
+def abort_connection(path: str) -> bool:
+    """Abort the FUSE connection of the mount at path (fusectl's abort file, the kernel's own
+    way out of a dead daemon): requests in flight fail with ECONNABORTED, later ones ENOTCONN: no
+    process stays waiting on it, however its daemon died."""
+    dev = mounted_paths().get(mount_point(path))
+    if dev is None:
         return False
-    except OSError as e:
-        return e.errno == errno.ENOTCONN
+    conns = "/sys/fs/fuse/connections"
+    if os.path.isdir(conns) and not os.listdir(conns):  # fusectl is not mounted yet
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", conns], capture_output=True)
+    try:
+        with open(f"{conns}/{dev.split(':')[1]}/abort", "w") as f:
+            f.write("1")
+        return True
+    except OSError:
+        return False
 
