@@ -91,6 +91,8 @@ def test_a_mount_whose_daemon_is_gone_but_connection_stuck_is_cleared(tmp_path):
         assert pk("down", mount=mount).returncode == 0
     finally:
         os.kill(pid, signal.SIGKILL)
+        pk("down", mount=mount)
+        subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
 
 
 def test_two_daemons_side_by_side(tmp_path):
