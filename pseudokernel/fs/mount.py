@@ -457,10 +457,6 @@ def mount_options(allow_other: bool = False) -> dict[str, Any]:
         "attr_timeout": 0,
         "entry_timeout": ENTRY_TIMEOUT,
         "negative_timeout": 0,
-        # libfuse keeps every worker a burst of requests started (max_idle_threads is unlimited
-        # since 3.12): one idle worker is kept, the others exit, so the daemon's thread count
-        # returns to where it started
-        "max_idle_threads": 1,
     }
     if allow_other:
         opts["allow_other"] = True
