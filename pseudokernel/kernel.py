@@ -19,18 +19,20 @@ from .emu.kapi import KernelApi, Registry
 from .emu.machine import PERCPU_BASE, CpuStop, Machine
 from .emu.unwind import OrcTable
 from .emu.vsprintf import Args, ListArgs, MemoryFault, vsnprintf
-from .leaks import unload_report
 from .log import PrintkLog
-from .module import LoadError
+from .module.internal import (
+    MODULE_INIT_COMPRESSED_FILE,
+    MODULE_INIT_IGNORE_MODVERSIONS,
+    MODULE_INIT_IGNORE_VERMAGIC,
+    MODULE_NAME_LEN,
+    LoadError,
+)
 from .module.kallsyms import find_kallsyms_symbol
-from .module.load import load_module
+from .module.main import delete_module, load_module
 from .module.module import Module, State
-from .module.params import destroy_params
 from .profile import KernelProfile
 
 O_NONBLOCK = 0o4000
-O_TRUNC = 0o1000
-MODULE_NAME_LEN = 56
 
 
 @dataclass
@@ -67,7 +69,7 @@ class Kernel:
         self.tainted = 0
         self.debug_locks = True
         self.modules: list[Module] = []  # newest first, as list_add_rcu() keeps them
-        self._by_name: dict[str, Module] = {}  # the same modules by name: lookups stay O(1)
+        self.by_name: dict[str, Module] = {}  # the same modules by name: lookups stay O(1)
         # what the views show changes only when this does: module states, references, taint,
         # memory; readers key their caches on it (with the log's next_seq for the log files)
         self.generation = 0
@@ -146,7 +148,7 @@ class Kernel:
 
     def find_module(self, name: str, even_unformed: bool = False) -> Module | None:
         with self.mutex:
-            mod = self._by_name.get(name)
+            mod = self.by_name.get(name)
         if mod is not None and (even_unformed or mod.state != State.UNFORMED):
             return mod
         return None
@@ -180,39 +182,8 @@ class Kernel:
                 return mod
         return None
 
-    def add_unformed_module(self, mod: Module) -> None:
-        with self.mutex:
-            mod.state = State.UNFORMED
-            old = self.find_module(mod.name, even_unformed=True)
-            if old is not None:
-                raise LoadError(errno.EEXIST if old.state == State.LIVE else errno.EBUSY, "already loaded")
-            self.modules.insert(0, mod)
-            self._by_name[mod.name] = mod
-
-    def set_state(self, mod: Module, state: State) -> None:
-        with self.mutex:
-            mod.state = state
-            self.generation += 1
-        if mod.struct_addr:
-            try:
-                self.machine.write_u32(mod.struct_addr, int(state))
-            except Exception:
-                pass
-
-    def write_module_image(self, mod: Module, image) -> None:
-        for base, buf in image.regions:
-            self.machine.write(base, bytes(buf))
-
     def percpu_address(self, ptr: int) -> int:
         return PERCPU_BASE + ptr
-
-    def mod_sysfs_setup(self, mod: Module) -> None:
-        """Sysfs is a view of this state; what can fail here are the module's name (empty, or
-        its /sys/module name taken: module/sysfs.py) and a name clash with a built-in module's
-        /sys/module entry, which a profile does not list."""
-        from .module.sysfs import mod_sysfs_setup
-
-        mod_sysfs_setup(self, mod)
 
     # -- the task making the syscall -------------------------------------------------------
 
@@ -301,7 +272,7 @@ class Kernel:
         try:
             sigpending.acquire(self.machine.lock)  # unicorn is one CPU: no kmalloc or read while a load runs
             try:
-                if self._by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
+                if self.by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
                     raise OSError(errno.ENODEV, kp.name)  # unloaded since the file was found (kernfs)
                 return param_attr_show(self, mod, kp)
             finally:
@@ -336,7 +307,7 @@ class Kernel:
         from .module.params import param_attr_store
 
         with self.syscall("sh", "param", notify=False):
-            if self._by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
+            if self.by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
                 raise OSError(errno.ENODEV, kp.name)
             try:
                 return param_attr_store(self, mod, kp, data)
@@ -369,102 +340,15 @@ class Kernel:
         """Print what the kernel prints for a fault, a BUG or a stuck CPU; returns the outcome."""
         return oops.report(self, mod, stop, where)
 
-    def do_init_module(self, mod: Module) -> Module:
-        """Run init. A fault leaves the module COMING, as the kernel leaves it when the oops
-        kills insmod; a CPU stopped for running past its budget (the kernel would spin on
-        forever) is unwound like an init that failed, so its memory comes back."""
-        ret = 0
-        if mod.init:
-            ret_addr = self._kernel_text("do_one_initcall", 0x59)
-            try:
-                ret = _s32(self.machine.call(mod.init, ret_addr=ret_addr))
-            except Exception as stop:  # a CpuStop, or a bug in a handler: never lose the module
-                outcome = self.report_cpu_stop(mod, stop, "init")
-                if outcome in ("budget", "error", "interrupted"):
-                    # the kernel would spin on (budget) or has no equivalent (an emulator bug):
-                    # unwind as for a failed init so the memory comes back
-                    what = f"init stopped after {self.machine.budget:g}s" if outcome == "budget" else "init aborted"
-                    self.log.err(f"pseudokernel: {mod.name}: {what}; module unloaded\n")
-                    self.set_state(mod, State.GOING)
-                    mod.refcnt -= 1
-                    self.free_module(mod)
-                    err = {"budget": errno.ETIME, "interrupted": errno.EINTR}.get(outcome, errno.EIO)
-                    raise LoadError(err, outcome) from None
-                raise LoadError(errno.EFAULT, outcome) from None
-        if ret < 0:
-            self.set_state(mod, State.GOING)
-            mod.refcnt -= 1
-            self.free_module(mod)
-            raise LoadError(-ret, "init")
-        if ret > 0:
-            self.log.warn(
-                f"do_init_module: '{mod.name}'->init suspiciously returned {ret}, it should follow 0/-E convention\n"
-                "do_init_module: loading module anyway...\n"
-            )
-            oops.dump_stack(self, mod)
-        with self.mutex:
-            self.set_state(mod, State.LIVE)
-            mod.refcnt -= 1
-            if mod.init_layout.base:
-                self.machine.module_memfree(mod.init_layout.base)
-            mod.init_layout.base = 0
-            mod.init_layout.size = mod.init_layout.text_size = 0
-            mod.init_layout.ro_size = mod.init_layout.ro_after_init_size = 0
-            self.generation += 1
-        from .module.load import module_enable_protections
-
-        module_enable_protections(self, mod, after_init=True)
-        return mod
-
-    def _kernel_text(self, name: str, offset: int) -> int | None:
-        addr = self.profile.kallsyms_by_name.get(name)
-        return addr + offset if addr is not None else None
-
-    # -- freeing ---------------------------------------------------------------------------
-
-    def free_module_resources(self, mod: Module, unlink: bool) -> None:
-        """Release memory, per-CPU data, references and the list entry of a failed load."""
-        m = self.machine
-        with self.mutex:
-            for target in mod.target_list:
-                target.refcnt -= 1
-                if mod in target.source_list:
-                    target.source_list.remove(mod)
-            mod.target_list.clear()
-            if unlink and mod in self.modules:
-                self.modules.remove(mod)
-                del self._by_name[mod.name]
-            self.generation += 1
-        if mod.percpu_size:
-            m.percpu.free(mod.percpu)
-            mod.percpu_size = 0
-        for lay in (mod.init_layout, mod.core_layout):
-            if lay.base:
-                m.module_memfree(lay.base)
-                lay.base = 0
-        if getattr(mod, "args_addr", 0):
-            self.api.kfree(mod.args_addr)
-            mod.args_addr = 0
-
-    def free_module(self, mod: Module) -> None:
-        """free_module(): sysfs gone, parameters destroyed, memory released, unlinked. Locks
-        that lived in the module or were taken by it go with it (the report named them)."""
-        for lock, caller in list(self.held_locks.items()):
-            if mod.within(lock) or mod.within(caller):
-                del self.held_locks[lock]
-        destroy_params(self, mod)
-        self.set_state(mod, State.UNFORMED)
-        self.free_module_resources(mod, unlink=True)
-
     # -- the syscalls ----------------------------------------------------------------------
 
     def finit_module(self, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
         """Load a module image; returns the LIVE module or raises LoadError(errno)."""
-        if flags & ~7:
+        if flags & ~(MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC | MODULE_INIT_COMPRESSED_FILE):
             raise LoadError(errno.EINVAL, "flags")
         if not data:
             raise LoadError(errno.EINVAL, "empty file")
-        if flags & 4:
+        if flags & MODULE_INIT_COMPRESSED_FILE:
             raise LoadError(errno.EOPNOTSUPP, "in-kernel decompression")
         with self.syscall("insmod", "init"):
             return load_module(self, data, args, flags, filename)
@@ -482,70 +366,7 @@ class Kernel:
         if not name or len(name.encode("utf-8", "surrogateescape")) >= MODULE_NAME_LEN:
             raise OSError(errno.ENOENT, name)
         with self.syscall("rmmod", "exit"):
-            with self.mutex:
-                mod = self.find_module(name)
-                if mod is None:
-                    raise OSError(errno.ENOENT, name)
-                if mod.source_list:
-                    raise OSError(errno.EWOULDBLOCK, name)
-                if mod.state != State.LIVE:
-                    raise OSError(errno.EBUSY, name)
-                forced = False
-                if mod.init and not mod.exit:
-                    forced = self._try_force_unload(flags)
-                    if not forced:
-                        raise OSError(errno.EBUSY, name)
-                mod.refcnt -= 1
-                if mod.refcnt != 0:
-                    if not forced and not self._try_force_unload(flags):
-                        mod.refcnt += 1
-                        raise OSError(errno.EWOULDBLOCK, name)
-                self.set_state(mod, State.GOING)
-            if mod.exit:
-                try:
-                    self.machine.call(mod.exit, ret_addr=self._kernel_text("__do_sys_delete_module", 0x1A8))
-                except Exception as stop:
-                    outcome = self.report_cpu_stop(mod, stop, "exit")
-                    if outcome not in ("budget", "error"):
-                        raise OSError(errno.EFAULT, name) from None  # oopsed: left GOING, as the kernel
-                    self.log.err(f"pseudokernel: {mod.name}: exit did not return; module freed\n")
-            self.last_unloaded = (mod.name, taint.module_flags_taint(mod.taints))
-            self.last_report = unload_report(self, mod)
-            for line in self.last_report:
-                self.log.printk(b"\x013" + line.encode("utf-8", "replace") + b"\n")
-            self.free_module(mod)
-
-    def _try_force_unload(self, flags: int) -> bool:
-        if flags & O_TRUNC and self.profile.enabled("MODULE_FORCE_UNLOAD"):
-            self.add_taint(taint.FORCED_RMMOD, lockdep_ok=False)
-            return True
-        return False
-
-    # -- module references (try_module_get & co) -------------------------------------------
-
-    def try_module_get(self, struct_addr: int) -> bool:
-        if not struct_addr:
-            return True
-        mod = self.module_by_struct(struct_addr)
-        if mod is None:
-            return True
-        if mod.state == State.GOING or mod.refcnt == 0:
-            return False
-        mod.refcnt += 1
-        self.generation += 1
-        return True
-
-    def module_get(self, struct_addr: int) -> None:
-        mod = self.module_by_struct(struct_addr)
-        if mod is not None:
-            mod.refcnt += 1
-            self.generation += 1
-
-    def module_put(self, struct_addr: int) -> None:
-        mod = self.module_by_struct(struct_addr)
-        if mod is not None and mod.refcnt > 0:
-            mod.refcnt -= 1
-            self.generation += 1
+            delete_module(self, name, flags)
 
     # -- formatting ------------------------------------------------------------------------
 
@@ -598,9 +419,4 @@ class Kernel:
 
     def close(self) -> None:
         self.machine.close()
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 

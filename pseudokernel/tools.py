@@ -12,10 +12,8 @@ import errno
 import os
 import sys
 
+from .module.internal import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC
 from .paths import mount_point, socket_path
-
-MODULE_INIT_IGNORE_MODVERSIONS = 1
-MODULE_INIT_IGNORE_VERMAGIC = 2
 
 
 class NoDaemon(Exception):

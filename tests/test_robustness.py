@@ -21,7 +21,7 @@ from variants import HELLO, Elf
 
 from pseudokernel.fs.tree import Reader, build_root, lookup
 from pseudokernel.module import LoadError
-from pseudokernel.module.load import blacklisted
+from pseudokernel.module.main import blacklisted
 from pseudokernel.module.sysfs import sysfs_name
 
 PREBUILT = Path(__file__).parent / "modules" / "prebuilt"

@@ -14,6 +14,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from .. import taint
+from ..module.internal import module_flags
 from .machine import THREAD_SIZE, Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .unwind import unwind
 
@@ -189,16 +190,6 @@ def print_modules(kernel: Kernel) -> bytes:
         name, flags = kernel.last_unloaded
         text += f" [last unloaded: {name}{'(' + flags + ')' if flags else ''}]"
     return _default(text + "\n")
-
-
-def module_flags(mod: Module) -> str:
-    """module_flags(mod, buf, true): '(OE+)' and friends."""
-    from ..module.module import State
-
-    letters = taint.module_flags_taint(mod.taints)
-    if not letters and mod.state not in (State.GOING, State.COMING):
-        return ""
-    return "(" + letters + ("-" if mod.state == State.GOING else "") + ("+" if mod.state == State.COMING else "") + ")"
 
 
 def _emit(kernel: Kernel, lines: list[bytes]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import taint
+from ..module.internal import module_flags
 from ..module.module import Module, State
 from .kmsg import proc_kmsg
 from .tree import Dir, File, Reader, StaticDir
@@ -16,21 +16,6 @@ PROC_SIZE = None
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
-
-
-def module_flags(mod: Module, show_state: bool = True) -> str:
-    """module_flags(): '(OE)', '(OE+)' while coming, '(OE-)' while going."""
-    letters = taint.module_flags_taint(mod.taints)
-    if not mod.taints and not show_state:
-        return ""
-    if mod.taints or mod.state in (State.GOING, State.COMING):
-        out = "(" + letters
-        if show_state and mod.state == State.GOING:
-            out += "-"
-        if show_state and mod.state == State.COMING:
-            out += "+"
-        return out + ")"
-    return ""
 
 
 def m_show(mod: Module, show_value: bool, unload: bool = True) -> str:

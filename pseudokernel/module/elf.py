@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from errno import ENOEXEC
 
 from ..log import PrintkLog
-from . import LoadError
+from .internal import LoadError
 
 ET_REL = 1
 EM_X86_64 = 62

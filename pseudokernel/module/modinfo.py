@@ -6,8 +6,8 @@ from errno import ENOEXEC
 from typing import TYPE_CHECKING
 
 from .. import taint
-from . import LoadError
 from .elf import LoadInfo
+from .internal import MODULE_INIT_IGNORE_VERMAGIC, LoadError
 from .version import same_magic
 
 if TYPE_CHECKING:
@@ -60,8 +60,6 @@ def try_to_force_load(kernel: Kernel, mod: Module, reason: str) -> None:
 
 
 def check_modinfo(kernel: Kernel, mod: Module, info: LoadInfo, modinfo: list[str], flags: int) -> None:
-    from .load import MODULE_INIT_IGNORE_VERMAGIC
-
     log = kernel.log
     modmagic = get_modinfo(modinfo, "vermagic")
     if flags & MODULE_INIT_IGNORE_VERMAGIC:

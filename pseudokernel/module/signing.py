@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from errno import EBADMSG, EKEYREJECTED, ENODATA, ENOKEY, ENOPKG
 from typing import TYPE_CHECKING
 
-from . import LoadError
+from .internal import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC, LoadError
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -224,8 +224,6 @@ def verify_pkcs7(content: bytes, der: bytes, trusted: list[bytes]) -> int:
 
 def module_sig_check(kernel: Kernel, info: LoadInfo, flags: int) -> None:
     """Strip and check the appended signature; sets info.sig_ok and info.len."""
-    from .load import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC
-
     err = ENODATA
     mangled = flags & (MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC)
     if not mangled and len(info.data) > len(MODULE_SIG_STRING) and info.data.endswith(MODULE_SIG_STRING):

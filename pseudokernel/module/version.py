@@ -6,14 +6,13 @@ import struct
 from errno import ENOEXEC
 from typing import TYPE_CHECKING
 
-from . import LoadError
 from .elf import LoadInfo
+from .internal import MODULE_NAME_LEN, LoadError
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
     from .module import Module
 
-MODULE_NAME_LEN = 64 - 8
 MODVERSION_INFO = struct.Struct(f"<Q{MODULE_NAME_LEN}s")  # struct modversion_info
 
 

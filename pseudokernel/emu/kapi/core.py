@@ -3,6 +3,7 @@ references (kernel/module/main.c), and the data symbols they read."""
 
 from __future__ import annotations
 
+from ...module import main as refs
 from ..machine import Halted
 from . import KernelApi, kapi, kdata
 
@@ -28,17 +29,17 @@ def __stack_chk_fail(k: KernelApi) -> None:
 
 @kapi("try_module_get")
 def try_module_get(k: KernelApi, module: int) -> int:
-    return int(k.kernel.try_module_get(module))
+    return int(refs.try_module_get(k.kernel, module))
 
 
 @kapi("__module_get")
 def __module_get(k: KernelApi, module: int) -> None:
-    k.kernel.module_get(module)
+    refs.__module_get(k.kernel, module)
 
 
 @kapi("module_put")
 def module_put(k: KernelApi, module: int) -> None:
-    k.kernel.module_put(module)
+    refs.module_put(k.kernel, module)
 
 
 @kapi("module_refcount")

@@ -6,25 +6,25 @@ releases what the steps before took, in reverse, as the kernel's goto ladder doe
 
 from __future__ import annotations
 
-from errno import EFAULT, EINVAL, ENOEXEC, ENOMEM, EPERM
+from errno import EBUSY, EEXIST, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOEXEC, ENOMEM, EPERM, ETIME, EWOULDBLOCK
 from typing import TYPE_CHECKING
 
-from unicorn import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE
-
 from .. import taint
+from ..bits import s32
+from ..emu import oops
 from ..emu.machine import CpuStop
-from . import LoadError
+from ..leaks import unload_report
 from .bugs import fortify_strlen_overflow
 from .elf import (
     INIT_OFFSET_MASK,
     SHF_ALLOC,
-    SHF_EXECINSTR,
     SHF_RO_AFTER_INIT,
     SHT_NOBITS,
     SHT_NOTE,
     LoadInfo,
     elf_validity_check,
 )
+from .internal import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_NAME_LEN, LoadError
 from .kallsyms import add_kallsyms
 from .layout import layout_sections, layout_symtab
 from .modinfo import check_modinfo, check_module_license_and_versions, get_modinfo, load_modinfo
@@ -32,16 +32,15 @@ from .module import Module, State
 from .params import destroy_params, parse_args, read_params
 from .relocate import Image, apply_relocations
 from .signing import module_sig_check
+from .strict_rwx import module_enable_protections, module_enforce_rwx_sections
 from .symbols import read_exports, simplify_symbols, verify_exported_symbols
+from .sysfs import mod_sysfs_setup
 from .version import check_modstruct_version, read_versions
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
-MODULE_INIT_IGNORE_MODVERSIONS = 1
-MODULE_INIT_IGNORE_VERMAGIC = 2
-MODULE_INIT_COMPRESSED_FILE = 4
-MODULE_NAME_LEN = 56
+O_TRUNC = 0o1000  # delete_module(2)'s force flag
 NOP5 = bytes((0x0F, 0x1F, 0x44, 0x00, 0x00))  # x86_nops[5]: what ftrace_init_nop() writes
 
 
@@ -91,16 +90,6 @@ def rewrite_section_headers(info: LoadInfo) -> None:
         s.addr = (info.temp_base + s.offset) & ((1 << 64) - 1)
     info.sechdrs[info.index.vers].flags &= ~SHF_ALLOC
     info.sechdrs[info.index.info].flags &= ~SHF_ALLOC
-
-
-def module_enforce_rwx_sections(kernel: Kernel, info: LoadInfo, mod: Module) -> None:
-    """strict_rwx.c: no section may be both writable and executable."""
-    if not kernel.profile.enabled("STRICT_MODULE_RWX"):
-        return
-    for i, s in enumerate(info.sechdrs):
-        if s.flags & 0x1 and s.flags & SHF_EXECINSTR:
-            kernel.log.err(f"{mod.name}: section {s.name} (index {i}) has invalid WRITE|EXEC flags\n")
-            raise LoadError(ENOEXEC, "W+X section")
 
 
 def layout_and_allocate(kernel: Kernel, info: LoadInfo, mod: Module, flags: int) -> Image:
@@ -204,21 +193,6 @@ def init_notes(mod: Module, info: LoadInfo, image: Image) -> None:
             mod.notes[s.name] = image.read(s.addr, s.size)
 
 
-def module_enable_protections(kernel: Kernel, mod: Module, after_init: bool) -> None:
-    """module_enable_ro()/nx()/x(): text RX, rodata RO, ro_after_init RO once init is done."""
-    if not kernel.profile.enabled("STRICT_MODULE_RWX"):
-        return
-    m = kernel.machine
-    for lay, is_core in ((mod.core_layout, True), (mod.init_layout, False)):
-        if not lay.size:
-            continue
-        m.protect(lay.base, lay.text_size, UC_PROT_READ | UC_PROT_EXEC)
-        m.protect(lay.base + lay.text_size, lay.ro_size - lay.text_size, UC_PROT_READ)
-        ro_end = lay.ro_after_init_size if (after_init and is_core) else lay.ro_size
-        m.protect(lay.base + lay.ro_size, ro_end - lay.ro_size, UC_PROT_READ)
-        m.protect(lay.base + ro_end, lay.size - ro_end, UC_PROT_READ | UC_PROT_WRITE)
-
-
 def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
     """finit_module(2) after the file has been read: returns the LIVE module or raises."""
     info = LoadInfo(data)
@@ -229,7 +203,7 @@ def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, fil
     finally:
         if info.temp_base:
             kernel.machine.vmalloc_area.free(info.temp_base)  # free_copy()
-    return kernel.do_init_module(mod)
+    return do_init_module(kernel, mod)
 
 
 def _load_module(kernel: Kernel, info: LoadInfo, args: str, flags: int, filename: str) -> Module:
@@ -250,7 +224,7 @@ def _load_module(kernel: Kernel, info: LoadInfo, args: str, flags: int, filename
         if info.mod_name_overflows:
             fortify_strlen_overflow(kernel)
             raise LoadError(EFAULT, "oops")
-        kernel.add_unformed_module(mod)
+        add_unformed_module(kernel, mod)
         stage = "listed"
         mod.sig_ok = info.sig_ok
         if kernel.profile.enabled("MODULE_SIG") and not mod.sig_ok:
@@ -268,7 +242,8 @@ def _load_module(kernel: Kernel, info: LoadInfo, args: str, flags: int, filename
         apply_relocations(kernel, mod, info, image, values)
         post_relocation(kernel, mod, info, image, values)
         ftrace_module_init(kernel, info, image)
-        kernel.write_module_image(mod, image)
+        for base, buf in image.regions:
+            kernel.machine.write(base, bytes(buf))
         mod.args = args
         complete_formation(kernel, mod, info)
         stage = "formed"
@@ -276,7 +251,7 @@ def _load_module(kernel: Kernel, info: LoadInfo, args: str, flags: int, filename
         after_dashes = parse_args(kernel, mod, args)
         if after_dashes is not None:
             log.warn(f"{mod.name}: parameters '{after_dashes}' after `--' ignored\n")
-        kernel.mod_sysfs_setup(mod)
+        mod_sysfs_setup(kernel, mod)
     except OSError as e:
         _unwind(kernel, mod, stage)
         err = e if isinstance(e, LoadError) else LoadError(e.errno or EINVAL, str(e))
@@ -339,12 +314,208 @@ def complete_formation(kernel: Kernel, mod: Module, info: LoadInfo) -> None:
         mod.syms = read_exports(kernel, mod, info)
         verify_exported_symbols(kernel, mod)
         module_enable_protections(kernel, mod, after_init=False)
-        kernel.set_state(mod, State.COMING)
+        set_module_state(kernel, mod, State.COMING)
 
 
 def _unwind(kernel: Kernel, mod: Module, stage: str) -> None:
     """The error ladder at the end of load_module()."""
     if stage == "formed":
-        kernel.set_state(mod, State.GOING)
+        set_module_state(kernel, mod, State.GOING)
         destroy_params(kernel, mod)
-    kernel.free_module_resources(mod, unlink=stage in ("listed", "formed"))
+    free_module_resources(kernel, mod, unlink=stage in ("listed", "formed"))
+
+
+# -- the module list and states --------------------------------------------------------------
+
+def add_unformed_module(kernel: Kernel, mod: Module) -> None:
+    """The name is taken from here on: a second load of it waits (EBUSY) or fails (EEXIST)."""
+    with kernel.mutex:
+        mod.state = State.UNFORMED
+        old = kernel.find_module(mod.name, even_unformed=True)
+        if old is not None:
+            raise LoadError(EEXIST if old.state == State.LIVE else EBUSY, "already loaded")
+        kernel.modules.insert(0, mod)
+        kernel.by_name[mod.name] = mod
+
+
+def set_module_state(kernel: Kernel, mod: Module, state: State) -> None:
+    """mod->state = state: in the Module the views read and in the struct module the module's
+    own code can read."""
+    with kernel.mutex:
+        mod.state = state
+        kernel.generation += 1
+    if mod.struct_addr:
+        try:
+            kernel.machine.write_u32(mod.struct_addr, int(state))
+        except Exception:
+            pass
+
+
+# -- init ---------------------------------------------------------------------------------------
+
+def _kernel_text(kernel: Kernel, name: str, offset: int) -> int | None:
+    """Where a call from the kernel's own text returns: the frames a backtrace shows."""
+    addr = kernel.profile.kallsyms_by_name.get(name)
+    return addr + offset if addr is not None else None
+
+
+def do_init_module(kernel: Kernel, mod: Module) -> Module:
+    """Run init. A fault leaves the module COMING, as the kernel leaves it when the oops
+    kills insmod; a CPU stopped for running past its budget (the kernel would spin on
+    forever) is unwound like an init that failed, so its memory comes back."""
+    ret = 0
+    if mod.init:
+        ret_addr = _kernel_text(kernel, "do_one_initcall", 0x59)
+        try:
+            ret = s32(kernel.machine.call(mod.init, ret_addr=ret_addr))
+        except Exception as stop:  # a CpuStop, or a bug in a handler: never lose the module
+            outcome = kernel.report_cpu_stop(mod, stop, "init")
+            if outcome in ("budget", "error", "interrupted"):
+                # the kernel would spin on (budget) or has no equivalent (an emulator bug):
+                # unwind as for a failed init so the memory comes back
+                what = f"init stopped after {kernel.machine.budget:g}s" if outcome == "budget" else "init aborted"
+                kernel.log.err(f"pseudokernel: {mod.name}: {what}; module unloaded\n")
+                set_module_state(kernel, mod, State.GOING)
+                mod.refcnt -= 1
+                free_module(kernel, mod)
+                err = {"budget": ETIME, "interrupted": EINTR}.get(outcome, EIO)
+                raise LoadError(err, outcome) from None
+            raise LoadError(EFAULT, outcome) from None
+    if ret < 0:
+        set_module_state(kernel, mod, State.GOING)
+        mod.refcnt -= 1
+        free_module(kernel, mod)
+        raise LoadError(-ret, "init")
+    if ret > 0:
+        kernel.log.warn(
+            f"do_init_module: '{mod.name}'->init suspiciously returned {ret}, it should follow 0/-E convention\n"
+            "do_init_module: loading module anyway...\n"
+        )
+        oops.dump_stack(kernel, mod)
+    with kernel.mutex:
+        set_module_state(kernel, mod, State.LIVE)
+        mod.refcnt -= 1
+        if mod.init_layout.base:
+            kernel.machine.module_memfree(mod.init_layout.base)
+        mod.init_layout.base = 0
+        mod.init_layout.size = mod.init_layout.text_size = 0
+        mod.init_layout.ro_size = mod.init_layout.ro_after_init_size = 0
+        kernel.generation += 1
+    module_enable_protections(kernel, mod, after_init=True)
+    return mod
+
+
+# -- freeing ------------------------------------------------------------------------------------
+
+def free_module_resources(kernel: Kernel, mod: Module, unlink: bool) -> None:
+    """Release memory, per-CPU data, references and the list entry of a failed load."""
+    m = kernel.machine
+    with kernel.mutex:
+        for target in mod.target_list:
+            target.refcnt -= 1
+            if mod in target.source_list:
+                target.source_list.remove(mod)
+        mod.target_list.clear()
+        if unlink and mod in kernel.modules:
+            kernel.modules.remove(mod)
+            del kernel.by_name[mod.name]
+        kernel.generation += 1
+    if mod.percpu_size:
+        m.percpu.free(mod.percpu)
+        mod.percpu_size = 0
+    for lay in (mod.init_layout, mod.core_layout):
+        if lay.base:
+            m.module_memfree(lay.base)
+            lay.base = 0
+    if getattr(mod, "args_addr", 0):
+        kernel.api.kfree(mod.args_addr)
+        mod.args_addr = 0
+
+
+def free_module(kernel: Kernel, mod: Module) -> None:
+    """free_module(): sysfs gone, parameters destroyed, memory released, unlinked. Locks
+    that lived in the module or were taken by it go with it (the report named them)."""
+    for lock, caller in list(kernel.held_locks.items()):
+        if mod.within(lock) or mod.within(caller):
+            del kernel.held_locks[lock]
+    destroy_params(kernel, mod)
+    set_module_state(kernel, mod, State.UNFORMED)
+    free_module_resources(kernel, mod, unlink=True)
+
+
+# -- delete_module(2) ---------------------------------------------------------------------------
+
+def delete_module(kernel: Kernel, name: str, flags: int) -> None:
+    """The syscall's body, run by Kernel.delete_module inside the syscall: raises
+    OSError(errno) as the syscall fails. What the module left behind (memory,
+    registrations, locks) is reported and kept in kernel.last_report."""
+    with kernel.mutex:
+        mod = kernel.find_module(name)
+        if mod is None:
+            raise OSError(ENOENT, name)
+        if mod.source_list:
+            raise OSError(EWOULDBLOCK, name)
+        if mod.state != State.LIVE:
+            raise OSError(EBUSY, name)
+        forced = False
+        if mod.init and not mod.exit:
+            forced = try_force_unload(kernel, flags)
+            if not forced:
+                raise OSError(EBUSY, name)
+        mod.refcnt -= 1
+        if mod.refcnt != 0:
+            if not forced and not try_force_unload(kernel, flags):
+                mod.refcnt += 1
+                raise OSError(EWOULDBLOCK, name)
+        set_module_state(kernel, mod, State.GOING)
+    if mod.exit:
+        try:
+            kernel.machine.call(mod.exit, ret_addr=_kernel_text(kernel, "__do_sys_delete_module", 0x1A8))
+        except Exception as stop:
+            outcome = kernel.report_cpu_stop(mod, stop, "exit")
+            if outcome not in ("budget", "error"):
+                raise OSError(EFAULT, name) from None  # oopsed: left GOING, as the kernel
+            kernel.log.err(f"pseudokernel: {mod.name}: exit did not return; module freed\n")
+    kernel.last_unloaded = (mod.name, taint.module_flags_taint(mod.taints))
+    kernel.last_report = unload_report(kernel, mod)
+    for line in kernel.last_report:
+        kernel.log.printk(b"\x013" + line.encode("utf-8", "replace") + b"\n")
+    free_module(kernel, mod)
+
+
+def try_force_unload(kernel: Kernel, flags: int) -> bool:
+    """O_TRUNC asks to unload a module in use or without exit: only with MODULE_FORCE_UNLOAD,
+    and it taints."""
+    if flags & O_TRUNC and kernel.profile.enabled("MODULE_FORCE_UNLOAD"):
+        kernel.add_taint(taint.FORCED_RMMOD, lockdep_ok=False)
+        return True
+    return False
+
+
+# -- module references (try_module_get & co) ---------------------------------------------------
+
+def try_module_get(kernel: Kernel, struct_addr: int) -> bool:
+    if not struct_addr:
+        return True
+    mod = kernel.module_by_struct(struct_addr)
+    if mod is None:
+        return True
+    if mod.state == State.GOING or mod.refcnt == 0:
+        return False
+    mod.refcnt += 1
+    kernel.generation += 1
+    return True
+
+
+def __module_get(kernel: Kernel, struct_addr: int) -> None:
+    mod = kernel.module_by_struct(struct_addr)
+    if mod is not None:
+        mod.refcnt += 1
+        kernel.generation += 1
+
+
+def module_put(kernel: Kernel, struct_addr: int) -> None:
+    mod = kernel.module_by_struct(struct_addr)
+    if mod is not None and mod.refcnt > 0:
+        mod.refcnt -= 1
+        kernel.generation += 1

@@ -1,0 +1,51 @@
+"""What kernel/module/internal.h shares among the loader's files: the flags finit_module(2)
+takes, the name length of struct module, module_flags(), and the error every step raises."""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import TYPE_CHECKING
+
+from .. import taint
+from .module import State
+
+if TYPE_CHECKING:
+    from .module import Module
+
+MODULE_INIT_IGNORE_MODVERSIONS = 1
+MODULE_INIT_IGNORE_VERMAGIC = 2
+MODULE_INIT_COMPRESSED_FILE = 4
+MODULE_NAME_LEN = 64 - 8  # MAX_PARAM_PREFIX_LEN: struct module's name[]
+
+
+class LoadError(OSError):
+    """A load_module() step failed: the errno finit_module(2) returns (positive, like errno).
+    An OSError, so a caller catching the syscall's failure catches every step's."""
+
+    def __init__(self, err: int, reason: str = "") -> None:
+        super().__init__(err, reason or os.strerror(err))
+        self.reason = reason
+        self.unknown_symbols: list[str] = []  # for ENOENT/EINVAL: the symbols that did not resolve
+
+    def __str__(self) -> str:
+        return self.reason or os.strerror(self.errno)
+
+    @property
+    def name(self) -> str:
+        return _errno.errorcode.get(self.errno, str(self.errno))
+
+
+def module_flags(mod: Module, show_state: bool = True) -> str:
+    """module_flags(): '(OE)', '(OE+)' while coming, '(OE-)' while going, for /proc/modules
+    and the oops' module list."""
+    if not mod.taints and not show_state:
+        return ""
+    if mod.taints or mod.state in (State.GOING, State.COMING):
+        out = "(" + taint.module_flags_taint(mod.taints)
+        if show_state and mod.state == State.GOING:
+            out += "-"
+        if show_state and mod.state == State.COMING:
+            out += "+"
+        return out + ")"
+    return ""
