@@ -116,15 +116,6 @@ class Kernel:
                 return val
         return default
 
-    def struct_offset(self, struct: str, member: str, default: int | None) -> int | None:
-        btf = self.profile.btf
-        if btf is None:
-            return default
-        s = btf.struct(struct)
-        if s is None or member not in s.members:
-            return default
-        return s.members[member].offset
-
     def trusted_keys(self) -> list[bytes]:
         return self.profile.certificates
 

@@ -42,7 +42,7 @@ def _trace(kernel: Kernel, frames: tuple[str, ...]) -> list[bytes]:
 
 def kobject_empty_name(kernel: Kernel, mod: Module) -> None:
     """WARN(1, "kobject: (%p): attempted to be registered with empty name!\\n", kobj)."""
-    kobj = mod.struct_addr + kernel.struct_offset("module", "mkobj", 80) if mod.struct_addr else 0
+    kobj = mod.struct_addr + kernel.profile.structs.module.mkobj if mod.struct_addr else 0
     _lines(kernel, 4, [
         oops.CUT_HERE,
         f"kobject: ({kernel.hashed_pointer(kobj)}): attempted to be registered with empty name!\n",

@@ -63,7 +63,7 @@ def setup_load_info(kernel: Kernel, info: LoadInfo, flags: int) -> None:
         kernel.log.warn(f"{info.name or '(missing .modinfo section or name field)'}: No module found in object\n")
         raise LoadError(ENOEXEC, "no module")
     raw = info.section_bytes(info.index.mod)
-    off = kernel.struct_offset("module", "name", 24)
+    off = kernel.profile.structs.module.name
     name = raw[off : off + MODULE_NAME_LEN]
     info.mod_name = name.split(b"\0", 1)[0].decode("utf-8", "replace")
     # all MODULE_NAME_LEN bytes used: no NUL for the fortified strlen() of add_unformed_module()
@@ -289,9 +289,10 @@ def _init_exit(kernel: Kernel, info: LoadInfo, image: Image) -> tuple[int, int]:
     """mod->init and mod->exit, read from the relocated struct module."""
     base = info.sechdrs[info.index.mod].addr
     size = info.sechdrs[info.index.mod].size
-    init_off = kernel.struct_offset("module", "init", None)
-    exit_off = kernel.struct_offset("module", "exit", None)
-    if init_off is None or exit_off is None or max(init_off, exit_off) + 8 > size:
+    if kernel.profile.btf is None:  # no layout to trust: the module's own symbols
+        return _init_exit_from_symbols(info)
+    init_off, exit_off = kernel.profile.structs.module.init, kernel.profile.structs.module.exit
+    if max(init_off, exit_off) + 8 > size:
         return _init_exit_from_symbols(info)
     raw = image.read(base, size)
     return (

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .structs import Structs
+
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_PROFILE = "6.1.0-56-amd64"
 
@@ -238,6 +240,11 @@ class KernelProfile:
         from .btf import Btf
 
         return Btf(lzma.decompress(path.read_bytes()))
+
+    @cached_property
+    def structs(self) -> Structs:
+        """The struct layouts handlers use (profile/layouts.py), resolved against the BTF."""
+        return Structs(self.btf)
 
     @property
     def has_image(self) -> bool:

@@ -184,6 +184,7 @@ class KernelApi:
         self.unhandled_calls: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
         self._defaults: dict[str, tuple[str, int, int]] = {}
         self._structs: dict[str, object] = {}
+        self.S = kernel.profile.structs  # struct layouts: k.S.file.private_data
         self._strings: dict[str, int] = {}
         self.state: dict[str, object] = {}  # what handler families keep per kernel
         self.t0 = time.monotonic()
@@ -267,16 +268,6 @@ class KernelApi:
             btf = self.kernel.profile.btf
             self._structs[name] = btf.struct(name) if btf is not None else None
         return self._structs[name]
-
-    def offset(self, struct: str, member: str, default: int = 0) -> int:
-        s = self.btf_struct(struct)
-        if s is None or member not in s.members:
-            return default
-        return s.members[member].offset
-
-    def sizeof(self, struct: str, default: int = 64) -> int:
-        s = self.btf_struct(struct)
-        return s.size if s is not None and s.size else default
 
     def static_string(self, text: str) -> int:
         """A string in kernel rodata (a name the kernel hands out)."""

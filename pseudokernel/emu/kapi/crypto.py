@@ -16,14 +16,14 @@ def _base_offset(k: KernelApi, struct: str) -> int:
     if struct == "crypto_alg":
         return 0
     if struct == "ahash_alg":
-        return k.offset("ahash_alg", "halg", 0) + k.offset("hash_alg_common", "base", 0)
-    return k.offset(struct, "base", 0)
+        return k.S.ahash_alg.halg + k.S.hash_alg_common.base
+    return k.S[struct].get("base", 0)
 
 
 def _alg_name(k: KernelApi, alg: int) -> tuple[str, str, int]:
-    name = k.m.read(alg + k.offset("crypto_alg", "cra_name", 56), 128).split(b"\0", 1)[0].decode("utf-8", "replace")
-    drv = k.m.read(alg + k.offset("crypto_alg", "cra_driver_name", 184), 128).split(b"\0", 1)[0]
-    prio = k.m.read_u32(alg + k.offset("crypto_alg", "cra_priority", 48))
+    name = k.m.read(alg + k.S.crypto_alg.cra_name, 128).split(b"\0", 1)[0].decode("utf-8", "replace")
+    drv = k.m.read(alg + k.S.crypto_alg.cra_driver_name, 128).split(b"\0", 1)[0]
+    prio = k.m.read_u32(alg + k.S.crypto_alg.cra_priority)
     return name, drv.decode("utf-8", "replace") or name, prio
 
 
@@ -52,7 +52,7 @@ def _unone(struct: str):
 
 def _many(struct: str, kind: str):
     def handler(k: KernelApi, algs: int, count: int) -> int:
-        size = k.sizeof(struct, 448)
+        size = k.S[struct].get("sizeof", 448)
         for i in range(count & 0xFFFFFFFF):
             ret = register_alg(k, algs + i * size + _base_offset(k, struct), kind)
             if ret:
@@ -66,7 +66,7 @@ def _many(struct: str, kind: str):
 
 def _unmany(struct: str):
     def handler(k: KernelApi, algs: int, count: int) -> None:
-        size = k.sizeof(struct, 448)
+        size = k.S[struct].get("sizeof", 448)
         for i in range(count & 0xFFFFFFFF):
             k.kernel_registry().remove("crypto_alg", algs + i * size + _base_offset(k, struct))
 
@@ -86,7 +86,7 @@ for _kind, _struct in (("alg", "crypto_alg"), ("skcipher", "skcipher_alg"), ("sh
 
 @kapi("crypto_register_template")
 def crypto_register_template(k: KernelApi, tmpl: int) -> int:
-    name = k.m.read(tmpl + k.offset("crypto_template", "name", 64), 128).split(b"\0", 1)[0].decode("utf-8", "replace")
+    name = k.m.read(tmpl + k.S.crypto_template.name, 128).split(b"\0", 1)[0].decode("utf-8", "replace")
     k.kernel_registry().add("crypto_template", name, tmpl, k.caller_module_name())
     return 0
 
@@ -94,7 +94,7 @@ def crypto_register_template(k: KernelApi, tmpl: int) -> int:
 @kapi("crypto_register_templates")
 def crypto_register_templates(k: KernelApi, tmpls: int, count: int) -> int:
     for i in range(count & 0xFFFFFFFF):
-        crypto_register_template(k, tmpls + i * k.sizeof("crypto_template", 192))
+        crypto_register_template(k, tmpls + i * k.S.crypto_template.sizeof)
     return 0
 
 
@@ -106,7 +106,7 @@ def crypto_unregister_template(k: KernelApi, tmpl: int) -> None:
 @kapi("crypto_unregister_templates")
 def crypto_unregister_templates(k: KernelApi, tmpls: int, count: int) -> None:
     for i in range(count & 0xFFFFFFFF):
-        crypto_unregister_template(k, tmpls + i * k.sizeof("crypto_template", 192))
+        crypto_unregister_template(k, tmpls + i * k.S.crypto_template.sizeof)
 
 
 # -- transforms: a tfm bound to the registered algorithm, or to the kernel's built-in one ---------
@@ -134,19 +134,19 @@ def _builtin_alg(k: KernelApi, name: str, alg_struct: str) -> int:
     algs = k.state.setdefault("builtin_algs", {})
     key = (name, alg_struct)
     if key not in algs:
-        size = k.sizeof(alg_struct, 512) + 64
+        size = k.S[alg_struct].get("sizeof", 512) + 64
         whole = k.m.kmalloc(size, "", 0, kind="crypto_alg")
         base = whole + _base_offset(k, alg_struct)
-        k.m.write(base + k.offset("crypto_alg", "cra_name", 56), name.encode()[:127] + b"\0")
-        k.m.write(base + k.offset("crypto_alg", "cra_driver_name", 184), (name + "-generic").encode()[:127] + b"\0")
-        k.m.write_u32(base + k.offset("crypto_alg", "cra_priority", 48), 100)
-        k.m.write_u32(base + k.offset("crypto_alg", "cra_blocksize", 36), 1)
+        k.m.write(base + k.S.crypto_alg.cra_name, name.encode()[:127] + b"\0")
+        k.m.write(base + k.S.crypto_alg.cra_driver_name, (name + "-generic").encode()[:127] + b"\0")
+        k.m.write_u32(base + k.S.crypto_alg.cra_priority, 100)
+        k.m.write_u32(base + k.S.crypto_alg.cra_blocksize, 1)
         if alg_struct in ("shash_alg", "ahash_alg"):
-            halg = whole if alg_struct == "shash_alg" else whole + k.offset("ahash_alg", "halg", 0)
+            halg = whole if alg_struct == "shash_alg" else whole + k.S.ahash_alg.halg
             ds = {"md5": 16, "sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64, "crc32c": 4,
                   "crc32": 4, "sha3-256": 32, "sha3-512": 64, "ghash": 16, "crct10dif": 2}.get(name, 32)
-            off = k.offset("shash_alg", "digestsize", 88) if alg_struct == "shash_alg" else \
-                k.offset("hash_alg_common", "digestsize", 0)
+            off = k.S.shash_alg.digestsize if alg_struct == "shash_alg" else \
+                k.S.hash_alg_common.digestsize
             k.m.write_u32(halg + off, ds)
         algs[key] = base
     return algs[key]
@@ -157,19 +157,19 @@ def _alloc_tfm(k: KernelApi, name_p: int, typ: int, mask: int) -> int:
     handle, alg_struct = TFM_TYPES.get(fn, ("crypto_tfm", "crypto_alg"))
     name = k.cstr(name_p, 128).decode("utf-8", "replace")
     alg = _find_alg(k, name) or _builtin_alg(k, name, alg_struct)
-    base_off = 0 if handle == "crypto_tfm" else k.offset(handle, "base", 0)
-    ctx = k.m.read_u32(alg + k.offset("crypto_alg", "cra_ctxsize", 40))
-    h = k.m.kmalloc(k.sizeof(handle, 32) + 64 + min(ctx, 1 << 16), k.caller_module_name(), k.caller, kind="crypto_tfm")
+    base_off = 0 if handle == "crypto_tfm" else k.S[handle].get("base", 0)
+    ctx = k.m.read_u32(alg + k.S.crypto_alg.cra_ctxsize)
+    h = k.m.kmalloc(k.S[handle].get("sizeof", 32) + 64 + min(ctx, 1 << 16), k.caller_module_name(), k.caller, kind="crypto_tfm")
     tfm = h + base_off
-    k.m.write_u32(tfm + k.offset("crypto_tfm", "refcnt", 0), 1)
-    k.m.write_u64(tfm + k.offset("crypto_tfm", "__crt_alg", 24), alg)
+    k.m.write_u32(tfm + k.S.crypto_tfm.refcnt, 1)
+    k.m.write_u64(tfm + k.S.crypto_tfm.__crt_alg, alg)
     if handle == "crypto_shash":
         whole = alg - _base_offset(k, "shash_alg")
-        k.m.write_u32(h, k.m.read_u32(whole + k.offset("shash_alg", "descsize", 80)))
+        k.m.write_u32(h, k.m.read_u32(whole + k.S.shash_alg.descsize))
     if handle == "crypto_ahash":
         nop = k.function("__pk_crypto_nop")
         for member in ("init", "update", "final", "finup", "digest", "export", "import", "setkey"):
-            k.m.write_u64(h + k.offset("crypto_ahash", member, 0), nop)
+            k.m.write_u64(h + k.S.crypto_ahash[member], nop)
     return h
 
 

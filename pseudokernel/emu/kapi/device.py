@@ -89,14 +89,10 @@ def _unlink_driver(k: KernelApi, owner: str, bus: str, name: str) -> None:
 
 # -- struct device ----------------------------------------------------------------------------------
 
-D = {"kobj_name": 0, "parent": 64, "init_name": 80, "bus": 96, "driver": 104, "platform_data": 112,
-     "driver_data": 120, "devt": 660, "class": 688, "release": 704}
-
-
 def dev_off(k: KernelApi, member: str) -> int:
     if member == "kobj_name":
-        return k.offset("device", "kobj", 0) + k.offset("kobject", "name", 0)
-    return k.offset("device", member, D[member])
+        return k.S.device.kobj + k.S.kobject.name
+    return k.S.device[member]
 
 
 def dev_name(k: KernelApi, dev: int) -> str:
@@ -143,7 +139,7 @@ def dev_printk_info(k: KernelApi, dev: int) -> tuple[tuple[str, str], ...]:
 
 
 def new_device(k: KernelApi, name: str, parent: int = 0, devt: int = 0, cls: int = 0, drvdata: int = 0) -> int:
-    dev = k.m.kmalloc(k.sizeof("device", 752), k.caller_module_name(), k.caller, kind="device")
+    dev = k.m.kmalloc(k.S.device.sizeof, k.caller_module_name(), k.caller, kind="device")
     set_dev_name(k, dev, name)
     k.m.write_u64(dev + dev_off(k, "parent"), parent)
     k.m.write_u32(dev + dev_off(k, "devt"), devt)
@@ -154,8 +150,8 @@ def new_device(k: KernelApi, name: str, parent: int = 0, devt: int = 0, cls: int
 
 
 def _kref_init(k: KernelApi, dev: int) -> None:
-    kobj = dev + k.offset("device", "kobj", 0)
-    k.m.write_u32(kobj + k.offset("kobject", "kref", 56), 1)
+    kobj = dev + k.S.device.kobj
+    k.m.write_u32(kobj + k.S.kobject.kref, 1)
 
 
 def set_dev_name(k: KernelApi, dev: int, name: str) -> None:
@@ -260,9 +256,9 @@ def device_create_file(k: KernelApi, dev: int, attr: int) -> int:
 
 @kapi("__class_create")
 def __class_create(k: KernelApi, owner: int, name: int, key: int) -> int:
-    cls = k.m.kmalloc(k.sizeof("class", 120), _owner_name(k, owner), k.caller, kind="class")
-    k.m.write_u64(cls, name)
-    k.m.write_u64(cls + 8, owner)
+    cls = k.m.kmalloc(k.S["class"].sizeof, _owner_name(k, owner), k.caller, kind="class")
+    k.m.write_u64(cls + k.S["class"].name, name)
+    k.m.write_u64(cls + k.S["class"].owner, owner)
     k.kernel_registry().add("class", _name(k, name), cls, _owner_name(k, owner))
     return cls
 
@@ -273,7 +269,7 @@ def __class_register(k: KernelApi, cls: int, key: int) -> int:
     reg = k.kernel_registry()
     if any(r.name == name for r in reg.of_kind("class")):
         return _err(EEXIST_)
-    reg.add("class", name, cls, _owner_name(k, k.m.read_u64(cls + 8)))
+    reg.add("class", name, cls, _owner_name(k, k.m.read_u64(cls + k.S["class"].owner)))
     return 0
 
 
@@ -300,7 +296,7 @@ def bus_unregister(k: KernelApi, bus: int) -> None:
 # -- drivers ---------------------------------------------------------------------------------------
 
 def _bus_name(k: KernelApi, drv: int) -> str:
-    bus = k.m.read_u64(drv + k.offset("device_driver", "bus", 8))
+    bus = k.m.read_u64(drv + k.S.device_driver.bus)
     return _name(k, k.m.read_u64(bus)) if bus else ""
 
 
@@ -308,7 +304,7 @@ def _bus_name(k: KernelApi, drv: int) -> str:
 def driver_register(k: KernelApi, drv: int) -> int:
     name = _name(k, k.m.read_u64(drv))
     bus = _bus_name(k, drv)
-    owner = _owner_name(k, k.m.read_u64(drv + k.offset("device_driver", "owner", 16)))
+    owner = _owner_name(k, k.m.read_u64(drv + k.S.device_driver.owner))
     reg = k.kernel_registry()
     if any(r.name == name and r.info.get("bus") == bus for r in reg.of_kind("driver")):
         return _err(EBUSY)
@@ -339,7 +335,7 @@ def _unregister_bus_driver(k: KernelApi, drv_struct: int) -> None:
 
 def pci_ids(k: KernelApi, table: int, limit: int = 4096) -> list[tuple[int, ...]]:
     out = []
-    size = k.sizeof("pci_device_id", 40)
+    size = k.S.pci_device_id.sizeof
     for i in range(limit):
         raw = k.m.read(table + i * size, 24)
         vals = tuple(int.from_bytes(raw[j:j + 4], "little") for j in range(0, 24, 4))
@@ -364,8 +360,8 @@ def pci_match(ids: list[tuple[int, ...]]) -> list[str]:
 
 @kapi("__pci_register_driver")
 def __pci_register_driver(k: KernelApi, drv: int, owner: int, mod_name: int) -> int:
-    name = _name(k, k.m.read_u64(drv + k.offset("pci_driver", "name", 16)))
-    table = k.m.read_u64(drv + k.offset("pci_driver", "id_table", 24))
+    name = _name(k, k.m.read_u64(drv + k.S.pci_driver.name))
+    table = k.m.read_u64(drv + k.S.pci_driver.id_table)
     ids = pci_ids(k, table) if table else []
     return _register_bus_driver(k, "pci", drv, name, owner, ids=ids, would_bind=pci_match(ids))
 
@@ -377,7 +373,7 @@ def pci_unregister_driver(k: KernelApi, drv: int) -> None:
 
 @kapi("i2c_register_driver")
 def i2c_register_driver(k: KernelApi, owner: int, drv: int) -> int:
-    name = _name(k, k.m.read_u64(drv + k.offset("i2c_driver", "driver", 56)))
+    name = _name(k, k.m.read_u64(drv + k.S.i2c_driver.driver))
     return _register_bus_driver(k, "i2c", drv, name, owner)
 
 
@@ -388,13 +384,13 @@ def i2c_del_driver(k: KernelApi, drv: int) -> None:
 
 @kapi("__spi_register_driver")
 def __spi_register_driver(k: KernelApi, owner: int, sdrv: int) -> int:
-    name = _name(k, k.m.read_u64(sdrv + k.offset("spi_driver", "driver", 32)))
+    name = _name(k, k.m.read_u64(sdrv + k.S.spi_driver.driver))
     return _register_bus_driver(k, "spi", sdrv, name, owner)
 
 
 @kapi("__serio_register_driver")
 def __serio_register_driver(k: KernelApi, drv: int, owner: int, mod_name: int) -> int:
-    return _register_bus_driver(k, "serio", drv, _name(k, k.m.read_u64(drv + k.offset("serio_driver", "driver", 72))), owner)
+    return _register_bus_driver(k, "serio", drv, _name(k, k.m.read_u64(drv + k.S.serio_driver.driver)), owner)
 
 
 @kapi("serio_unregister_driver", "acpi_bus_unregister_driver", "pnp_unregister_driver", "__acpi_unregister_driver")
@@ -414,21 +410,16 @@ def pnp_register_driver(k: KernelApi, drv: int) -> int:
 
 # -- the platform bus: matched and probed as the kernel does -----------------------------------------
 
-PD = {"name": 0, "id": 8, "id_auto": 12, "dev": 16, "num_resources": 792, "resource": 800, "id_entry": 808,
-      "driver_override": 816}
-PDRV = {"probe": 0, "remove": 8, "remove_new": 16, "driver": 48, "id_table": 192}
-
-
 def pd_off(k: KernelApi, m: str) -> int:
-    return k.offset("platform_device", m, PD[m])
+    return k.S.platform_device[m]
 
 
 def pdrv_off(k: KernelApi, m: str) -> int:
-    return k.offset("platform_driver", m, PDRV[m])
+    return k.S.platform_driver[m]
 
 
 def _platform_id_match(k: KernelApi, table: int, name: str) -> int:
-    size = k.sizeof("platform_device_id", 32)
+    size = k.S.platform_device_id.sizeof
     for i in range(1024):
         entry = table + i * size
         ename = k.m.read(entry, 20).split(b"\0", 1)[0]
@@ -559,7 +550,7 @@ def _pdev_set_name(k: KernelApi, pdev: int) -> None:
 
 @kapi("platform_device_alloc")
 def platform_device_alloc(k: KernelApi, name: int, pid: int) -> int:
-    size = k.sizeof("platform_device", 832)
+    size = k.S.platform_device.sizeof
     pdev = k.m.kmalloc(size + 64, k.caller_module_name(), k.caller, kind="platform_device")
     data = k.cstr(name, 256) + b"\0"
     k.m.write(pdev + size, data[:63] + b"\0")
@@ -613,7 +604,7 @@ def platform_device_add_data(k: KernelApi, pdev: int, data: int, size: int) -> i
 
 @kapi("platform_device_add_resources")
 def platform_device_add_resources(k: KernelApi, pdev: int, res: int, num: int) -> int:
-    size = k.sizeof("resource", 64) * (num & 0xFFFFFFFF)
+    size = k.S.resource.sizeof * (num & 0xFFFFFFFF)
     p = 0
     if res and size:
         p = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind="resource")
@@ -625,14 +616,14 @@ def platform_device_add_resources(k: KernelApi, pdev: int, res: int, num: int) -
 
 @kapi("platform_device_register_full")
 def platform_device_register_full(k: KernelApi, info: int) -> int:
-    o = lambda m, d: k.offset("platform_device_info", m, d)  # noqa: E731
-    name = k.m.read_u64(info + o("name", 24))
-    pdev = platform_device_alloc(k, name, k.m.read_s32(info + o("id", 32)) & 0xFFFFFFFF)
-    k.m.write_u64(pdev + pd_off(k, "dev") + dev_off(k, "parent"), k.m.read_u64(info + o("parent", 0)))
-    res, num = k.m.read_u64(info + o("res", 40)), k.m.read_u32(info + o("num_res", 48))
+    pdi = k.S.platform_device_info
+    name = k.m.read_u64(info + pdi.name)
+    pdev = platform_device_alloc(k, name, k.m.read_s32(info + pdi.id) & 0xFFFFFFFF)
+    k.m.write_u64(pdev + pd_off(k, "dev") + dev_off(k, "parent"), k.m.read_u64(info + pdi.parent))
+    res, num = k.m.read_u64(info + pdi.res), k.m.read_u32(info + pdi.num_res)
     if res and num:
         platform_device_add_resources(k, pdev, res, num)
-    data, size = k.m.read_u64(info + o("data", 56)), k.m.read_u64(info + o("size_data", 64))
+    data, size = k.m.read_u64(info + pdi.data), k.m.read_u64(info + pdi.size_data)
     if data and size:
         platform_device_add_data(k, pdev, data, size)
     ret = platform_device_add(k, pdev)
@@ -658,8 +649,8 @@ def platform_device_put(k: KernelApi, pdev: int) -> None:
 def platform_get_resource(k: KernelApi, pdev: int, typ: int, num: int) -> int:
     n = k.m.read_u32(pdev + pd_off(k, "num_resources"))
     res = k.m.read_u64(pdev + pd_off(k, "resource"))
-    size = k.sizeof("resource", 64)
-    flags_off = k.offset("resource", "flags", 24)
+    size = k.S.resource.sizeof
+    flags_off = k.S.resource.flags
     for i in range(n):
         r = res + i * size
         if (k.m.read_u64(r + flags_off) & 0x1F00) == typ and num == 0:
@@ -676,15 +667,12 @@ def platform_get_irq(k: KernelApi, pdev: int, num: int) -> int:
 
 # -- misc devices and character devices --------------------------------------------------------------
 
-MISC = {"minor": 0, "name": 8, "fops": 16, "parent": 40, "this_device": 48}
-
-
 @kapi("misc_register")
 def misc_register(k: KernelApi, misc: int) -> int:
     """drivers/char/misc.c: a dynamic minor counts down from 127; the device is misc/<name>."""
-    o = lambda m: k.offset("miscdevice", m, MISC[m])  # noqa: E731
+    md = k.S.miscdevice
     st = _state(k)
-    minor = k.m.read_u32(misc + o("minor"))
+    minor = k.m.read_u32(misc + md.minor)
     dynamic = minor == MISC_DYNAMIC_MINOR
     if dynamic:
         bits = st["misc_bits"]
@@ -695,15 +683,15 @@ def misc_register(k: KernelApi, misc: int) -> int:
             return _err(EBUSY)
         minor = DYNAMIC_MINORS - i - 1
         st["misc_bits"] |= 1 << i
-        k.m.write_u32(misc + o("minor"), minor)
+        k.m.write_u32(misc + md.minor, minor)
     elif minor in st["misc"].values():
         return _err(EBUSY)
-    name = _name(k, k.m.read_u64(misc + o("name")))
-    dev = new_device(k, name, k.m.read_u64(misc + o("parent")), (MISC_MAJOR << 20) | minor, 0, misc)
-    k.m.write_u64(misc + o("this_device"), dev)
+    name = _name(k, k.m.read_u64(misc + md.name))
+    dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)
+    k.m.write_u64(misc + md.this_device, dev)
     st["misc"][misc] = minor
     k.kernel_registry().add("misc", name, misc, k.caller_module_name(), minor=minor,
-                            fops=k.m.read_u64(misc + o("fops")), device=dev)
+                            fops=k.m.read_u64(misc + md.fops), device=dev)
     return 0
 
 
@@ -786,20 +774,20 @@ def unregister_chrdev_region(k: KernelApi, first: int, count: int) -> None:
 
 @kapi("cdev_init")
 def cdev_init(k: KernelApi, cdev: int, fops: int) -> None:
-    k.m.write(cdev, bytes(k.sizeof("cdev", 104)))
-    k.m.write_u64(cdev + k.offset("cdev", "ops", 72), fops)
+    k.m.write(cdev, bytes(k.S.cdev.sizeof))
+    k.m.write_u64(cdev + k.S.cdev.ops, fops)
     _kref_init(k, cdev)
 
 
 @kapi("cdev_alloc")
 def cdev_alloc(k: KernelApi) -> int:
-    return k.m.kmalloc(k.sizeof("cdev", 104), k.caller_module_name(), k.caller, kind="cdev")
+    return k.m.kmalloc(k.S.cdev.sizeof, k.caller_module_name(), k.caller, kind="cdev")
 
 
 @kapi("cdev_add")
 def cdev_add(k: KernelApi, cdev: int, dev: int, count: int) -> int:
-    k.m.write_u32(cdev + k.offset("cdev", "dev", 96), dev)
-    k.m.write_u32(cdev + k.offset("cdev", "count", 100), count)
+    k.m.write_u32(cdev + k.S.cdev.dev, dev)
+    k.m.write_u32(cdev + k.S.cdev.count, count)
     k.kernel_registry().add("cdev", f"{(dev & 0xFFFFFFFF) >> 20}:{dev & 0xFFFFF}", cdev, k.caller_module_name(),
                             devt=dev & 0xFFFFFFFF, count=count)
     return 0
@@ -894,7 +882,7 @@ __all__ = ["dev_name", "dev_driver_string", "dev_printk_info", "ENOMEM"]
 
 def _bus_init(name: str):
     def init(k: KernelApi, addr: int) -> None:
-        k.m.write_u64(addr + k.offset("bus_type", "name", 0), k.static_string(name))
+        k.m.write_u64(addr + k.S.bus_type.name, k.static_string(name))
 
     return init
 

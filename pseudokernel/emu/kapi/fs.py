@@ -74,7 +74,7 @@ def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
     if any(r.name == n and r.info.get("parent") == parent for r in reg.of_kind("proc")):
         k.log.printk(f"\x014proc_dir_entry '{_proc_path(k, parent)}/{n}' already registered\n")
         return 0
-    obj = _entry(k, "proc", n, parent, k.sizeof("proc_dir_entry", 192), mode=mode & 0xFFFF, **info)
+    obj = _entry(k, "proc", n, parent, k.S.proc_dir_entry.sizeof, mode=mode & 0xFFFF, **info)
     if not parent and hasattr(k.kernel, "proc_entries"):
         k.kernel.proc_entries[n] = proc_node_factory(k.kernel, obj)
     return obj
@@ -222,12 +222,12 @@ def proc_set_size(k: KernelApi, de: int, size: int) -> None:
 
 @kapi("debugfs_create_dir")
 def debugfs_create_dir(k: KernelApi, name: int, parent: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), dir=True)
+    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, dir=True)
 
 
 @kapi("debugfs_create_file", "debugfs_create_file_unsafe")
 def debugfs_create_file(k: KernelApi, name: int, mode: int, parent: int, data: int, fops: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), mode=mode & 0xFFFF, fops=fops,
+    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF, fops=fops,
                   data=data)
 
 
@@ -242,13 +242,13 @@ def debugfs_create_file_size(k: KernelApi, name: int, mode: int, parent: int, da
       "debugfs_create_size_t", "debugfs_create_ulong", "debugfs_create_atomic_t", "debugfs_create_blob",
       "debugfs_create_regset32", "debugfs_create_u32_array", "debugfs_create_devm_seqfile", "debugfs_create_str")
 def debugfs_create_value(k: KernelApi, name: int, mode: int, parent: int, value: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), mode=mode & 0xFFFF,
+    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF,
                   value=value, type=k.stub.name[len("debugfs_create_"):] if k.stub else "")
 
 
 @kapi("debugfs_create_symlink")
 def debugfs_create_symlink(k: KernelApi, name: int, parent: int, target: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.sizeof("dentry", 192), target=_name(k, target))
+    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, target=_name(k, target))
 
 
 @kapi("debugfs_remove", "debugfs_remove_recursive")
@@ -281,35 +281,35 @@ def debugfs_initialized(k: KernelApi) -> int:
 # -- sysfs and kobjects ---------------------------------------------------------------------------
 
 def _kobj_name(k: KernelApi, kobj: int) -> str:
-    return _name(k, k.m.read_u64(kobj + k.offset("kobject", "name", 0))) if kobj else ""
+    return _name(k, k.m.read_u64(kobj + k.S.kobject.name)) if kobj else ""
 
 
 def _set_kobj_name(k: KernelApi, kobj: int, name: bytes) -> None:
     p = k.m.kmalloc(len(name) + 1, k.caller_module_name(), k.caller, kind="kobject-name")
     k.m.write(p, name + b"\0")
-    k.m.write_u64(kobj + k.offset("kobject", "name", 0), p)
+    k.m.write_u64(kobj + k.S.kobject.name, p)
 
 
 @kapi("kobject_create_and_add")
 def kobject_create_and_add(k: KernelApi, name: int, parent: int) -> int:
-    kobj = k.m.kmalloc(k.sizeof("kobject", 64), k.caller_module_name(), k.caller, kind="kobject")
+    kobj = k.m.kmalloc(k.S.kobject.sizeof, k.caller_module_name(), k.caller, kind="kobject")
     _set_kobj_name(k, kobj, k.cstr(name, 256))
-    k.m.write_u64(kobj + k.offset("kobject", "parent", 24), parent)
-    k.m.write_u32(kobj + k.offset("kobject", "kref", 56), 1)
+    k.m.write_u64(kobj + k.S.kobject.parent, parent)
+    k.m.write_u32(kobj + k.S.kobject.kref, 1)
     k.kernel_registry().add("kobject", _name(k, name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent))
     return kobj
 
 
 @kapi("kobject_init")
 def kobject_init(k: KernelApi, kobj: int, ktype: int) -> None:
-    k.m.write_u64(kobj + k.offset("kobject", "ktype", 40), ktype)
-    k.m.write_u32(kobj + k.offset("kobject", "kref", 56), 1)
+    k.m.write_u64(kobj + k.S.kobject.ktype, ktype)
+    k.m.write_u32(kobj + k.S.kobject.kref, 1)
 
 
 @kapi("kobject_add")
 def kobject_add(k: KernelApi, kobj: int, parent: int, fmt: int, args: VarArgs) -> int:
     _set_kobj_name(k, kobj, k.format(fmt, args))
-    k.m.write_u64(kobj + k.offset("kobject", "parent", 24), parent)
+    k.m.write_u64(kobj + k.S.kobject.parent, parent)
     k.kernel_registry().add("kobject", _kobj_name(k, kobj), kobj, k.caller_module_name(),
                             parent=_kobj_name(k, parent))
     return 0
@@ -331,15 +331,15 @@ def kobject_put(k: KernelApi, kobj: int) -> None:
     """The last reference: release through the ktype, as kobject_release() does."""
     if not kobj:
         return
-    kref = kobj + k.offset("kobject", "kref", 56)
+    kref = kobj + k.S.kobject.kref
     n = k.m.read_u32(kref)
     if n > 1:
         k.m.write_u32(kref, n - 1)
         return
     k.m.write_u32(kref, 0)
     k.kernel_registry().remove("kobject", kobj)
-    ktype = k.m.read_u64(kobj + k.offset("kobject", "ktype", 40))
-    release = k.m.read_u64(ktype + k.offset("kobj_type", "release", 0)) if ktype else 0
+    ktype = k.m.read_u64(kobj + k.S.kobject.ktype)
+    release = k.m.read_u64(ktype + k.S.kobj_type.release) if ktype else 0
     if release:
         k.m.call(release, kobj)
 
@@ -347,7 +347,7 @@ def kobject_put(k: KernelApi, kobj: int) -> None:
 @kapi("kobject_get")
 def kobject_get(k: KernelApi, kobj: int) -> int:
     if kobj:
-        kref = kobj + k.offset("kobject", "kref", 56)
+        kref = kobj + k.S.kobject.kref
         k.m.write_u32(kref, k.m.read_u32(kref) + 1)
     return kobj
 
@@ -530,23 +530,23 @@ __all__ = ["EEXIST"]
 
 def _mount(k: KernelApi, fstype: int) -> int:
     """A vfsmount of an in-kernel file system: root dentry, its inode, the super block."""
-    sb = k.m.kmalloc(k.sizeof("super_block", 1472), k.caller_module_name(), k.caller, kind="super_block")
-    root = k.m.kmalloc(k.sizeof("dentry", 192), k.caller_module_name(), k.caller, kind="dentry")
-    inode = k.m.kmalloc(k.sizeof("inode", 632), k.caller_module_name(), k.caller, kind="inode")
-    mnt = k.m.kmalloc(k.sizeof("vfsmount", 32), k.caller_module_name(), k.caller, kind="vfsmount")
-    k.m.write_u64(sb + k.offset("super_block", "s_type", 40), fstype)
-    k.m.write_u64(sb + k.offset("super_block", "s_root", 104), root)
-    k.m.write_u16(inode + k.offset("inode", "i_mode", 0), 0o40755)
-    k.m.write_u64(inode + k.offset("inode", "i_sb", 40), sb)
-    k.m.write_u64(inode + k.offset("inode", "i_ino", 64), 1)
-    k.m.write_u64(root + k.offset("dentry", "d_parent", 24), root)
-    k.m.write_u64(root + k.offset("dentry", "d_inode", 48), inode)
-    k.m.write_u64(root + k.offset("dentry", "d_sb", 104), sb)
-    k.m.write(root + k.offset("dentry", "d_iname", 56), b"/\0")
-    k.m.write_u64(root + k.offset("dentry", "d_name", 32) + 8, root + k.offset("dentry", "d_iname", 56))
-    k.m.write_u32(root + k.offset("dentry", "d_name", 32) + 4, 1)
-    k.m.write_u64(mnt + k.offset("vfsmount", "mnt_root", 0), root)
-    k.m.write_u64(mnt + k.offset("vfsmount", "mnt_sb", 8), sb)
+    sb = k.m.kmalloc(k.S.super_block.sizeof, k.caller_module_name(), k.caller, kind="super_block")
+    root = k.m.kmalloc(k.S.dentry.sizeof, k.caller_module_name(), k.caller, kind="dentry")
+    inode = k.m.kmalloc(k.S.inode.sizeof, k.caller_module_name(), k.caller, kind="inode")
+    mnt = k.m.kmalloc(k.S.vfsmount.sizeof, k.caller_module_name(), k.caller, kind="vfsmount")
+    k.m.write_u64(sb + k.S.super_block.s_type, fstype)
+    k.m.write_u64(sb + k.S.super_block.s_root, root)
+    k.m.write_u16(inode + k.S.inode.i_mode, 0o40755)
+    k.m.write_u64(inode + k.S.inode.i_sb, sb)
+    k.m.write_u64(inode + k.S.inode.i_ino, 1)
+    k.m.write_u64(root + k.S.dentry.d_parent, root)
+    k.m.write_u64(root + k.S.dentry.d_inode, inode)
+    k.m.write_u64(root + k.S.dentry.d_sb, sb)
+    k.m.write(root + k.S.dentry.d_iname, b"/\0")
+    k.m.write_u64(root + k.S.dentry.d_name + 8, root + k.S.dentry.d_iname)
+    k.m.write_u32(root + k.S.dentry.d_name + 4, 1)
+    k.m.write_u64(mnt + k.S.vfsmount.mnt_root, root)
+    k.m.write_u64(mnt + k.S.vfsmount.mnt_sb, sb)
     return mnt
 
 

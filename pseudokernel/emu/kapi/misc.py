@@ -104,7 +104,7 @@ def __request_region(k: KernelApi, parent: int, start: int, n: int, name: int, f
     for r in reg.of_kind("region"):
         if r.info["parent"] == parent and not (end < r.info["start"] or start > r.info["end"]):
             return 0
-    res = k.m.kmalloc(k.sizeof("resource", 64), k.caller_module_name(), k.caller, kind="resource")
+    res = k.m.kmalloc(k.S.resource.sizeof, k.caller_module_name(), k.caller, kind="resource")
     k.m.write_u64(res, start)
     k.m.write_u64(res + 8, end)
     k.m.write_u64(res + 16, name)
@@ -185,15 +185,15 @@ def iowrite(k: KernelApi, value: int, addr: int) -> None:
 
 @kapi("input_allocate_device", "devm_input_allocate_device")
 def input_allocate_device(k: KernelApi) -> int:
-    dev = k.m.kmalloc(k.sizeof("input_dev", 1600), k.caller_module_name(), k.caller, kind="input_dev")
-    devp = dev + k.offset("input_dev", "dev", 0)
-    k.m.write_u32(devp + k.offset("device", "kobj", 0) + k.offset("kobject", "kref", 56), 1)
+    dev = k.m.kmalloc(k.S.input_dev.sizeof, k.caller_module_name(), k.caller, kind="input_dev")
+    devp = dev + k.S.input_dev.dev
+    k.m.write_u32(devp + k.S.device.kobj + k.S.kobject.kref, 1)
     return dev
 
 
 @kapi("input_register_device")
 def input_register_device(k: KernelApi, dev: int) -> int:
-    name = _name(k, k.m.read_u64(dev + k.offset("input_dev", "name", 0)))
+    name = _name(k, k.m.read_u64(dev + k.S.input_dev.name))
     reg = k.kernel_registry()
     n = len(reg.of_kind("input")) + sum(1 for _ in ())
     reg.add("input", name, dev, k.caller_module_name(), index=n)

@@ -54,9 +54,9 @@ def alloc_pages_virt(k: KernelApi, order: int, gfp: int) -> int:
     if addr % PAGE_SIZE:  # a page-sized kmalloc is page aligned; keep it so
         return 0
     page = virt_to_page(addr)
-    k.m.write_u32(page + 52, 1)  # _refcount
+    k.m.write_u32(page + k.S.page._refcount, 1)
     if order:
-        k.m.write_u8(page + 17 + STRUCT_PAGE, order)  # compound_order of the first tail page
+        k.m.write_u8(page + k.S.page.sizeof + k.S.page.compound_order, order)  # in the first tail page
     return addr
 
 
@@ -116,18 +116,15 @@ def is_vmalloc_addr(k: KernelApi, x: int) -> int:
 
 # -- slab caches ----------------------------------------------------------------------------------
 
-KC = {"size": 24, "object_size": 28, "ctor": 72, "align": 84, "name": 96, "refcount": 64}
-
-
 def _kc(k: KernelApi, member: str) -> int:
-    return k.offset("kmem_cache", member, KC[member])
+    return k.S.kmem_cache[member]
 
 
 def _cache_create(k: KernelApi, name: int, size: int, align: int, flags: int, ctor: int) -> int:
     size &= 0xFFFFFFFF
     if not name or size < 4 or size > (1 << 22):
         return 0
-    s = k.m.kmalloc(k.sizeof("kmem_cache", 8408), k.caller_module_name(), k.caller, kind="kmem_cache")
+    s = k.m.kmalloc(k.S.kmem_cache.sizeof, k.caller_module_name(), k.caller, kind="kmem_cache")
     text = k.cstr(name, 256) + b"\0"
     p = k.m.kmalloc(len(text), k.caller_module_name(), k.caller, kind="kmem_cache-name")
     k.m.write(p, text)
@@ -260,11 +257,11 @@ def free_percpu(k: KernelApi, ptr: int) -> None:
 # -- mempools ---------------------------------------------------------------------------------------
 
 def _mempool(k: KernelApi, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int) -> int:
-    pool = k.m.kmalloc(k.sizeof("mempool_s", 72), k.caller_module_name(), k.caller, kind="mempool")
-    k.m.write_u32(pool + k.offset("mempool_s", "min_nr", 4), min_nr)
-    k.m.write_u64(pool + k.offset("mempool_s", "pool_data", 24), pool_data)
-    k.m.write_u64(pool + k.offset("mempool_s", "alloc", 32), alloc_fn)
-    k.m.write_u64(pool + k.offset("mempool_s", "free", 40), free_fn)
+    pool = k.m.kmalloc(k.S.mempool_s.sizeof, k.caller_module_name(), k.caller, kind="mempool")
+    k.m.write_u32(pool + k.S.mempool_s.min_nr, min_nr)
+    k.m.write_u64(pool + k.S.mempool_s.pool_data, pool_data)
+    k.m.write_u64(pool + k.S.mempool_s.alloc, alloc_fn)
+    k.m.write_u64(pool + k.S.mempool_s.free, free_fn)
     return pool
 
 
@@ -281,24 +278,24 @@ def mempool_create_node(k: KernelApi, min_nr: int, alloc_fn: int, free_fn: int, 
 
 @kapi("mempool_init", "mempool_init_node")
 def mempool_init(k: KernelApi, pool: int, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int) -> int:
-    k.m.write_u32(pool + k.offset("mempool_s", "min_nr", 4), min_nr)
-    k.m.write_u64(pool + k.offset("mempool_s", "pool_data", 24), pool_data)
-    k.m.write_u64(pool + k.offset("mempool_s", "alloc", 32), alloc_fn)
-    k.m.write_u64(pool + k.offset("mempool_s", "free", 40), free_fn)
+    k.m.write_u32(pool + k.S.mempool_s.min_nr, min_nr)
+    k.m.write_u64(pool + k.S.mempool_s.pool_data, pool_data)
+    k.m.write_u64(pool + k.S.mempool_s.alloc, alloc_fn)
+    k.m.write_u64(pool + k.S.mempool_s.free, free_fn)
     return 0
 
 
 @kapi("mempool_alloc")
 def mempool_alloc(k: KernelApi, pool: int, gfp: int) -> int:
-    fn = k.m.read_u64(pool + k.offset("mempool_s", "alloc", 32))
-    data = k.m.read_u64(pool + k.offset("mempool_s", "pool_data", 24))
+    fn = k.m.read_u64(pool + k.S.mempool_s.alloc)
+    data = k.m.read_u64(pool + k.S.mempool_s.pool_data)
     return k.m.call(fn, gfp, data) if fn else 0
 
 
 @kapi("mempool_free")
 def mempool_free(k: KernelApi, element: int, pool: int) -> None:
-    fn = k.m.read_u64(pool + k.offset("mempool_s", "free", 40))
-    data = k.m.read_u64(pool + k.offset("mempool_s", "pool_data", 24))
+    fn = k.m.read_u64(pool + k.S.mempool_s.free)
+    data = k.m.read_u64(pool + k.S.mempool_s.pool_data)
     if fn and element:
         k.m.call(fn, element, data)
 

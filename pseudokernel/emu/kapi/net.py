@@ -42,19 +42,19 @@ def _init_net(k: KernelApi, addr: int) -> None:
     """The initial namespace: its net_generic array, user namespace and reference count."""
     gen = k.m.kmalloc(8 * (MAX_GEN + 3), "", 0, kind="net_generic")
     k.m.write_u32(gen, MAX_GEN)
-    k.m.write_u64(addr + k.offset("net", "gen", 0xD0), gen)
+    k.m.write_u64(addr + k.S.net.gen, gen)
     user_ns = k.data_symbol("init_user_ns")
     if k.btf_struct("net") and "user_ns" in k.btf_struct("net").members:
-        k.m.write_u64(addr + k.offset("net", "user_ns", 0), user_ns)
-    k.m.write_u32(addr + k.offset("net", "passive", 0), 1)
+        k.m.write_u64(addr + k.S.net.user_ns, user_ns)
+    k.m.write_u32(addr + k.S.net.passive, 1)
     init_list_heads(k, addr, "net")
     # ns.count: alive, so maybe_get_net() (a /proc/net file's open) succeeds
-    k.m.write_u32(addr + k.offset("net", "ns", 0x90) + k.offset("ns_common", "count", 4), 1)
+    k.m.write_u32(addr + k.S.net.ns + k.S.ns_common.count, 1)
     # /proc/net and /proc/net/stat of the namespace (fs/proc/proc_net.c)
     from .fs import _entry
 
-    proc_net = _entry(k, "proc", "net", 0, k.sizeof("proc_dir_entry", 192), mode=0o40555, dir=True)
-    stat = _entry(k, "proc", "stat", proc_net, k.sizeof("proc_dir_entry", 192), mode=0o40555, dir=True)
+    proc_net = _entry(k, "proc", "net", 0, k.S.proc_dir_entry.sizeof, mode=0o40555, dir=True)
+    stat = _entry(k, "proc", "stat", proc_net, k.S.proc_dir_entry.sizeof, mode=0o40555, dir=True)
     k.kernel_registry().find("proc", proc_net).owner = ""
     k.kernel_registry().find("proc", stat).owner = ""
     from .fs import proc_node_factory
@@ -66,8 +66,8 @@ def _init_net(k: KernelApi, addr: int) -> None:
 
     show_proc_net(k)
     k.enter_hooks.append(show_proc_net)  # the Kernel may not have its proc_entries yet
-    k.m.write_u64(addr + k.offset("net", "proc_net", 0), proc_net)
-    k.m.write_u64(addr + k.offset("net", "proc_net_stat", 0), stat)
+    k.m.write_u64(addr + k.S.net.proc_net, proc_net)
+    k.m.write_u64(addr + k.S.net.proc_net_stat, stat)
 
 
 def init_list_heads(k: KernelApi, addr: int, struct: str, depth: int = 0) -> None:
@@ -86,16 +86,16 @@ def init_list_heads(k: KernelApi, addr: int, struct: str, depth: int = 0) -> Non
 
 
 def _net_generic_slot(k: KernelApi, net: int, pid: int) -> int:
-    gen = k.m.read_u64(net + k.offset("net", "gen", 0xD0))
+    gen = k.m.read_u64(net + k.S.net.gen)
     return gen + 8 * pid
 
 
 def _pernet(k: KernelApi, ops: int, kind: str) -> int:
-    o = lambda m, d: k.offset("pernet_operations", m, d)  # noqa: E731
+    po = k.S.pernet_operations
     st = _st(k)
     net = init_net(k)
-    idp = k.m.read_u64(ops + o("id", 56))
-    size = k.m.read_u64(ops + o("size", 64))
+    idp = k.m.read_u64(ops + po.id)
+    size = k.m.read_u64(ops + po.size)
     if idp:
         pid = k.m.read_u32(idp)
         if not pid:
@@ -106,7 +106,7 @@ def _pernet(k: KernelApi, ops: int, kind: str) -> int:
             data = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind="pernet")
             k.m.write_u64(_net_generic_slot(k, net, pid), data)
     k.kernel_registry().add(kind, f"pernet@{ops:x}", ops, k.caller_module_name())
-    init = k.m.read_u64(ops + o("init", 16))
+    init = k.m.read_u64(ops + po.init)
     if init:
         ret = _s32(k.m.call(init, net))
         if ret:
@@ -116,27 +116,27 @@ def _pernet(k: KernelApi, ops: int, kind: str) -> int:
 
 
 def _unpernet(k: KernelApi, ops: int, kind: str) -> None:
-    o = lambda m, d: k.offset("pernet_operations", m, d)  # noqa: E731
+    po = k.S.pernet_operations
     if k.kernel_registry().remove(kind, ops) is None:
         return
     net = init_net(k)
-    pre = k.m.read_u64(ops + o("pre_exit", 24))
+    pre = k.m.read_u64(ops + po.pre_exit)
     if pre:
         k.m.call(pre, net)
-    ex = k.m.read_u64(ops + o("exit", 32))
+    ex = k.m.read_u64(ops + po.exit)
     if ex:
         k.m.call(ex, net)
-    batch = k.m.read_u64(ops + o("exit_batch", 40))
+    batch = k.m.read_u64(ops + po.exit_batch)
     if batch:
         head = k.m.kmalloc(16, "", 0, kind="list")
-        node = net + k.offset("net", "exit_list", 0x70)
+        node = net + k.S.net.exit_list
         k.m.write_u64(head, node)
         k.m.write_u64(head + 8, node)
         k.m.write_u64(node, head)
         k.m.write_u64(node + 8, head)
         k.m.call(batch, head)
-    idp = k.m.read_u64(ops + o("id", 56))
-    if idp and k.m.read_u64(ops + o("size", 64)):
+    idp = k.m.read_u64(ops + po.id)
+    if idp and k.m.read_u64(ops + po.size):
         slot = _net_generic_slot(k, net, k.m.read_u32(idp))
         k.kfree(k.m.read_u64(slot))
         k.m.write_u64(slot, 0)
@@ -164,12 +164,8 @@ def unregister_pernet_device(k: KernelApi, ops: int) -> None:
 
 # -- net devices ------------------------------------------------------------------------------------
 
-def _nd(k: KernelApi, m: str, d: int) -> int:
-    return k.offset("net_device", m, d)
-
-
 def netdev_size(k: KernelApi) -> int:
-    return (k.sizeof("net_device", 2432) + NETDEV_ALIGN - 1) & ~(NETDEV_ALIGN - 1)
+    return (k.S.net_device.sizeof + NETDEV_ALIGN - 1) & ~(NETDEV_ALIGN - 1)
 
 
 @kapi("alloc_netdev_mqs")
@@ -185,28 +181,28 @@ def alloc_netdev_mqs(k: KernelApi, sizeof_priv: int, name: int, assign: int, set
     if not dev:
         return 0
     k.m.write(dev, k.cstr(name, 15)[:15] + b"\0")
-    qsize = k.sizeof("netdev_queue", 320)
+    qsize = k.S.netdev_queue.sizeof
     tx = k.m.kmalloc(qsize * txqs, k.caller_module_name(), k.caller, kind="netdev_queue")
     for i in range(txqs):
-        k.m.write_u64(tx + i * qsize + k.offset("netdev_queue", "dev", 0), dev)
-    k.m.write_u64(dev + _nd(k, "_tx", 960), tx)
-    k.m.write_u32(dev + _nd(k, "num_tx_queues", 968), txqs)
-    k.m.write_u32(dev + _nd(k, "real_num_tx_queues", 972), txqs)
+        k.m.write_u64(tx + i * qsize + k.S.netdev_queue.dev, dev)
+    k.m.write_u64(dev + k.S.net_device._tx, tx)
+    k.m.write_u32(dev + k.S.net_device.num_tx_queues, txqs)
+    k.m.write_u32(dev + k.S.net_device.real_num_tx_queues, txqs)
     if "num_rx_queues" in (k.btf_struct("net_device").members if k.btf_struct("net_device") else {}):
-        k.m.write_u32(dev + _nd(k, "num_rx_queues", 0), rxqs)
-        k.m.write_u32(dev + _nd(k, "real_num_rx_queues", 0), rxqs)
-    k.m.write_u64(dev + _nd(k, "nd_net", 1280), init_net(k))
-    k.m.write_u32(dev + _nd(k, "gso_max_size", 2136), 65536)
-    k.m.write_u16(dev + _nd(k, "gso_max_segs", 2144), 65535)
+        k.m.write_u32(dev + k.S.net_device.num_rx_queues, rxqs)
+        k.m.write_u32(dev + k.S.net_device.real_num_rx_queues, rxqs)
+    k.m.write_u64(dev + k.S.net_device.nd_net, init_net(k))
+    k.m.write_u32(dev + k.S.net_device.gso_max_size, 65536)
+    k.m.write_u16(dev + k.S.net_device.gso_max_segs, 65535)
     pcpu = k.m.percpu.alloc(4, 4)
     if "pcpu_refcnt" in (k.btf_struct("net_device").members if k.btf_struct("net_device") else {}):
-        k.m.write_u64(dev + _nd(k, "pcpu_refcnt", 1232), pcpu or 0)
-    devp = dev + _nd(k, "dev", 1336)
-    k.m.write_u32(devp + k.offset("device", "kobj", 0) + k.offset("kobject", "kref", 56), 1)
-    k.m.write_u64(devp + k.offset("device", "class", 688), _net_class(k))
+        k.m.write_u64(dev + k.S.net_device.pcpu_refcnt, pcpu or 0)
+    devp = dev + k.S.net_device.dev
+    k.m.write_u32(devp + k.S.device.kobj + k.S.kobject.kref, 1)
+    k.m.write_u64(devp + k.S.device["class"], _net_class(k))
     for name_ in ("dev_addr",):
         addr = k.m.kmalloc(32, k.caller_module_name(), k.caller, kind="dev_addr")
-        k.m.write_u64(dev + _nd(k, name_, 816), addr)
+        k.m.write_u64(dev + k.S.net_device[name_], addr)
     if setup:
         k.m.call(setup, dev)
     return dev
@@ -215,7 +211,7 @@ def alloc_netdev_mqs(k: KernelApi, sizeof_priv: int, name: int, assign: int, set
 def _net_class(k: KernelApi) -> int:
     c = k.state.get("net_class")
     if c is None:
-        c = k.state["net_class"] = k.m.kmalloc(k.sizeof("class", 120), "", 0, kind="class")
+        c = k.state["net_class"] = k.m.kmalloc(k.S["class"].sizeof, "", 0, kind="class")
         k.m.write_u64(c, k.static_string("net"))
     return c
 
@@ -228,16 +224,16 @@ def alloc_etherdev_mqs(k: KernelApi, sizeof_priv: int, txqs: int, rxqs: int) -> 
 @kapi("ether_setup")
 def ether_setup(k: KernelApi, dev: int) -> None:
     """net/ethernet/eth.c ether_setup()."""
-    k.m.write_u64(dev + _nd(k, "header_ops", 560), k.data_symbol("eth_header_ops"))
-    k.m.write_u16(dev + _nd(k, "type", 296), 1)  # ARPHRD_ETHER
-    k.m.write_u16(dev + _nd(k, "hard_header_len", 0x26A), 14)
-    k.m.write_u32(dev + _nd(k, "mtu", 224), 1500)
-    k.m.write_u32(dev + _nd(k, "min_mtu", 288), 68)
-    k.m.write_u32(dev + _nd(k, "max_mtu", 292), 1500)
-    k.m.write_u8(dev + _nd(k, "addr_len", 605), 6)
-    k.m.write_u32(dev + _nd(k, "tx_queue_len", 984), 1000)
-    k.m.write_u32(dev + _nd(k, "flags", 192), 0x1002)  # IFF_BROADCAST | IFF_MULTICAST
-    k.m.write(dev + _nd(k, "broadcast", 0x260), b"\xff" * 6)
+    k.m.write_u64(dev + k.S.net_device.header_ops, k.data_symbol("eth_header_ops"))
+    k.m.write_u16(dev + k.S.net_device.type, 1)  # ARPHRD_ETHER
+    k.m.write_u16(dev + k.S.net_device.hard_header_len, 14)
+    k.m.write_u32(dev + k.S.net_device.mtu, 1500)
+    k.m.write_u32(dev + k.S.net_device.min_mtu, 68)
+    k.m.write_u32(dev + k.S.net_device.max_mtu, 1500)
+    k.m.write_u8(dev + k.S.net_device.addr_len, 6)
+    k.m.write_u32(dev + k.S.net_device.tx_queue_len, 1000)
+    k.m.write_u32(dev + k.S.net_device.flags, 0x1002)  # IFF_BROADCAST | IFF_MULTICAST
+    k.m.write(dev + k.S.net_device.broadcast, b"\xff" * 6)
 
 
 def _dev_alloc_name(k: KernelApi, dev: int) -> str | None:
@@ -259,17 +255,17 @@ def register_netdevice(k: KernelApi, dev: int) -> int:
     if name is None:
         return _err(EEXIST)
     k.m.write(dev, name.encode()[:15] + b"\0")
-    ops = k.m.read_u64(dev + _nd(k, "netdev_ops", 208))
-    ndo_init = k.m.read_u64(ops + k.offset("net_device_ops", "ndo_init", 0)) if ops else 0
+    ops = k.m.read_u64(dev + k.S.net_device.netdev_ops)
+    ndo_init = k.m.read_u64(ops + k.S.net_device_ops.ndo_init) if ops else 0
     if ndo_init:
         ret = _s32(k.m.call(ndo_init, dev))
         if ret:
             return ret & MASK64
     ifindex = st["ifindex"]
     st["ifindex"] += 1
-    k.m.write_u32(dev + _nd(k, "ifindex", 216), ifindex)
-    k.m.write_u8(dev + _nd(k, "reg_state", 1256), 1)  # NETREG_REGISTERED
-    k.m.write_u64(dev + _nd(k, "state", 56), k.m.read_u64(dev + _nd(k, "state", 56)) | 0x6)  # PRESENT, NOCARRIER
+    k.m.write_u32(dev + k.S.net_device.ifindex, ifindex)
+    k.m.write_u8(dev + k.S.net_device.reg_state, 1)  # NETREG_REGISTERED
+    k.m.write_u64(dev + k.S.net_device.state, k.m.read_u64(dev + k.S.net_device.state) | 0x6)  # PRESENT, NOCARRIER
     st["netdevs"][dev] = name
     k.kernel_registry().add("netdev", name, dev, k.caller_module_name(), ifindex=ifindex)
     return 0
@@ -281,15 +277,15 @@ def unregister_netdev(k: KernelApi, dev: int, head: int = 0) -> None:
     if st["netdevs"].pop(dev, None) is None:
         return
     k.kernel_registry().remove("netdev", dev)
-    ops = k.m.read_u64(dev + _nd(k, "netdev_ops", 208))
-    uninit = k.m.read_u64(ops + k.offset("net_device_ops", "ndo_uninit", 8)) if ops else 0
+    ops = k.m.read_u64(dev + k.S.net_device.netdev_ops)
+    uninit = k.m.read_u64(ops + k.S.net_device_ops.ndo_uninit) if ops else 0
     if uninit:
         k.m.call(uninit, dev)
-    k.m.write_u8(dev + _nd(k, "reg_state", 1256), 3)  # NETREG_UNREGISTERED
-    destructor = k.m.read_u64(dev + _nd(k, "priv_destructor", 1264))
+    k.m.write_u8(dev + k.S.net_device.reg_state, 3)  # NETREG_UNREGISTERED
+    destructor = k.m.read_u64(dev + k.S.net_device.priv_destructor)
     if destructor:
         k.m.call(destructor, dev)
-    if k.m.read_u8(dev + _nd(k, "needs_free_netdev", 1260)) & 1:
+    if k.m.read_u8(dev + k.S.net_device.needs_free_netdev) & 1:
         free_netdev(k, dev)
 
 
@@ -301,8 +297,8 @@ def unregister_netdevice_many(k: KernelApi, head: int) -> None:
 @kapi("free_netdev")
 def free_netdev(k: KernelApi, dev: int) -> None:
     if dev and dev not in _st(k)["netdevs"]:
-        k.m.write_u8(dev + _nd(k, "reg_state", 1256), 4)  # NETREG_RELEASED
-        k.kfree(k.m.read_u64(dev + _nd(k, "_tx", 960)))
+        k.m.write_u8(dev + k.S.net_device.reg_state, 4)  # NETREG_RELEASED
+        k.kfree(k.m.read_u64(dev + k.S.net_device._tx))
         k.kfree(dev)
 
 
@@ -312,7 +308,7 @@ def dev_get_by_name(k: KernelApi, net: int, key: int) -> int:
     st = _st(k)
     name = k.stub.name if k.stub else ""
     for dev, n in st["netdevs"].items():
-        if "index" in name and k.m.read_u32(dev + _nd(k, "ifindex", 216)) == key & 0xFFFFFFFF:
+        if "index" in name and k.m.read_u32(dev + k.S.net_device.ifindex) == key & 0xFFFFFFFF:
             return dev
         if "name" in name and n == _name(k, key):
             return dev
@@ -332,7 +328,7 @@ def netif_set_real_num_queues(k: KernelApi, dev: int, n: int) -> int:
 
 @kapi("dev_addr_mod")
 def dev_addr_mod(k: KernelApi, dev: int, offset: int, addr: int, length: int) -> None:
-    p = k.m.read_u64(dev + _nd(k, "dev_addr", 816))
+    p = k.m.read_u64(dev + k.S.net_device.dev_addr)
     if p and length:
         k.m.write(p + offset, k.m.read(addr, length))
 
@@ -373,9 +369,9 @@ def sock_unregister(k: KernelApi, family: int) -> None:
 
 kapi("proto_unregister")(_unrecord("proto"))
 kapi("__rtnl_link_register", "rtnl_link_register")(
-    _record("rtnl_link", lambda k, o: _name(k, k.m.read_u64(o + k.offset("rtnl_link_ops", "kind", 16)))))
+    _record("rtnl_link", lambda k, o: _name(k, k.m.read_u64(o + k.S.rtnl_link_ops.kind))))
 kapi("rtnl_link_unregister", "__rtnl_link_unregister")(_unrecord("rtnl_link"))
-kapi("genl_register_family")(_record("genl_family", lambda k, o: k.m.read(o + k.offset("genl_family", "name", 12), 16)
+kapi("genl_register_family")(_record("genl_family", lambda k, o: k.m.read(o + k.S.genl_family.name, 16)
                                      .split(b"\0", 1)[0].decode("utf-8", "replace")))
 kapi("genl_unregister_family")(_unrecord("genl_family"))
 kapi("dev_add_pack", "dev_add_offload")(_record("packet_type"))
@@ -393,7 +389,7 @@ kapi("xfrm_register_type", "xfrm_register_km", "xfrm_state_register_afinfo", "tc
 
 @kapi("proto_register")
 def proto_register(k: KernelApi, prot: int, alloc_slab: int) -> int:
-    name = k.m.read(prot + k.offset("proto", "name", 0x180), 32).split(b"\0", 1)[0].decode("utf-8", "replace")
+    name = k.m.read(prot + k.S.proto.name, 32).split(b"\0", 1)[0].decode("utf-8", "replace")
     k.kernel_registry().add("proto", name, prot, k.caller_module_name())
     return 0
 
@@ -427,7 +423,7 @@ def nf_register_net_hook(k: KernelApi, net: int, reg: int) -> int:
 @kapi("nf_register_net_hooks")
 def nf_register_net_hooks(k: KernelApi, net: int, reg: int, n: int) -> int:
     for i in range(n & 0xFFFFFFFF):
-        nf_register_net_hook(k, net, reg + i * k.sizeof("nf_hook_ops", 40))
+        nf_register_net_hook(k, net, reg + i * k.S.nf_hook_ops.sizeof)
     return 0
 
 
@@ -439,13 +435,13 @@ def nf_unregister_net_hook(k: KernelApi, net: int, reg: int) -> None:
 @kapi("nf_unregister_net_hooks")
 def nf_unregister_net_hooks(k: KernelApi, net: int, reg: int, n: int) -> None:
     for i in range(n & 0xFFFFFFFF):
-        nf_unregister_net_hook(k, net, reg + i * k.sizeof("nf_hook_ops", 40))
+        nf_unregister_net_hook(k, net, reg + i * k.S.nf_hook_ops.sizeof)
 
 
 # -- notifier chains (kernel/notifier.c) --------------------------------------------------------------
 
 def _chain_head(k: KernelApi, nh: int, struct: str) -> int:
-    return nh + k.offset(struct, "head", 0)
+    return nh + k.S[struct].get("head", 0)
 
 
 def _chain_register(k: KernelApi, head: int, n: int) -> int:
@@ -604,9 +600,9 @@ def skb_queue_purge(k: KernelApi, lst: int) -> None:
 
 @kapi("fqdir_init")
 def fqdir_init(k: KernelApi, fqdirp: int, f: int, net: int) -> int:
-    fq = k.m.kmalloc(k.sizeof("fqdir", 320), k.caller_module_name(), k.caller, kind="fqdir")
-    k.m.write_u64(fq + k.offset("fqdir", "f", 24), f)
-    k.m.write_u64(fq + k.offset("fqdir", "net", 32), net)
+    fq = k.m.kmalloc(k.S.fqdir.sizeof, k.caller_module_name(), k.caller, kind="fqdir")
+    k.m.write_u64(fq + k.S.fqdir.f, f)
+    k.m.write_u64(fq + k.S.fqdir.net, net)
     k.m.write_u64(fqdirp, fq)
     return 0
 
@@ -625,7 +621,7 @@ def inet_frags_init(k: KernelApi, f: int) -> int:
 def net_namespace_list(k: KernelApi, addr: int) -> None:
     """The list of namespaces (for_each_net()): init_net alone."""
     net = init_net(k)
-    node = net + k.offset("net", "list", 0x10)
+    node = net + k.S.net.list
     k.m.write_u64(addr, node)
     k.m.write_u64(addr + 8, node)
     k.m.write_u64(node, addr)
@@ -640,16 +636,16 @@ def sock_create_kern(k: KernelApi, net: int, family: int, typ: int, protocol: in
     namespace); the protocol's own state is zeroed."""
     if k.stub and k.stub.name == "__sock_create":
         res = k.m.arg(4)
-    sock = k.m.kmalloc(k.sizeof("socket", 128), k.caller_module_name(), k.caller, kind="socket")
+    sock = k.m.kmalloc(k.S.socket.sizeof, k.caller_module_name(), k.caller, kind="socket")
     sk = k.m.kmalloc(4096, k.caller_module_name(), k.caller, kind="sock")
-    k.m.write_u16(sock + k.offset("socket", "type", 4), typ)
-    k.m.write_u64(sock + k.offset("socket", "sk", 24), sk)
-    common = k.offset("sock", "__sk_common", 0)
-    k.m.write_u16(sk + common + k.offset("sock_common", "skc_family", 16), family)
-    k.m.write_u64(sk + common + k.offset("sock_common", "skc_net", 48), net)
-    k.m.write_u16(sk + k.offset("sock", "sk_type", 514), typ)
-    k.m.write_u16(sk + k.offset("sock", "sk_protocol", 516), protocol)
-    k.m.write_u64(sk + k.offset("sock", "sk_socket", 624), sock)
+    k.m.write_u16(sock + k.S.socket.type, typ)
+    k.m.write_u64(sock + k.S.socket.sk, sk)
+    common = k.S.sock.__sk_common
+    k.m.write_u16(sk + common + k.S.sock_common.skc_family, family)
+    k.m.write_u64(sk + common + k.S.sock_common.skc_net, net)
+    k.m.write_u16(sk + k.S.sock.sk_type, typ)
+    k.m.write_u16(sk + k.S.sock.sk_protocol, protocol)
+    k.m.write_u64(sk + k.S.sock.sk_socket, sock)
     k.m.write_u64(res, sock)
     k.kernel_registry().add("socket", f"family {family & 0xFFFF} type {typ & 0xFFFF}", sock, k.caller_module_name())
     return 0
@@ -658,7 +654,7 @@ def sock_create_kern(k: KernelApi, net: int, family: int, typ: int, protocol: in
 @kapi("sock_release")
 def sock_release(k: KernelApi, sock: int) -> None:
     if sock and k.kernel_registry().remove("socket", sock) is not None:
-        k.kfree(k.m.read_u64(sock + k.offset("socket", "sk", 24)))
+        k.kfree(k.m.read_u64(sock + k.S.socket.sk))
         k.kfree(sock)
 
 

@@ -82,7 +82,7 @@ def netdev_label(k: KernelApi, ndev: int) -> bytes:
     name = k.m.read(ndev, 16).split(b"\0", 1)[0]
     if not name or b"%" in name:
         name = b"(unnamed net_device)"
-    state = k.m.read_u8(ndev + k.offset("net_device", "reg_state", 0x4E8)) if k.btf_struct("net_device") else 1
+    state = k.m.read_u8(ndev + k.S.net_device.reg_state) if k.btf_struct("net_device") else 1
     suffix = {0: b" (uninitialized)", 1: b"", 2: b" (unregistering)", 3: b" (unregistered)",
               4: b" (released)", 5: b" (dummy)"}.get(state, b" (unknown)")
     return name + suffix
@@ -92,7 +92,7 @@ def netdev_emit(k: KernelApi, level: int, ndev: int, text: bytes) -> int:
     prefix = bytes((1, 0x30 + level))
     if not ndev:
         return k.log.printk(prefix + b"(NULL net_device): " + text)
-    parent = k.m.read_u64(ndev + k.offset("net_device", "dev", 0) + k.offset("device", "parent", 64))
+    parent = k.m.read_u64(ndev + k.S.net_device.dev + k.S.device.parent)
     if parent:
         from .device import dev_driver_string, dev_name, dev_printk_info
 

@@ -228,7 +228,7 @@ def _fire_timer(k: KernelApi, timer: int) -> None:
     s = sched(k)
     s.timers.pop(timer, None)
     _timer_set_pending(k, timer, False)
-    fn = k.m.read_u64(timer + k.offset("timer_list", "function", 24))
+    fn = k.m.read_u64(timer + k.S.timer_list.function)
     if fn:
         _callback(k, fn, timer, "timer")
 
@@ -237,8 +237,8 @@ def _fire_timer(k: KernelApi, timer: int) -> None:
 def init_timer_key(k: KernelApi, timer: int, func: int, flags: int, name: int, key: int) -> None:
     k.m.write_u64(timer, 0)
     k.m.write_u64(timer + 8, 0)
-    k.m.write_u64(timer + k.offset("timer_list", "function", 24), func)
-    k.m.write_u32(timer + k.offset("timer_list", "flags", 32), flags & 0xFFFFFFFF)
+    k.m.write_u64(timer + k.S.timer_list.function, func)
+    k.m.write_u32(timer + k.S.timer_list.flags, flags & 0xFFFFFFFF)
     sched(k).timers.pop(timer, None)
 
 
@@ -248,7 +248,7 @@ def mod_timer(k: KernelApi, timer: int, expires: int) -> int:
     was = timer in s.timers
     if k.stub.name == "timer_reduce" and was and time_after_eq(expires, s.timers[timer]):
         return 1
-    k.m.write_u64(timer + k.offset("timer_list", "expires", 16), expires)
+    k.m.write_u64(timer + k.S.timer_list.expires, expires)
     s.timers[timer] = expires
     _timer_set_pending(k, timer, True)
     return int(was)
@@ -256,7 +256,7 @@ def mod_timer(k: KernelApi, timer: int, expires: int) -> int:
 
 @kapi("add_timer")
 def add_timer(k: KernelApi, timer: int) -> None:
-    expires = k.m.read_u64(timer + k.offset("timer_list", "expires", 16))
+    expires = k.m.read_u64(timer + k.S.timer_list.expires)
     sched(k).timers[timer] = expires
     _timer_set_pending(k, timer, True)
 
@@ -279,7 +279,7 @@ def del_timer(k: KernelApi, timer: int) -> int:
 
 @kapi("hrtimer_init", "hrtimer_init_sleeper")
 def hrtimer_init(k: KernelApi, timer: int, clock_id: int, mode: int) -> None:
-    k.m.write(timer, bytes(k.sizeof("hrtimer", 64)))
+    k.m.write(timer, bytes(k.S.hrtimer.sizeof))
     sched(k).hrtimers.pop(timer, None)
 
 
@@ -287,22 +287,22 @@ def hrtimer_init(k: KernelApi, timer: int, clock_id: int, mode: int) -> None:
 def hrtimer_start_range_ns(k: KernelApi, timer: int, tim: int, delta_ns: int, mode: int) -> None:
     tim = _s64(tim)
     expires = tim if not (mode & 1) else k.now_ns() + tim  # HRTIMER_MODE_REL = 1
-    k.m.write_u64(timer + k.offset("hrtimer", "node", 0) + 24, expires & MASK64)
-    k.m.write_u64(timer + k.offset("hrtimer", "_softexpires", 32), expires & MASK64)
-    k.m.write_u8(timer + k.offset("hrtimer", "state", 56), 1)
+    k.m.write_u64(timer + k.S.hrtimer.node + 24, expires & MASK64)
+    k.m.write_u64(timer + k.S.hrtimer._softexpires, expires & MASK64)
+    k.m.write_u8(timer + k.S.hrtimer.state, 1)
     sched(k).hrtimers[timer] = expires
 
 
 @kapi("hrtimer_cancel", "hrtimer_try_to_cancel")
 def hrtimer_cancel(k: KernelApi, timer: int) -> int:
     was = sched(k).hrtimers.pop(timer, None) is not None
-    k.m.write_u8(timer + k.offset("hrtimer", "state", 56), 0)
+    k.m.write_u8(timer + k.S.hrtimer.state, 0)
     return int(was)
 
 
 @kapi("hrtimer_forward")
 def hrtimer_forward(k: KernelApi, timer: int, now: int, interval: int) -> int:
-    off = k.offset("hrtimer", "node", 0) + 24
+    off = k.S.hrtimer.node + 24
     exp = _s64(k.m.read_u64(timer + off))
     now, interval = _s64(now), _s64(interval)
     if now < exp or interval <= 0:
@@ -310,7 +310,7 @@ def hrtimer_forward(k: KernelApi, timer: int, now: int, interval: int) -> int:
     n = (now - exp) // interval + 1
     exp += n * interval
     k.m.write_u64(timer + off, exp & MASK64)
-    k.m.write_u64(timer + k.offset("hrtimer", "_softexpires", 32), exp & MASK64)
+    k.m.write_u64(timer + k.S.hrtimer._softexpires, exp & MASK64)
     return n
 
 
@@ -322,22 +322,22 @@ def hrtimer_active(k: KernelApi, timer: int) -> int:
 def _fire_hrtimer(k: KernelApi, timer: int) -> None:
     s = sched(k)
     s.hrtimers.pop(timer, None)
-    k.m.write_u8(timer + k.offset("hrtimer", "state", 56), 0)
-    fn = k.m.read_u64(timer + k.offset("hrtimer", "function", 40))
+    k.m.write_u8(timer + k.S.hrtimer.state, 0)
+    fn = k.m.read_u64(timer + k.S.hrtimer.function)
     if not fn:
         return
     ret = _callback(k, fn, timer, "hrtimer")
     if ret is not None and (ret & 0xFFFFFFFF) == 1:  # HRTIMER_RESTART
-        exp = _s64(k.m.read_u64(timer + k.offset("hrtimer", "node", 0) + 24))
+        exp = _s64(k.m.read_u64(timer + k.S.hrtimer.node + 24))
         if exp > k.now_ns() - 10**12:
             s.hrtimers[timer] = max(exp, k.now_ns() + 1)
-            k.m.write_u8(timer + k.offset("hrtimer", "state", 56), 1)
+            k.m.write_u8(timer + k.S.hrtimer.state, 1)
 
 
 # -- workqueues -----------------------------------------------------------------------------------
 
 def _wq_alloc(k: KernelApi, name: str) -> int:
-    wq = k.m.kmalloc(k.sizeof("workqueue_struct", 320), "", 0, kind="workqueue")
+    wq = k.m.kmalloc(k.S.workqueue_struct.sizeof, "", 0, kind="workqueue")
     sched(k).workqueues[wq] = name
     k.kernel_registry().add("workqueue", name, wq, k.caller_module_name())
     return wq
@@ -346,7 +346,7 @@ def _wq_alloc(k: KernelApi, name: str) -> int:
 @kapi("alloc_workqueue")
 def alloc_workqueue(k: KernelApi, fmt: int, flags: int, max_active: int, args: VarArgs) -> int:
     name = k.format(fmt, args).decode("utf-8", "replace")
-    wq = k.m.kmalloc(k.sizeof("workqueue_struct", 320), k.caller_module_name(), k.caller, kind="workqueue")
+    wq = k.m.kmalloc(k.S.workqueue_struct.sizeof, k.caller_module_name(), k.caller, kind="workqueue")
     sched(k).workqueues[wq] = name
     k.kernel_registry().add("workqueue", name, wq, k.caller_module_name())
     return wq
@@ -365,7 +365,7 @@ def destroy_workqueue(k: KernelApi, wq: int) -> None:
 for _wq in ("system_wq", "system_highpri_wq", "system_long_wq", "system_unbound_wq", "system_freezable_wq",
             "system_power_efficient_wq", "system_freezable_power_efficient_wq"):
     def _init(k: KernelApi, addr: int, _name: str = _wq) -> None:
-        wq = k.m.kmalloc(k.sizeof("workqueue_struct", 320), "", 0, kind="workqueue")
+        wq = k.m.kmalloc(k.S.workqueue_struct.sizeof, "", 0, kind="workqueue")
         sched(k).workqueues[wq] = _name.replace("system_", "events_").replace("events_wq", "events")
         k.m.write_u64(addr, wq)
 
@@ -386,7 +386,7 @@ def _queue(k: KernelApi, wq: int, work: int) -> bool:
 
 def _run_work(k: KernelApi, work: int) -> None:
     k.m.write_u64(work, k.m.read_u64(work) & ~WORK_STRUCT_PENDING & MASK64)
-    fn = k.m.read_u64(work + k.offset("work_struct", "func", 24))
+    fn = k.m.read_u64(work + k.S.work_struct.func)
     if fn:
         _callback(k, fn, work, "work")
 
@@ -402,7 +402,7 @@ def queue_work_node(k: KernelApi, node: int, wq: int, work: int) -> int:
 
 
 def _dwork_timer(k: KernelApi, dwork: int) -> int:
-    return dwork + k.offset("delayed_work", "timer", 32)
+    return dwork + k.S.delayed_work.timer
 
 
 @kapi("queue_delayed_work_on")
@@ -413,14 +413,14 @@ def queue_delayed_work_on(k: KernelApi, cpu: int, wq: int, dwork: int, delay: in
 
 
 def _queue_delayed(k: KernelApi, wq: int, dwork: int, delay: int) -> bool:
-    k.m.write_u64(dwork + k.offset("delayed_work", "wq", 72), wq)
+    k.m.write_u64(dwork + k.S.delayed_work.wq, wq)
     if delay == 0:
         return _queue(k, wq, dwork)
     k.m.write_u64(dwork, k.m.read_u64(dwork) | WORK_STRUCT_PENDING)
     timer = _dwork_timer(k, dwork)
-    k.m.write_u64(timer + k.offset("timer_list", "function", 24), k.function("delayed_work_timer_fn"))
+    k.m.write_u64(timer + k.S.timer_list.function, k.function("delayed_work_timer_fn"))
     expires = (k.jiffies() + delay) & MASK64
-    k.m.write_u64(timer + k.offset("timer_list", "expires", 16), expires)
+    k.m.write_u64(timer + k.S.timer_list.expires, expires)
     sched(k).timers[timer] = expires
     _timer_set_pending(k, timer, True)
     return True
@@ -435,8 +435,8 @@ def mod_delayed_work_on(k: KernelApi, cpu: int, wq: int, dwork: int, delay: int)
 
 @kapi("delayed_work_timer_fn")
 def delayed_work_timer_fn(k: KernelApi, t: int) -> None:
-    dwork = t - k.offset("delayed_work", "timer", 32)
-    wq = k.m.read_u64(dwork + k.offset("delayed_work", "wq", 72))
+    dwork = t - k.S.delayed_work.timer
+    wq = k.m.read_u64(dwork + k.S.delayed_work.wq)
     k.m.write_u64(dwork, k.m.read_u64(dwork) & ~WORK_STRUCT_PENDING & MASK64)
     _queue(k, wq, dwork)
 
@@ -484,7 +484,7 @@ def flush_delayed_work(k: KernelApi, dwork: int) -> int:
     if s.timers.pop(timer, None) is not None:
         _timer_set_pending(k, timer, False)
         k.m.write_u64(dwork, k.m.read_u64(dwork) & ~WORK_STRUCT_PENDING & MASK64)
-        _queue(k, k.m.read_u64(dwork + k.offset("delayed_work", "wq", 72)), dwork)
+        _queue(k, k.m.read_u64(dwork + k.S.delayed_work.wq), dwork)
     return flush_work(k, dwork)
 
 
@@ -515,16 +515,16 @@ def workqueue_set_max_active(k: KernelApi, wq: int, max_active: int) -> None:
 
 @kapi("tasklet_setup")
 def tasklet_setup(k: KernelApi, t: int, callback: int) -> None:
-    k.m.write(t, bytes(k.sizeof("tasklet_struct", 40)))
-    k.m.write_u8(t + k.offset("tasklet_struct", "use_callback", 20), 1)
-    k.m.write_u64(t + k.offset("tasklet_struct", "callback", 24), callback)
+    k.m.write(t, bytes(k.S.tasklet_struct.sizeof))
+    k.m.write_u8(t + k.S.tasklet_struct.use_callback, 1)
+    k.m.write_u64(t + k.S.tasklet_struct.callback, callback)
 
 
 @kapi("tasklet_init")
 def tasklet_init(k: KernelApi, t: int, func: int, data: int) -> None:
-    k.m.write(t, bytes(k.sizeof("tasklet_struct", 40)))
-    k.m.write_u64(t + k.offset("tasklet_struct", "func", 24), func)
-    k.m.write_u64(t + k.offset("tasklet_struct", "data", 32), data)
+    k.m.write(t, bytes(k.S.tasklet_struct.sizeof))
+    k.m.write_u64(t + k.S.tasklet_struct.func, func)
+    k.m.write_u64(t + k.S.tasklet_struct.data, data)
 
 
 @kapi("__tasklet_schedule", "__tasklet_hi_schedule")
@@ -540,13 +540,13 @@ def tasklet_kill(k: KernelApi, t: int) -> None:
 
 def _run_tasklet(k: KernelApi, t: int) -> None:
     k.m.write_u64(t + 8, k.m.read_u64(t + 8) & ~1 & MASK64)  # TASKLET_STATE_SCHED
-    if k.m.read_u32(t + k.offset("tasklet_struct", "count", 16)):
+    if k.m.read_u32(t + k.S.tasklet_struct.count):
         return  # disabled
-    fn = k.m.read_u64(t + k.offset("tasklet_struct", "func", 24))
-    if k.m.read_u8(t + k.offset("tasklet_struct", "use_callback", 20)):
+    fn = k.m.read_u64(t + k.S.tasklet_struct.func)
+    if k.m.read_u8(t + k.S.tasklet_struct.use_callback):
         _callback(k, fn, t, "tasklet")
     elif fn:
-        _callback(k, fn, k.m.read_u64(t + k.offset("tasklet_struct", "data", 32)), "tasklet")
+        _callback(k, fn, k.m.read_u64(t + k.S.tasklet_struct.data), "tasklet")
 
 
 # -- RCU ------------------------------------------------------------------------------------------
@@ -774,14 +774,14 @@ def wait_woken(k: KernelApi, wq_entry: int, mode: int, timeout: int) -> int:
 @kapi("kthread_create_on_node")
 def kthread_create_on_node(k: KernelApi, threadfn: int, data: int, node: int, namefmt: int, args: VarArgs) -> int:
     name = k.format(namefmt, args).decode("utf-8", "replace")
-    task = k.m.kmalloc(k.sizeof("task_struct", 9792), k.caller_module_name(), k.caller, kind="task")
+    task = k.m.kmalloc(k.S.task_struct.sizeof, k.caller_module_name(), k.caller, kind="task")
     s = sched(k)
     pid = 200 + len(s.kthreads)
-    off_comm = k.offset("task_struct", "comm", 2976)
+    off_comm = k.S.task_struct.comm
     k.m.write(task + off_comm, name.encode()[:15] + b"\0")
-    k.m.write_u32(task + k.offset("task_struct", "pid", 2416), pid)
-    k.m.write_u32(task + k.offset("task_struct", "tgid", 2420), pid)
-    k.m.write_u32(task + k.offset("task_struct", "usage", 40), 1)
+    k.m.write_u32(task + k.S.task_struct.pid, pid)
+    k.m.write_u32(task + k.S.task_struct.tgid, pid)
+    k.m.write_u32(task + k.S.task_struct.usage, 1)
     s.kthreads[task] = {"fn": threadfn, "data": data, "name": name, "woken": False}
     k.kernel_registry().add("kthread", name, task, k.caller_module_name())
     return task

@@ -52,7 +52,7 @@ class Seq:
         self.k, self.addr = k, addr
 
     def _off(self, member: str) -> int:
-        return self.addr + self.k.offset("seq_file", member, _SEQ_DEFAULTS[member])
+        return self.addr + self.k.S.seq_file[member]
 
     def get(self, member: str) -> int:
         return self.k.m.read_u64(self._off(member))
@@ -64,7 +64,7 @@ class Seq:
         return self._off("index")
 
     def op(self, name: str) -> int:
-        return self.k.m.read_u64(self.get("op") + self.k.offset("seq_operations", name, _OPS_DEFAULTS[name]))
+        return self.k.m.read_u64(self.get("op") + self.k.S.seq_operations[name])
 
     def overflowed(self) -> bool:
         return self.get("count") == self.get("size")
@@ -82,11 +82,6 @@ class Seq:
         self.k.m.write(self.get("buf") + count, data)
         self.set("count", count + len(data))
         return True
-
-
-_SEQ_DEFAULTS = {"buf": 0, "size": 8, "from": 16, "count": 24, "pad_until": 32, "index": 40, "read_pos": 48,
-                 "op": 88, "file": 104, "private": 112}
-_OPS_DEFAULTS = {"start": 0, "stop": 8, "next": 16, "show": 24}
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -195,10 +190,10 @@ def seq_pad(k: KernelApi, m: int, c: int) -> None:
 
 @kapi("seq_open")
 def seq_open(k: KernelApi, file: int, op: int) -> int:
-    priv = file + k.offset("file", "private_data", 200)
+    priv = file + k.S.file.private_data
     if k.m.read_u64(priv):
         k.log.printk(b"\x014seq_open: file->private_data already set\n")
-    m = k.m.kmalloc(k.sizeof("seq_file", 120), k.caller_module_name(), k.caller, kind="seq_file")
+    m = k.m.kmalloc(k.S.seq_file.sizeof, k.caller_module_name(), k.caller, kind="seq_file")
     if not m:
         return _err(ENOMEM)
     seq = Seq(k, m)
@@ -209,11 +204,11 @@ def seq_open(k: KernelApi, file: int, op: int) -> int:
 
 
 def _single_ops(k: KernelApi, show: int) -> int:
-    op = k.m.kmalloc(k.sizeof("seq_operations", 32), k.caller_module_name(), k.caller, kind="seq_operations")
+    op = k.m.kmalloc(k.S.seq_operations.sizeof, k.caller_module_name(), k.caller, kind="seq_operations")
     if op:
         for name in ("start", "next", "stop"):
-            k.m.write_u64(op + k.offset("seq_operations", name, _OPS_DEFAULTS[name]), k.function(f"single_{name}"))
-        k.m.write_u64(op + k.offset("seq_operations", "show", 24), show)
+            k.m.write_u64(op + k.S.seq_operations[name], k.function(f"single_{name}"))
+        k.m.write_u64(op + k.S.seq_operations.show, show)
     return op
 
 
@@ -226,7 +221,7 @@ def single_open(k: KernelApi, file: int, show: int, data: int) -> int:
     if res:
         k.kfree(op)
         return res
-    Seq(k, k.m.read_u64(file + k.offset("file", "private_data", 200))).set("private", data)
+    Seq(k, k.m.read_u64(file + k.S.file.private_data)).set("private", data)
     return 0
 
 
@@ -239,7 +234,7 @@ def single_open_size(k: KernelApi, file: int, show: int, data: int, size: int) -
     if res:
         k.kfree(buf)
         return res
-    seq = Seq(k, k.m.read_u64(file + k.offset("file", "private_data", 200)))
+    seq = Seq(k, k.m.read_u64(file + k.S.file.private_data))
     seq.set("buf", buf)
     seq.set("size", size)
     return 0
@@ -251,7 +246,7 @@ def __seq_open_private(k: KernelApi, file: int, ops: int, psize: int) -> int:
     if not private or seq_open(k, file, ops):
         k.kfree(private)
         return 0
-    Seq(k, k.m.read_u64(file + k.offset("file", "private_data", 200))).set("private", private)
+    Seq(k, k.m.read_u64(file + k.S.file.private_data)).set("private", private)
     return private
 
 
@@ -261,7 +256,7 @@ def seq_open_private(k: KernelApi, file: int, ops: int, psize: int) -> int:
 
 
 def _seq_of(k: KernelApi, file: int) -> int:
-    return k.m.read_u64(file + k.offset("file", "private_data", 200))
+    return k.m.read_u64(file + k.S.file.private_data)
 
 
 @kapi("seq_release")
@@ -482,7 +477,7 @@ def simple_read_from_buffer(k: KernelApi, to: int, count: int, ppos: int, frm: i
 
 @kapi("pde_data")
 def pde_data(k: KernelApi, inode: int) -> int:
-    return k.m.read_u64(inode + k.offset("inode", "i_private", 624)) if inode else 0
+    return k.m.read_u64(inode + k.S.inode.i_private) if inode else 0
 
 
 def read_proc_entry(k: KernelApi, rec: Registration) -> bytes:
@@ -490,15 +485,15 @@ def read_proc_entry(k: KernelApi, rec: Registration) -> bytes:
     when its open or read fails."""
     m = k.m
     with m.lock:
-        inode = m.kmalloc(k.sizeof("inode", 632), "", 0, kind="inode")
-        file = m.kmalloc(k.sizeof("file", 232), "", 0, kind="file")
+        inode = m.kmalloc(k.S.inode.sizeof, "", 0, kind="inode")
+        file = m.kmalloc(k.S.file.sizeof, "", 0, kind="file")
         pos = m.kmalloc(8, "", 0, kind="loff_t")
         try:
-            m.write_u64(inode + k.offset("inode", "i_private", 624), rec.info.get("data", 0))
-            m.write_u64(file + k.offset("file", "f_inode", 32), inode)
-            m.write_u32(file + k.offset("file", "f_mode", 68), FMODE_READ | FMODE_LSEEK | FMODE_PREAD)
+            m.write_u64(inode + k.S.inode.i_private, rec.info.get("data", 0))
+            m.write_u64(file + k.S.file.f_inode, inode)
+            m.write_u32(file + k.S.file.f_mode, FMODE_READ | FMODE_LSEEK | FMODE_PREAD)
             task = k.current_task()  # the reader's credentials (seq_user_ns(), %pK's checks)
-            m.write_u64(file + k.offset("file", "f_cred", 144), m.read_u64(task + k.offset("task_struct", "cred", 0)))
+            m.write_u64(file + k.S.file.f_cred, m.read_u64(task + k.S.task_struct.cred))
             return _read_file(k, rec, inode, file, pos)
         finally:
             for addr in (pos, file, inode):
@@ -506,7 +501,7 @@ def read_proc_entry(k: KernelApi, rec: Registration) -> bytes:
 
 
 def _proc_op(k: KernelApi, ops: int, name: str) -> int:
-    return k.m.read_u64(ops + k.offset("proc_ops", name, 0)) if ops else 0
+    return k.m.read_u64(ops + k.S.proc_ops[name]) if ops else 0
 
 
 def _read_file(k: KernelApi, rec: Registration, inode: int, file: int, pos: int) -> bytes:
