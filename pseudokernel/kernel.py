@@ -97,7 +97,6 @@ class Kernel:
         self._warned: set[str] = set()
         self.last_report: list[str] = []
         self.console_loglevel = 4 if "quiet" in self.cmdline.split() else p.config_int("CONSOLE_LOGLEVEL_DEFAULT", 7)
-        self.proc_entries: dict[str, Callable] = {}  # what modules registered with proc_create()
         self.drivers: dict[int, dict[str, str]] = {}  # id(module) -> drivers/ links
         self._kallsyms_text: dict[bool, bytes] = {}
         self._boot_messages()
@@ -248,10 +247,6 @@ class Kernel:
                 f"{addr if show else 0:016x} {typ} {name}\n" for addr, typ, name in self.profile.kallsyms
             ).encode()
         return self._kallsyms_text[show]
-
-    def proc_entry_node(self, name: str):
-        make = self.proc_entries.get(name)
-        return make() if make else None
 
     def module_drivers(self, mod: Module) -> dict[str, str]:
         return self.drivers.get(id(mod), {})

@@ -173,4 +173,15 @@ def test_proc_entries_show_in_the_mount_tree(kernel):
         lookup(root, "proc/kapi_dir/state").read(Reader())
     assert e.value.errno == errno.EIO
     fs.remove_proc_subtree(k, name, 0)
+
+
+def test_proc_net_shows_once_a_module_uses_init_net(kernel):
+    """The namespace's /proc/net and /proc/net/stat are kernel API records like a module's
+    entries; the view builds them as it builds any /proc entry."""
+    from pseudokernel.fs.tree import build_root, lookup
+
+    kernel.api.data_symbol("init_net")  # initialised on first use (the fixture may have)
+    root = build_root(kernel)
+    assert "net" in lookup(root, "proc").list()
+    assert lookup(root, "proc/net").list() == ["stat"]
     assert "kapi_dir" not in lookup(root, "proc").list()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..module.internal import module_flags
 from ..module.module import Module, State
 from .kmsg import proc_kmsg
-from .tree import Dir, File, Reader, StaticDir
+from .tree import Dir, File, Link, Reader, StaticDir
 
 # The real /proc reports size 0 and serves any length; over FUSE the host kernel's splice path
 # (sendfile: busybox cat, cp, Python's shutil) stops at st_size, so a proc file reports the
@@ -125,12 +125,37 @@ def proc_dir(kernel: Kernel, boot: float) -> Dir:
     base = static.as_dir()
 
     def lst() -> list[str]:
-        return base.list() + sorted(kernel.proc_entries.keys())
+        return base.list() + sorted(r.name for r in _proc_children(kernel, 0))
 
     def child(name: str):
         node = base.child(name)
-        if node is None and name in kernel.proc_entries:
-            return kernel.proc_entry_node(name)
+        if node is None:
+            rec = next((r for r in _proc_children(kernel, 0) if r.name == name), None)
+            return proc_entry(kernel, rec) if rec is not None else None
         return node
 
     return Dir(lst, child, 0o555, boot)
+
+
+def _proc_children(kernel: Kernel, parent: int) -> list:
+    return [r for r in kernel.registry.of_kind("proc") if (r.info.get("parent") or 0) == parent]
+
+
+def proc_entry(kernel: Kernel, rec) -> Dir | File | Link:
+    """What the mount shows for an entry a module made with proc_create() & co (the kernel
+    API records it; this view builds the node): directories list what was created in them;
+    a file reads through the module's callbacks on the CPU (seq_file.read_proc_entry).
+    Its size is its content's length, like every file of the mount's /proc: the host's
+    splice (sendfile(), busybox cat) stops at st_size. So a stat() runs the module's show
+    once (the open right after it reads that same snapshot), where the real kernel, which
+    reports 0, runs nothing."""
+    if rec.info.get("dir"):
+        def child(name: str):
+            found = next((r for r in _proc_children(kernel, rec.obj) if r.name == name), None)
+            return proc_entry(kernel, found) if found is not None else None
+
+        return Dir(lambda: [r.name for r in _proc_children(kernel, rec.obj)], child,
+                   rec.info.get("mode", 0o40555) & 0o777)
+    if "target" in rec.info:
+        return Link(rec.info["target"])
+    return File(lambda reader: kernel.read_module_file(rec), rec.info.get("mode", 0o444) & 0o777 or 0o444, None)

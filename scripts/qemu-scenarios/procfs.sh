@@ -2,7 +2,7 @@
 # proc_ops with single_open, a raw proc_read, more than a page of records), then gone with the module.
 # stat shows modes only, of the files whose show counts nothing: the real /proc reports size 0 and
 # runs no show for a stat; the mount reports the content's length, and a stat runs show once
-# (pseudokernel/emu/kapi/fs.py: proc_node_factory)
+# (pseudokernel/fs/procfs.py: proc_entry)
 scenario_start
 run insmod procfs.ko
 run ls /proc/pk_procfs

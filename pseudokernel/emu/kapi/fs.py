@@ -41,8 +41,6 @@ def _remove_tree(k: KernelApi, kind: str, obj: int) -> None:
     rec = reg.remove(kind, obj)
     if rec is None:
         return
-    if kind == "proc" and not rec.info.get("parent"):
-        getattr(k.kernel, "proc_entries", {}).pop(rec.name, None)
     for child in [r for r in reg.of_kind(kind) if r.info.get("parent") == obj]:
         _remove_tree(k, kind, child.obj)
     k.kfree(obj)  # the proc_dir_entry or dentry _entry() allocated
@@ -75,45 +73,7 @@ def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
         k.log.printk(f"\x014proc_dir_entry '{_proc_path(k, parent)}/{n}' already registered\n")
         return 0
     obj = _entry(k, "proc", n, parent, k.S.proc_dir_entry.sizeof, mode=mode & 0xFFFF, **info)
-    if not parent and hasattr(k.kernel, "proc_entries"):
-        k.kernel.proc_entries[n] = proc_node_factory(k.kernel, obj)
     return obj
-
-
-def proc_node_factory(kernel, obj: int):
-    """What the mount shows for a module's /proc entry: directories list what was created in
-    them; a file reads through the module's callbacks on the CPU (seq_file.read_proc_entry).
-    Its size is its content's length, like every file of the mount's /proc (fs/procfs.py): the
-    host's splice (sendfile(), busybox cat) stops at st_size. So a stat() runs the module's
-    show once (the open right after it reads that same snapshot), where the real kernel,
-    which reports 0, runs nothing."""
-
-    def make():
-        from ...fs.tree import Dir, File, Link
-
-        reg = kernel.registry
-        rec = reg.find("proc", obj)
-        if rec is None:
-            return None
-        if rec.info.get("dir"):
-            def children() -> list:
-                return [r for r in reg.of_kind("proc") if r.info.get("parent") == obj]
-
-            def lst() -> list[str]:
-                return [r.name for r in children()]
-
-            def child(name: str):
-                for r in children():
-                    if r.name == name:
-                        return proc_node_factory(kernel, r.obj)()
-                return None
-
-            return Dir(lst, child, rec.info.get("mode", 0o40555) & 0o777)
-        if "target" in rec.info:
-            return Link(rec.info["target"])
-        return File(lambda reader: kernel.read_module_file(rec), rec.info.get("mode", 0o444) & 0o777 or 0o444, None)
-
-    return make
 
 
 def _proc_path(k: KernelApi, parent: int) -> str:

@@ -57,15 +57,6 @@ def _init_net(k: KernelApi, addr: int) -> None:
     stat = _entry(k, "proc", "stat", proc_net, k.S.proc_dir_entry.sizeof, mode=0o40555, dir=True)
     k.kernel_registry().find("proc", proc_net).owner = ""
     k.kernel_registry().find("proc", stat).owner = ""
-    from .fs import proc_node_factory
-
-    def show_proc_net(k: KernelApi) -> None:
-        entries = getattr(k.kernel, "proc_entries", None)
-        if entries is not None and "net" not in entries:
-            entries["net"] = proc_node_factory(k.kernel, proc_net)
-
-    show_proc_net(k)
-    k.enter_hooks.append(show_proc_net)  # the Kernel may not have its proc_entries yet
     k.m.write_u64(addr + k.S.net.proc_net, proc_net)
     k.m.write_u64(addr + k.S.net.proc_net_stat, stat)
 
