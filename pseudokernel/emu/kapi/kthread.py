@@ -1,0 +1,90 @@
+"""Kernel threads (kernel/kthread.c): created, woken and stopped as the kernel does; see sched.py
+for what runs them."""
+
+from __future__ import annotations
+
+from errno import EINTR
+
+from ...bits import MASK64
+from . import KernelApi, VarArgs, kapi
+from .sched import _callback2, sched
+
+# -- kthreads --------------------------------------------------------------------------------------
+
+@kapi("kthread_create_on_node")
+def kthread_create_on_node(k: KernelApi, threadfn: int, data: int, node: int, namefmt: int, args: VarArgs) -> int:
+    name = k.format(namefmt, args).decode("utf-8", "replace")
+    task = k.m.kmalloc(k.S.task_struct.sizeof, k.caller_module_name(), k.caller, kind="task")
+    s = sched(k)
+    pid = 200 + len(s.kthreads)
+    off_comm = k.S.task_struct.comm
+    k.m.write(task + off_comm, name.encode()[:15] + b"\0")
+    k.m.write_u32(task + k.S.task_struct.pid, pid)
+    k.m.write_u32(task + k.S.task_struct.tgid, pid)
+    k.m.write_u32(task + k.S.task_struct.usage, 1)
+    s.kthreads[task] = {"fn": threadfn, "data": data, "name": name, "woken": False}
+    k.kernel_registry().add("kthread", name, task, k.caller_module_name())
+    return task
+
+
+@kapi("kthread_create_on_cpu")
+def kthread_create_on_cpu(k: KernelApi, threadfn: int, data: int, cpu: int, namefmt: int) -> int:
+    from ..vsprintf import ListArgs
+
+    return kthread_create_on_node(k, threadfn, data, 0, namefmt, ListArgs([cpu]))
+
+
+@kapi("wake_up_process", "wake_up_state")
+def wake_up_process(k: KernelApi, p: int) -> int:
+    t = sched(k).kthreads.get(p)
+    if t is not None and not t["woken"]:
+        t["woken"] = True
+        return 1
+    return 0
+
+
+@kapi("kthread_stop", "kthread_stop_put")
+def kthread_stop(k: KernelApi, p: int) -> int:
+    t = sched(k).kthreads.pop(p, None)
+    if t is None:
+        return 0
+    k.kernel_registry().remove("kthread", p)
+    if t.get("ran") and t.get("ret") is not None:
+        return t["ret"] & 0xFFFFFFFF
+    return -EINTR & MASK64
+
+
+def start_kthreads(k: KernelApi) -> bool:
+    """The waiting task would block forever: let the woken kthreads run. Each runs its loop
+    once and is then asked to stop (kthread_should_stop() is true inside it), since a thread's
+    loop only ends on kthread_stop(); its function's return is kept for kthread_stop()."""
+    s = sched(k)
+    todo = [t for t, info in s.kthreads.items() if info["woken"] and not info.get("ran")]
+    for task in todo:
+        info = s.kthreads[task]
+        info["ran"] = True
+        k.state["kthread_stopping"] = k.state.get("kthread_stopping", 0) + 1
+        try:
+            ret = _callback2(k, info["fn"], info["data"], None, "kthread", budget=0.2)
+        finally:
+            k.state["kthread_stopping"] -= 1
+        info["ret"] = ret
+    return bool(todo)
+
+
+@kapi("kthread_should_stop", "kthread_freezable_should_stop", "kthread_should_park")
+def kthread_should_stop(k: KernelApi) -> int:
+    return int(k.state.get("kthread_stopping", 0) > 0 and (k.stub is None or k.stub.name != "kthread_should_park"))
+
+
+@kapi("kthread_bind", "kthread_bind_mask", "set_user_nice", "sched_set_fifo", "sched_set_fifo_low",
+      "sched_set_normal", "kthread_park", "kthread_unpark")
+def kthread_bind(k: KernelApi, p: int) -> None:
+    return None
+
+
+@kapi("get_current", "__get_current")
+def get_current(k: KernelApi) -> int:
+    return k.current_task()
+
+
