@@ -1,0 +1,171 @@
+"""Character devices: misc devices (drivers/char/misc.c) and device numbers and cdevs
+(fs/char_dev.c), with the majors and minors the reference machine hands out."""
+
+from __future__ import annotations
+
+from errno import EBUSY
+
+from . import KernelApi, kapi
+from . import neg_errno as _err
+from .device import (
+    BOOT_CHRDEV_MAJORS,
+    CHRDEV_MAJOR_DYN_END,
+    DYNAMIC_MINORS,
+    MISC_DYNAMIC_MINOR,
+    MISC_MAJOR,
+    _kref_init,
+    _name,
+    _state,
+    dev_off,
+    device_add,
+    device_del,
+    new_device,
+)
+
+# -- misc devices and character devices --------------------------------------------------------------
+
+@kapi("misc_register")
+def misc_register(k: KernelApi, misc: int) -> int:
+    """drivers/char/misc.c: a dynamic minor counts down from 127; the device is misc/<name>."""
+    md = k.S.miscdevice
+    st = _state(k)
+    minor = k.m.read_u32(misc + md.minor)
+    dynamic = minor == MISC_DYNAMIC_MINOR
+    if dynamic:
+        bits = st["misc_bits"]
+        i = 0
+        while bits >> i & 1:
+            i += 1
+        if i >= DYNAMIC_MINORS:
+            return _err(EBUSY)
+        minor = DYNAMIC_MINORS - i - 1
+        st["misc_bits"] |= 1 << i
+        k.m.write_u32(misc + md.minor, minor)
+    elif minor in st["misc"].values():
+        return _err(EBUSY)
+    name = _name(k, k.m.read_u64(misc + md.name))
+    dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)
+    k.m.write_u64(misc + md.this_device, dev)
+    st["misc"][misc] = minor
+    k.kernel_registry().add("misc", name, misc, k.caller_module_name(), minor=minor,
+                            fops=k.m.read_u64(misc + md.fops), device=dev)
+    return 0
+
+
+@kapi("misc_deregister")
+def misc_deregister(k: KernelApi, misc: int) -> None:
+    st = _state(k)
+    minor = st["misc"].pop(misc, None)
+    if minor is None:
+        return
+    k.kernel_registry().remove("misc", misc)
+    i = DYNAMIC_MINORS - minor - 1
+    if 0 <= i < DYNAMIC_MINORS:
+        st["misc_bits"] &= ~(1 << i)
+
+
+def _alloc_major(k: KernelApi) -> int:
+    st = _state(k)
+    for major in range(CHRDEV_MAJOR_DYN_END, 0, -1):
+        if major not in st["majors"]:
+            return major
+    return 0
+
+
+@kapi("__register_chrdev")
+def __register_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name: int, fops: int) -> int:
+    major &= 0xFFFFFFFF
+    st = _state(k)
+    if major == 0:
+        major = _alloc_major(k)
+        if not major:
+            return _err(EBUSY)
+        ret = major
+    else:
+        if major in st["majors"]:
+            return _err(EBUSY)
+        ret = 0
+    st["majors"].add(major)
+    k.kernel_registry().add("chrdev", _name(k, name), major, k.caller_module_name(), major=major,
+                            baseminor=baseminor, count=count, fops=fops)
+    return ret
+
+
+@kapi("__unregister_chrdev")
+def __unregister_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name: int) -> None:
+    major &= 0xFFFFFFFF
+    _state(k)["majors"].discard(major)
+    k.kernel_registry().remove("chrdev", major)
+
+
+@kapi("register_chrdev_region")
+def register_chrdev_region(k: KernelApi, first: int, count: int, name: int) -> int:
+    major = (first & 0xFFFFFFFF) >> 20
+    st = _state(k)
+    if major in st["majors"] and major not in BOOT_CHRDEV_MAJORS:
+        return _err(EBUSY)
+    st["majors"].add(major)
+    k.kernel_registry().add("chrdev", _name(k, name), major, k.caller_module_name(), major=major,
+                            baseminor=first & 0xFFFFF, count=count)
+    return 0
+
+
+@kapi("alloc_chrdev_region")
+def alloc_chrdev_region(k: KernelApi, dev: int, baseminor: int, count: int, name: int) -> int:
+    major = _alloc_major(k)
+    if not major:
+        return _err(EBUSY)
+    _state(k)["majors"].add(major)
+    k.m.write_u32(dev, (major << 20) | (baseminor & 0xFFFFF))
+    k.kernel_registry().add("chrdev", _name(k, name), major, k.caller_module_name(), major=major,
+                            baseminor=baseminor, count=count)
+    return 0
+
+
+@kapi("unregister_chrdev_region")
+def unregister_chrdev_region(k: KernelApi, first: int, count: int) -> None:
+    major = (first & 0xFFFFFFFF) >> 20
+    _state(k)["majors"].discard(major)
+    k.kernel_registry().remove("chrdev", major)
+
+
+@kapi("cdev_init")
+def cdev_init(k: KernelApi, cdev: int, fops: int) -> None:
+    k.m.write(cdev, bytes(k.S.cdev.sizeof))
+    k.m.write_u64(cdev + k.S.cdev.ops, fops)
+    _kref_init(k, cdev)
+
+
+@kapi("cdev_alloc")
+def cdev_alloc(k: KernelApi) -> int:
+    return k.m.kmalloc(k.S.cdev.sizeof, k.caller_module_name(), k.caller, kind="cdev")
+
+
+@kapi("cdev_add")
+def cdev_add(k: KernelApi, cdev: int, dev: int, count: int) -> int:
+    k.m.write_u32(cdev + k.S.cdev.dev, dev)
+    k.m.write_u32(cdev + k.S.cdev.count, count)
+    k.kernel_registry().add("cdev", f"{(dev & 0xFFFFFFFF) >> 20}:{dev & 0xFFFFF}", cdev, k.caller_module_name(),
+                            devt=dev & 0xFFFFFFFF, count=count)
+    return 0
+
+
+@kapi("cdev_device_add")
+def cdev_device_add(k: KernelApi, cdev: int, dev: int) -> int:
+    devt = k.m.read_u32(dev + dev_off(k, "devt"))
+    if devt:
+        cdev_add(k, cdev, devt, 1)
+    return device_add(k, dev)
+
+
+@kapi("cdev_del")
+def cdev_del(k: KernelApi, cdev: int) -> None:
+    k.kernel_registry().remove("cdev", cdev)
+
+
+@kapi("cdev_device_del")
+def cdev_device_del(k: KernelApi, cdev: int, dev: int) -> None:
+    cdev_del(k, cdev)
+    device_del(k, dev)
+
+

@@ -1,0 +1,127 @@
+"""Driver registration (drivers/base/driver.c and the buses' *_register_driver): recorded with
+the owning module, with the /sys/module/NAME/drivers/ links; hardware buses probe nothing
+(see device.py)."""
+
+from __future__ import annotations
+
+from errno import EBUSY
+
+from . import KernelApi, kapi
+from . import neg_errno as _err
+from .device import REFERENCE_PCI, _link_driver, _name, _owner_name, _unlink_driver
+
+# -- drivers ---------------------------------------------------------------------------------------
+
+def _bus_name(k: KernelApi, drv: int) -> str:
+    bus = k.m.read_u64(drv + k.S.device_driver.bus)
+    return _name(k, k.m.read_u64(bus)) if bus else ""
+
+
+@kapi("driver_register")
+def driver_register(k: KernelApi, drv: int) -> int:
+    name = _name(k, k.m.read_u64(drv))
+    bus = _bus_name(k, drv)
+    owner = _owner_name(k, k.m.read_u64(drv + k.S.device_driver.owner))
+    reg = k.kernel_registry()
+    if any(r.name == name and r.info.get("bus") == bus for r in reg.of_kind("driver")):
+        return _err(EBUSY)
+    reg.add("driver", name, drv, owner, bus=bus)
+    _link_driver(k, owner, bus, name)
+    return 0
+
+
+@kapi("driver_unregister")
+def driver_unregister(k: KernelApi, drv: int) -> None:
+    r = k.kernel_registry().remove("driver", drv)
+    if r is not None:
+        _unlink_driver(k, r.owner, r.info.get("bus", ""), r.name)
+
+
+def _register_bus_driver(k: KernelApi, bus: str, drv_struct: int, name: str, owner: int, **info) -> int:
+    owner_name = _owner_name(k, owner)
+    k.kernel_registry().add("driver", name, drv_struct, owner_name, bus=bus, **info)
+    _link_driver(k, owner_name, bus, name)
+    return 0
+
+
+def _unregister_bus_driver(k: KernelApi, drv_struct: int) -> None:
+    r = k.kernel_registry().remove("driver", drv_struct)
+    if r is not None:
+        _unlink_driver(k, r.owner, r.info.get("bus", ""), r.name)
+
+
+def pci_ids(k: KernelApi, table: int, limit: int = 4096) -> list[tuple[int, ...]]:
+    out = []
+    size = k.S.pci_device_id.sizeof
+    for i in range(limit):
+        raw = k.m.read(table + i * size, 24)
+        vals = tuple(int.from_bytes(raw[j:j + 4], "little") for j in range(0, 24, 4))
+        if not any(vals):
+            break
+        out.append(vals)
+    return out
+
+
+def pci_match(ids: list[tuple[int, ...]]) -> list[str]:
+    """Which devices of the reference machine an id table would bind (pci_match_one_device)."""
+    ANY = 0xFFFFFFFF
+    out = []
+    for slot, ven, dev, sv, sd, cls in REFERENCE_PCI:
+        for v, d, s1, s2, c, cm in ids:
+            if (v in (ANY, ven) and d in (ANY, dev) and s1 in (ANY, sv) and s2 in (ANY, sd)
+                    and not ((c ^ cls) & cm)):
+                out.append(slot)
+                break
+    return out
+
+
+@kapi("__pci_register_driver")
+def __pci_register_driver(k: KernelApi, drv: int, owner: int, mod_name: int) -> int:
+    name = _name(k, k.m.read_u64(drv + k.S.pci_driver.name))
+    table = k.m.read_u64(drv + k.S.pci_driver.id_table)
+    ids = pci_ids(k, table) if table else []
+    return _register_bus_driver(k, "pci", drv, name, owner, ids=ids, would_bind=pci_match(ids))
+
+
+@kapi("pci_unregister_driver")
+def pci_unregister_driver(k: KernelApi, drv: int) -> None:
+    _unregister_bus_driver(k, drv)
+
+
+@kapi("i2c_register_driver")
+def i2c_register_driver(k: KernelApi, owner: int, drv: int) -> int:
+    name = _name(k, k.m.read_u64(drv + k.S.i2c_driver.driver))
+    return _register_bus_driver(k, "i2c", drv, name, owner)
+
+
+@kapi("i2c_del_driver")
+def i2c_del_driver(k: KernelApi, drv: int) -> None:
+    _unregister_bus_driver(k, drv)
+
+
+@kapi("__spi_register_driver")
+def __spi_register_driver(k: KernelApi, owner: int, sdrv: int) -> int:
+    name = _name(k, k.m.read_u64(sdrv + k.S.spi_driver.driver))
+    return _register_bus_driver(k, "spi", sdrv, name, owner)
+
+
+@kapi("__serio_register_driver")
+def __serio_register_driver(k: KernelApi, drv: int, owner: int, mod_name: int) -> int:
+    return _register_bus_driver(k, "serio", drv, _name(k, k.m.read_u64(drv + k.S.serio_driver.driver)), owner)
+
+
+@kapi("serio_unregister_driver", "acpi_bus_unregister_driver", "pnp_unregister_driver", "__acpi_unregister_driver")
+def serio_unregister_driver(k: KernelApi, drv: int) -> None:
+    _unregister_bus_driver(k, drv)
+
+
+@kapi("acpi_bus_register_driver")
+def acpi_bus_register_driver(k: KernelApi, drv: int) -> int:
+    return _register_bus_driver(k, "acpi", drv, _name(k, drv), 0)
+
+
+@kapi("pnp_register_driver")
+def pnp_register_driver(k: KernelApi, drv: int) -> int:
+    return _register_bus_driver(k, "pnp", drv, _name(k, k.m.read_u64(drv)), 0)
+
+
