@@ -173,7 +173,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
     """Block until a module's load outcome is known; exit as insmod would have."""
     import errno
 
-    from .kmod.errors import mod_strerror, modname_normalize, path_to_modname
+    from .kmod.log import mod_strerror
+    from .kmod.module import modname_normalize, path_to_modname
 
     name = path_to_modname(args.name) if "/" in args.name or ".ko" in args.name else modname_normalize(args.name)
     try:

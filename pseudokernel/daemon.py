@@ -23,7 +23,7 @@ from . import sigpending
 from .kernel import Kernel
 from .kmod import FEATURES_WITH_ZLIB
 from .kmod.compress import kmod_file_open
-from .kmod.errors import KmodError
+from .kmod.log import KmodError
 from .module import LoadError
 from .module.module import State
 from .paths import StatePaths, state_paths

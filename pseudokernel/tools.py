@@ -58,7 +58,7 @@ def emit(out) -> int:
 
 
 def read_file(path: str):
-    from .kmod.errors import KmodError
+    from .kmod.log import KmodError
 
     try:
         with open(path, "rb") as f:
@@ -112,7 +112,7 @@ class Inserter:
 
 
 def cmd_insmod(args) -> int:
-    from .kmod.errors import insmod_main
+    from .kmod.insmod import insmod_main
 
     inserter = Inserter(args.mount)
     state = {}
@@ -142,7 +142,8 @@ def delete_module_via(mount: str | None, reports: list[str] | None = None):
 
 def cmd_rmmod(args) -> int:
     """kmod's rmmod; `--report` (ours) also prints what each module left behind."""
-    from .kmod.errors import DirSysReader, rmmod_main
+    from .kmod.module import DirSysReader
+    from .kmod.rmmod import rmmod_main
 
     argv = [a for a in args.argv if a != "--report"]
     reports: list[str] = []
@@ -157,8 +158,8 @@ def cmd_rmmod(args) -> int:
 
 
 def cmd_lsmod(args) -> int:
-    from .kmod.errors import DirSysReader
     from .kmod.lsmod import lsmod_main
+    from .kmod.module import DirSysReader
 
     mount = mount_point(args.mount)
     try:
@@ -202,8 +203,8 @@ def cmd_modinfo(args) -> int:
 
 
 def cmd_modprobe(args) -> int:
-    from .kmod.errors import DirSysReader
     from .kmod.modprobe import modprobe_main
+    from .kmod.module import DirSysReader
 
     mount = mount_point(args.mount)
     inserter = Inserter(args.mount)

@@ -14,7 +14,7 @@ Debian builds kmod 30 with `+ZSTD +XZ -ZLIB +LIBCRYPTO` and with --enable-debug 
 below is that, and every function that depends on it takes the features as a parameter.
 """
 
-from .errors import KmodError
+from .log import KmodError
 
 #: `kmod --version` of Debian 12: which compressions libkmod understands.
 FEATURES = frozenset({"zstd", "xz"})

@@ -18,7 +18,7 @@ from __future__ import annotations
 from errno import EINVAL, ENOPKG
 
 from . import FEATURES
-from .errors import KmodError
+from .log import KmodError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from . import FEATURES
 from .compress import kmod_file_open, path_ends_with_kmod_ext
 from .elf import KmodElf
-from .errors import KmodError, path_to_modname
+from .log import KmodError
+from .module import path_to_modname
 
 
 def hash_superfast(key: bytes) -> int:

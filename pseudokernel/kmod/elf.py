@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from errno import EINVAL, ENOENT, ENOEXEC
 
-from .errors import KmodError
+from .log import KmodError
 
 SHF_ALLOC = 0x2
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import SysfsModule, SysReader, ToolOutput, libkmod_log_filep, modname_normalize
+from .log import ToolOutput, libkmod_log_filep
+from .module import SysfsModule, SysReader, modname_normalize
 
 
 def _loaded_names(proc_modules: str) -> list[str]:

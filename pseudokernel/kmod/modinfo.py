@@ -31,7 +31,9 @@ from ..module import signing
 from . import FEATURES
 from .compress import kmod_file_open, path_ends_with_kmod_ext
 from .elf import KmodElf
-from .errors import KMOD_VERSION, LOG_ERR, KmodError, ToolOutput, getopt_long, path_to_modname, strerror, tool_log
+from .log import KMOD_VERSION, LOG_ERR, KmodError, ToolOutput, strerror, tool_log
+from .module import path_to_modname
+from .opt import getopt_long
 
 SIG_MAGIC = b"~Module signature appended~\n"
 MODULE_SIGNATURE = struct.Struct(">BBBBB3sI")

@@ -28,27 +28,18 @@ from . import FEATURES
 from .compress import kmod_file_open
 from .depmod import ModuleIndex, alias_normalize
 from .elf import KmodElf
-from .errors import (
+from .log import KMOD_VERSION, LOG_CRIT, LOG_ERR, LOG_WARNING, KmodError, ToolOutput, libkmod_log_tool, strerror, tool_log
+from .modinfo import builtin_modinfo
+from .module import (
     KMOD_MODULE_BUILTIN,
     KMOD_MODULE_LIVE,
     KMOD_REMOVE_FORCE,
     KMOD_REMOVE_NOWAIT,
-    KMOD_VERSION,
-    LOG_CRIT,
-    LOG_ERR,
-    LOG_WARNING,
-    KmodError,
     SysfsModule,
     SysReader,
-    ToolOutput,
-    getopt_long,
-    libkmod_log_tool,
     modname_normalize,
-    modprobe_insert_error,
-    strerror,
-    tool_log,
 )
-from .modinfo import builtin_modinfo
+from .opt import getopt_long
 
 DEFAULT_CONFIG_PATHS = ("/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/lib/modprobe.d")
 LIBKMOD_CONFIG_C = "../libkmod/libkmod-config.c"
@@ -63,6 +54,25 @@ KMOD_PROBE_FAIL_ON_LOADED = 0x00020
 KMOD_PROBE_APPLY_BLACKLIST_ALL = 0x10000
 KMOD_PROBE_APPLY_BLACKLIST = 0x20000
 KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY = 0x40000
+
+
+# -- modprobe's error lines (tools/modprobe.c) ------------------------------------------------
+
+def modprobe_insert_error(modname: str, err: int) -> str:
+    """modprobe's insmod() error line: modprobe has no mod_strerror, only these two special cases."""
+    if err == EEXIST:
+        text = f"could not insert '{modname}': Module already in kernel\n"
+    elif err == ENOENT:
+        text = f"could not insert '{modname}': Unknown symbol in module, or unknown parameter (see dmesg)\n"
+    else:
+        text = f"could not insert '{modname}': {strerror(err)}\n"
+    return tool_log("modprobe", LOG_ERR, text)
+
+
+def modprobe_not_found(alias: str, dirname: str) -> str:
+    """LOG() at LOG_CRIT: printed as FATAL and modprobe exits 1 at once (unless -q, or -a which
+    lowers LOG() to WARNING)."""
+    return tool_log("modprobe", LOG_CRIT, f"Module {alias} not found in directory {dirname}\n")
 
 
 def underscores(s: str) -> str | None:
