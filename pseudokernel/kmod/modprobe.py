@@ -1,4 +1,4 @@
-"""libkmod-config.c and the lookup/probe half of libkmod-module.c, with tools/modprobe.c's
+"""The lookup/probe half of libkmod-module.c, with tools/modprobe.c's
 driver: which files `modprobe NAME` loads, in which order, with which options.
 
 Lookup (kmod_module_new_from_lookup), first source that answers wins: `alias` lines of the
@@ -10,10 +10,7 @@ modules, then the same for the module asked for. Modules are kmod's pool objects
 "name" or "name\\alias", so a module reached through an alias is a different object (and is
 visited again) from the same module reached by name, as in kmod.
 
-Configuration (ModprobeConfig.load): every *.conf/*.alias of the configuration directories,
-sorted by file name across directories (the first directory holding a name wins), plus
-modules.softdep of the modules directory under its own name, plus `mod.param=value` and
-`modprobe.blacklist=` from the kernel command line.
+The configuration is read by config.py (libkmod-config.c).
 """
 
 from __future__ import annotations
@@ -21,11 +18,12 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from errno import EBUSY, EEXIST, ENOENT
 
 from . import FEATURES
 from .compress import kmod_file_open
+from .config import DEFAULT_CONFIG_PATHS, ModprobeConfig
 from .depmod import ModuleIndex, alias_normalize
 from .elf import KmodElf
 from .log import KMOD_VERSION, LOG_CRIT, LOG_ERR, LOG_WARNING, KmodError, ToolOutput, libkmod_log_tool, strerror, tool_log
@@ -33,27 +31,28 @@ from .modinfo import builtin_modinfo
 from .module import (
     KMOD_MODULE_BUILTIN,
     KMOD_MODULE_LIVE,
+    KMOD_PROBE_APPLY_BLACKLIST,
+    KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
+    KMOD_PROBE_APPLY_BLACKLIST_ALL,
+    KMOD_PROBE_DRY_RUN,
+    KMOD_PROBE_FAIL_ON_LOADED,
+    KMOD_PROBE_FORCE_MODVERSION,
+    KMOD_PROBE_FORCE_VERMAGIC,
+    KMOD_PROBE_IGNORE_COMMAND,
+    KMOD_PROBE_IGNORE_LOADED,
     KMOD_REMOVE_FORCE,
     KMOD_REMOVE_NOWAIT,
+    KmodModule,
     SysfsModule,
     SysReader,
     modname_normalize,
+    module_options_concat,
 )
 from .opt import getopt_long
 
-DEFAULT_CONFIG_PATHS = ("/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/lib/modprobe.d")
 LIBKMOD_CONFIG_C = "../libkmod/libkmod-config.c"
 
-# KMOD_PROBE_* flags (libkmod.h)
-KMOD_PROBE_FORCE_VERMAGIC = 0x00001
-KMOD_PROBE_FORCE_MODVERSION = 0x00002
-KMOD_PROBE_IGNORE_COMMAND = 0x00004
-KMOD_PROBE_IGNORE_LOADED = 0x00008
-KMOD_PROBE_DRY_RUN = 0x00010
-KMOD_PROBE_FAIL_ON_LOADED = 0x00020
-KMOD_PROBE_APPLY_BLACKLIST_ALL = 0x10000
-KMOD_PROBE_APPLY_BLACKLIST = 0x20000
-KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY = 0x40000
+
 
 
 # -- modprobe's error lines (tools/modprobe.c) ------------------------------------------------
@@ -73,193 +72,6 @@ def modprobe_not_found(alias: str, dirname: str) -> str:
     """LOG() at LOG_CRIT: printed as FATAL and modprobe exits 1 at once (unless -q, or -a which
     lowers LOG() to WARNING)."""
     return tool_log("modprobe", LOG_CRIT, f"Module {alias} not found in directory {dirname}\n")
-
-
-def underscores(s: str) -> str | None:
-    """shared/util.c underscores(): '-' -> '_' outside [...]; None on a bad bracket."""
-    return alias_normalize(s)
-
-
-def freadline_wrapped(text: str) -> Iterable[tuple[int, str]]:
-    """shared/util.c freadline_wrapped(): (line number, logical line); a backslash-newline joins
-    lines, any other backslash is dropped before the character it escapes."""
-    linenum = 0
-    buf: list[str] = []
-    n = 0
-    i = 0
-    while i < len(text):
-        c = text[i]
-        i += 1
-        if c == "\n":
-            n += 1
-            linenum += n
-            n = 0
-            yield linenum, "".join(buf)
-            buf = []
-        elif c == "\\":
-            if i < len(text) and text[i] == "\n":
-                n += 1
-                i += 1
-            elif i < len(text):
-                buf.append(text[i])
-                i += 1
-        else:
-            buf.append(c)
-    if buf:
-        yield linenum + n + 1, "".join(buf)
-
-
-def parse_softdep(line: str) -> tuple[list[str], list[str]]:
-    """kmod_config_add_softdep(): the names after `pre:` and after `post:`."""
-    pre: list[str] = []
-    post: list[str] = []
-    mode = None
-    for tok in line.split():
-        if tok == "pre:":
-            mode = pre
-        elif tok == "post:":
-            mode = post
-        elif mode is not None:
-            mode.append(tok)
-    return pre, post
-
-
-@dataclass
-class ModprobeConfig:
-    """struct kmod_config: the lists in file order, and the errors libkmod logged reading them
-    as (source line in libkmod-config.c, function, message)."""
-
-    aliases: list[tuple[str, str]] = field(default_factory=list)
-    blacklists: list[str] = field(default_factory=list)
-    options: list[tuple[str, str]] = field(default_factory=list)
-    install_commands: list[tuple[str, str]] = field(default_factory=list)
-    remove_commands: list[tuple[str, str]] = field(default_factory=list)
-    softdeps: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
-    logs: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def parse(self, text: str, filename: str = "") -> None:
-        """kmod_config_parse(): one configuration file's text."""
-        for linenum, line in freadline_wrapped(text):
-            if not line or line[0] == "#":
-                continue
-            toks = line.replace("\t", " ").split(" ")
-            toks = [t for t in toks if t]
-            if not toks:
-                continue
-            cmd = toks[0]
-            rest = line.lstrip("\t ")[len(cmd):].lstrip("\t ")  # what strtok leaves after the command
-            second = toks[1] if len(toks) > 1 else None
-            # strtok_r(NULL, "\0") returns the rest after one delimiter, or NULL when it is empty
-            tail = rest[len(second) + 1:] if second is not None and len(rest) > len(second) else None
-            ok = True
-            if cmd == "alias":
-                alias = underscores(second) if second else None
-                modname = underscores(toks[2]) if len(toks) > 2 else None
-                if alias is None or modname is None:
-                    ok = False
-                else:
-                    self.aliases.append((alias, modname))
-            elif cmd == "blacklist":
-                modname = underscores(second) if second else None
-                if modname is None:
-                    ok = False
-                else:
-                    self.blacklists.append(modname)
-            elif cmd in ("options", "install", "remove", "softdep"):
-                modname = underscores(second) if second else None
-                if modname is None or not tail:
-                    ok = False
-                elif cmd == "options":
-                    self.options.append((modname, tail.replace("\t", " ")))
-                elif cmd == "install":
-                    self.install_commands.append((modname, tail))
-                elif cmd == "remove":
-                    self.remove_commands.append((modname, tail))
-                else:
-                    pre, post = parse_softdep(tail)
-                    self.softdeps.append((modname, pre, post))
-            elif cmd in ("include", "config"):
-                self.logs.append((708, "kmod_config_parse",
-                                  f"{filename}: command {cmd} is deprecated and not parsed anymore\n"))
-            else:
-                ok = False
-            if not ok:
-                self.logs.append((712, "kmod_config_parse",
-                                  f"{filename} line {linenum}: ignoring bad line starting with '{cmd}'\n"))
-
-    def parse_kcmdline(self, cmdline: str) -> None:
-        """kmod_config_parse_kcmdline(), simplified to unquoted words: `mod.param[=value]` adds
-        options for mod, `modprobe.blacklist=a,b` blacklists."""
-        for word in cmdline.split():
-            modname, dot, param = word.partition(".")
-            if not dot or not modname or not param or "=" in modname or '"' in word:
-                continue
-            if "." in param.split("=", 1)[0]:
-                continue
-            if modname == "modprobe" and param.startswith("blacklist="):
-                self.blacklists.extend(param[len("blacklist="):].split(","))
-                continue
-            norm = underscores(modname)
-            if norm is None:
-                self.logs.append((489, "kcmdline_parse_result",
-                                  "Ignoring bad option on kernel command line while parsing module name: "
-                                  f"'{modname}'\n"))
-                continue
-            self.options.append((norm, param))
-
-    @classmethod
-    def load(cls, config_paths: Sequence[str] = DEFAULT_CONFIG_PATHS, dirname: str | None = None,
-             kcmdline: str | None = None) -> ModprobeConfig:
-        """kmod_config_new(): the files of `config_paths` (directories, or single files) and
-        `dirname`/modules.softdep, read in file-name order; then the kernel command line."""
-        files: dict[str, str] = {}
-        if dirname is not None:
-            files["modules.softdep"] = os.path.join(dirname, "modules.softdep")
-        for path in config_paths:
-            if os.path.isdir(path):
-                try:
-                    names = os.listdir(path)
-                except OSError:
-                    continue
-                for fn in names:
-                    if fn.startswith(".") or len(fn) < 6 or not (fn.endswith(".conf") or fn.endswith(".alias")):
-                        continue
-                    if os.path.isdir(os.path.join(path, fn)):
-                        continue
-                    files.setdefault(fn, os.path.join(path, fn))
-            elif os.path.exists(path):
-                files.setdefault(os.path.basename(path), path)
-        cfg = cls()
-        for name in sorted(files, key=lambda s: s.encode("utf-8", "surrogateescape")):
-            try:
-                with open(files[name], encoding="utf-8", errors="surrogateescape") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            cfg.parse(text, files[name])
-        if kcmdline is not None:
-            cfg.parse_kcmdline(kcmdline)
-        return cfg
-
-
-class KmodModule:
-    """struct kmod_module as the probe code uses it (one per pool key)."""
-
-    def __init__(self, name: str, alias: str | None = None) -> None:
-        self.name = name
-        self.alias = alias
-        self.path: str | None = None
-        self.dep: list[KmodModule] | None = None  # None until modules.dep was searched
-        self.builtin: bool | None = None
-        self.install_commands: str | None = None
-        self.install_commands_init = False
-        self.remove_commands: str | None = None
-        self.visited = False
-        self.required = False
-        self.ignorecmd = False
-
-    def __repr__(self) -> str:
-        return f"KmodModule({self.name!r}, alias={self.alias!r}, path={self.path!r})"
 
 
 @dataclass
@@ -548,14 +360,6 @@ class Modprobe:
                                      | KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY, extra_options,
                                      print_action=lambda a: out.append(a.show()))
         return "".join(out)
-
-
-def module_options_concat(opt: str | None, xopt: str | None) -> str:
-    """libkmod-module.c module_options_concat(): configured options, a space, the command
-    line's; note the space stays when there are no command-line options ("index=-2 ")."""
-    if not opt and not xopt:
-        return ""
-    return (opt + " " if opt is not None else "") + (xopt or "")
 
 
 def options_from_array(args: Sequence[str]) -> str:

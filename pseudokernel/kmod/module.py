@@ -198,3 +198,45 @@ class SysfsModule:
                 return -ENOENT
             return int(toks[1])
         return -ENOENT
+
+
+# -- struct kmod_module, as the probe code uses it --------------------------------------------
+
+# KMOD_PROBE_* flags (libkmod.h)
+KMOD_PROBE_FORCE_VERMAGIC = 0x00001
+KMOD_PROBE_FORCE_MODVERSION = 0x00002
+KMOD_PROBE_IGNORE_COMMAND = 0x00004
+KMOD_PROBE_IGNORE_LOADED = 0x00008
+KMOD_PROBE_DRY_RUN = 0x00010
+KMOD_PROBE_FAIL_ON_LOADED = 0x00020
+KMOD_PROBE_APPLY_BLACKLIST_ALL = 0x10000
+KMOD_PROBE_APPLY_BLACKLIST = 0x20000
+KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY = 0x40000
+
+
+class KmodModule:
+    """struct kmod_module as the probe code uses it (one per pool key)."""
+
+    def __init__(self, name: str, alias: str | None = None) -> None:
+        self.name = name
+        self.alias = alias
+        self.path: str | None = None
+        self.dep: list[KmodModule] | None = None  # None until modules.dep was searched
+        self.builtin: bool | None = None
+        self.install_commands: str | None = None
+        self.install_commands_init = False
+        self.remove_commands: str | None = None
+        self.visited = False
+        self.required = False
+        self.ignorecmd = False
+
+    def __repr__(self) -> str:
+        return f"KmodModule({self.name!r}, alias={self.alias!r}, path={self.path!r})"
+
+
+def module_options_concat(opt: str | None, xopt: str | None) -> str:
+    """libkmod-module.c module_options_concat(): configured options, a space, the command
+    line's; note the space stays when there are no command-line options ("index=-2 ")."""
+    if not opt and not xopt:
+        return ""
+    return (opt + " " if opt is not None else "") + (xopt or "")
