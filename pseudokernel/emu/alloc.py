@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-PAGE_SIZE = 4096
+from ..bits import PAGE_SIZE
 
 
 def page_align(n: int) -> int:

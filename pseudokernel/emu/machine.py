@@ -42,6 +42,7 @@ from unicorn import (
 )
 from unicorn import x86_const as X
 
+from ..bits import MASK64
 from ..sigpending import signal_pending
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
 from .vsprintf import MemoryFault
@@ -83,7 +84,6 @@ THUNK_REGS = {
     "rax": 0, "rcx": 1, "rdx": 2, "rbx": 3, "rsp": 4, "rbp": 5, "rsi": 6, "rdi": 7,
     "r8": 8, "r9": 9, "r10": 10, "r11": 11, "r12": 12, "r13": 13, "r14": 14, "r15": 15,
 }
-MASK64 = (1 << 64) - 1
 
 REG_NAMES = (
     "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",

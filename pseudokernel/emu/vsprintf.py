@@ -33,6 +33,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
+from ..bits import PAGE_SIZE, s32
+
 __all__ = [
     "BOOT_HASH_KEY",
     "UNSUPPORTED",
@@ -87,7 +89,6 @@ the WARN_ONCE (one per call site, so the caller can print each once per boot).""
 BOOT_HASH_KEY: bytes = os.urandom(16)
 
 U64 = (1 << 64) - 1
-PAGE_SIZE = 4096
 MAX_ERRNO = 4095
 
 # %p extensions this port cannot render faithfully. For a pointer that passes check_pointer they
@@ -399,11 +400,6 @@ def _s16(v: int) -> int:
     return v - 0x10000 if v & 0x8000 else v
 
 
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - 0x100000000 if v & 0x80000000 else v
-
-
 class PrintfSpec:
     """struct printf_spec. The C code passes it by value: copy() before changing a caller's."""
 
@@ -509,7 +505,7 @@ def skip_atoi(fmt: bytes, pos: int) -> tuple[int, int]:
     """(value, new position): the digits at pos as an int (32-bit, wrapping like the kernel's)."""
     i = 0
     while True:
-        i = _s32(i * 10 + fmt[pos] - 0x30)
+        i = s32(i * 10 + fmt[pos] - 0x30)
         pos += 1
         if not isdigit(fmt[pos]):
             return i, pos
@@ -649,7 +645,7 @@ def string(ctx: _Ctx, ptr: int, spec: PrintfSpec) -> bytes:
 
 def err_ptr(ptr: int, spec: PrintfSpec) -> bytes:
     """%pe of an ERR_PTR: its errno's name ("-ENOMEM"), or its value in decimal."""
-    err = _s32(ptr)
+    err = s32(ptr)
     sym = errname(err)
     if sym is not None:
         return string_nocheck(sym.encode(), spec)
@@ -1280,8 +1276,8 @@ def clock(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
 # %pt: time and date
 
 def date_str(tm: list[int], r: bool) -> bytes:
-    year = _s32(tm[5] + (0 if r else 1900))
-    mon = _s32(tm[4] + (0 if r else 1))
+    year = s32(tm[5] + (0 if r else 1900))
+    mon = s32(tm[4] + (0 if r else 1))
     return (number(year, default_dec04_spec) + b"-" + number(mon, default_dec02_spec) + b"-"
             + number(tm[3], default_dec02_spec))
 
@@ -1346,7 +1342,7 @@ def time64_to_tm(totalsecs: int) -> list[int]:
     if is_jan_or_feb:
         month -= 12
     day += 1
-    tm_year = _s32(year - 1900)     # (long) then stored in rtc_time's int
+    tm_year = s32(year - 1900)     # (long) then stored in rtc_time's int
     return [sec, minute, hour, day, month, tm_year]
 
 
@@ -1357,7 +1353,7 @@ def time_and_date(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
         return err
     if fmt[1] == 0x52:
         raw = ctx.bytes(ptr, 24)
-        tm = [_s32(int.from_bytes(raw[i:i + 4], "little")) for i in range(0, 24, 4)]
+        tm = [s32(int.from_bytes(raw[i:i + 4], "little")) for i in range(0, 24, 4)]
         return rtc_str(tm, spec, fmt)
     if fmt[1] == 0x54:
         t = ctx.u64(ptr)
@@ -1724,9 +1720,9 @@ def _vsnprintf(ctx: _Ctx, fmt: bytes, args: Args) -> bytes:
         if t == FORMAT_TYPE_NONE:
             out.append(fmt[old:pos])
         elif t == FORMAT_TYPE_WIDTH:
-            set_field_width(spec, _s32(args.next()), ctx)
+            set_field_width(spec, s32(args.next()), ctx)
         elif t == FORMAT_TYPE_PRECISION:
-            set_precision(spec, _s32(args.next()), ctx)
+            set_precision(spec, s32(args.next()), ctx)
         elif t == FORMAT_TYPE_CHAR:
             c = bytes((args.next() & 0xFF,))
             # while (--spec.field_width > 0): field_width - 1 spaces, on the side LEFT says

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..bits import PAGE_SIZE
 from .elf import INIT_OFFSET_MASK, SHF_ALLOC, SHF_EXECINSTR, SHF_RO_AFTER_INIT, SHF_WRITE, SYM, LoadInfo
 from .module import Module
 
-PAGE_SIZE = 4096
 ARCH_SHF_SMALL = 0
 SIZEOF_MOD_KALLSYMS = 32  # struct mod_kallsyms: symtab, num_symtab, strtab, typetab
 ALIGNOF_MOD_KALLSYMS = 8

@@ -13,6 +13,7 @@ from errno import EFAULT, EINVAL, ENOENT, ENOEXEC, ENOMEM, ENOSPC, EPERM
 from typing import TYPE_CHECKING
 
 from .. import taint
+from ..bits import PAGE_SIZE, s32
 from ..emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ SIZEOF_KERNEL_PARAM = 40
 KERNEL_PARAM_OPS_FL_NOARG = 1 << 0
 KERNEL_PARAM_FL_UNSAFE = 1 << 0
 KERNEL_PARAM_FL_HWPARAM = 1 << 1
-PAGE_SIZE = 4096
 
 
 @dataclass
@@ -200,7 +200,7 @@ def parse_one(kernel: Kernel, mod: Module, param: str, val: str | None, val_addr
                 return -EINVAL
             if not param_check_unsafe(kernel, kp):
                 return -EPERM
-            return _signed32(kernel.run_in_module(mod, set_, val_addr, kp.addr))
+            return s32(kernel.run_in_module(mod, set_, val_addr, kp.addr))
     return unknown_module_param_cb(kernel, mod, param, val)
 
 
@@ -213,11 +213,6 @@ def unknown_module_param_cb(kernel: Kernel, mod: Module, param: str, val: str | 
     return 0
 
 
-def _signed32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
-
-
 def param_attr_show(kernel: Kernel, mod: Module, kp: KernelParam) -> bytes:
     """Read /sys/module/<mod>/parameters/<name>: ops->get into a page (param_attr_show)."""
     try:
@@ -228,7 +223,7 @@ def param_attr_show(kernel: Kernel, mod: Module, kp: KernelParam) -> bytes:
         raise OSError(EPERM, kp.name)
     buf = kernel.api.kmalloc(PAGE_SIZE)
     try:
-        count = _signed32(kernel.run_in_module(mod, get, buf, kp.addr))
+        count = s32(kernel.run_in_module(mod, get, buf, kp.addr))
         if count < 0:
             raise OSError(-count, kp.name)
         return kernel.machine.read(buf, min(count, PAGE_SIZE))
@@ -249,7 +244,7 @@ def param_attr_store(kernel: Kernel, mod: Module, kp: KernelParam, data: bytes) 
         kernel.machine.write(buf, data[: PAGE_SIZE - 1] + b"\0")
         if not param_check_unsafe(kernel, kp):
             raise OSError(EPERM, kp.name)
-        err = _signed32(kernel.run_in_module(mod, set_, buf, kp.addr))
+        err = s32(kernel.run_in_module(mod, set_, buf, kp.addr))
         if err:
             raise OSError(-err, kp.name)
         return len(data)

@@ -11,6 +11,7 @@ import struct
 from errno import ENOEXEC
 from typing import TYPE_CHECKING
 
+from ..bits import MASK64, s32, s64
 from .elf import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_REL, SHT_RELA, SYM, LoadInfo
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ R_X86_64_PLT32 = 4
 R_X86_64_32 = 10
 R_X86_64_32S = 11
 R_X86_64_PC64 = 24
-MASK64 = (1 << 64) - 1
 
 
 class Image:
@@ -105,17 +105,9 @@ def apply_relocate_add(kernel: Kernel, mod: Module, info: LoadInfo, relsec: int,
             val = (val - loc) & MASK64
         image.write(loc, (val & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
         overflow = (rtype == R_X86_64_32 and val > 0xFFFFFFFF) or (
-            rtype == R_X86_64_32S and _s64(val) != _s32(val & 0xFFFFFFFF)
+            rtype == R_X86_64_32S and s64(val) != s32(val & 0xFFFFFFFF)
         )
         if overflow:
             log.err(f"module: overflow in relocation type {rtype} val {val:x}\n")
             log.err(f"module: `{mod.name}' likely not compiled with -mcmodel=kernel\n")
             raise OSError(ENOEXEC, "relocation overflow")
-
-
-def _s64(v: int) -> int:
-    return v - (1 << 64) if v >> 63 else v
-
-
-def _s32(v: int) -> int:
-    return v - (1 << 32) if v >> 31 else v

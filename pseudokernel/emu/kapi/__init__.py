@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from unicorn import x86_const as X
 
-from ..machine import MASK64, Machine, Stub
+from ...bits import MASK64
+from ..machine import Machine, Stub
 from ..vsprintf import Args
 
 if TYPE_CHECKING:
@@ -41,18 +42,6 @@ if TYPE_CHECKING:
 def neg_errno(e: int) -> int:
     """-e in RAX: a negative errno as an int or pointer return (ERR_PTR)."""
     return -e & MASK64
-
-
-def s32(v: int) -> int:
-    """A register's low 32 bits as the C int they hold."""
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
-
-
-def s64(v: int) -> int:
-    """A register as the signed long it holds."""
-    v &= MASK64
-    return v - (1 << 64) if v >> 63 else v
 
 
 class VarArgs(Args):
@@ -434,6 +423,10 @@ class KernelApi:
 
     def cstr(self, addr: int, limit: int = 1 << 16) -> bytes:
         return self.m.read_cstr(addr, limit)
+
+    def cname(self, addr: int) -> str:
+        """A name a module passed (a driver's, a class's, a proc entry's): '' for NULL."""
+        return self.cstr(addr, 256).decode("utf-8", "replace") if addr else ""
 
     def kmalloc(self, size: int, gfp: int = 0, kind: str = "kmalloc") -> int:
         mod = self.caller_module

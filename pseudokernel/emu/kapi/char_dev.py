@@ -14,7 +14,6 @@ from .device import (
     MISC_DYNAMIC_MINOR,
     MISC_MAJOR,
     _kref_init,
-    _name,
     _state,
     dev_off,
     device_add,
@@ -43,7 +42,7 @@ def misc_register(k: KernelApi, misc: int) -> int:
         k.m.write_u32(misc + md.minor, minor)
     elif minor in st["misc"].values():
         return _err(EBUSY)
-    name = _name(k, k.m.read_u64(misc + md.name))
+    name = k.cname(k.m.read_u64(misc + md.name))
     dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)
     k.m.write_u64(misc + md.this_device, dev)
     st["misc"][misc] = minor
@@ -86,7 +85,7 @@ def __register_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name
             return _err(EBUSY)
         ret = 0
     st["majors"].add(major)
-    k.kernel_registry().add("chrdev", _name(k, name), major, k.caller_module_name(), major=major,
+    k.kernel_registry().add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
                             baseminor=baseminor, count=count, fops=fops)
     return ret
 
@@ -105,7 +104,7 @@ def register_chrdev_region(k: KernelApi, first: int, count: int, name: int) -> i
     if major in st["majors"] and major not in BOOT_CHRDEV_MAJORS:
         return _err(EBUSY)
     st["majors"].add(major)
-    k.kernel_registry().add("chrdev", _name(k, name), major, k.caller_module_name(), major=major,
+    k.kernel_registry().add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
                             baseminor=first & 0xFFFFF, count=count)
     return 0
 
@@ -117,7 +116,7 @@ def alloc_chrdev_region(k: KernelApi, dev: int, baseminor: int, count: int, name
         return _err(EBUSY)
     _state(k)["majors"].add(major)
     k.m.write_u32(dev, (major << 20) | (baseminor & 0xFFFFF))
-    k.kernel_registry().add("chrdev", _name(k, name), major, k.caller_module_name(), major=major,
+    k.kernel_registry().add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
                             baseminor=baseminor, count=count)
     return 0
 

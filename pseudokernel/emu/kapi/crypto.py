@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from errno import EEXIST
 
+from ...bits import MASK64
 from . import KernelApi, kapi
-
-MASK64 = (1 << 64) - 1
 
 
 def _base_offset(k: KernelApi, struct: str) -> int:

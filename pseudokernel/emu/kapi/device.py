@@ -22,7 +22,6 @@ from errno import EEXIST, EINVAL
 from . import KernelApi, VarArgs, kapi, kdata
 from . import neg_errno as _err
 
-MASK64 = (1 << 64) - 1
 MISC_MAJOR = 10
 MISC_DYNAMIC_MINOR = 255
 DYNAMIC_MINORS = 128
@@ -44,9 +43,6 @@ REFERENCE_PCI = (  # (slot, vendor, device, subvendor, subdevice, class)
     ("0000:00:03.0", 0x8086, 0x100E, 0x1AF4, 0x1100, 0x020000),
 )
 
-
-def _name(k: KernelApi, p: int) -> str:
-    return k.cstr(p, 256).decode("utf-8", "replace") if p else ""
 
 
 def _forget(k: KernelApi, addr: int, size: int) -> None:
@@ -102,21 +98,21 @@ def dev_name(k: KernelApi, dev: int) -> str:
         return ""
     init = k.m.read_u64(dev + dev_off(k, "init_name"))
     if init:
-        return _name(k, init)
-    return _name(k, k.m.read_u64(dev + dev_off(k, "kobj_name")))
+        return k.cname(init)
+    return k.cname(k.m.read_u64(dev + dev_off(k, "kobj_name")))
 
 
 def dev_driver_string(k: KernelApi, dev: int) -> str:
     """drivers/base/core.c dev_driver_string()."""
     drv = k.m.read_u64(dev + dev_off(k, "driver"))
     if drv:
-        return _name(k, k.m.read_u64(drv))
+        return k.cname(k.m.read_u64(drv))
     bus = k.m.read_u64(dev + dev_off(k, "bus"))
     if bus:
-        return _name(k, k.m.read_u64(bus))
+        return k.cname(k.m.read_u64(bus))
     cls = k.m.read_u64(dev + dev_off(k, "class"))
     if cls:
-        return _name(k, k.m.read_u64(cls))
+        return k.cname(k.m.read_u64(cls))
     return ""
 
 
@@ -126,7 +122,7 @@ def dev_printk_info(k: KernelApi, dev: int) -> tuple[tuple[str, str], ...]:
         return ()
     bus = k.m.read_u64(dev + dev_off(k, "bus"))
     cls = k.m.read_u64(dev + dev_off(k, "class"))
-    subsys = _name(k, k.m.read_u64(bus)) if bus else _name(k, k.m.read_u64(cls)) if cls else ""
+    subsys = k.cname(k.m.read_u64(bus)) if bus else k.cname(k.m.read_u64(cls)) if cls else ""
     if not subsys:
         return ()
     devt = k.m.read_u32(dev + dev_off(k, "devt"))
@@ -192,7 +188,7 @@ def device_initialize(k: KernelApi, dev: int) -> None:
 def device_add(k: KernelApi, dev: int) -> int:
     init = k.m.read_u64(dev + dev_off(k, "init_name"))
     if init:
-        set_dev_name(k, dev, _name(k, init))
+        set_dev_name(k, dev, k.cname(init))
         k.m.write_u64(dev + dev_off(k, "init_name"), 0)
     name = dev_name(k, dev)
     if not name:
@@ -225,7 +221,7 @@ def put_device(k: KernelApi, dev: int) -> None:
 def _device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int, name: str) -> int:
     dev = new_device(k, name, parent, devt, cls, drvdata)
     k.kernel_registry().add("device", name, dev, k.caller_module_name(), devt=devt,
-                            cls=_name(k, k.m.read_u64(cls)) if cls else "")
+                            cls=k.cname(k.m.read_u64(cls)) if cls else "")
     return dev
 
 
@@ -261,13 +257,13 @@ def __class_create(k: KernelApi, owner: int, name: int, key: int) -> int:
     cls = k.m.kmalloc(k.S["class"].sizeof, _owner_name(k, owner), k.caller, kind="class")
     k.m.write_u64(cls + k.S["class"].name, name)
     k.m.write_u64(cls + k.S["class"].owner, owner)
-    k.kernel_registry().add("class", _name(k, name), cls, _owner_name(k, owner))
+    k.kernel_registry().add("class", k.cname(name), cls, _owner_name(k, owner))
     return cls
 
 
 @kapi("__class_register")
 def __class_register(k: KernelApi, cls: int, key: int) -> int:
-    name = _name(k, k.m.read_u64(cls))
+    name = k.cname(k.m.read_u64(cls))
     reg = k.kernel_registry()
     if any(r.name == name for r in reg.of_kind("class")):
         return _err(EEXIST)
@@ -285,7 +281,7 @@ def class_destroy(k: KernelApi, cls: int) -> None:
 
 @kapi("bus_register")
 def bus_register(k: KernelApi, bus: int) -> int:
-    k.kernel_registry().add("bus", _name(k, k.m.read_u64(bus)), bus, k.caller_module_name())
+    k.kernel_registry().add("bus", k.cname(k.m.read_u64(bus)), bus, k.caller_module_name())
     return 0
 
 

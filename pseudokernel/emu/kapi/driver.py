@@ -8,18 +8,18 @@ from errno import EBUSY
 
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import REFERENCE_PCI, _link_driver, _name, _owner_name, _unlink_driver
+from .device import REFERENCE_PCI, _link_driver, _owner_name, _unlink_driver
 
 # -- drivers ---------------------------------------------------------------------------------------
 
 def _bus_name(k: KernelApi, drv: int) -> str:
     bus = k.m.read_u64(drv + k.S.device_driver.bus)
-    return _name(k, k.m.read_u64(bus)) if bus else ""
+    return k.cname(k.m.read_u64(bus)) if bus else ""
 
 
 @kapi("driver_register")
 def driver_register(k: KernelApi, drv: int) -> int:
-    name = _name(k, k.m.read_u64(drv))
+    name = k.cname(k.m.read_u64(drv))
     bus = _bus_name(k, drv)
     owner = _owner_name(k, k.m.read_u64(drv + k.S.device_driver.owner))
     reg = k.kernel_registry()
@@ -77,7 +77,7 @@ def pci_match(ids: list[tuple[int, ...]]) -> list[str]:
 
 @kapi("__pci_register_driver")
 def __pci_register_driver(k: KernelApi, drv: int, owner: int, mod_name: int) -> int:
-    name = _name(k, k.m.read_u64(drv + k.S.pci_driver.name))
+    name = k.cname(k.m.read_u64(drv + k.S.pci_driver.name))
     table = k.m.read_u64(drv + k.S.pci_driver.id_table)
     ids = pci_ids(k, table) if table else []
     return _register_bus_driver(k, "pci", drv, name, owner, ids=ids, would_bind=pci_match(ids))
@@ -90,7 +90,7 @@ def pci_unregister_driver(k: KernelApi, drv: int) -> None:
 
 @kapi("i2c_register_driver")
 def i2c_register_driver(k: KernelApi, owner: int, drv: int) -> int:
-    name = _name(k, k.m.read_u64(drv + k.S.i2c_driver.driver))
+    name = k.cname(k.m.read_u64(drv + k.S.i2c_driver.driver))
     return _register_bus_driver(k, "i2c", drv, name, owner)
 
 
@@ -101,13 +101,13 @@ def i2c_del_driver(k: KernelApi, drv: int) -> None:
 
 @kapi("__spi_register_driver")
 def __spi_register_driver(k: KernelApi, owner: int, sdrv: int) -> int:
-    name = _name(k, k.m.read_u64(sdrv + k.S.spi_driver.driver))
+    name = k.cname(k.m.read_u64(sdrv + k.S.spi_driver.driver))
     return _register_bus_driver(k, "spi", sdrv, name, owner)
 
 
 @kapi("__serio_register_driver")
 def __serio_register_driver(k: KernelApi, drv: int, owner: int, mod_name: int) -> int:
-    return _register_bus_driver(k, "serio", drv, _name(k, k.m.read_u64(drv + k.S.serio_driver.driver)), owner)
+    return _register_bus_driver(k, "serio", drv, k.cname(k.m.read_u64(drv + k.S.serio_driver.driver)), owner)
 
 
 @kapi("serio_unregister_driver", "acpi_bus_unregister_driver", "pnp_unregister_driver", "__acpi_unregister_driver")
@@ -117,11 +117,11 @@ def serio_unregister_driver(k: KernelApi, drv: int) -> None:
 
 @kapi("acpi_bus_register_driver")
 def acpi_bus_register_driver(k: KernelApi, drv: int) -> int:
-    return _register_bus_driver(k, "acpi", drv, _name(k, drv), 0)
+    return _register_bus_driver(k, "acpi", drv, k.cname(drv), 0)
 
 
 @kapi("pnp_register_driver")
 def pnp_register_driver(k: KernelApi, drv: int) -> int:
-    return _register_bus_driver(k, "pnp", drv, _name(k, k.m.read_u64(drv)), 0)
+    return _register_bus_driver(k, "pnp", drv, k.cname(k.m.read_u64(drv)), 0)
 
 

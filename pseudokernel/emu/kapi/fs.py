@@ -14,16 +14,13 @@ from errno import EEXIST, EFAULT, ENOENT
 
 from unicorn import x86_const as X
 
+from ...bits import MASK64
 from ..vsprintf import MemoryFault
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
 
-MASK64 = (1 << 64) - 1
 USER_TOP = 0x00007FFFFFFFF000
 
-
-def _name(k: KernelApi, p: int) -> str:
-    return k.cstr(p, 256).decode("utf-8", "replace") if p else ""
 
 
 def _entry(k: KernelApi, kind: str, name: str, parent: int, size: int = 192, **info) -> int:
@@ -67,7 +64,7 @@ def _xlate_proc_name(k: KernelApi, n: str, parent: int) -> tuple[str, int]:
 
 
 def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
-    n, parent = _xlate_proc_name(k, _name(k, name), parent)
+    n, parent = _xlate_proc_name(k, k.cname(name), parent)
     reg = k.kernel_registry()
     if any(r.name == n and r.info.get("parent") == parent for r in reg.of_kind("proc")):
         k.log.printk(f"\x014proc_dir_entry '{_proc_path(k, parent)}/{n}' already registered\n")
@@ -143,12 +140,12 @@ def proc_mkdir_data(k: KernelApi, name: int, mode: int, parent: int, data: int) 
 
 @kapi("proc_symlink")
 def proc_symlink(k: KernelApi, name: int, parent: int, dest: int) -> int:
-    return _proc(k, name, 0o120777, parent, target=_name(k, dest))
+    return _proc(k, name, 0o120777, parent, target=k.cname(dest))
 
 
 @kapi("remove_proc_entry")
 def remove_proc_entry(k: KernelApi, name: int, parent: int) -> None:
-    n, parent = _xlate_proc_name(k, _name(k, name), parent)
+    n, parent = _xlate_proc_name(k, k.cname(name), parent)
     for r in k.kernel_registry().of_kind("proc"):
         if r.name == n and r.info.get("parent") == parent:
             _remove_tree(k, "proc", r.obj)
@@ -159,7 +156,7 @@ def remove_proc_entry(k: KernelApi, name: int, parent: int) -> None:
 
 @kapi("remove_proc_subtree")
 def remove_proc_subtree(k: KernelApi, name: int, parent: int) -> int:
-    n, parent = _xlate_proc_name(k, _name(k, name), parent)
+    n, parent = _xlate_proc_name(k, k.cname(name), parent)
     for r in k.kernel_registry().of_kind("proc"):
         if r.name == n and r.info.get("parent") == parent:
             _remove_tree(k, "proc", r.obj)
@@ -182,12 +179,12 @@ def proc_set_size(k: KernelApi, de: int, size: int) -> None:
 
 @kapi("debugfs_create_dir")
 def debugfs_create_dir(k: KernelApi, name: int, parent: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, dir=True)
+    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, dir=True)
 
 
 @kapi("debugfs_create_file", "debugfs_create_file_unsafe")
 def debugfs_create_file(k: KernelApi, name: int, mode: int, parent: int, data: int, fops: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF, fops=fops,
+    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF, fops=fops,
                   data=data)
 
 
@@ -202,13 +199,13 @@ def debugfs_create_file_size(k: KernelApi, name: int, mode: int, parent: int, da
       "debugfs_create_size_t", "debugfs_create_ulong", "debugfs_create_atomic_t", "debugfs_create_blob",
       "debugfs_create_regset32", "debugfs_create_u32_array", "debugfs_create_devm_seqfile", "debugfs_create_str")
 def debugfs_create_value(k: KernelApi, name: int, mode: int, parent: int, value: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF,
+    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF,
                   value=value, type=k.stub.name[len("debugfs_create_"):] if k.stub else "")
 
 
 @kapi("debugfs_create_symlink")
 def debugfs_create_symlink(k: KernelApi, name: int, parent: int, target: int) -> int:
-    return _entry(k, "debugfs", _name(k, name), parent, k.S.dentry.sizeof, target=_name(k, target))
+    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, target=k.cname(target))
 
 
 @kapi("debugfs_remove", "debugfs_remove_recursive")
@@ -219,7 +216,7 @@ def debugfs_remove(k: KernelApi, dentry: int) -> None:
 
 @kapi("debugfs_lookup")
 def debugfs_lookup(k: KernelApi, name: int, parent: int) -> int:
-    n = _name(k, name)
+    n = k.cname(name)
     for r in k.kernel_registry().of_kind("debugfs"):
         if r.name == n and r.info.get("parent") == parent:
             return r.obj
@@ -241,7 +238,7 @@ def debugfs_initialized(k: KernelApi) -> int:
 # -- sysfs and kobjects ---------------------------------------------------------------------------
 
 def _kobj_name(k: KernelApi, kobj: int) -> str:
-    return _name(k, k.m.read_u64(kobj + k.S.kobject.name)) if kobj else ""
+    return k.cname(k.m.read_u64(kobj + k.S.kobject.name)) if kobj else ""
 
 
 def _set_kobj_name(k: KernelApi, kobj: int, name: bytes) -> None:
@@ -256,7 +253,7 @@ def kobject_create_and_add(k: KernelApi, name: int, parent: int) -> int:
     _set_kobj_name(k, kobj, k.cstr(name, 256))
     k.m.write_u64(kobj + k.S.kobject.parent, parent)
     k.m.write_u32(kobj + k.S.kobject.kref, 1)
-    k.kernel_registry().add("kobject", _name(k, name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent))
+    k.kernel_registry().add("kobject", k.cname(name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent))
     return kobj
 
 
@@ -353,7 +350,7 @@ def sysfs_emit_at(k: KernelApi, buf: int, at: int, fmt: int, args: VarArgs) -> i
 
 @kapi("register_filesystem")
 def register_filesystem(k: KernelApi, fs: int) -> int:
-    name = _name(k, k.m.read_u64(fs))
+    name = k.cname(k.m.read_u64(fs))
     reg = k.kernel_registry()
     if any(r.name == name for r in reg.of_kind("filesystem")):
         return _err(16)  # -EBUSY

@@ -6,10 +6,9 @@ from __future__ import annotations
 import binascii
 import zlib
 
+from ...bits import MASK64
 from ..vsprintf import VaListArgs
 from . import KernelApi, VarArgs, kapi, kdata
-
-MASK64 = (1 << 64) - 1
 
 
 def _bitmap(k: KernelApi, addr: int, nbits: int) -> int:

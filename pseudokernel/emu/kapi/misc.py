@@ -10,13 +10,6 @@ from errno import EBUSY, ENODEV, ENOENT
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
 
-MASK64 = (1 << 64) - 1
-
-
-def _name(k: KernelApi, p: int) -> str:
-    return k.cstr(p, 256).decode("utf-8", "replace") if p else ""
-
-
 # -- firmware (drivers/base/firmware_loader/main.c) ------------------------------------------------
 
 def _fw_fail(k: KernelApi, fw_p: int, name: int, dev: int, warn: bool) -> int:
@@ -25,7 +18,7 @@ def _fw_fail(k: KernelApi, fw_p: int, name: int, dev: int, warn: bool) -> int:
     if warn and dev:
         from .printk import dev_emit
 
-        dev_emit(k, 4, dev, f"Direct firmware load for {_name(k, name)} failed with error -2\n".encode())
+        dev_emit(k, 4, dev, f"Direct firmware load for {k.cname(name)} failed with error -2\n".encode())
     return _err(ENOENT)
 
 
@@ -108,7 +101,7 @@ def __request_region(k: KernelApi, parent: int, start: int, n: int, name: int, f
     k.m.write_u64(res, start)
     k.m.write_u64(res + 8, end)
     k.m.write_u64(res + 16, name)
-    reg.add("region", _name(k, name), res, k.caller_module_name(), parent=parent, start=start, end=end)
+    reg.add("region", k.cname(name), res, k.caller_module_name(), parent=parent, start=start, end=end)
     return res
 
 
@@ -124,7 +117,7 @@ def __release_region(k: KernelApi, parent: int, start: int, n: int) -> None:
 @kapi("request_threaded_irq", "request_any_context_irq", "__request_percpu_irq", "request_nmi")
 def request_threaded_irq(k: KernelApi, irq: int, handler: int, thread_fn: int, flags: int, name: int,
                          dev_id: int = 0) -> int:
-    k.kernel_registry().add("irq", _name(k, name) if k.stub and k.stub.name != "__request_percpu_irq" else "",
+    k.kernel_registry().add("irq", k.cname(name) if k.stub and k.stub.name != "__request_percpu_irq" else "",
                             irq & 0xFFFFFFFF, k.caller_module_name(), handler=handler, dev_id=dev_id)
     return 0
 
@@ -193,7 +186,7 @@ def input_allocate_device(k: KernelApi) -> int:
 
 @kapi("input_register_device")
 def input_register_device(k: KernelApi, dev: int) -> int:
-    name = _name(k, k.m.read_u64(dev + k.S.input_dev.name))
+    name = k.cname(k.m.read_u64(dev + k.S.input_dev.name))
     reg = k.kernel_registry()
     n = len(reg.of_kind("input")) + sum(1 for _ in ())
     reg.add("input", name, dev, k.caller_module_name(), index=n)
@@ -227,7 +220,7 @@ def __register_blkdev(k: KernelApi, major: int, name: int, probe: int) -> int:
             return _err(EBUSY)
     elif major in taken:
         return _err(EBUSY)
-    reg.add("blkdev", _name(k, name), major, k.caller_module_name(), major=major)
+    reg.add("blkdev", k.cname(name), major, k.caller_module_name(), major=major)
     return ret
 
 

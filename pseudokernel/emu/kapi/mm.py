@@ -11,14 +11,13 @@ from __future__ import annotations
 import itertools
 from errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
 
+from ...bits import s32 as _s32
 from ..alloc import PAGE_SIZE
 from ..machine import HEAP_START, PAGE_OFFSET
 from . import KernelApi, kapi, kboot
 from . import neg_errno as _err
-from . import s32 as _s32
 from .page_alloc import GFP_KERNEL, vmalloc_checked
 
-MASK64 = (1 << 64) - 1
 VMEMMAP_BASE = 0xFFFFEA0000000000
 STRUCT_PAGE = 64
 __GFP_ZERO = 0x100

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from errno import EBUSY, EEXIST, EINVAL, ENOMEM
 
+from ...bits import MASK64
+from ...bits import s32 as _s32
 from . import KernelApi, VarArgs, kapi, kdata
 from . import neg_errno as _err
-from . import s32 as _s32
 
-MASK64 = (1 << 64) - 1
 NETDEV_ALIGN = 32
 MAX_GEN = 256
 FIRST_PERNET_ID = 40  # ids the reference kernel's built-in subsystems hold
 
-
-def _name(k: KernelApi, p: int) -> str:
-    return k.cstr(p, 256).decode("utf-8", "replace") if p else ""
 
 
 def _st(k: KernelApi) -> dict:
@@ -301,7 +298,7 @@ def dev_get_by_name(k: KernelApi, net: int, key: int) -> int:
     for dev, n in st["netdevs"].items():
         if "index" in name and k.m.read_u32(dev + k.S.net_device.ifindex) == key & 0xFFFFFFFF:
             return dev
-        if "name" in name and n == _name(k, key):
+        if "name" in name and n == k.cname(key):
             return dev
     return 0
 
@@ -360,7 +357,7 @@ def sock_unregister(k: KernelApi, family: int) -> None:
 
 kapi("proto_unregister")(_unrecord("proto"))
 kapi("__rtnl_link_register", "rtnl_link_register")(
-    _record("rtnl_link", lambda k, o: _name(k, k.m.read_u64(o + k.S.rtnl_link_ops.kind))))
+    _record("rtnl_link", lambda k, o: k.cname(k.m.read_u64(o + k.S.rtnl_link_ops.kind))))
 kapi("rtnl_link_unregister", "__rtnl_link_unregister")(_unrecord("rtnl_link"))
 kapi("genl_register_family")(_record("genl_family", lambda k, o: k.m.read(o + k.S.genl_family.name, 16)
                                      .split(b"\0", 1)[0].decode("utf-8", "replace")))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from errno import EINVAL, ENOMEM, ENOSPC, EROFS
 
+from ...bits import PAGE_SIZE
 from . import KernelApi, kapi, kdata
 from .kstrtox import kstrto_signed, kstrto_unsigned, kstrtobool
 
-PAGE_SIZE = 4096
 KP_NAME, KP_MOD, KP_OPS, KP_ARG = 0, 8, 16, 32
 KERNEL_PARAM_OPS_FL_NOARG = 1
 

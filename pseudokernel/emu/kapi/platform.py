@@ -9,7 +9,7 @@ from errno import EEXIST, ENODEV
 from ...bits import MASK64
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import _kref_init, _name, _state, dev_name, dev_off, set_dev_name
+from .device import _kref_init, _state, dev_name, dev_off, set_dev_name
 from .driver import _register_bus_driver, _unregister_bus_driver
 
 # -- the platform bus: matched and probed as the kernel does -----------------------------------------
@@ -35,11 +35,11 @@ def _platform_id_match(k: KernelApi, table: int, name: str) -> int:
 
 
 def _platform_match(k: KernelApi, pdev: int, pdrv: int) -> tuple[bool, int]:
-    drv_name = _name(k, k.m.read_u64(pdrv + pdrv_off(k, "driver")))
+    drv_name = k.cname(k.m.read_u64(pdrv + pdrv_off(k, "driver")))
     override = k.m.read_u64(pdev + pd_off(k, "driver_override"))
     if override:
-        return _name(k, override) == drv_name, 0
-    pname = _name(k, k.m.read_u64(pdev + pd_off(k, "name")))
+        return k.cname(override) == drv_name, 0
+    pname = k.cname(k.m.read_u64(pdev + pd_off(k, "name")))
     table = k.m.read_u64(pdrv + pdrv_off(k, "id_table"))
     if table:
         entry = _platform_id_match(k, table, pname)
@@ -61,7 +61,7 @@ def _platform_probe(k: KernelApi, pdev: int, pdrv: int, entry: int) -> int:
     if ret:
         k.m.write_u64(dev + dev_off(k, "driver"), 0)
         if ret not in (-ENODEV, -6):  # ENXIO
-            drv_name = _name(k, k.m.read_u64(pdrv + pdrv_off(k, "driver")))
+            drv_name = k.cname(k.m.read_u64(pdrv + pdrv_off(k, "driver")))
             k.log.printk(f"\x014{drv_name}: probe of {_pdev_name(k, pdev)} failed with error {ret}\n")
         return ret
     st["bound"][pdev] = pdrv
@@ -87,7 +87,7 @@ def _platform_remove(k: KernelApi, pdev: int) -> None:
 
 @kapi("__platform_driver_register")
 def __platform_driver_register(k: KernelApi, drv: int, owner: int) -> int:
-    name = _name(k, k.m.read_u64(drv + pdrv_off(k, "driver")))
+    name = k.cname(k.m.read_u64(drv + pdrv_off(k, "driver")))
     st = _state(k)
     st["platform_drivers"][drv] = name
     _register_bus_driver(k, "platform", drv, name, owner)
@@ -136,7 +136,7 @@ def platform_driver_unregister(k: KernelApi, drv: int) -> None:
 
 
 def _pdev_set_name(k: KernelApi, pdev: int) -> None:
-    name = _name(k, k.m.read_u64(pdev + pd_off(k, "name")))
+    name = k.cname(k.m.read_u64(pdev + pd_off(k, "name")))
     pid = k.m.read_s32(pdev + pd_off(k, "id"))
     if pid == -1:
         full = name

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-MASK64 = (1 << 64) - 1
 _SPEC = re.compile(rb"%(\*?)(\d*)(hh|h|ll|l|z|j|t|L)?([diouxXscn%]|\[[^\]]*\])")
 
 

@@ -23,7 +23,6 @@ from ...bits import s64 as _s64
 from ..machine import Budget, CpuStop
 from . import HZ, KernelApi, kapi
 
-MASK64 = (1 << 64) - 1
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
 WORK_STRUCT_PENDING = 1

@@ -19,18 +19,17 @@ import time
 from errno import EFAULT, EINVAL, EIO, ENOMEM
 from typing import TYPE_CHECKING
 
+from ...bits import MASK64, PAGE_SIZE
+from ...bits import s32 as _s32
+from ...bits import s64 as _s64
 from ..vsprintf import ListArgs, MemoryFault
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
-from . import s32 as _s32
-from . import s64 as _s64
 from .string import _va, _va_done
 
 if TYPE_CHECKING:
     from . import Registration
 
-MASK64 = (1 << 64) - 1
-PAGE_SIZE = 4096
 READ_CHUNK = 128 * 1024  # what cat asks for in one read()
 MAX_READ = 64 << 20  # what one read of a module's file may hold in the daemon
 MAX_ERRNO = 4095

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
+from ...bits import MASK64
 from ..vsprintf import VaListArgs, scnprintf_result, snprintf_result
 from . import KernelApi, VarArgs, kapi
-
-MASK64 = (1 << 64) - 1
-
-
-def _signed(v: int) -> int:
-    return v - (1 << 64) if v >> 63 else v
 
 
 @kapi("memcpy", "__memcpy", "memmove", "__memmove")
