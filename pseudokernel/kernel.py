@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from . import sigpending, taint
 from .emu import oops
 from .emu.kapi import KernelApi, Registry
-from .emu.machine import PERCPU_BASE, CpuStop, Machine
+from .emu.machine import Machine
+from .emu.memory_map import PERCPU_BASE
+from .emu.traps import CpuStop
 from .emu.unwind import OrcTable
 from .emu.vsprintf import Args, ListArgs, MemoryFault, vsnprintf
 from .log import PrintkLog

@@ -45,97 +45,42 @@ from unicorn import x86_const as X
 from ..bits import MASK64
 from ..sigpending import signal_pending
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
+from .memory_map import (
+    ENTRY_DEPTH,
+    HEAP_END,
+    HEAP_START,
+    KERNEL_TEXT,
+    MODULES_END,
+    MODULES_VADDR,
+    PERCPU_BASE,
+    PSEUDO_DATA,
+    PSEUDO_DATA_SIZE,
+    PSEUDO_TEXT,
+    PSEUDO_TEXT_SIZE,
+    START_KERNEL_MAP,
+    THREAD_SIZE,
+    TICK_SLICE,
+    USER_BUFFER,
+    VMALLOC_END,
+    VMALLOC_START,
+)
+from .prandom import Rand
+from .retpoline import RET, thunk_code
+from .traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .vsprintf import MemoryFault
 from .watchdog import WATCHDOG
 
 if TYPE_CHECKING:
     from ..profile import KernelProfile
 
-# The x86_64 address space (arch/x86/include/asm/pgtable_64_types.h, page_64_types.h)
-START_KERNEL_MAP = 0xFFFFFFFF80000000
-KERNEL_TEXT = 0xFFFFFFFF81000000
-MODULES_VADDR = 0xFFFFFFFFC0000000
-MODULES_END = 0xFFFFFFFFFF000000
-PAGE_OFFSET = 0xFFFF888000000000
-VMALLOC_START = 0xFFFFC90000000000
-VMALLOC_END = VMALLOC_START + (32 << 40)
-THREAD_SIZE = 16384
-# where a module function is entered from a system call, below the top of the 16 KiB stack:
-# the 6.1 kernel's do_one_initcall() calls init with RSP at top - 0x300 (oops.ko's recording)
-ENTRY_DEPTH = 0x300
-USER_BUFFER = 0x7F0000000000  # a process's read() buffer (user_buffer())
-TICK_SLICE = 0.02  # seconds of emulation between two updates of the clock in memory
-
-# Where this machine puts what the profile does not place: synthetic kernel text (stubs for
-# symbols without a known address, trampolines) and data of unknown extent.
-PSEUDO_TEXT = 0xFFFFFFFF8E000000
-PSEUDO_TEXT_SIZE = 0x400000
-PSEUDO_DATA = 0xFFFFFFFF8F000000
-PSEUDO_DATA_SIZE = 0x4000000
-# The direct map: kmalloc memory (the first GiB is "RAM" as in a 1 GiB QEMU guest)
-HEAP_START = PAGE_OFFSET + 0x100000000
-HEAP_END = HEAP_START + (1 << 30)
-PERCPU_BASE = PAGE_OFFSET + 0x3FC00000  # __per_cpu_offset[0]
-
-RET = b"\xc3"
 INT3 = b"\xcc"
 ARG_REGS = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX, X.UC_X86_REG_R8, X.UC_X86_REG_R9)
-THUNK_REGS = {
-    "rax": 0, "rcx": 1, "rdx": 2, "rbx": 3, "rsp": 4, "rbp": 5, "rsi": 6, "rdi": 7,
-    "r8": 8, "r9": 9, "r10": 10, "r11": 11, "r12": 12, "r13": 13, "r14": 14, "r15": 15,
-}
 
 REG_NAMES = (
     "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
     "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags",
 )
 REG_IDS = tuple(getattr(X, "UC_X86_REG_" + n.upper()) for n in REG_NAMES)
-
-
-class CpuStop(Exception):
-    """Emulation of a call ended without the callee returning."""
-
-    def __init__(self, regs: dict[str, int]) -> None:
-        super().__init__(type(self).__name__)
-        self.regs = regs
-        # for a stop inside a nested call: (kernel function, return address in its caller,
-        # the caller's rsp and rbp) of each call level below, innermost first
-        self.chain: list[tuple[int, int, int, int]] = []
-
-
-class Fault(CpuStop):
-    """A page fault the kernel cannot handle: access to an address that is not mapped, or a
-    write to read-only memory, or an instruction fetch from non-executable memory."""
-
-    def __init__(self, regs: dict[str, int], access: str, address: int) -> None:
-        super().__init__(regs)
-        self.access = access  # read, write, fetch
-        self.address = address
-
-
-class InvalidOpcode(CpuStop):
-    """#UD that is not a WARN: BUG(), a missing CPU feature, or garbage."""
-
-
-class Budget(CpuStop):
-    """The call ran past its time budget (an endless loop, or simply too slow)."""
-
-    def __init__(self, regs: dict[str, int], seconds: float) -> None:
-        super().__init__(regs)
-        self.seconds = seconds
-
-
-class InterruptedCall(CpuStop):
-    """The caller the call ran for was signalled (or the daemon is going down): the call is
-    abandoned so that no process is left waiting on the mount (sigpending.py)."""
-
-
-class Halted(CpuStop):
-    """A handler stopped the CPU on purpose (panic, BUG, do_exit ...)."""
-
-    def __init__(self, regs: dict[str, int], reason: str) -> None:
-        super().__init__(regs)
-        self.reason = reason
 
 
 @dataclass
@@ -169,7 +114,7 @@ class Machine:
     def __init__(self, profile: KernelProfile, budget: float = 5.0, seed: int | None = None) -> None:
         self.profile = profile
         self.budget = budget
-        self.rand = _Rand(seed if seed is not None else int.from_bytes(os.urandom(8), "little"))
+        self.rand = Rand(seed if seed is not None else int.from_bytes(os.urandom(8), "little"))
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
         self.uc.ctl_set_cpu_model(X.UC_CPU_X86_QEMU64)
         self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
@@ -400,7 +345,7 @@ class Machine:
             return self.stub_by_name[name]
         if addr is None or not (self.text_lo <= addr < self.text_hi):
             addr = self._new_text_slot(name)
-        thunk = _thunk_code(name)
+        thunk = thunk_code(name)
         self.write(addr, thunk or RET)
         if thunk is None:
             self.stubs[addr] = Stub(name, addr, handler)
@@ -661,37 +606,3 @@ class Machine:
             self.uc.release_handle()
         except Exception:
             pass
-
-
-def _thunk_code(name: str) -> bytes | None:
-    """Code for the retpoline thunks: __x86_indirect_thunk_<reg> must jump to <reg>."""
-    prefix = "__x86_indirect_thunk_"
-    if name.startswith(prefix) and name[len(prefix) :] in THUNK_REGS:
-        n = THUNK_REGS[name[len(prefix) :]]
-        return (b"\x41" if n >= 8 else b"") + bytes((0xFF, 0xE0 | (n & 7)))
-    if name in ("__x86_return_thunk", "__x86_indirect_jump_thunk_array"):
-        return RET
-    return None
-
-
-class _Rand:
-    """A small deterministic PRNG (splitmix64) for per-boot randomness (KASLR, hash keys)."""
-
-    def __init__(self, seed: int) -> None:
-        self.state = seed & MASK64
-
-    def next(self) -> int:
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
-
-    def below(self, n: int) -> int:
-        return self.next() % n
-
-    def bytes(self, n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            out += self.next().to_bytes(8, "little")
-        return out[:n]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from .. import taint
 from ..module.internal import module_flags
-from .machine import THREAD_SIZE, Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
+from .memory_map import THREAD_SIZE
+from .traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .unwind import unwind
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def show_regs_lines(kernel: Kernel, regs: dict[str, int], cr2: int, short: bool 
         _default(f"R13: {r['r13']:016x} R14: {r['r14']:016x} R15: {r['r15']:016x}\n"),
     ]
     if not short:
-        from .machine import PERCPU_BASE
+        from .memory_map import PERCPU_BASE
 
         out += [
             _default(f"FS:  {kernel.user_fs:016x}(0000) GS:{PERCPU_BASE:016x}(0000) knlGS:0000000000000000\n"),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .. import taint
 from ..bits import s32
 from ..emu import oops
-from ..emu.machine import CpuStop
+from ..emu.traps import CpuStop
 from ..leaks import unload_report
 from .bugs import fortify_strlen_overflow
 from .elf import (

@@ -4,7 +4,7 @@ references (kernel/module/main.c), and the data symbols they read."""
 from __future__ import annotations
 
 from ...module import main as refs
-from ..machine import Halted
+from ..traps import Halted
 from . import KernelApi, kapi, kdata
 
 

@@ -13,7 +13,7 @@ from errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
 
 from ...bits import s32 as _s32
 from ..alloc import PAGE_SIZE
-from ..machine import HEAP_START, PAGE_OFFSET
+from ..memory_map import HEAP_START, PAGE_OFFSET
 from . import KernelApi, kapi, kboot
 from . import neg_errno as _err
 from .page_alloc import GFP_KERNEL, vmalloc_checked

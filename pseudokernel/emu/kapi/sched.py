@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 
 from ...bits import s64 as _s64
-from ..machine import Budget, CpuStop
+from ..traps import Budget, CpuStop
 from . import HZ, KernelApi, kapi
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
