@@ -10,7 +10,7 @@ for the caller), as for an unmapped user page.
 
 from __future__ import annotations
 
-from errno import EEXIST, EFAULT, ENOENT
+from errno import EFAULT, ENOENT
 
 from unicorn import x86_const as X
 
@@ -479,8 +479,6 @@ for _n in (1, 2, 4, 8):
 def __check_object_size(k: KernelApi, ptr: int, n: int, to_user: int) -> None:
     return None
 
-
-__all__ = ["EEXIST"]
 
 
 # -- internal mounts (fs/libfs.c simple_pin_fs) ---------------------------------------------------

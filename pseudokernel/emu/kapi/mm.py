@@ -9,7 +9,7 @@ is non-NULL while it holds anything, so the inline xa_empty() is right.
 from __future__ import annotations
 
 import itertools
-from errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
+from errno import EBUSY, EINVAL, ENOSPC
 
 from ...bits import s32 as _s32
 from ..alloc import PAGE_SIZE
@@ -583,8 +583,6 @@ def __list_add_valid(k: KernelApi, new: int, prev: int, nxt: int) -> int:
 def __list_del_entry_valid(k: KernelApi, entry: int) -> int:
     return 1
 
-
-__all__ = ["EEXIST", "ENOMEM"]
 
 
 ROOT_TAG_SHIFT = 27  # __GFP_BITS_SHIFT in 6.1 without lockdep
