@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from pseudokernel.emu.errname import errname
+from pseudokernel.emu.siphash import siphash, siphash_1u64
 from pseudokernel.emu.vsprintf import (
     BOOT_HASH_KEY,
     GFPFLAG_NAMES,
@@ -31,13 +33,10 @@ from pseudokernel.emu.vsprintf import (
     ListArgs,
     MemoryFault,
     VaListArgs,
-    errname,
     printk_get_level,
     printk_skip_headers,
     printk_skip_level,
     scnprintf_result,
-    siphash,
-    siphash_1u64,
     snprintf_result,
     vsnprintf,
 )
@@ -1678,11 +1677,12 @@ int main(void)
 
 def _oracle_tables() -> str:
     """errname() and the %pG name tables, from the port (checked separately against 6.1)."""
+    from pseudokernel.emu import errname as errname_table
     from pseudokernel.emu import vsprintf as v
 
     out = ["const char *errname(int err)", "{", "\tstatic const char *names[600];",
            "\tunsigned e = err < 0 ? -err : err;", "\tif (!names[1]) {"]
-    out += [f'\t\tnames[{n}] = "-{name}";' for n, name in v._ERRNO_NAMES.items()]
+    out += [f'\t\tnames[{n}] = "-{name}";' for n, name in errname_table._ERRNO_NAMES.items()]
     out += ["\t}", "\tif (e >= 600 || !names[e])", "\t\treturn NULL;",
             "\treturn err > 0 ? names[e] + 1 : names[e];", "}"]
     for cname, table in (("pageflag_names", v.PAGEFLAG_NAMES),

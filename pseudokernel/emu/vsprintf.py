@@ -34,6 +34,21 @@ from functools import lru_cache
 from typing import Protocol
 
 from ..bits import PAGE_SIZE, s32
+from .ctype import isalnum, isalpha, isascii, isdigit, isprint
+from .errname import errname
+from .siphash import siphash, siphash_1u64
+from .string_helpers import (
+    ESCAPE_ANY,
+    ESCAPE_ANY_NP,
+    ESCAPE_HEX,
+    ESCAPE_NP,
+    ESCAPE_NULL,
+    ESCAPE_OCTAL,
+    ESCAPE_SPACE,
+    ESCAPE_SPECIAL,
+    string_escape_mem,
+)
+from .timeconv import time64_to_tm
 
 __all__ = [
     "BOOT_HASH_KEY",
@@ -100,43 +115,6 @@ UNSUPPORTED: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------------------------
-# The kernel's ctype (lib/ctype.c): Latin-1, so isalnum(0xe9) is true, as in the kernel.
-
-_U, _L, _D, _C, _P, _S, _X, _SP = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
-_CTYPE = (
-    [_C] * 9 + [_C | _S] * 5 + [_C] * 18
-    + [_S | _SP] + [_P] * 15 + [_D] * 10 + [_P] * 7
-    + [_U | _X] * 6 + [_U] * 20 + [_P] * 6
-    + [_L | _X] * 6 + [_L] * 20 + [_P] * 4 + [_C]
-    + [0] * 32
-    + [_S | _SP] + [_P] * 31
-    + [_U] * 23 + [_P] + [_U] * 7 + [_L]
-    + [_L] * 23 + [_P] + [_L] * 8
-)
-assert len(_CTYPE) == 256
-
-
-def isalnum(c: int) -> bool:
-    return bool(_CTYPE[c] & (_U | _L | _D))
-
-
-def isalpha(c: int) -> bool:
-    return bool(_CTYPE[c] & (_U | _L))
-
-
-def isprint(c: int) -> bool:
-    return bool(_CTYPE[c] & (_P | _U | _L | _D | _SP))
-
-
-def isdigit(c: int) -> bool:
-    return 0x30 <= c <= 0x39
-
-
-def isascii(c: int) -> bool:
-    return c <= 0x7F
-
-
-# --------------------------------------------------------------------------------------------
 # printk levels (include/linux/kern_levels.h, include/linux/printk.h)
 
 KERN_SOH = b"\x01"
@@ -169,119 +147,12 @@ def printk_skip_headers(text: bytes) -> bytes:
 # --------------------------------------------------------------------------------------------
 # siphash (lib/siphash.c): ptr_to_id() hashes %p pointers with siphash_1u64.
 
-_SIP_C0, _SIP_C1 = 0x736F6D6570736575, 0x646F72616E646F6D
-_SIP_C2, _SIP_C3 = 0x6C7967656E657261, 0x7465646279746573
-
-
-def _sipround(v0: int, v1: int, v2: int, v3: int) -> tuple[int, int, int, int]:
-    """SIPHASH_PERMUTATION."""
-    v0 = (v0 + v1) & U64
-    v1 = ((v1 << 13) | (v1 >> 51)) & U64
-    v1 ^= v0
-    v0 = ((v0 << 32) | (v0 >> 32)) & U64
-    v2 = (v2 + v3) & U64
-    v3 = ((v3 << 16) | (v3 >> 48)) & U64
-    v3 ^= v2
-    v0 = (v0 + v3) & U64
-    v3 = ((v3 << 21) | (v3 >> 43)) & U64
-    v3 ^= v0
-    v2 = (v2 + v1) & U64
-    v1 = ((v1 << 17) | (v1 >> 47)) & U64
-    v1 ^= v2
-    v2 = ((v2 << 32) | (v2 >> 32)) & U64
-    return v0, v1, v2, v3
-
-
-def _siphash_words(words: list[int], b: int, k0: int, k1: int) -> int:
-    """SipHash-2-4 over 64-bit message words, b the last word with the length in its top byte
-    (PREAMBLE, the word loop, POSTAMBLE)."""
-    v0, v1, v2, v3 = _SIP_C0 ^ k0, _SIP_C1 ^ k1, _SIP_C2 ^ k0, _SIP_C3 ^ k1
-    for m in [*words, b]:
-        v3 ^= m
-        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
-        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
-        v0 ^= m
-    v2 ^= 0xFF
-    for _ in range(4):
-        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
-    return v0 ^ v1 ^ v2 ^ v3
-
-
-def _key_words(key: bytes) -> tuple[int, int]:
-    """siphash_key_t {u64 key[2]} as the 16 random bytes fill it on a little-endian machine."""
-    if len(key) != 16:
-        raise ValueError("a siphash key is 16 bytes")
-    return int.from_bytes(key[:8], "little"), int.from_bytes(key[8:], "little")
-
-
-def siphash(data: bytes, key: bytes) -> int:
-    """SipHash-2-4 of data (the kernel's siphash(), __siphash_aligned/unaligned)."""
-    k0, k1 = _key_words(key)
-    n = len(data) - len(data) % 8
-    words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, n, 8)]
-    b = (len(data) & 0xFF) << 56 | int.from_bytes(data[n:], "little")
-    return _siphash_words(words, b, k0, k1)
-
-
-def siphash_1u64(first: int, key: bytes) -> int:
-    """siphash_1u64(): the hash of one u64, as __ptr_to_hashval() uses it."""
-    k0, k1 = _key_words(key)
-    return _siphash_words([first & U64], 8 << 56, k0, k1)
 
 
 @lru_cache(maxsize=4096)
 def _ptr_to_hashval(ptr: int, key: bytes) -> int:
     """__ptr_to_hashval() on 64-bit: siphash_1u64 of the pointer, low 32 bits kept."""
     return siphash_1u64(ptr, key) & 0xFFFFFFFF
-
-
-# --------------------------------------------------------------------------------------------
-# errname (lib/errname.c), x86_64 errno values
-
-_ERRNO_NAMES = {
-    1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG",
-    8: "ENOEXEC", 9: "EBADF", 10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES",
-    14: "EFAULT", 15: "ENOTBLK", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 19: "ENODEV",
-    20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 25: "ENOTTY",
-    26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 29: "ESPIPE", 30: "EROFS", 31: "EMLINK",
-    32: "EPIPE", 33: "EDOM", 34: "ERANGE", 35: "EDEADLK", 36: "ENAMETOOLONG", 37: "ENOLCK",
-    38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP", 42: "ENOMSG", 43: "EIDRM", 44: "ECHRNG",
-    45: "EL2NSYNC", 46: "EL3HLT", 47: "EL3RST", 48: "ELNRNG", 49: "EUNATCH", 50: "ENOCSI",
-    51: "EL2HLT", 52: "EBADE", 53: "EBADR", 54: "EXFULL", 55: "ENOANO", 56: "EBADRQC",
-    57: "EBADSLT", 59: "EBFONT", 60: "ENOSTR", 61: "ENODATA", 62: "ETIME", 63: "ENOSR",
-    64: "ENONET", 65: "ENOPKG", 66: "EREMOTE", 67: "ENOLINK", 68: "EADV", 69: "ESRMNT",
-    70: "ECOMM", 71: "EPROTO", 72: "EMULTIHOP", 73: "EDOTDOT", 74: "EBADMSG", 75: "EOVERFLOW",
-    76: "ENOTUNIQ", 77: "EBADFD", 78: "EREMCHG", 79: "ELIBACC", 80: "ELIBBAD", 81: "ELIBSCN",
-    82: "ELIBMAX", 83: "ELIBEXEC", 84: "EILSEQ", 85: "ERESTART", 86: "ESTRPIPE", 87: "EUSERS",
-    88: "ENOTSOCK", 89: "EDESTADDRREQ", 90: "EMSGSIZE", 91: "EPROTOTYPE", 92: "ENOPROTOOPT",
-    93: "EPROTONOSUPPORT", 94: "ESOCKTNOSUPPORT", 95: "EOPNOTSUPP", 96: "EPFNOSUPPORT",
-    97: "EAFNOSUPPORT", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 100: "ENETDOWN",
-    101: "ENETUNREACH", 102: "ENETRESET", 103: "ECONNABORTED", 104: "ECONNRESET",
-    105: "ENOBUFS", 106: "EISCONN", 107: "ENOTCONN", 108: "ESHUTDOWN", 109: "ETOOMANYREFS",
-    110: "ETIMEDOUT", 111: "ECONNREFUSED", 112: "EHOSTDOWN", 113: "EHOSTUNREACH",
-    114: "EALREADY", 115: "EINPROGRESS", 116: "ESTALE", 117: "EUCLEAN", 118: "ENOTNAM",
-    119: "ENAVAIL", 120: "EISNAM", 121: "EREMOTEIO", 122: "EDQUOT", 123: "ENOMEDIUM",
-    124: "EMEDIUMTYPE", 125: "ECANCELED", 126: "ENOKEY", 127: "EKEYEXPIRED", 128: "EKEYREVOKED",
-    129: "EKEYREJECTED", 130: "EOWNERDEAD", 131: "ENOTRECOVERABLE", 132: "ERFKILL",
-    133: "EHWPOISON",
-    512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
-    516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER", 518: "EOPENSTALE", 519: "ENOPARAM",
-    521: "EBADHANDLE", 522: "ENOTSYNC", 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL",
-    526: "ESERVERFAULT", 527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED",
-    530: "ERECALLCONFLICT",
-}
-
-
-def errname(err: int) -> str | None:
-    """errname(-EIO) -> "-EIO", errname(EIO) -> "EIO", None for a number with no name.
-
-    The kernel's table names an errno by its first spelling: EWOULDBLOCK prints as EAGAIN,
-    EDEADLOCK as EDEADLK, and ENOGRACE (531) has no name.
-    """
-    name = _ERRNO_NAMES.get(abs(err))
-    if name is None:
-        return None
-    return name if err > 0 else "-" + name
 
 
 # --------------------------------------------------------------------------------------------
@@ -1063,45 +934,9 @@ def ip_addr_string(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
 # --------------------------------------------------------------------------------------------
 # %pE (lib/string_helpers.c string_escape_mem)
 
-ESCAPE_SPACE = 0x01
-ESCAPE_SPECIAL = 0x02
-ESCAPE_NULL = 0x04
-ESCAPE_OCTAL = 0x08
-ESCAPE_ANY = ESCAPE_SPACE | ESCAPE_OCTAL | ESCAPE_SPECIAL | ESCAPE_NULL
-ESCAPE_NP = 0x10
-ESCAPE_ANY_NP = ESCAPE_ANY | ESCAPE_NP
-ESCAPE_HEX = 0x20
-ESCAPE_NA = 0x40
-ESCAPE_NAP = 0x80
 
 _ESCAPE_LETTERS = {0x61: ESCAPE_ANY, 0x63: ESCAPE_SPECIAL, 0x68: ESCAPE_HEX, 0x6E: ESCAPE_NULL,
                    0x6F: ESCAPE_OCTAL, 0x70: ESCAPE_NP, 0x73: ESCAPE_SPACE}
-_ESC_SPACE = {0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x0B: b"\\v", 0x0C: b"\\f"}
-_ESC_SPECIAL = {0x5C: b"\\\\", 0x07: b"\\a", 0x1B: b"\\e", 0x22: b'\\"'}
-
-
-def string_escape_mem(src: bytes, flags: int) -> bytes:
-    """string_escape_mem() without an @only set (vsprintf never passes one)."""
-    out = []
-    for c in src:
-        # pass-through classes first; the kernel's isprint() counts Latin-1 0xa0-0xff in
-        if ((flags & ESCAPE_NAP and isascii(c) and isprint(c))
-                or (flags & ESCAPE_NP and isprint(c))
-                or (flags & ESCAPE_NA and isascii(c))):
-            out.append(bytes((c,)))
-        elif flags & ESCAPE_SPACE and c in _ESC_SPACE:
-            out.append(_ESC_SPACE[c])
-        elif flags & ESCAPE_SPECIAL and c in _ESC_SPECIAL:
-            out.append(_ESC_SPECIAL[c])
-        elif flags & ESCAPE_NULL and c == 0:
-            out.append(b"\\0")
-        elif flags & ESCAPE_OCTAL:
-            out.append(b"\\%03o" % c)
-        elif flags & ESCAPE_HEX:
-            out.append(b"\\x%02x" % c)
-        else:
-            out.append(bytes((c,)))
-    return b"".join(out)
 
 
 def escaped_string(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
@@ -1317,33 +1152,6 @@ def rtc_str(tm: list[int], spec: PrintfSpec, fmt: bytes) -> bytes:
     if have_t:
         out += time_str(tm, raw)
     return out
-
-
-def time64_to_tm(totalsecs: int) -> list[int]:
-    """kernel/time/timeconv.c time64_to_tm(t, 0): [sec, min, hour, mday, mon, year-1900]."""
-    days, rem = divmod(totalsecs, 86400)
-    hour, rem = divmod(rem, 3600)
-    minute, sec = divmod(rem, 60)
-    # Neri-Schneider, as the kernel computes it (all unsigned 64/32-bit arithmetic)
-    udays = (days + 2305843009213814918) & U64
-    u64tmp = (4 * udays + 3) & U64
-    century, u64tmp = divmod(u64tmp, 146097)
-    day_of_century = (u64tmp // 4) & 0xFFFFFFFF
-    u32tmp = (4 * day_of_century + 3) & 0xFFFFFFFF
-    u64tmp = 2939745 * u32tmp
-    year_of_century = u64tmp >> 32
-    day_of_year = (u64tmp & 0xFFFFFFFF) // 2939745 // 4
-    year = (100 * century + year_of_century) & U64
-    u32tmp = (2141 * day_of_year + 132377) & 0xFFFFFFFF
-    month = u32tmp >> 16
-    day = (u32tmp & 0xFFFF) // 2141
-    is_jan_or_feb = day_of_year >= 306
-    year = (year + is_jan_or_feb - 6313183731940000) & U64
-    if is_jan_or_feb:
-        month -= 12
-    day += 1
-    tm_year = s32(year - 1900)     # (long) then stored in rtc_time's int
-    return [sec, minute, hour, day, month, tm_year]
 
 
 def time_and_date(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
