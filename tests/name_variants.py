@@ -8,7 +8,7 @@ a space, control characters, 55 and 56 characters (56 leaves no room for the NUL
 a .modinfo name that disagrees with the struct's.
 
 The same files go to the real kernel (scripts/qemu-names records tests/expected/real/names.txt)
-and to pseudokernel (tests/test_robustness.py). Run as a script: `python3 tests/name_variants.py
+and to pseudokernel (tests/module/test_robustness.py). Run as a script: `python3 tests/name_variants.py
 OUTDIR` writes them.
 """
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: tests live below tests/<part>/
 REAL = Path(__file__).parent / "expected" / "real"
 PREBUILT = Path(__file__).parent / "modules" / "prebuilt"
 

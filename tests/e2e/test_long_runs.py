@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from realref import ROOT
 
 
 def robustness(*args: str, timeout: float) -> str:

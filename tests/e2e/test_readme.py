@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
+from realref import ROOT
 
 from pseudokernel.fs.mount import is_mounted
 
-ROOT = Path(__file__).resolve().parent.parent
 MOUNT = ROOT / "mountpoint"
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
 

@@ -7,13 +7,13 @@ here: the seq_file machinery itself, and that reading gives every byte of memory
 from __future__ import annotations
 
 import errno
-from pathlib import Path
 
 import pytest
+from realref import PREBUILT
 
 from pseudokernel.fs.tree import Reader, build_root, lookup
 
-PROCFS = Path(__file__).parent / "modules" / "prebuilt" / "procfs.ko"
+PROCFS = PREBUILT / "procfs.ko"
 
 
 def big_expected() -> bytes:

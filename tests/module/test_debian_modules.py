@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RELEASE
-from test_e2e import pk, wait_for
+from pkrun import pk, wait_for
 
 
 def mod(tree: Path, rel: str) -> bytes:

@@ -13,10 +13,10 @@ import errno
 import os
 import re
 import struct
-from pathlib import Path
 
 import pytest
 from name_variants import NAMES, name_variants, with_name
+from realref import PREBUILT, REAL
 from variants import HELLO, Elf
 
 from pseudokernel.fs.tree import Reader, build_root, lookup
@@ -24,8 +24,7 @@ from pseudokernel.module import LoadError
 from pseudokernel.module.main import blacklisted
 from pseudokernel.module.sysfs import sysfs_name
 
-PREBUILT = Path(__file__).parent / "modules" / "prebuilt"
-REAL = Path(__file__).parent / "expected" / "real" / "names.txt"
+NAMES_TXT = REAL / "names.txt"
 RELA = struct.Struct("<QQq")
 
 
@@ -106,7 +105,7 @@ def recorded_sections() -> dict[str, list[str]]:
     """names.txt as '== step' -> the lines under it (steps repeat: later ones get #2, #3)."""
     out: dict[str, list[str]] = {}
     key = None
-    for line in REAL.read_text().splitlines():
+    for line in NAMES_TXT.read_text().splitlines():
         if line.startswith("#"):
             continue
         if line.startswith("== "):
@@ -144,7 +143,7 @@ def insmod_outcome(lines: list[str]) -> int:
 
 def test_name_variants_are_those_recorded():
     assert set(NAMES) >= {"name-slash", "name-dotdot", "name-dot", "name-space", "name-55", "name-56", "name-empty"}
-    assert REAL.exists(), "record it with scripts/qemu-names"
+    assert NAMES_TXT.exists(), "record it with scripts/qemu-names"
 
 
 def test_odd_names_as_the_real_kernel(kernel):

@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from realref import PREBUILT, REAL, Section, mask, mask_memory_figures, parse, sections
+from realref import PREBUILT, REAL, ROOT, Section, mask, mask_memory_figures, parse, sections
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scripts" / "qemu-scenarios"
 BUSYBOX = shutil.which("busybox")
 REAL_TOOLS = {"lsmod": "/sbin/lsmod", "modinfo": "/sbin/modinfo", "depmod": "/sbin/depmod", "dmesg": "/bin/dmesg"}
@@ -104,7 +103,7 @@ def run_scenario(name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
 
 @pytest.mark.parametrize("name", scenario_names())
 def test_scenario_matches_the_real_kernel(name, tmp_path, toolbox):
-    from test_e2e import pk
+    from pkrun import pk
 
     mount, drop = tmp_path / "mnt", tmp_path / "drop"
     work = tmp_path / "ko"

@@ -6,33 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from pkrun import pk, wait_for
 from realref import PREBUILT
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
-
-
-def pk(*args: str, mount: Path, check: bool = False, input: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pseudokernel", "--mount", str(mount), *args],
-        capture_output=True,
-        input=input,
-        check=check,
-        timeout=120,
-    )
-
-
-def wait_for(pred, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from realref import ROOT
 
 from pseudokernel.profile import build
 from pseudokernel.profile.btf import Btf
@@ -36,7 +37,7 @@ from pseudokernel.profile.image import (
     vmlinuz_from_deb,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 RELEASE = "6.1.0-56-amd64"
 DATA = REPO / "pseudokernel/profile/data" / RELEASE
 HEADERS = Path("/usr/src") / f"linux-headers-{RELEASE}"

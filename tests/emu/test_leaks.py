@@ -6,8 +6,8 @@ import os
 import re
 
 import pytest
+from pkrun import pk
 from realref import ko
-from test_e2e import pk
 
 from pseudokernel.log import format_dmesg
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import RELEASE
+from pkrun import pk
 from realref import PREBUILT
-from test_e2e import pk
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
 

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from realref import PREBUILT, REAL, section
+from realref import PREBUILT, REAL, ROOT, section
 
 from pseudokernel.kmod import FEATURES_WITH_ZLIB, KmodError
 from pseudokernel.kmod.compress import detect_compression, kmod_file_open, path_ends_with_kmod_ext
@@ -31,7 +31,7 @@ from pseudokernel.kmod.module import MemSysReader
 from pseudokernel.kmod.opt import getopt_long
 from pseudokernel.kmod.rmmod import check_module_inuse, rmmod_main
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 RECORDED_CWD = "/work/main"  # where the modinfo recordings were made (kmod prints absolute paths)
 RELEASE = "6.1.0-56-amd64"
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from pkrun import pk, wait_for
 from realref import PREBUILT
-from test_e2e import pk, wait_for
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
 

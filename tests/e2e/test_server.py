@@ -8,15 +8,12 @@ import json
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
 from conftest import run_as_nobody
 
 from pseudokernel.client import send_request
 from pseudokernel.server import ControlServer, kernel_read_file
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import subprocess
 import time
 
 import pytest
+from pkrun import pk, wait_for
 from realref import PREBUILT
-from test_e2e import pk, wait_for
 
 from pseudokernel.fs.mount import is_mounted
 

@@ -14,16 +14,13 @@ import os
 import re
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
-from realref import mask_memory_figures
-from test_e2e import pk, wait_for
+from pkrun import pk, wait_for
+from realref import PREBUILT, REAL, mask_memory_figures
 
 from pseudokernel.module import LoadError
 
-PREBUILT = Path(__file__).parent / "modules" / "prebuilt"
-REAL = Path(__file__).parent / "expected" / "real"
 HOSTILE = (PREBUILT / "hostile.ko").read_bytes()
 
 

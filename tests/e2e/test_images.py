@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from pkrun import pk, wait_for
 from realref import PREBUILT
-from test_e2e import pk, wait_for
 
 from pseudokernel.client import send_request
 from pseudokernel.paths import state_paths
