@@ -2,7 +2,7 @@
 
 Each variant breaks exactly one thing the kernel checks (an ELF header field, a section header,
 a __versions CRC, a relocation, a .modinfo string ...). The same files are loaded into the real
-kernel under QEMU (scripts/qemu-scenarios/variants.sh via scripts/record-reference) and into
+kernel under QEMU (tests/expected/real/variants.sh via scripts/record-reference) and into
 pseudokernel (tests/kmod/test_real_tools.py), so every check's message and errno is compared.
 
 This file parses ELF with struct on its own, independent of pseudokernel's loader.

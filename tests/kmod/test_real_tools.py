@@ -1,6 +1,6 @@
 """The recorded scenarios, replayed with real tools against the mount.
 
-Each script of scripts/qemu-scenarios/ ran on Debian's real 6.1 kernel under QEMU, with
+Each script of tests/expected/real/ ran on Debian's real 6.1 kernel under QEMU, with
 busybox, kmod, util-linux and sysfsutils (tests/expected/real/). Here the same script runs in
 a private mount namespace where the daemon's proc/, sys/ and dev/kmsg are bound over /proc,
 /sys and /dev/kmsg: lsmod, modinfo, systool and dmesg are the real tools, insmod and rmmod are
@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from realref import PREBUILT, REAL, ROOT, Section, mask, mask_memory_figures, parse, sections
+from realref import PREBUILT, REAL, Section, mask, mask_memory_figures, parse, sections
 
-SCENARIOS = ROOT / "scripts" / "qemu-scenarios"
+SCENARIOS = REAL  # each scenario NAME.sh next to its recording NAME.txt
 BUSYBOX = shutil.which("busybox")
 REAL_TOOLS = {"lsmod": "/sbin/lsmod", "modinfo": "/sbin/modinfo", "depmod": "/sbin/depmod", "dmesg": "/bin/dmesg"}
 NEEDED = ["/sbin/lsmod", "/sbin/modinfo", "/bin/dmesg", "/usr/bin/systool", "/usr/bin/unshare"]

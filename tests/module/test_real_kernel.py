@@ -1,6 +1,6 @@
 """The fixtures' outcomes against the real 6.1 kernel's, scenario by scenario.
 
-Each scenario of scripts/qemu-scenarios/ is replayed on a fresh Kernel with the same loads,
+Each scenario of tests/expected/real/ is replayed on a fresh Kernel with the same loads,
 unloads and parameter writes, and what the kernel logged (dmesg -r), returned (errno),
 listed (/proc/modules) and tainted is compared with the recording in tests/expected/real/.
 """
