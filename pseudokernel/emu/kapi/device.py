@@ -174,6 +174,26 @@ def kobject_set_name(k: KernelApi, kobj: int, fmt: int, args: VarArgs) -> int:
     return 0
 
 
+@kapi("dev_get_drvdata")
+def dev_get_drvdata(k: KernelApi, dev: int) -> int:
+    return k.m.read_u64(dev + dev_off(k, "driver_data"))
+
+
+@kapi("dev_err_probe")
+def dev_err_probe(k: KernelApi, dev: int, err: int, fmt: int, args: VarArgs) -> int:
+    """drivers/base/core.c: `error %pe: %pV` at KERN_ERR; -EPROBE_DEFER is only noted."""
+    import errno as _errno
+
+    from .printk import dev_emit
+
+    e = err & 0xFFFFFFFF
+    e = e - (1 << 32) if e >> 31 else e
+    if e != -517:
+        name = "-" + _errno.errorcode[-e] if -e in _errno.errorcode else str(e)
+        dev_emit(k, 3, dev, b"error " + name.encode() + b": " + k.format(fmt, args))
+    return err & 0xFFFFFFFF
+
+
 @kapi("dev_driver_string")
 def _dev_driver_string(k: KernelApi, dev: int) -> int:
     return k.static_string(dev_driver_string(k, dev))

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from . import KernelApi, VarArgs, kapi
-from .device import dev_off
 
 # -- device resources (devres): allocated with the device, freed with it ----------------------------
+
+@kapi("__devres_alloc_node")
+def __devres_alloc_node(k: KernelApi, release: int, size: int, gfp: int, nid: int, name: int) -> int:
+    return k.kmalloc(size, gfp, kind="devres")
+
+
+@kapi("devres_free")
+def devres_free(k: KernelApi, res: int) -> None:
+    k.kfree(res)
+
+
+@kapi("devres_add")
+def devres_add(k: KernelApi, dev: int, res: int) -> None:
+    return None
+
 
 @kapi("devm_kmalloc")
 def devm_kmalloc(k: KernelApi, dev: int, size: int, gfp: int) -> int:
@@ -43,29 +57,6 @@ def devm_kmemdup(k: KernelApi, dev: int, src: int, length: int, gfp: int) -> int
     return p
 
 
-@kapi("dev_get_drvdata")
-def dev_get_drvdata(k: KernelApi, dev: int) -> int:
-    return k.m.read_u64(dev + dev_off(k, "driver_data"))
-
-
 @kapi("__devm_add_action", "devm_add_action")
 def devm_add_action(k: KernelApi, dev: int, action: int, data: int) -> int:
     return 0
-
-
-@kapi("dev_err_probe")
-def dev_err_probe(k: KernelApi, dev: int, err: int, fmt: int, args: VarArgs) -> int:
-    """drivers/base/core.c: `error %pe: %pV` at KERN_ERR; -EPROBE_DEFER is only noted."""
-    import errno as _errno
-
-    from .printk import dev_emit
-
-    e = err & 0xFFFFFFFF
-    e = e - (1 << 32) if e >> 31 else e
-    if e != -517:
-        name = "-" + _errno.errorcode[-e] if -e in _errno.errorcode else str(e)
-        dev_emit(k, 3, dev, b"error " + name.encode() + b": " + k.format(fmt, args))
-    return err & 0xFFFFFFFF
-
-
-

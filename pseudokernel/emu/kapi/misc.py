@@ -1,5 +1,5 @@
 """What is left of the kernel a module's init commonly meets: firmware loading (no firmware
-files on the reference machine), module requests, device resources, I/O regions and IRQs of
+files on the reference machine), module requests, I/O regions and IRQs of
 hardware that is not there, input devices, block device majors, capabilities.
 """
 
@@ -68,23 +68,6 @@ def __request_module(k: KernelApi, wait: int, fmt: int, args: VarArgs) -> int:
     name = k.format(fmt, args).decode("utf-8", "replace")
     k.kernel_registry().add("request_module", name, 0, k.caller_module_name())
     return 0
-
-
-# -- device resources --------------------------------------------------------------------------------
-
-@kapi("__devres_alloc_node")
-def __devres_alloc_node(k: KernelApi, release: int, size: int, gfp: int, nid: int, name: int) -> int:
-    return k.kmalloc(size, gfp, kind="devres")
-
-
-@kapi("devres_free")
-def devres_free(k: KernelApi, res: int) -> None:
-    k.kfree(res)
-
-
-@kapi("devres_add")
-def devres_add(k: KernelApi, dev: int, res: int) -> None:
-    return None
 
 
 # -- I/O ports, memory regions, IRQs, DMA channels of absent hardware -------------------------------
