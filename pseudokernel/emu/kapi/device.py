@@ -1,6 +1,6 @@
-"""The device model's core: struct device, classes and buses (drivers/base/core.c, class.c,
-bus.c). Its other parts live where the kernel keeps them: driver.py, platform.py, char_dev.py
-(misc devices, device numbers, cdevs), devres.py.
+"""The device model's core: struct device (drivers/base/core.c), and the state and helpers the
+other parts share. Those live where the kernel keeps them: bus.py, class_.py, driver.py,
+platform.py, char_dev.py (misc devices, device numbers, cdevs), devres.py.
 
 Registration succeeds and is recorded in Kernel.registry (kind, name, the kernel object, the
 owning module, and what a view would show): buses, classes, devices, drivers, misc devices,
@@ -17,9 +17,9 @@ its registration (`would_bind`), not probed.
 
 from __future__ import annotations
 
-from errno import EEXIST, EINVAL
+from errno import EINVAL
 
-from . import KernelApi, VarArgs, kapi, kdata
+from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
 
 MISC_MAJOR = 10
@@ -268,59 +268,3 @@ def device_destroy(k: KernelApi, cls: int, devt: int) -> None:
 @kapi("device_create_file", "device_add_groups", "device_add_group", "sysfs_create_link")
 def device_create_file(k: KernelApi, dev: int, attr: int) -> int:
     return 0
-
-
-# -- classes and buses -----------------------------------------------------------------------------
-
-@kapi("__class_create")
-def __class_create(k: KernelApi, owner: int, name: int, key: int) -> int:
-    cls = k.m.kmalloc(k.S["class"].sizeof, _owner_name(k, owner), k.caller, kind="class")
-    k.m.write_u64(cls + k.S["class"].name, name)
-    k.m.write_u64(cls + k.S["class"].owner, owner)
-    k.kernel_registry().add("class", k.cname(name), cls, _owner_name(k, owner))
-    return cls
-
-
-@kapi("__class_register")
-def __class_register(k: KernelApi, cls: int, key: int) -> int:
-    name = k.cname(k.m.read_u64(cls))
-    reg = k.kernel_registry()
-    if any(r.name == name for r in reg.of_kind("class")):
-        return _err(EEXIST)
-    reg.add("class", name, cls, _owner_name(k, k.m.read_u64(cls + k.S["class"].owner)))
-    return 0
-
-
-
-
-@kapi("class_destroy", "class_unregister")
-def class_destroy(k: KernelApi, cls: int) -> None:
-    if cls and cls < (1 << 64) - 4096:
-        k.kernel_registry().remove("class", cls)
-
-
-@kapi("bus_register")
-def bus_register(k: KernelApi, bus: int) -> int:
-    k.kernel_registry().add("bus", k.cname(k.m.read_u64(bus)), bus, k.caller_module_name())
-    return 0
-
-
-@kapi("bus_unregister")
-def bus_unregister(k: KernelApi, bus: int) -> None:
-    k.kernel_registry().remove("bus", bus)
-
-
-# -- the kernel's own buses: their names, for dev_driver_string() and the printk dictionary ----------
-
-def _bus_init(name: str):
-    def init(k: KernelApi, addr: int) -> None:
-        k.m.write_u64(addr + k.S.bus_type.name, k.static_string(name))
-
-    return init
-
-
-for _sym, _bus in (("platform_bus_type", "platform"), ("pci_bus_type", "pci"), ("i2c_bus_type", "i2c"),
-                   ("spi_bus_type", "spi"), ("serio_bus", "serio"), ("pnp_bus_type", "pnp"),
-                   ("acpi_bus_type", "acpi"), ("mdio_bus_type", "mdio_bus"), ("amba_bustype", "amba"),
-                   ("cpu_subsys", "cpu"), ("gameport_bus", "gameport"), ("scsi_bus_type", "scsi")):
-    kdata(_sym, size=184)(_bus_init(_bus))
