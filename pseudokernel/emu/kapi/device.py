@@ -1,6 +1,6 @@
 """The device model's core: struct device (drivers/base/core.c), and the state and helpers the
 other parts share. Those live where the kernel keeps them: bus.py, class_.py, driver.py,
-platform.py, char_dev.py (misc devices, device numbers, cdevs), devres.py.
+platform.py, miscdevice.py, char_dev.py (device numbers, cdevs), devres.py.
 
 Registration succeeds and is recorded in Kernel.registry (kind, name, the kernel object, the
 owning module, and what a view would show): buses, classes, devices, drivers, misc devices,
@@ -22,14 +22,10 @@ from errno import EINVAL
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
 
-MISC_MAJOR = 10
-MISC_DYNAMIC_MINOR = 255
 DYNAMIC_MINORS = 128
 # misc minors the reference kernel hands out at boot before any module: vga_arbiter,
 # cpu_dma_latency (drivers/gpu/vga/vgaarb.c, kernel/power/qos.c)
 BOOT_DYNAMIC_MISC = 2
-CHRDEV_MAJOR_DYN_END = 234
-CHRDEV_MAJOR_MAX = 512
 # character majors the built-in drivers of the reference kernel hold before any module loads
 # (/proc/devices: mem, tty, console, vcs, misc, input, fb, ptm, pts, and four dynamic ones:
 # rtc, bsg, watchdog, dax); majors of modular drivers (usb 180, msr 202, ...) are free

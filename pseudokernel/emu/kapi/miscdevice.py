@@ -1,0 +1,54 @@
+"""Misc devices (drivers/char/misc.c; misc.py holds other things): major 10 and the dynamic
+minors the reference kernel would hand out, so a module's device gets the number it gets there;
+each registration is recorded in Kernel.registry."""
+
+from __future__ import annotations
+
+from errno import EBUSY
+
+from . import KernelApi, kapi
+from . import neg_errno as _err
+from .device import DYNAMIC_MINORS, _state, new_device
+
+MISC_MAJOR = 10
+MISC_DYNAMIC_MINOR = 255
+
+
+@kapi("misc_register")
+def misc_register(k: KernelApi, misc: int) -> int:
+    """drivers/char/misc.c: a dynamic minor counts down from 127; the device is misc/<name>."""
+    md = k.S.miscdevice
+    st = _state(k)
+    minor = k.m.read_u32(misc + md.minor)
+    dynamic = minor == MISC_DYNAMIC_MINOR
+    if dynamic:
+        bits = st["misc_bits"]
+        i = 0
+        while bits >> i & 1:
+            i += 1
+        if i >= DYNAMIC_MINORS:
+            return _err(EBUSY)
+        minor = DYNAMIC_MINORS - i - 1
+        st["misc_bits"] |= 1 << i
+        k.m.write_u32(misc + md.minor, minor)
+    elif minor in st["misc"].values():
+        return _err(EBUSY)
+    name = k.cname(k.m.read_u64(misc + md.name))
+    dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)
+    k.m.write_u64(misc + md.this_device, dev)
+    st["misc"][misc] = minor
+    k.kernel_registry().add("misc", name, misc, k.caller_module_name(), minor=minor,
+                            fops=k.m.read_u64(misc + md.fops), device=dev)
+    return 0
+
+
+@kapi("misc_deregister")
+def misc_deregister(k: KernelApi, misc: int) -> None:
+    st = _state(k)
+    minor = st["misc"].pop(misc, None)
+    if minor is None:
+        return
+    k.kernel_registry().remove("misc", misc)
+    i = DYNAMIC_MINORS - minor - 1
+    if 0 <= i < DYNAMIC_MINORS:
+        st["misc_bits"] &= ~(1 << i)
