@@ -4,15 +4,7 @@ platform.py, miscdevice.py, char_dev.py (device numbers, cdevs), devres.py.
 
 Registration succeeds and is recorded in Kernel.registry (kind, name, the kernel object, the
 owning module, and what a view would show): buses, classes, devices, drivers, misc devices,
-character device regions and cdevs. Driver registration also fills Kernel.drivers, the
-/sys/module/NAME/drivers/ links.
-
-How faithful: the platform bus matches as the kernel's does (driver_override, id_table, name)
-and probes, because modules create their own platform devices (snd-dummy, snd-aloop, ...) and
-their init depends on the probe. PCI, USB, I2C, SPI and the other hardware buses probe nothing:
-the devices of the reference machine (QEMU's i440FX, PIIX3/PIIX4, std VGA 1234:1111, e1000
-8086:100e) are not emulated; a PCI driver whose id table matches one of them has that noted in
-its registration (`would_bind`), not probed.
+character device regions and cdevs.
 """
 
 from __future__ import annotations
@@ -30,15 +22,6 @@ BOOT_DYNAMIC_MISC = 2
 # (/proc/devices: mem, tty, console, vcs, misc, input, fb, ptm, pts, and four dynamic ones:
 # rtc, bsg, watchdog, dax); majors of modular drivers (usb 180, msr 202, ...) are free
 BOOT_CHRDEV_MAJORS = {1, 4, 5, 7, 10, 13, 29, 128, 136, 251, 252, 253, 254}
-REFERENCE_PCI = (  # (slot, vendor, device, subvendor, subdevice, class)
-    ("0000:00:00.0", 0x8086, 0x1237, 0x1AF4, 0x1100, 0x060000),
-    ("0000:00:01.0", 0x8086, 0x7000, 0x1AF4, 0x1100, 0x060100),
-    ("0000:00:01.1", 0x8086, 0x7010, 0x1AF4, 0x1100, 0x010180),
-    ("0000:00:01.3", 0x8086, 0x7113, 0x1AF4, 0x1100, 0x068000),
-    ("0000:00:02.0", 0x1234, 0x1111, 0x1AF4, 0x1100, 0x030000),
-    ("0000:00:03.0", 0x8086, 0x100E, 0x1AF4, 0x1100, 0x020000),
-)
-
 
 
 def _forget(k: KernelApi, addr: int, size: int) -> None:
@@ -66,19 +49,6 @@ def _state(k: KernelApi) -> dict:
 def _owner_name(k: KernelApi, owner: int) -> str:
     mod = k.kernel.module_by_struct(owner) if owner else None
     return mod.name if mod else k.caller_module_name()
-
-
-def _link_driver(k: KernelApi, owner: str, bus: str, name: str) -> None:
-    """/sys/module/OWNER/drivers/BUS:NAME -> ../../../bus/BUS/drivers/NAME"""
-    mod = k.kernel.find_module(owner) if owner else None
-    if mod is not None and bus:
-        k.kernel.drivers.setdefault(id(mod), {})[f"{bus}:{name}"] = f"../../../bus/{bus}/drivers/{name}"
-
-
-def _unlink_driver(k: KernelApi, owner: str, bus: str, name: str) -> None:
-    mod = k.kernel.find_module(owner) if owner else None
-    if mod is not None:
-        k.kernel.drivers.get(id(mod), {}).pop(f"{bus}:{name}", None)
 
 
 # -- struct device ----------------------------------------------------------------------------------

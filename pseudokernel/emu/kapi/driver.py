@@ -1,6 +1,10 @@
 """Driver registration (drivers/base/driver.c and the buses' *_register_driver): recorded with
-the owning module, with the /sys/module/NAME/drivers/ links; hardware buses probe nothing
-(see device.py)."""
+the owning module, with the /sys/module/NAME/drivers/ links (Kernel.drivers).
+
+PCI, USB, I2C, SPI and the other hardware buses probe nothing: the devices of the reference
+machine (QEMU's i440FX, PIIX3/PIIX4, std VGA 1234:1111, e1000 8086:100e) are not emulated; a PCI
+driver whose id table matches one of them has that noted in its registration (`would_bind`),
+not probed. The platform bus does probe (platform.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,30 @@ from errno import EBUSY
 
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import REFERENCE_PCI, _link_driver, _owner_name, _unlink_driver
+from .device import _owner_name
+
+REFERENCE_PCI = (  # (slot, vendor, device, subvendor, subdevice, class)
+    ("0000:00:00.0", 0x8086, 0x1237, 0x1AF4, 0x1100, 0x060000),
+    ("0000:00:01.0", 0x8086, 0x7000, 0x1AF4, 0x1100, 0x060100),
+    ("0000:00:01.1", 0x8086, 0x7010, 0x1AF4, 0x1100, 0x010180),
+    ("0000:00:01.3", 0x8086, 0x7113, 0x1AF4, 0x1100, 0x068000),
+    ("0000:00:02.0", 0x1234, 0x1111, 0x1AF4, 0x1100, 0x030000),
+    ("0000:00:03.0", 0x8086, 0x100E, 0x1AF4, 0x1100, 0x020000),
+)
+
+
+def _link_driver(k: KernelApi, owner: str, bus: str, name: str) -> None:
+    """/sys/module/OWNER/drivers/BUS:NAME -> ../../../bus/BUS/drivers/NAME"""
+    mod = k.kernel.find_module(owner) if owner else None
+    if mod is not None and bus:
+        k.kernel.drivers.setdefault(id(mod), {})[f"{bus}:{name}"] = f"../../../bus/{bus}/drivers/{name}"
+
+
+def _unlink_driver(k: KernelApi, owner: str, bus: str, name: str) -> None:
+    mod = k.kernel.find_module(owner) if owner else None
+    if mod is not None:
+        k.kernel.drivers.get(id(mod), {}).pop(f"{bus}:{name}", None)
+
 
 # -- drivers ---------------------------------------------------------------------------------------
 

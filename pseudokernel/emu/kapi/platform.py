@@ -1,6 +1,6 @@
-"""The platform bus (drivers/base/platform.c): devices and drivers matched and probed as the
-kernel does, since modules create their own platform devices and their init depends on the
-probe."""
+"""The platform bus (drivers/base/platform.c): devices and drivers matched (driver_override,
+id_table, name) and probed as the kernel does, since modules create their own platform devices
+(snd-dummy, snd-aloop, ...) and their init depends on the probe."""
 
 from __future__ import annotations
 
