@@ -14,6 +14,7 @@ _CTYPE = (
     + [_U] * 23 + [_P] + [_U] * 7 + [_L]
     + [_L] * 23 + [_P] + [_L] * 8
 )
+assert len(_CTYPE) == 256
 
 
 def isalnum(c: int) -> bool:
@@ -34,4 +35,3 @@ def isdigit(c: int) -> bool:
 
 def isascii(c: int) -> bool:
     return c <= 0x7F
-assert len(_CTYPE) == 256

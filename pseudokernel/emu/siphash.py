@@ -7,6 +7,7 @@ from ..bits import MASK64 as U64
 _SIP_C0, _SIP_C1 = 0x736F6D6570736575, 0x646F72616E646F6D
 _SIP_C2, _SIP_C3 = 0x6C7967656E657261, 0x7465646279746573
 
+
 def _sipround(v0: int, v1: int, v2: int, v3: int) -> tuple[int, int, int, int]:
     """SIPHASH_PERMUTATION."""
     v0 = (v0 + v1) & U64

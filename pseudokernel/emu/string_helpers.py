@@ -5,38 +5,18 @@ from __future__ import annotations
 from .ctype import isascii, isprint
 
 ESCAPE_SPACE = 0x01
-
-
 ESCAPE_SPECIAL = 0x02
-
-
 ESCAPE_NULL = 0x04
-
-
 ESCAPE_OCTAL = 0x08
-
-
 ESCAPE_ANY = ESCAPE_SPACE | ESCAPE_OCTAL | ESCAPE_SPECIAL | ESCAPE_NULL
-
-
 ESCAPE_NP = 0x10
-
-
 ESCAPE_ANY_NP = ESCAPE_ANY | ESCAPE_NP
-
-
 ESCAPE_HEX = 0x20
-
-
 ESCAPE_NA = 0x40
-
-
 ESCAPE_NAP = 0x80
 
 
 _ESC_SPACE = {0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x0B: b"\\v", 0x0C: b"\\f"}
-
-
 _ESC_SPECIAL = {0x5C: b"\\\\", 0x07: b"\\a", 0x1B: b"\\e", 0x22: b'\\"'}
 
 

@@ -36,7 +36,7 @@ from typing import Protocol
 from ..bits import PAGE_SIZE, s32
 from .ctype import isalnum, isalpha, isascii, isdigit, isprint
 from .errname import errname
-from .siphash import siphash, siphash_1u64
+from .siphash import siphash_1u64
 from .string_helpers import (
     ESCAPE_ANY,
     ESCAPE_ANY_NP,
@@ -59,13 +59,10 @@ __all__ = [
     "MemoryFault",
     "Symbols",
     "VaListArgs",
-    "errname",
     "printk_get_level",
     "printk_skip_headers",
     "printk_skip_level",
     "scnprintf_result",
-    "siphash",
-    "siphash_1u64",
     "snprintf_result",
     "vsnprintf",
 ]
@@ -145,9 +142,7 @@ def printk_skip_headers(text: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-# siphash (lib/siphash.c): ptr_to_id() hashes %p pointers with siphash_1u64.
-
-
+# ptr_to_id() hashes %p pointers with siphash_1u64 (lib/siphash.c)
 
 @lru_cache(maxsize=4096)
 def _ptr_to_hashval(ptr: int, key: bytes) -> int:
@@ -933,7 +928,6 @@ def ip_addr_string(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
 
 # --------------------------------------------------------------------------------------------
 # %pE (lib/string_helpers.c string_escape_mem)
-
 
 _ESCAPE_LETTERS = {0x61: ESCAPE_ANY, 0x63: ESCAPE_SPECIAL, 0x68: ESCAPE_HEX, 0x6E: ESCAPE_NULL,
                    0x6F: ESCAPE_OCTAL, 0x70: ESCAPE_NP, 0x73: ESCAPE_SPACE}
