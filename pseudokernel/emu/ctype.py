@@ -1,10 +1,14 @@
-"""The kernel's ctype (lib/ctype.c): Latin-1, so isalnum(0xe9) is true, as in the kernel."""
+"""The kernel's ctype (lib/ctype.c): Latin-1, so isalnum(0xe9) is true, as in the kernel.
+
+CTYPE is lib/ctype.c's _ctype[]: vsprintf's isalnum() & co index it here, and modules read it
+as the _ctype data symbol (emu/kapi/lib.py), so both see one table.
+"""
 
 from __future__ import annotations
 
 _U, _L, _D, _C, _P, _S, _X, _SP = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 
-_CTYPE = (
+CTYPE = bytes(
     [_C] * 9 + [_C | _S] * 5 + [_C] * 18
     + [_S | _SP] + [_P] * 15 + [_D] * 10 + [_P] * 7
     + [_U | _X] * 6 + [_U] * 20 + [_P] * 6
@@ -14,19 +18,19 @@ _CTYPE = (
     + [_U] * 23 + [_P] + [_U] * 7 + [_L]
     + [_L] * 23 + [_P] + [_L] * 8
 )
-assert len(_CTYPE) == 256
+assert len(CTYPE) == 256
 
 
 def isalnum(c: int) -> bool:
-    return bool(_CTYPE[c] & (_U | _L | _D))
+    return bool(CTYPE[c] & (_U | _L | _D))
 
 
 def isalpha(c: int) -> bool:
-    return bool(_CTYPE[c] & (_U | _L))
+    return bool(CTYPE[c] & (_U | _L))
 
 
 def isprint(c: int) -> bool:
-    return bool(_CTYPE[c] & (_P | _U | _L | _D | _SP))
+    return bool(CTYPE[c] & (_P | _U | _L | _D | _SP))
 
 
 def isdigit(c: int) -> bool:

@@ -7,6 +7,7 @@ import binascii
 import zlib
 
 from ...bits import MASK64
+from ..ctype import CTYPE
 from ..vsprintf import VaListArgs
 from . import KernelApi, VarArgs, kapi, kdata
 
@@ -364,44 +365,11 @@ def sort(k: KernelApi, base: int, num: int, size: int, cmp_func: int, swap_func:
     k.m.write(base, b"".join(items))
 
 
-# -- lib/ctype.c: the table isalpha() & co index ---------------------------------------------------
-
-_U, _L, _D, _C, _P, _S, _X, _SP = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
-
-
-def ctype_table() -> bytes:
-    t = [0] * 256
-    for c in range(256):
-        if c < 32:
-            t[c] = _C | (_S if 9 <= c <= 13 else 0)
-        elif c == 32:
-            t[c] = _S | _SP
-        elif 48 <= c <= 57:
-            t[c] = _D
-        elif 65 <= c <= 90:
-            t[c] = _U | (_X if c <= 70 else 0)
-        elif 97 <= c <= 122:
-            t[c] = _L | (_X if c <= 102 else 0)
-        elif c < 127:
-            t[c] = _P
-        elif c == 127:
-            t[c] = _C
-        elif c < 160:
-            t[c] = 0
-        elif c == 160:
-            t[c] = _S | _SP
-        elif c < 192 or c in (215, 247):
-            t[c] = _P
-        elif c < 223:
-            t[c] = _U
-        else:
-            t[c] = _L
-    return bytes(t)
-
+# -- lib/ctype.c: the table isalpha() & co index (emu/ctype.py) -------------------------------------
 
 @kdata("_ctype", size=256)
 def _ctype(k: KernelApi, addr: int) -> None:
-    k.m.write(addr, ctype_table())
+    k.m.write(addr, CTYPE)
 
 
 @kapi("dev_valid_name")
