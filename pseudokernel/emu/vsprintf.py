@@ -36,6 +36,7 @@ from typing import Protocol
 from ..bits import PAGE_SIZE, s32
 from .ctype import isalnum, isalpha, isascii, isdigit, isprint
 from .errname import errname
+from .kallsyms import __sprint_symbol
 from .siphash import siphash_1u64
 from .string_helpers import (
     ESCAPE_ANY,
@@ -573,23 +574,6 @@ def restricted_pointer(ctx: _Ctx, ptr: int, spec: PrintfSpec) -> bytes:
 # --------------------------------------------------------------------------------------------
 # Symbols: %pS %ps %pSR %pB %pBb (kernel/kallsyms.c __sprint_symbol)
 
-def __sprint_symbol(ctx: _Ctx, address: int, symbol_offset: int, add_offset: bool) -> bytes:
-    address = (address + symbol_offset) & U64
-    found = ctx.symbols.lookup(address) if ctx.symbols is not None else None
-    if not found:
-        return b"0x%x" % ((address - symbol_offset) & U64)
-    name, offset, size, modname = found
-    buf = name.encode() if isinstance(name, str) else bytes(name)
-    offset -= symbol_offset
-    if add_offset:
-        # "+%#lx/%#lx": the kernel's %#lx prints 0 as "0x0"
-        buf += b"+0x%x/0x%x" % (offset & U64, size & U64)
-    if modname:
-        # CONFIG_STACKTRACE_BUILD_ID is off in Debian's 6.1: no build id after the name
-        buf += b" [" + (modname.encode() if isinstance(modname, str) else bytes(modname)) + b"]"
-    return buf
-
-
 def symbol_string(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
     """%pS name+0xoff/0xsize [module], %ps name [module], %pB for return addresses (looks up
     address-1); an address kallsyms does not know prints as 0x<hex>."""
@@ -597,11 +581,11 @@ def symbol_string(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
     # The build-id variants ('Bb', 'Sb', 'SRb') add nothing without
     # CONFIG_STACKTRACE_BUILD_ID, which Debian's 6.1 does not set.
     if fmt[0] == 0x42:                                      # 'B': sprint_backtrace
-        sym = __sprint_symbol(ctx, ptr, -1, True)
+        sym = __sprint_symbol(ctx.symbols, ptr, -1, True)
     elif fmt[0] != 0x73:                                    # 'S': sprint_symbol
-        sym = __sprint_symbol(ctx, ptr, 0, True)
+        sym = __sprint_symbol(ctx.symbols, ptr, 0, True)
     else:                                                   # 's': sprint_symbol_no_offset
-        sym = __sprint_symbol(ctx, ptr, 0, False)
+        sym = __sprint_symbol(ctx.symbols, ptr, 0, False)
     return string_nocheck(sym, spec)
 
 
