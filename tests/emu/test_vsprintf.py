@@ -23,13 +23,11 @@ from pathlib import Path
 import pytest
 
 from pseudokernel.emu.errname import errname
+from pseudokernel.emu.mmflags import GFPFLAG_NAMES, PAGEFLAG_NAMES, VMAFLAG_NAMES
 from pseudokernel.emu.siphash import siphash, siphash_1u64
 from pseudokernel.emu.vsprintf import (
     BOOT_HASH_KEY,
-    GFPFLAG_NAMES,
-    PAGEFLAG_NAMES,
     UNSUPPORTED,
-    VMAFLAG_NAMES,
     ListArgs,
     MemoryFault,
     VaListArgs,
@@ -1678,15 +1676,14 @@ int main(void)
 def _oracle_tables() -> str:
     """errname() and the %pG name tables, from the port (checked separately against 6.1)."""
     from pseudokernel.emu import errname as errname_table
-    from pseudokernel.emu import vsprintf as v
 
     out = ["const char *errname(int err)", "{", "\tstatic const char *names[600];",
            "\tunsigned e = err < 0 ? -err : err;", "\tif (!names[1]) {"]
     out += [f'\t\tnames[{n}] = "-{name}";' for n, name in errname_table._ERRNO_NAMES.items()]
     out += ["\t}", "\tif (e >= 600 || !names[e])", "\t\treturn NULL;",
             "\treturn err > 0 ? names[e] + 1 : names[e];", "}"]
-    for cname, table in (("pageflag_names", v.PAGEFLAG_NAMES),
-                         ("vmaflag_names", v.VMAFLAG_NAMES), ("gfpflag_names", v.GFPFLAG_NAMES)):
+    for cname, table in (("pageflag_names", PAGEFLAG_NAMES),
+                         ("vmaflag_names", VMAFLAG_NAMES), ("gfpflag_names", GFPFLAG_NAMES)):
         out.append(f"const struct trace_print_flags {cname}[] = {{")
         out += [f'\t{{ {mask:#x}UL, "{name}" }},' for mask, name in table]
         out.append("\t{ 0, NULL } };")
