@@ -1,5 +1,6 @@
 """Networking (net/core/dev.c, net_namespace.c, sock.c, ...): net devices, the initial network
-namespace, per-net operations, protocol families and handlers, notifier chains.
+namespace, per-net operations, protocol families and handlers (notifier chains are in
+notifier.py, sk_buff queues in skbuff.py).
 
 register_pernet_subsys()/register_pernet_device() run the ops' init for init_net (the only
 namespace), with its net_generic slot allocated, as the kernel does; unregistering runs exit.
@@ -20,7 +21,6 @@ from . import neg_errno as _err
 NETDEV_ALIGN = 32
 MAX_GEN = 256
 FIRST_PERNET_ID = 40  # ids the reference kernel's built-in subsystems hold
-
 
 
 def _st(k: KernelApi) -> dict:

@@ -9,7 +9,6 @@ from ...bits import s32 as _s32
 from . import KernelApi, kapi
 from . import neg_errno as _err
 
-# -- notifier chains (kernel/notifier.c) --------------------------------------------------------------
 
 def _chain_head(k: KernelApi, nh: int, struct: str) -> int:
     return nh + k.S[struct].get("head", 0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from . import KernelApi, kapi
 
-# -- sk_buff queues (include/linux/skbuff.h, net/core/skbuff.c) --------------------------------------
 
 def _q_insert(k: KernelApi, newsk: int, prev: int, nxt: int, lst: int) -> None:
     k.m.write_u64(newsk, nxt)
