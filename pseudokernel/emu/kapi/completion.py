@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ...bits import s64
 from . import KernelApi, kapi
-from .sched import NSEC_PER_JIFFY, UINT_MAX, schedule_timeout, wait_until
+from .sched import NSEC_PER_JIFFY, UINT_MAX, wait_until
+from .timer import schedule_timeout
 
 # -- completions, wait queues --------------------------------------------------------------------
 

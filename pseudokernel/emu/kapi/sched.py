@@ -28,7 +28,6 @@ MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
 WORK_STRUCT_PENDING = 1
 UINT_MAX = 0xFFFFFFFF
 MAX_DEFERRED = 2000  # callbacks run per wait: a timer re-arming itself forever stops there
-LIST_POISON2 = 0xDEAD000000000122
 
 
 class Sched:
@@ -223,29 +222,7 @@ def after_syscall(k: KernelApi) -> None:
             k.state["after_syscall"] = False
 
 
-# -- sleeping -------------------------------------------------------------------------------------
-
-@kapi("msleep")
-def msleep(k: KernelApi, msecs: int) -> None:
-    ms = msecs & 0xFFFFFFFF
-    sleep_until(k, k.now_ns() + (ms * 1_000_000 // NSEC_PER_JIFFY + 1) * NSEC_PER_JIFFY)
-
-
-@kapi("msleep_interruptible")
-def msleep_interruptible(k: KernelApi, msecs: int) -> int:
-    msleep(k, msecs)
-    return 0
-
-
-@kapi("ssleep")
-def ssleep(k: KernelApi, secs: int) -> None:
-    msleep(k, (secs & 0xFFFFFFFF) * 1000)
-
-
-@kapi("usleep_range_state")
-def usleep_range_state(k: KernelApi, lo: int, hi: int, state: int) -> None:
-    sleep_until(k, k.now_ns() + lo * 1000)
-
+# -- the task gives the CPU away ----------------------------------------------------------------
 
 @kapi("__udelay", "__ndelay", "__const_udelay", "__delay")
 def __udelay(k: KernelApi, n: int) -> None:
@@ -260,17 +237,6 @@ def __udelay(k: KernelApi, n: int) -> None:
     else:
         ns = n * 1000
     k.sleep_ns(min(ns, 10**10))
-
-
-@kapi("schedule_timeout", "schedule_timeout_interruptible", "schedule_timeout_killable",
-      "schedule_timeout_uninterruptible", "schedule_timeout_idle", "io_schedule_timeout")
-def schedule_timeout(k: KernelApi, timeout: int) -> int:
-    t = _s64(timeout)
-    if t >= MAX_SCHEDULE_TIMEOUT or t < 0:
-        schedule(k)
-        return MAX_SCHEDULE_TIMEOUT
-    sleep_until(k, k.now_ns() + t * NSEC_PER_JIFFY)
-    return 0
 
 
 @kapi("schedule", "io_schedule", "preempt_schedule", "preempt_schedule_notrace", "__SCT__preempt_schedule",

@@ -78,12 +78,6 @@ def jiffies_to_timespec64(k: KernelApi, j: int, value: int) -> None:
     k.m.write_u64(value + 8, ns % 10**9)
 
 
-@kapi("round_jiffies", "round_jiffies_up", "round_jiffies_relative", "round_jiffies_up_relative",
-      "__round_jiffies", "__round_jiffies_relative")
-def round_jiffies(k: KernelApi, j: int) -> int:
-    return j
-
-
 def forget_module_memory(k: KernelApi, addr: int, size: int) -> None:
     """Timers, work and tasklets that lived in a freed module's memory are gone with it."""
     s = sched(k)
