@@ -224,21 +224,6 @@ def after_syscall(k: KernelApi) -> None:
 
 # -- the task gives the CPU away ----------------------------------------------------------------
 
-@kapi("__udelay", "__ndelay", "__const_udelay", "__delay")
-def __udelay(k: KernelApi, n: int) -> None:
-    """A busy wait: time passes, nothing else runs (one CPU, spinning)."""
-    name = k.stub.name if k.stub else "__udelay"
-    if name == "__const_udelay":
-        ns = n * 1000 // 0x10C7  # xloops = usecs * 0x10c7
-    elif name == "__ndelay":
-        ns = n
-    elif name == "__delay":
-        ns = n // 2
-    else:
-        ns = n * 1000
-    k.sleep_ns(min(ns, 10**10))
-
-
 @kapi("schedule", "io_schedule", "preempt_schedule", "preempt_schedule_notrace", "__SCT__preempt_schedule",
       "__SCT__preempt_schedule_notrace", "yield")
 def schedule(k: KernelApi) -> None:
