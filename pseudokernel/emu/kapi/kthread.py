@@ -7,6 +7,7 @@ from errno import EINTR
 
 from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi
+from .completion import complete
 from .sched import _callback2, sched
 
 # -- kthreads --------------------------------------------------------------------------------------
@@ -52,6 +53,12 @@ def kthread_stop(k: KernelApi, p: int) -> int:
     if t.get("ran") and t.get("ret") is not None:
         return t["ret"] & 0xFFFFFFFF
     return -EINTR & MASK64
+
+
+@kapi("complete_and_exit", "kthread_complete_and_exit")
+def complete_and_exit(k: KernelApi, x: int, code: int) -> None:
+    if x:
+        complete(k, x)
 
 
 def start_kthreads(k: KernelApi) -> bool:

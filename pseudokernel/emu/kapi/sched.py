@@ -26,7 +26,6 @@ from . import HZ, KernelApi, kapi
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
 WORK_STRUCT_PENDING = 1
-UINT_MAX = 0xFFFFFFFF
 MAX_DEFERRED = 2000  # callbacks run per wait: a timer re-arming itself forever stops there
 
 
