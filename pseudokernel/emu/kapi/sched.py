@@ -1,7 +1,8 @@
-"""The scheduler's part of time and deferred work (kernel/sched/core.c): the one task running,
-sleeps and waits, and the engine that runs deferred work. Each kind of deferred work lives in
-the file the kernel keeps it in: timer.py, hrtimer.py, workqueue.py, softirq.py (tasklets),
-rcu.py, completion.py (completions, wait queues), kthread.py; clocks in timekeeping.py.
+"""The scheduler (kernel/sched/core.c): the one task running, what happens when it gives the
+CPU away (schedule, wake_up_process), and the engine that runs deferred work then. Each kind of
+deferred work lives in the file the kernel keeps it in and is run from here: timer.py,
+hrtimer.py, workqueue.py, softirq.py (tasklets), rcu.py, kthread.py; the waits are completion.py
+and wait.py, the sleeps timer.py, the busy waits delay.py, the clocks timekeeping.py.
 
 There is one CPU and the module's task is the only one running, so nothing runs "in the
 background". Deferred work runs when the running task gives the CPU away: when it sleeps
@@ -10,9 +11,6 @@ the timers and work due by then run first), when it waits (wait_for_completion, 
 schedule(), flush_work, flush_workqueue, rcu_barrier), and after a syscall's module code has
 returned (what was ready runs, as kworkers would run it right after). A callback that faults
 is reported as the kernel reports a fault in a kworker, and the waiting task goes on.
-
-A kthread is created but its function never runs: its loop would only end at kthread_stop(),
-which then returns -EINTR as for a thread that was never woken (documented approximation).
 """
 
 from __future__ import annotations
@@ -245,3 +243,21 @@ def cond_resched(k: KernelApi) -> int:
     return 0
 
 
+@kapi("wake_up_process", "wake_up_state")
+def wake_up_process(k: KernelApi, p: int) -> int:
+    t = sched(k).kthreads.get(p)
+    if t is not None and not t["woken"]:
+        t["woken"] = True
+        return 1
+    return 0
+
+
+@kapi("set_user_nice", "sched_set_fifo", "sched_set_fifo_low", "sched_set_normal")
+def set_user_nice(k: KernelApi, p: int) -> None:
+    """One CPU and one task running at a time: a priority or policy changes nothing."""
+    return None
+
+
+@kapi("get_current", "__get_current")
+def get_current(k: KernelApi) -> int:
+    return k.current_task()
