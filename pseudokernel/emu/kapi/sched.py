@@ -19,7 +19,7 @@ import time
 
 from ...bits import s64 as _s64
 from ..traps import Budget, CpuStop
-from . import HZ, KernelApi, kapi
+from . import HZ, KernelApi, kapi, kboot
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
@@ -217,6 +217,22 @@ def after_syscall(k: KernelApi) -> None:
             _run_rcu(k)
         finally:
             k.state["after_syscall"] = False
+
+
+def forget_module_memory(k: KernelApi, addr: int, size: int) -> None:
+    """Timers, work and tasklets that lived in a freed module's memory are gone with it."""
+    s = sched(k)
+    inside = lambda a: addr <= a < addr + size  # noqa: E731
+    for table in (s.timers, s.hrtimers, s.works, s.tasklets):
+        for obj in [o for o in table if inside(o)]:
+            del table[obj]
+    s.rcu = [(h, f) for h, f in s.rcu if not inside(h) and not inside(f)]
+
+
+@kboot
+def setup_sched(k: KernelApi) -> None:
+    k.exit_hooks.append(after_syscall)
+    k.free_hooks.append(forget_module_memory)
 
 
 # -- the task gives the CPU away ----------------------------------------------------------------
