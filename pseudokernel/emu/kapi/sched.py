@@ -2,7 +2,8 @@
 CPU away (schedule, wake_up_process), and the engine that runs deferred work then. Each kind of
 deferred work lives in the file the kernel keeps it in and is run from here: timer.py,
 hrtimer.py, workqueue.py, softirq.py (tasklets), rcu.py, kthread.py; the waits are completion.py
-and wait.py, the sleeps timer.py, the busy waits delay.py, the clocks timekeeping.py.
+and wait.py, the sleeps timer.py, the busy waits delay.py, the clocks timekeeping.py and the
+jiffies conversions time_.py.
 
 There is one CPU and the module's task is the only one running, so nothing runs "in the
 background". Deferred work runs when the running task gives the CPU away: when it sleeps
@@ -23,7 +24,6 @@ from . import HZ, KernelApi, kapi, kboot
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
-WORK_STRUCT_PENDING = 1
 MAX_DEFERRED = 2000  # callbacks run per wait: a timer re-arming itself forever stops there
 
 
