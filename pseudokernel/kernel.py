@@ -383,7 +383,7 @@ class Kernel:
         return text + (f" [{modname}]" if modname else "")
 
     def vsnprintf(self, fmt: bytes, args: Args) -> bytes:
-        return vsnprintf(fmt, args, self.machine, self, hash_key=self.ptr_key,
+        return vsnprintf(fmt, args, self.machine, self, hash_key=self.ptr_key, structs=self.profile.structs,
                          kptr_restrict=self.kptr_restrict, warn=self._vsprintf_warn)
 
     def _vsprintf_warn(self, site: str, message: bytes) -> None:

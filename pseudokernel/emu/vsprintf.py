@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from ..bits import PAGE_SIZE, s32
+from ..profile.structs import Structs
 from .ctype import isalnum, isalpha, isascii, isdigit, isprint
 from .errname import errname
 from .siphash import siphash, siphash_1u64
@@ -49,6 +50,8 @@ from .string_helpers import (
     string_escape_mem,
 )
 from .timeconv import time64_to_tm
+
+DEBIAN_61_STRUCTS = Structs(None)  # profile/layouts.py's numbers, for a caller without a profile
 
 __all__ = [
     "BOOT_HASH_KEY",
@@ -303,11 +306,12 @@ default_dec04_spec = PrintfSpec(base=10, field_width=4, precision=-1, flags=ZERO
 # What one vsnprintf call needs besides the format and the arguments
 
 class _Ctx:
-    __slots__ = ("cap_syslog", "fault_as_efault", "hash_key", "in_irq", "kptr_restrict", "mem",
+    __slots__ = ("S", "cap_syslog", "fault_as_efault", "hash_key", "in_irq", "kptr_restrict", "mem",
                  "no_hash_pointers", "symbols", "warn")
 
     def __init__(self, mem, symbols, hash_key, kptr_restrict, no_hash_pointers, cap_syslog,
-                 in_irq, warn, fault_as_efault):
+                 in_irq, warn, fault_as_efault, structs):
+        self.S = structs if structs is not None else DEBIAN_61_STRUCTS
         self.mem = mem
         self.symbols = symbols
         self.hash_key = hash_key
@@ -1027,14 +1031,7 @@ def address_val(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-# Kernel objects: %pd %pD %pg %pC (Debian 6.1.0-56-amd64 structure offsets)
-
-DENTRY_D_PARENT = 24        # offsetof(struct dentry, d_parent)
-DENTRY_D_NAME_NAME = 40     # offsetof(struct dentry, d_name) 32 + offsetof(struct qstr, name) 8
-FILE_F_PATH_DENTRY = 24     # offsetof(struct file, f_path) 16 + offsetof(struct path, dentry) 8
-BDEV_BD_PARTNO = 848        # offsetof(struct block_device, bd_partno), a u8
-BDEV_BD_DISK = 856          # offsetof(struct block_device, bd_disk)
-GENDISK_DISK_NAME = 12      # offsetof(struct gendisk, disk_name), char[32]
+# Kernel objects: %pd %pD %pg %pC (the profile's struct layouts, profile/layouts.py)
 
 
 def dentry_name(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
@@ -1046,8 +1043,8 @@ def dentry_name(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
         err = check_pointer(d, spec)
         if err is not None:
             return err
-        p = ctx.u64(d + DENTRY_D_PARENT)
-        array.append(ctx.u64(d + DENTRY_D_NAME_NAME))
+        p = ctx.u64(d + ctx.S.dentry.d_parent)
+        array.append(ctx.u64(d + ctx.S.dentry.d_name + ctx.S.qstr.name))
         if p == d:
             if i:
                 array[i] = None     # the root's name "/" is not printed above a component
@@ -1077,7 +1074,7 @@ def file_dentry_name(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes
     err = check_pointer(ptr, spec)
     if err is not None:
         return err
-    return dentry_name(ctx, ctx.u64(ptr + FILE_F_PATH_DENTRY), spec, fmt)
+    return dentry_name(ctx, ctx.u64(ptr + ctx.S.file.f_path + ctx.S.path.dentry), spec, fmt)
 
 
 def bdev_name(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
@@ -1085,10 +1082,10 @@ def bdev_name(ctx: _Ctx, ptr: int, spec: PrintfSpec, fmt: bytes) -> bytes:
     err = check_pointer(ptr, spec)
     if err is not None:
         return err
-    hd = ctx.u64(ptr + BDEV_BD_DISK)
-    name_addr = (hd + GENDISK_DISK_NAME) & U64
+    hd = ctx.u64(ptr + ctx.S.block_device.bd_disk)
+    name_addr = (hd + ctx.S.gendisk.disk_name) & U64
     out = string(ctx, name_addr, spec)
-    partno = ctx.u8(ptr + BDEV_BD_PARTNO)
+    partno = ctx.u8(ptr + ctx.S.block_device.bd_partno)
     if partno:
         name = ctx.cstr(name_addr)
         last = name[-1] if name else ctx.u8(name_addr - 1)
@@ -1570,7 +1567,8 @@ def _guarded(ctx: _Ctx, spec: PrintfSpec, fn: Callable[..., bytes], *args: objec
 def vsnprintf(fmt: bytes, args: Args, mem: Memory, symbols: Symbols | None = None, *,
               hash_key: bytes | None = BOOT_HASH_KEY, kptr_restrict: int = 0,
               no_hash_pointers: bool = False, cap_syslog: bool = True, in_irq: bool = False,
-              warn: WarnHook | None = None, fault_as_efault: bool = True) -> bytes:
+              warn: WarnHook | None = None, fault_as_efault: bool = True,
+              structs: Structs | None = None) -> bytes:
     """The kernel's vsnprintf(): the whole formatted output, untruncated, without a NUL.
 
     fmt: the format as read from memory (anything from a NUL on is ignored).
@@ -1584,9 +1582,10 @@ def vsnprintf(fmt: bytes, args: Args, mem: Memory, symbols: Symbols | None = Non
     warn: told of each WARN_ONCE the kernel would print (site, message).
     fault_as_efault: print "(efault)" for a pointer into unmapped memory (the real kernel
         oopses there); False lets MemoryFault propagate.
+    structs: the struct layouts %pd, %pD and %pg read (the profile's); None: Debian 6.1's.
 
     Apply snprintf_result() / scnprintf_result() for a sized buffer.
     """
     ctx = _Ctx(mem, symbols, hash_key, kptr_restrict, no_hash_pointers, cap_syslog, in_irq,
-               warn, fault_as_efault)
+               warn, fault_as_efault, structs)
     return _vsnprintf(ctx, fmt, args)

@@ -5,6 +5,7 @@ A handler that needs a new member declares it here."""
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "ahash_alg": {"halg": 80},
+    "block_device": {"sizeof": 928, "bd_partno": 848, "bd_disk": 856},
     "bus_type": {"name": 0},
     "cdev": {"sizeof": 104, "ops": 72, "dev": 96, "count": 100},
     "class": {"sizeof": 120, "name": 0, "owner": 8},
@@ -24,8 +25,9 @@ LAYOUTS: dict[str, dict[str, int]] = {
         "platform_data": 112, "driver_data": 120, "devt": 660, "class": 688, "release": 704,
     },
     "device_driver": {"bus": 8, "owner": 16},
-    "file": {"sizeof": 232, "f_inode": 32, "f_mode": 68, "f_cred": 144, "private_data": 200},
+    "file": {"sizeof": 232, "f_path": 16, "f_inode": 32, "f_mode": 68, "f_cred": 144, "private_data": 200},
     "fqdir": {"sizeof": 320, "f": 24, "net": 32},
+    "gendisk": {"sizeof": 672, "disk_name": 12},
     "genl_family": {"name": 8},
     "hash_alg_common": {"digestsize": 0, "base": 8},
     "hrtimer": {"sizeof": 64, "node": 0, "_softexpires": 32, "function": 40, "state": 56},
@@ -57,6 +59,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "nf_hook_ops": {"sizeof": 56},
     "ns_common": {"count": 20},
     "page": {"sizeof": 64, "compound_order": 17, "_refcount": 52},
+    "path": {"sizeof": 16, "dentry": 8},
     "pci_device_id": {"sizeof": 40},
     "pci_driver": {"name": 16, "id_table": 24},
     "pernet_operations": {"init": 16, "pre_exit": 24, "exit": 32, "exit_batch": 40, "id": 56, "size": 64},
@@ -72,6 +75,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "proc_dir_entry": {"sizeof": 176},
     "proc_ops": {"proc_open": 8, "proc_read": 16, "proc_read_iter": 24, "proc_release": 48},
     "proto": {"name": 408},
+    "qstr": {"sizeof": 16, "name": 8},
     "resource": {"sizeof": 64, "flags": 24},
     "rtnl_link_ops": {"kind": 16},
     "seq_file": {
