@@ -1,5 +1,8 @@
-"""Kernel threads (kernel/kthread.c): created, woken and stopped as the kernel does; see sched.py
-for what runs them."""
+"""Kernel threads (kernel/kthread.c): created and stopped as the kernel does; wake_up_process()
+is the scheduler's (sched.py). A woken thread's function runs only when a waiting task would
+otherwise block forever, and then once, with kthread_should_stop() true inside it, since its loop
+would only end at kthread_stop(); kthread_stop() returns what it returned, or -EINTR for a thread
+that never ran (documented approximation)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from errno import EINTR
 
 from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi
+from .completion import complete
 from .sched import _callback2, sched
 
 # -- kthreads --------------------------------------------------------------------------------------
@@ -34,15 +38,6 @@ def kthread_create_on_cpu(k: KernelApi, threadfn: int, data: int, cpu: int, name
     return kthread_create_on_node(k, threadfn, data, 0, namefmt, ListArgs([cpu]))
 
 
-@kapi("wake_up_process", "wake_up_state")
-def wake_up_process(k: KernelApi, p: int) -> int:
-    t = sched(k).kthreads.get(p)
-    if t is not None and not t["woken"]:
-        t["woken"] = True
-        return 1
-    return 0
-
-
 @kapi("kthread_stop", "kthread_stop_put")
 def kthread_stop(k: KernelApi, p: int) -> int:
     t = sched(k).kthreads.pop(p, None)
@@ -52,6 +47,12 @@ def kthread_stop(k: KernelApi, p: int) -> int:
     if t.get("ran") and t.get("ret") is not None:
         return t["ret"] & 0xFFFFFFFF
     return -EINTR & MASK64
+
+
+@kapi("complete_and_exit", "kthread_complete_and_exit")
+def complete_and_exit(k: KernelApi, x: int, code: int) -> None:
+    if x:
+        complete(k, x)
 
 
 def start_kthreads(k: KernelApi) -> bool:
@@ -77,14 +78,6 @@ def kthread_should_stop(k: KernelApi) -> int:
     return int(k.state.get("kthread_stopping", 0) > 0 and (k.stub is None or k.stub.name != "kthread_should_park"))
 
 
-@kapi("kthread_bind", "kthread_bind_mask", "set_user_nice", "sched_set_fifo", "sched_set_fifo_low",
-      "sched_set_normal", "kthread_park", "kthread_unpark")
+@kapi("kthread_bind", "kthread_bind_mask", "kthread_park", "kthread_unpark")
 def kthread_bind(k: KernelApi, p: int) -> None:
     return None
-
-
-@kapi("get_current", "__get_current")
-def get_current(k: KernelApi) -> int:
-    return k.current_task()
-
-

@@ -1,7 +1,9 @@
-"""The scheduler's part of time and deferred work (kernel/sched/core.c): the one task running,
-sleeps and waits, and the engine that runs deferred work. Each kind of deferred work lives in
-the file the kernel keeps it in: timer.py, hrtimer.py, workqueue.py, softirq.py (tasklets),
-rcu.py, completion.py (completions, wait queues), kthread.py; clocks in timekeeping.py.
+"""The scheduler (kernel/sched/core.c): the one task running, what happens when it gives the
+CPU away (schedule, wake_up_process), and the engine that runs deferred work then. Each kind of
+deferred work lives in the file the kernel keeps it in and is run from here: timer.py,
+hrtimer.py, workqueue.py, softirq.py (tasklets), rcu.py, kthread.py; the waits are completion.py
+and wait.py, the sleeps timer.py, the busy waits delay.py, the clocks timekeeping.py and the
+jiffies conversions time_.py.
 
 There is one CPU and the module's task is the only one running, so nothing runs "in the
 background". Deferred work runs when the running task gives the CPU away: when it sleeps
@@ -10,9 +12,6 @@ the timers and work due by then run first), when it waits (wait_for_completion, 
 schedule(), flush_work, flush_workqueue, rcu_barrier), and after a syscall's module code has
 returned (what was ready runs, as kworkers would run it right after). A callback that faults
 is reported as the kernel reports a fault in a kworker, and the waiting task goes on.
-
-A kthread is created but its function never runs: its loop would only end at kthread_stop(),
-which then returns -EINTR as for a thread that was never woken (documented approximation).
 """
 
 from __future__ import annotations
@@ -21,14 +20,11 @@ import time
 
 from ...bits import s64 as _s64
 from ..traps import Budget, CpuStop
-from . import HZ, KernelApi, kapi
+from . import HZ, KernelApi, kapi, kboot
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
-WORK_STRUCT_PENDING = 1
-UINT_MAX = 0xFFFFFFFF
 MAX_DEFERRED = 2000  # callbacks run per wait: a timer re-arming itself forever stops there
-LIST_POISON2 = 0xDEAD000000000122
 
 
 class Sched:
@@ -223,55 +219,23 @@ def after_syscall(k: KernelApi) -> None:
             k.state["after_syscall"] = False
 
 
-# -- sleeping -------------------------------------------------------------------------------------
-
-@kapi("msleep")
-def msleep(k: KernelApi, msecs: int) -> None:
-    ms = msecs & 0xFFFFFFFF
-    sleep_until(k, k.now_ns() + (ms * 1_000_000 // NSEC_PER_JIFFY + 1) * NSEC_PER_JIFFY)
-
-
-@kapi("msleep_interruptible")
-def msleep_interruptible(k: KernelApi, msecs: int) -> int:
-    msleep(k, msecs)
-    return 0
+def forget_module_memory(k: KernelApi, addr: int, size: int) -> None:
+    """Timers, work and tasklets that lived in a freed module's memory are gone with it."""
+    s = sched(k)
+    inside = lambda a: addr <= a < addr + size  # noqa: E731
+    for table in (s.timers, s.hrtimers, s.works, s.tasklets):
+        for obj in [o for o in table if inside(o)]:
+            del table[obj]
+    s.rcu = [(h, f) for h, f in s.rcu if not inside(h) and not inside(f)]
 
 
-@kapi("ssleep")
-def ssleep(k: KernelApi, secs: int) -> None:
-    msleep(k, (secs & 0xFFFFFFFF) * 1000)
+@kboot
+def setup_sched(k: KernelApi) -> None:
+    k.exit_hooks.append(after_syscall)
+    k.free_hooks.append(forget_module_memory)
 
 
-@kapi("usleep_range_state")
-def usleep_range_state(k: KernelApi, lo: int, hi: int, state: int) -> None:
-    sleep_until(k, k.now_ns() + lo * 1000)
-
-
-@kapi("__udelay", "__ndelay", "__const_udelay", "__delay")
-def __udelay(k: KernelApi, n: int) -> None:
-    """A busy wait: time passes, nothing else runs (one CPU, spinning)."""
-    name = k.stub.name if k.stub else "__udelay"
-    if name == "__const_udelay":
-        ns = n * 1000 // 0x10C7  # xloops = usecs * 0x10c7
-    elif name == "__ndelay":
-        ns = n
-    elif name == "__delay":
-        ns = n // 2
-    else:
-        ns = n * 1000
-    k.sleep_ns(min(ns, 10**10))
-
-
-@kapi("schedule_timeout", "schedule_timeout_interruptible", "schedule_timeout_killable",
-      "schedule_timeout_uninterruptible", "schedule_timeout_idle", "io_schedule_timeout")
-def schedule_timeout(k: KernelApi, timeout: int) -> int:
-    t = _s64(timeout)
-    if t >= MAX_SCHEDULE_TIMEOUT or t < 0:
-        schedule(k)
-        return MAX_SCHEDULE_TIMEOUT
-    sleep_until(k, k.now_ns() + t * NSEC_PER_JIFFY)
-    return 0
-
+# -- the task gives the CPU away ----------------------------------------------------------------
 
 @kapi("schedule", "io_schedule", "preempt_schedule", "preempt_schedule_notrace", "__SCT__preempt_schedule",
       "__SCT__preempt_schedule_notrace", "yield")
@@ -295,3 +259,21 @@ def cond_resched(k: KernelApi) -> int:
     return 0
 
 
+@kapi("wake_up_process", "wake_up_state")
+def wake_up_process(k: KernelApi, p: int) -> int:
+    t = sched(k).kthreads.get(p)
+    if t is not None and not t["woken"]:
+        t["woken"] = True
+        return 1
+    return 0
+
+
+@kapi("set_user_nice", "sched_set_fifo", "sched_set_fifo_low", "sched_set_normal")
+def set_user_nice(k: KernelApi, p: int) -> None:
+    """One CPU and one task running at a time: a priority or policy changes nothing."""
+    return None
+
+
+@kapi("get_current", "__get_current")
+def get_current(k: KernelApi) -> int:
+    return k.current_task()

@@ -1,10 +1,15 @@
-"""Timers: timer_list, mod_timer and del_timer (kernel/time/timer.c). A timer fires when the
-emulated clock passes its expiry, while the running task sleeps or waits (sched.py)."""
+"""Timers and the sleeps built on them (kernel/time/timer.c): timer_list, mod_timer, del_timer,
+round_jiffies, msleep, usleep_range and schedule_timeout. A timer fires when the emulated clock
+passes its expiry, while the running task sleeps or waits (sched.py); a sleep moves that clock
+to its end at once."""
 
 from __future__ import annotations
 
+from ...bits import s64
 from . import KernelApi, kapi
-from .sched import LIST_POISON2, _callback, sched, time_after_eq
+from .sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_JIFFY, _callback, sched, schedule, sleep_until, time_after_eq
+
+LIST_POISON2 = 0xDEAD000000000122
 
 # -- timers ---------------------------------------------------------------------------------------
 
@@ -67,3 +72,43 @@ def del_timer(k: KernelApi, timer: int) -> int:
     return int(was)
 
 
+@kapi("round_jiffies", "round_jiffies_up", "round_jiffies_relative", "round_jiffies_up_relative",
+      "__round_jiffies", "__round_jiffies_relative")
+def round_jiffies(k: KernelApi, j: int) -> int:
+    return j
+
+
+# -- sleeping -------------------------------------------------------------------------------------
+
+@kapi("msleep")
+def msleep(k: KernelApi, msecs: int) -> None:
+    ms = msecs & 0xFFFFFFFF
+    sleep_until(k, k.now_ns() + (ms * 1_000_000 // NSEC_PER_JIFFY + 1) * NSEC_PER_JIFFY)
+
+
+@kapi("msleep_interruptible")
+def msleep_interruptible(k: KernelApi, msecs: int) -> int:
+    msleep(k, msecs)
+    return 0
+
+
+@kapi("ssleep")
+def ssleep(k: KernelApi, secs: int) -> None:
+    msleep(k, (secs & 0xFFFFFFFF) * 1000)
+
+
+@kapi("usleep_range_state")
+def usleep_range_state(k: KernelApi, lo: int, hi: int, state: int) -> None:
+    sleep_until(k, k.now_ns() + lo * 1000)
+
+
+@kapi("schedule_timeout", "schedule_timeout_interruptible", "schedule_timeout_killable",
+      "schedule_timeout_uninterruptible", "schedule_timeout_idle", "io_schedule_timeout")
+# io_schedule_timeout (kernel/sched/core.c) is schedule_timeout with I/O-wait accounting
+def schedule_timeout(k: KernelApi, timeout: int) -> int:
+    t = s64(timeout)
+    if t >= MAX_SCHEDULE_TIMEOUT or t < 0:
+        schedule(k)
+        return MAX_SCHEDULE_TIMEOUT
+    sleep_until(k, k.now_ns() + t * NSEC_PER_JIFFY)
+    return 0

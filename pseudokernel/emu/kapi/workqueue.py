@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi, kdata
-from .sched import MAX_DEFERRED, WORK_STRUCT_PENDING, _callback, sched
+from .sched import MAX_DEFERRED, _callback, sched
 from .timer import _timer_set_pending
+
+WORK_STRUCT_PENDING = 1
 
 # -- workqueues -----------------------------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""Wait queues (kernel/sched/wait.c; swait.c's and wait_bit.c's wake-ups, and
+default_wake_function from kernel/sched/core.c, share its handlers): with one task running, the
+waiter is the task itself, so a wait is wait_event's loop calling schedule() (sched.py) and a
+wake-up has no one to wake."""
+
+from __future__ import annotations
+
+from . import KernelApi, kapi
+from .timer import schedule_timeout
+
+
+@kapi("__init_swait_queue_head")  # __init_waitqueue_head is locking.py's init_lock
+def __init_waitqueue_head(k: KernelApi, wq: int, name: int, key: int) -> None:
+    k.m.write_u64(wq, 0)
+    k.m.write_u64(wq + 8, wq + 8)
+    k.m.write_u64(wq + 16, wq + 8)
+
+
+@kapi("init_wait_entry")
+def init_wait_entry(k: KernelApi, wq_entry: int, flags: int) -> None:
+    k.m.write_u32(wq_entry, flags & 0xFFFFFFFF)
+    k.m.write_u64(wq_entry + 8, k.current_task())
+    k.m.write_u64(wq_entry + 16, k.function("autoremove_wake_function"))
+    k.m.write_u64(wq_entry + 24, wq_entry + 24)
+    k.m.write_u64(wq_entry + 32, wq_entry + 24)
+
+
+@kapi("prepare_to_wait_event")
+def prepare_to_wait_event(k: KernelApi, wq_head: int, wq_entry: int, state: int) -> int:
+    return 0
+
+
+@kapi("prepare_to_wait", "prepare_to_wait_exclusive", "finish_wait", "add_wait_queue", "remove_wait_queue",
+      "add_wait_queue_exclusive", "add_wait_queue_priority")
+def prepare_to_wait(k: KernelApi, wq_head: int, wq_entry: int) -> None:
+    return None
+
+
+@kapi("__wake_up", "__wake_up_sync", "__wake_up_sync_key", "__wake_up_locked", "__wake_up_locked_key",
+      "swake_up_one", "swake_up_all", "swake_up_locked", "wake_up_bit", "wake_up_var", "__wake_up_pollfree")
+def __wake_up(k: KernelApi, wq_head: int) -> int:
+    """The waiter is this task itself, which is not asleep while the waker runs (one CPU):
+    wait_event's loop sees the condition when it looks again."""
+    return 0
+
+
+@kapi("autoremove_wake_function", "default_wake_function", "woken_wake_function")
+def autoremove_wake_function(k: KernelApi, wq_entry: int, mode: int, sync: int, key: int) -> int:
+    return 1
+
+
+@kapi("wait_woken")
+def wait_woken(k: KernelApi, wq_entry: int, mode: int, timeout: int) -> int:
+    return schedule_timeout(k, timeout)
