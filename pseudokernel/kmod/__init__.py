@@ -2,12 +2,13 @@
 modprobe and depmod print and decide, reproduced to the byte, over bytes and a sysfs reader instead
 of the real /sys, /proc and /lib/modules.
 
-One file per piece of kmod, named after it: compress.py is libkmod-file.c, elf.py libkmod-elf.c,
-modinfo.py tools/modinfo.c with kmod_module_get_info() and libkmod-signature.c, lsmod.py
-tools/lsmod.c, errors.py the tools' message texts (insmod.c, rmmod.c, modprobe.c, log.c),
-depmod.py tools/depmod.c, modprobe.py libkmod-config.c and the lookup/probe half of
-libkmod-module.c. Nothing here mounts, loads or talks to the daemon: the CLI wires these to the
-Kernel.
+One file per piece of kmod, named after it: insmod.py, rmmod.py, lsmod.py, modprobe.py and
+depmod.py are tools/<name>.c, modinfo.py tools/modinfo.c with kmod_module_get_info() and
+libkmod-signature.c, log.py tools/log.c with libkmod's log_filep(), opt.py getopt_long();
+libkmod.py is libkmod.c's context (lookups, module pool) with the probe half of libkmod-module.c,
+module.py its sysfs reads and struct kmod_module, config.py libkmod-config.c, compress.py
+libkmod-file.c, elf.py libkmod-elf.c. Nothing here mounts, loads or talks to the daemon: the CLI
+wires these to the Kernel.
 
 Debian builds kmod 30 with `+ZSTD +XZ -ZLIB +LIBCRYPTO` and with --enable-debug (hence
 `../libkmod/libkmod-module.c:856 kmod_module_remove_module()` in rmmod's messages): FEATURES
