@@ -173,7 +173,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     """Block until a module's load outcome is known; exit as insmod would have."""
     import errno
 
-    from .kmod.log import mod_strerror
+    from .kmod.insmod import mod_strerror
     from .kmod.module import modname_normalize, path_to_modname
 
     name = path_to_modname(args.name) if "/" in args.name or ".ko" in args.name else modname_normalize(args.name)

@@ -3,9 +3,9 @@ finit_module() the caller provides."""
 
 from __future__ import annotations
 
-from errno import ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR
+from errno import EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOEXEC, ENOTDIR, ESRCH
 
-from .log import KMOD_VERSION, LOG_ERR, KmodError, ToolOutput, mod_strerror, strerror, tool_log
+from .log import KMOD_VERSION, LOG_ERR, KmodError, ToolOutput, strerror, tool_log
 from .opt import getopt_long
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
@@ -15,6 +15,15 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+
+def mod_strerror(err: int) -> str:
+    """insmod.c mod_strerror(): the four errno values insmod explains in module terms."""
+    return {
+        ENOEXEC: "Invalid module format",
+        ENOENT: "Unknown symbol in module",
+        ESRCH: "Module has wrong symbol version",
+        EINVAL: "Invalid parameters",
+    }.get(err) or strerror(err)
 
 
 def insmod_insert_error(filename: str, err: int) -> str:

@@ -1,10 +1,11 @@
-"""kmod's words: the log prefixes and priorities, error texts and exit codes its tools print,
-taken from kmod 30's tools/log.c, libkmod's log_filep() and the tools' own texts.
+"""kmod's logging: the prefixes and priorities of tools/log.c and libkmod's log_filep(), glibc's
+strerror(), the KmodError libkmod's -errno returns become, and what a tool run printed
+(ToolOutput); shared by every tool. Each tool's own texts are in its file (insmod.py's
+mod_strerror(), rmmod.py's in-use lines, modprobe.py's insert errors).
 
 Why a module of its own: the CLI must print what kmod prints, and these texts are not the
-kernel's (insmod turns ENOENT into "Unknown symbol in module"; rmmod answers "is in use by" from
-sysfs before the kernel is asked). They are produced from errno values and a sysfs view so
-that a test can compare them with tests/expected/real/*.txt without a daemon.
+kernel's. They are produced from errno values and a sysfs view so that a test can compare them
+with tests/expected/real/*.txt without a daemon.
 
 Debian builds libkmod with --enable-debug, so libkmod's own errors carry their source location:
 through the tools' logger (rmmod, modprobe) as `rmmod: ERROR: ../libkmod/libkmod-module.c:856
@@ -16,14 +17,9 @@ are kmod v30's.
 from __future__ import annotations
 
 import os
-from errno import EINVAL, ENOENT, ENOEXEC, ESRCH
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
-
-# The CLI runs this on every insmod: no dataclasses or typing machinery at import time (the
+# The CLI imports this on every insmod: os only, no dataclasses or typing at import time (the
 # 30 ms budget of a round trip is mostly the interpreter's own start).
-if TYPE_CHECKING:
-    pass
 
 # syslog priorities (sys/syslog.h)
 LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = 2, 3, 4, 5, 6, 7
@@ -43,16 +39,6 @@ class KmodError(Exception):
 def strerror(err: int) -> str:
     """glibc's strerror(): Python's os.strerror is the C library's, so the texts are glibc's."""
     return os.strerror(err)
-
-
-def mod_strerror(err: int) -> str:
-    """insmod.c mod_strerror(): the four errno values insmod explains in module terms."""
-    return {
-        ENOEXEC: "Invalid module format",
-        ENOENT: "Unknown symbol in module",
-        ESRCH: "Module has wrong symbol version",
-        EINVAL: "Invalid parameters",
-    }.get(err) or strerror(err)
 
 
 def _prio_tool(prio: int) -> str:

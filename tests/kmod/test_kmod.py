@@ -22,9 +22,8 @@ from pseudokernel.kmod import FEATURES_WITH_ZLIB, KmodError
 from pseudokernel.kmod.compress import detect_compression, kmod_file_open, path_ends_with_kmod_ext
 from pseudokernel.kmod.config import ModprobeConfig, freadline_wrapped
 from pseudokernel.kmod.depmod import Depmod, ModuleIndex, depmod
-from pseudokernel.kmod.insmod import insmod_insert_error, insmod_load_error, insmod_main
+from pseudokernel.kmod.insmod import insmod_insert_error, insmod_load_error, insmod_main, mod_strerror
 from pseudokernel.kmod.libkmod import Modprobe
-from pseudokernel.kmod.log import mod_strerror
 from pseudokernel.kmod.lsmod import lsmod_main, lsmod_text
 from pseudokernel.kmod.modinfo import kmod_module_hex_to_str, modinfo_file, modinfo_lines, modinfo_main
 from pseudokernel.kmod.modprobe import modprobe_main
