@@ -72,6 +72,17 @@ def _connect(s, sock_path: str) -> None:
     s.connect(sock_path)
 
 
+def recv_reply(s: _socket.socket) -> bytes:
+    """The daemon's reply: one JSON line, or what came before it closed the connection."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 def send_request(sock_path: str, request: dict, fds: list[int] | tuple = (), timeout: float | None = None) -> dict:
     """Connect, send one request (with fds, SCM_RIGHTS), read the reply."""
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -84,12 +95,7 @@ def send_request(sock_path: str, request: dict, fds: list[int] | tuple = (), tim
             s.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
         else:
             s.sendall(data)
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
+        buf = recv_reply(s)
     finally:
         s.close()
     if not buf:

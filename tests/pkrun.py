@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -25,3 +27,15 @@ def wait_for(pred, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def daemon_at(tmp_path: Path, *up_args: str) -> Iterator[tuple[Path, Path]]:
+    """A daemon of its own for one test (a fixture body: `yield from daemon_at(tmp_path)`):
+    its state, mount and drop folder under tmp_path; down and unmounted afterwards."""
+    os.environ["PSEUDOKERNEL_STATE"] = str(tmp_path / "state")
+    mount, drop = tmp_path / "mnt", tmp_path / "drop"
+    r = pk("up", "--drop", str(drop), *up_args, mount=mount)
+    assert r.returncode == 0, r.stderr
+    yield mount, drop
+    pk("down", mount=mount)
+    subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)

@@ -44,26 +44,8 @@ from unicorn import x86_const as X
 
 from ..bits import MASK64
 from ..sigpending import signal_pending
+from . import memory_map as mm
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
-from .memory_map import (
-    ENTRY_DEPTH,
-    HEAP_END,
-    HEAP_START,
-    KERNEL_TEXT,
-    MODULES_END,
-    MODULES_VADDR,
-    PERCPU_BASE,
-    PSEUDO_DATA,
-    PSEUDO_DATA_SIZE,
-    PSEUDO_TEXT,
-    PSEUDO_TEXT_SIZE,
-    START_KERNEL_MAP,
-    THREAD_SIZE,
-    TICK_SLICE,
-    USER_BUFFER,
-    VMALLOC_END,
-    VMALLOC_START,
-)
 from .prandom import Rand
 from .retpoline import RET, thunk_code
 from .traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
@@ -136,30 +118,30 @@ class Machine:
         self.on_module_free: Callable[[int, int], None] | None = None
         self.on_invalid_opcode: Callable[[int], bool] | None = None
         self._map_kernel_image()
-        self._pseudo_text = PSEUDO_TEXT
-        self._pseudo_data = Area(PSEUDO_DATA, PSEUDO_DATA + PSEUDO_DATA_SIZE, granule=64, guard=0)
-        self.map(PSEUDO_TEXT, PSEUDO_TEXT_SIZE, UC_PROT_ALL)
-        self.uc.mem_write(PSEUDO_TEXT, INT3 * PSEUDO_TEXT_SIZE)
-        self.map(PSEUDO_DATA, PSEUDO_DATA_SIZE, UC_PROT_READ | UC_PROT_WRITE)
+        self._pseudo_text = mm.PSEUDO_TEXT
+        self._pseudo_data = Area(mm.PSEUDO_DATA, mm.PSEUDO_DATA + mm.PSEUDO_DATA_SIZE, granule=64, guard=0)
+        self.map(mm.PSEUDO_TEXT, mm.PSEUDO_TEXT_SIZE, UC_PROT_ALL)
+        self.uc.mem_write(mm.PSEUDO_TEXT, INT3 * mm.PSEUDO_TEXT_SIZE)
+        self.map(mm.PSEUDO_DATA, mm.PSEUDO_DATA_SIZE, UC_PROT_READ | UC_PROT_WRITE)
         self.return_trampoline = self._new_text_slot("__pseudokernel_return")
 
         # memory allocators
         self.module_offset = (self.rand.below(1024) + 1) * PAGE_SIZE  # KASLR's module_load_offset
-        self.modules_area = Area(MODULES_VADDR + self.module_offset, MODULES_END)
-        self.vmalloc_area = Area(VMALLOC_START, VMALLOC_END)
-        self.slab = Slab(HEAP_START, HEAP_END)
+        self.modules_area = Area(mm.MODULES_VADDR + self.module_offset, mm.MODULES_END)
+        self.vmalloc_area = Area(mm.VMALLOC_START, mm.VMALLOC_END)
+        self.slab = Slab(mm.HEAP_START, mm.HEAP_END)
         self.percpu = PercpuAlloc(profile.percpu_size)
-        self.map(PERCPU_BASE, page_align(self.percpu.size), UC_PROT_READ | UC_PROT_WRITE)
-        self.uc.reg_write(X.UC_X86_REG_GS_BASE, PERCPU_BASE)
+        self.map(mm.PERCPU_BASE, page_align(self.percpu.size), UC_PROT_READ | UC_PROT_WRITE)
+        self.uc.reg_write(X.UC_X86_REG_GS_BASE, mm.PERCPU_BASE)
         # CR0.MP|NE, CR4.OSFXSR|OSXMMEXCPT: SSE works (kernel_fpu_begin() sections), as on x86_64
         self.uc.reg_write(X.UC_X86_REG_CR0, self.uc.reg_read(X.UC_X86_REG_CR0) | 0x22)
         self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | 0x600)
-        self.stack_base = self.vmalloc(THREAD_SIZE)
-        self.stack_top = self.stack_base + THREAD_SIZE
+        self.stack_base = self.vmalloc(mm.THREAD_SIZE)
+        self.stack_top = self.stack_base + mm.THREAD_SIZE
         self.uc.reg_write(X.UC_X86_REG_RSP, self.stack_top - 0x100)
 
         self.uc.hook_add(UC_HOOK_CODE, self._on_stub, begin=self.text_lo, end=self.text_hi - 1)
-        self.uc.hook_add(UC_HOOK_CODE, self._on_stub, begin=PSEUDO_TEXT, end=PSEUDO_TEXT + PSEUDO_TEXT_SIZE - 1)
+        self.uc.hook_add(UC_HOOK_CODE, self._on_stub, begin=mm.PSEUDO_TEXT, end=mm.PSEUDO_TEXT + mm.PSEUDO_TEXT_SIZE - 1)
         self.uc.hook_add(
             UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
             | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
@@ -306,10 +288,10 @@ class Machine:
         size = page_align(size)
         if self._user_buffer < size:
             if self._user_buffer:
-                self.unmap(USER_BUFFER, self._user_buffer)
-            self.map(USER_BUFFER, size)
+                self.unmap(mm.USER_BUFFER, self._user_buffer)
+            self.map(mm.USER_BUFFER, size)
             self._user_buffer = size
-        return USER_BUFFER
+        return mm.USER_BUFFER
 
     def pseudo_data(self, size: int, align: int = 64) -> int:
         """Room for a kernel data object the profile cannot place."""
@@ -322,19 +304,19 @@ class Machine:
 
     def _map_kernel_image(self) -> None:
         """Map vmlinux's address range, so exported data lives where the kernel has it."""
-        secs = [s for s in self.profile.sections if s.addr >= START_KERNEL_MAP and s.flags & 2]
+        secs = [s for s in self.profile.sections if s.addr >= mm.START_KERNEL_MAP and s.flags & 2]
         if secs:
             lo = min(s.addr for s in secs) & ~(PAGE_SIZE - 1)
             hi = page_align(max(s.addr + s.size for s in secs))
         else:
-            lo, hi = KERNEL_TEXT, KERNEL_TEXT + PAGE_SIZE
+            lo, hi = mm.KERNEL_TEXT, mm.KERNEL_TEXT + PAGE_SIZE
         self.text_lo, self.text_hi = lo, hi
         self.map(lo, hi - lo, UC_PROT_ALL)
 
     def _new_text_slot(self, name: str) -> int:
         addr = self._pseudo_text
         self._pseudo_text += 16
-        if self._pseudo_text > PSEUDO_TEXT + PSEUDO_TEXT_SIZE:
+        if self._pseudo_text > mm.PSEUDO_TEXT + mm.PSEUDO_TEXT_SIZE:
             raise MemoryError("pseudo text area exhausted")
         self.symbol_names[addr] = name
         return addr
@@ -370,7 +352,7 @@ class Machine:
         """A page of code outside the stub-hooked text, for the kernel's own use (CPUID at
         boot); each call overwrites the last."""
         if not getattr(self, "_scratch", 0):
-            self._scratch = PSEUDO_TEXT - 0x10000
+            self._scratch = mm.PSEUDO_TEXT - 0x10000
             self.map(self._scratch, PAGE_SIZE, UC_PROT_ALL)
         self.write(self._scratch, code)
         self.uc.ctl_remove_cache(self._scratch, self._scratch + PAGE_SIZE)
@@ -489,7 +471,7 @@ class Machine:
             nested = bool(self._frames)
             ctx = self.uc.context_save() if nested else None
             until = ret_addr if ret_addr is not None else self.return_trampoline
-            rsp = self.uc.reg_read(X.UC_X86_REG_RSP) if nested else self.stack_top - ENTRY_DEPTH + 8
+            rsp = self.uc.reg_read(X.UC_X86_REG_RSP) if nested else self.stack_top - mm.ENTRY_DEPTH + 8
             link = None
             if nested:
                 try:
@@ -548,14 +530,14 @@ class Machine:
         """emu_start() for one frame. Only the outermost call arms the watchdog (watchdog.py):
         its uc_emu_stop() stops whichever run is innermost, and a nested call's budget is
         checked when it returns.
-        The outermost call runs in slices of TICK_SLICE seconds: between two, on_tick() lets
+        The outermost call runs in slices of mm.TICK_SLICE seconds: between two, on_tick() lets
         time-keeping memory (jiffies) move, so that a loop polling jiffies ends."""
         self._last_fault = None
         outer = len(self._frames) == 1
         pc = addr
         while True:
             remaining = max(frame.deadline - time.monotonic(), 0.001)
-            slice_ = min(remaining, TICK_SLICE) if outer else 0
+            slice_ = min(remaining, mm.TICK_SLICE) if outer else 0
             t0 = time.monotonic()
             try:
                 if outer:

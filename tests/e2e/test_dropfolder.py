@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pkrun import pk, wait_for
+from pkrun import daemon_at, pk, wait_for
 from realref import PREBUILT
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
@@ -20,13 +20,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /
 
 @pytest.fixture
 def daemon(tmp_path):
-    mount, drop = tmp_path / "mnt", tmp_path / "drop"
-    os.environ["PSEUDOKERNEL_STATE"] = str(tmp_path / "state")
-    r = pk("up", "--drop", str(drop), "--budget", "2", mount=mount)
-    assert r.returncode == 0, r.stderr
-    yield mount, drop
-    pk("down", mount=mount)
-    subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
+    yield from daemon_at(tmp_path, "--budget", "2")
 
 
 def loaded(mount: Path) -> list[str]:

@@ -18,10 +18,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from pkrun import pk, wait_for
+from pkrun import daemon_at, pk, wait_for
 from realref import PREBUILT
 
-from pseudokernel.client import send_request
+from pseudokernel.client import recv_reply, send_request
 from pseudokernel.paths import state_paths
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
@@ -30,12 +30,7 @@ RELEASE = "6.1.0-56-amd64"
 
 @pytest.fixture
 def daemon(tmp_path):
-    os.environ["PSEUDOKERNEL_STATE"] = str(tmp_path / "state")
-    mount, drop = tmp_path / "mnt", tmp_path / "drop"
-    assert pk("up", "--drop", str(drop), mount=mount).returncode == 0
-    yield mount, drop
-    pk("down", mount=mount)
-    subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
+    yield from daemon_at(tmp_path)
 
 
 def _padded(src: Path, out: Path, size: int, random: bool) -> Path:
@@ -114,12 +109,7 @@ def _raw(path: str, payload: bytes, shut: bool = True, timeout: float = 30) -> d
         s.sendall(payload)
         if shut:
             s.shutdown(socket.SHUT_WR)
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
+        buf = recv_reply(s)
     finally:
         s.close()
     return json.loads(buf)

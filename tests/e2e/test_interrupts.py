@@ -18,7 +18,7 @@ import subprocess
 import time
 
 import pytest
-from pkrun import pk, wait_for
+from pkrun import daemon_at, pk, wait_for
 from realref import PREBUILT
 
 from pseudokernel.fs.mount import is_mounted
@@ -28,12 +28,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /
 
 @pytest.fixture
 def daemon(tmp_path):
-    os.environ["PSEUDOKERNEL_STATE"] = str(tmp_path / "state")
-    mount, drop = tmp_path / "mnt", tmp_path / "drop"
-    assert pk("up", "--drop", str(drop), mount=mount).returncode == 0
-    yield mount, drop
-    pk("down", mount=mount)
-    subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
+    yield from daemon_at(tmp_path)
 
 
 def _state(pid: int) -> str:
