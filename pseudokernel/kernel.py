@@ -13,13 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from . import sigpending, taint
-from .emu import oops
+from . import oops, sigpending, taint
 from .emu.kapi import KernelApi, Registry
 from .emu.machine import Machine
 from .emu.memory_map import PERCPU_BASE
 from .emu.traps import CpuStop
-from .emu.unwind import OrcTable
 from .emu.vsprintf import Args, ListArgs, MemoryFault, vsnprintf
 from .log import PrintkLog
 from .module.internal import (
@@ -30,9 +28,10 @@ from .module.internal import (
     LoadError,
 )
 from .module.kallsyms import find_kallsyms_symbol
-from .module.main import delete_module, load_module
+from .module.main import __module_get, delete_module, load_module, module_put, try_module_get
 from .module.module import Module, State
 from .profile import KernelProfile
+from .unwind import OrcTable
 
 O_NONBLOCK = 0o4000
 
@@ -85,7 +84,7 @@ class Kernel:
         self.machine = Machine(p, budget=budget, seed=seed)
         self.registry = Registry()  # what modules registered: misc devices, drivers, algorithms ...
         self.ptr_key = self.machine.rand.bytes(16)
-        self.api = KernelApi(self, self.machine)
+        self.api = KernelApi(self.machine, log=self.log, profile=p, registry=self.registry, kernel=self)
         self.machine.on_invalid_opcode = self._on_invalid_opcode
         self.die_counter = 0
         self.cr2 = 0
@@ -98,6 +97,7 @@ class Kernel:
         self._param_allocs: set[int] = set()
         self._warned: set[str] = set()
         self.last_report: list[str] = []
+        self.last_unloaded: tuple[str, str] | None = None  # print_modules' [last unloaded: ...]
         self.console_loglevel = 4 if "quiet" in self.cmdline.split() else p.config_int("CONSOLE_LOGLEVEL_DEFAULT", 7)
         self.drivers: dict[int, dict[str, str]] = {}  # id(module) -> drivers/ links
         self._kallsyms_text: dict[bool, bytes] = {}
@@ -327,6 +327,25 @@ class Kernel:
     def report_cpu_stop(self, mod: Module | None, stop: CpuStop, where: str) -> str:
         """Print what the kernel prints for a fault, a BUG or a stuck CPU; returns the outcome."""
         return oops.report(self, mod, stop, where)
+
+    def dump_stack_at(self, regs: dict[str, int], first: tuple[str, ...], chain: list) -> None:
+        """dump_stack() from a kernel function a module called (warn_alloc)."""
+        for line in oops.dump_stack_print_info(self) + oops.call_trace(self, regs, self.current_where, first=first, chain=chain):
+            self.log.printk(line)
+
+    def panic(self, message: str, regs: dict[str, int]) -> None:
+        oops.panic(self, message, regs, self.current_where)
+
+    # -- module references, for the handlers (kernel/module/main.c) ------------------------
+
+    def try_module_get(self, module: int) -> bool:
+        return try_module_get(self, module)
+
+    def module_get(self, module: int) -> None:
+        __module_get(self, module)
+
+    def module_put(self, module: int) -> None:
+        module_put(self, module)
 
     # -- the syscalls ----------------------------------------------------------------------
 

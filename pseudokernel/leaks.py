@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
     from .module.module import Module
+    from .state import KernelState
 
 HEX_DUMP = 32
 
@@ -25,7 +25,7 @@ def hex_dump(data: bytes) -> list[str]:
     return rows
 
 
-def unload_report(kernel: Kernel, mod: Module) -> list[str]:
+def unload_report(kernel: KernelState, mod: Module) -> list[str]:
     """The report's lines, computed while the module's symbols are still known."""
     m = kernel.machine
     lines: list[str] = []

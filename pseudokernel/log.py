@@ -44,19 +44,41 @@ class Record:
         return (self.facility << 3) | self.level
 
 
+# -- printk levels (include/linux/kern_levels.h, include/linux/printk.h) ----------------------
+
+def printk_get_level(text: bytes) -> str | None:
+    """The level character after KERN_SOH: '0'..'7' or 'c' (KERN_CONT); None if there is none.
+
+    As in 6.1's printk_get_level(); 'd' is not a level there (KERN_DEFAULT is "" since 5.x).
+    """
+    if len(text) >= 2 and text[0] == KERN_SOH and text[1] in b"01234567c":
+        return chr(text[1])
+    return None
+
+
+def printk_skip_level(text: bytes) -> bytes:
+    """text without one leading KERN_SOH+level header."""
+    if printk_get_level(text):
+        return text[2:]
+    return text
+
+
+def printk_skip_headers(text: bytes) -> bytes:
+    """text without all its leading KERN_SOH+level headers."""
+    while printk_get_level(text):
+        text = text[2:]
+    return text
+
+
 def printk_parse_prefix(text: bytes) -> tuple[int, int, bytes]:
     """printk_parse_prefix(): strip KERN_SOH '0'..'7' / 'c' pairs; (level, flags, rest)."""
     level = LOGLEVEL_DEFAULT
     flags = 0
-    while len(text) >= 2 and text[0] == KERN_SOH:
-        c = text[1]
-        if 0x30 <= c <= 0x37:
-            if level == LOGLEVEL_DEFAULT:
-                level = c - 0x30
-        elif c == 0x63:  # 'c': KERN_CONT
+    while c := printk_get_level(text):
+        if c == "c":  # KERN_CONT
             flags |= LOG_CONT
-        else:
-            break
+        elif level == LOGLEVEL_DEFAULT:
+            level = int(c)
         text = text[2:]
     return level, flags, text
 

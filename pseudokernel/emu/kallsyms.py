@@ -6,12 +6,15 @@ text they make is kallsyms.c's, so it lives under that file's name.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..bits import MASK64 as U64
 
-if TYPE_CHECKING:
-    from .vsprintf import Symbols
+
+class Symbols(Protocol):
+    def lookup(self, addr: int) -> tuple[str, int, int, str | None] | None:
+        """kallsyms_lookup: (name, offset into it, its size, module name or None), or None."""
+        ...
 
 
 def __sprint_symbol(symbols: Symbols | None, address: int, symbol_offset: int,

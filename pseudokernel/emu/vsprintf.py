@@ -37,7 +37,7 @@ from ..bits import PAGE_SIZE, s32
 from ..profile.structs import Structs
 from .ctype import isalnum, isalpha, isascii, isdigit, isprint
 from .errname import errname
-from .kallsyms import __sprint_symbol
+from .kallsyms import Symbols, __sprint_symbol
 from .mmflags import GFPFLAG_NAMES, PAGEFLAG_NAMES, VMAFLAG_NAMES
 from .siphash import siphash_1u64
 from .string_helpers import (
@@ -64,9 +64,6 @@ __all__ = [
     "MemoryFault",
     "Symbols",
     "VaListArgs",
-    "printk_get_level",
-    "printk_skip_headers",
-    "printk_skip_level",
     "scnprintf_result",
     "snprintf_result",
     "vsnprintf",
@@ -92,12 +89,6 @@ class Args(Protocol):
         ...
 
 
-class Symbols(Protocol):
-    def lookup(self, addr: int) -> tuple[str, int, int, str | None] | None:
-        """kallsyms_lookup: (name, offset into it, its size, module name or None), or None."""
-        ...
-
-
 WarnHook = Callable[[str, bytes], None]
 """Called for each WARN_ONCE the kernel's vsnprintf would hit: (site, message). The site names
 the WARN_ONCE (one per call site, so the caller can print each once per boot)."""
@@ -114,36 +105,6 @@ UNSUPPORTED: dict[str, str] = {
     "fw": "%pfw[fP] (fwnode_handle): naming a firmware node calls through fwnode->ops, which is "
           "emulated module or kernel code; x86 modules rarely have one (no OF, ACPI only)",
 }
-
-
-# --------------------------------------------------------------------------------------------
-# printk levels (include/linux/kern_levels.h, include/linux/printk.h)
-
-KERN_SOH = b"\x01"
-
-
-def printk_get_level(text: bytes) -> str | None:
-    """The level character after KERN_SOH: '0'..'7' or 'c' (KERN_CONT); None if there is none.
-
-    As in 6.1's printk_get_level(); 'd' is not a level there (KERN_DEFAULT is "" since 5.x).
-    """
-    if len(text) >= 2 and text[0] == 1 and text[1] in b"01234567c":
-        return chr(text[1])
-    return None
-
-
-def printk_skip_level(text: bytes) -> bytes:
-    """text without one leading KERN_SOH+level header."""
-    if printk_get_level(text):
-        return text[2:]
-    return text
-
-
-def printk_skip_headers(text: bytes) -> bytes:
-    """text without all its leading KERN_SOH+level headers."""
-    while printk_get_level(text):
-        text = text[2:]
-    return text
 
 
 # --------------------------------------------------------------------------------------------

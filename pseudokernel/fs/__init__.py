@@ -1,1 +1,28 @@
+"""The views: what the mount shows (proc/, sys/, dev/, dmesg), each a pure function of the
+kernel's state; fs/mount.py serves them through FUSE."""
+from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
+from . import kmsg, procfs, sysfs
+from .tree import Dir, StaticDir
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+
+def build_root(kernel: Kernel, boot_time: float | None = None) -> Dir:
+    """The whole mount: proc/, sys/, dev/kmsg and dmesg."""
+    boot = boot_time or time.time()
+    top = StaticDir(
+        {
+            "proc": lambda: procfs.proc_dir(kernel, boot),
+            "sys": lambda: sysfs.sys_dir(kernel, boot),
+            "dev": lambda: StaticDir({"kmsg": lambda: kmsg.dev_kmsg(kernel)}, 0o755, boot).as_dir(),
+            "dmesg": lambda: kmsg.dmesg_file(kernel),
+        },
+        0o755,
+        boot,
+    )
+    return top.as_dir()

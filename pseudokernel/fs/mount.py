@@ -38,7 +38,8 @@ import mfusepy as fuse
 from .. import sigpending
 from ..log import format_kmsg_record
 from ..paths import mount_point, mounted_paths
-from .tree import Dir, File, Link, Reader, build_root, lookup
+from . import build_root
+from .tree import Dir, File, Link, Reader, lookup
 
 if TYPE_CHECKING:
     from ..kernel import Kernel

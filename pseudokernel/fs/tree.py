@@ -7,13 +7,12 @@ computed when the file is opened (one consistent snapshot per open, as seq_file 
 from __future__ import annotations
 
 import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    pass
 
 SYSFS_ATTR_SIZE = 4096  # what stat() reports for a sysfs attribute file
 
@@ -129,20 +128,3 @@ def lookup(root: Node, path: str) -> Node | None:
             return None
     return node
 
-
-def build_root(kernel: Kernel, boot_time: float | None = None) -> Dir:
-    """The whole mount: proc/, sys/, dev/kmsg and dmesg."""
-    from . import kmsg, procfs, sysfs
-
-    boot = boot_time or time.time()
-    top = StaticDir(
-        {
-            "proc": lambda: procfs.proc_dir(kernel, boot),
-            "sys": lambda: sysfs.sys_dir(kernel, boot),
-            "dev": lambda: StaticDir({"kmsg": lambda: kmsg.dev_kmsg(kernel)}, 0o755, boot).as_dir(),
-            "dmesg": lambda: kmsg.dmesg_file(kernel),
-        },
-        0o755,
-        boot,
-    )
-    return top.as_dir()

@@ -17,22 +17,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import taint
-from ..emu import oops
+from .. import oops, taint
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
     from .module import Module
 
 SYSCALL_TAIL = ("__do_sys_finit_module+0xac", "do_syscall_64+0x5d", "entry_SYSCALL_64_after_hwframe+0x6e")
 
 
-def _lines(kernel: Kernel, level: int, texts: list[str]) -> None:
+def _lines(kernel: KernelState, level: int, texts: list[str]) -> None:
     for text in texts:
         kernel.log.printk(bytes((1, 0x30 + level)) + text.encode("utf-8", "replace"))
 
 
-def _trace(kernel: Kernel, frames: tuple[str, ...]) -> list[bytes]:
+def _trace(kernel: KernelState, frames: tuple[str, ...]) -> list[bytes]:
     out = [b"Call Trace:\n", b" <TASK>\n"]
     out += [f" {kernel.format_kernel_frame(f)}\n".encode() for f in frames]
     out += oops.user_regs_lines(kernel, "init")
@@ -40,7 +39,7 @@ def _trace(kernel: Kernel, frames: tuple[str, ...]) -> list[bytes]:
     return out
 
 
-def kobject_empty_name(kernel: Kernel, mod: Module) -> None:
+def kobject_empty_name(kernel: KernelState, mod: Module) -> None:
     """WARN(1, "kobject: (%p): attempted to be registered with empty name!\\n", kobj)."""
     kobj = mod.struct_addr + kernel.profile.structs.module.mkobj if mod.struct_addr else 0
     _lines(kernel, 4, [
@@ -59,7 +58,7 @@ def kobject_empty_name(kernel: Kernel, mod: Module) -> None:
     kernel.add_taint(taint.WARN)
 
 
-def fortify_strlen_overflow(kernel: Kernel) -> None:
+def fortify_strlen_overflow(kernel: KernelState) -> None:
     """fortify_panic("__fortify_strlen"): the message, then BUG() at lib/string_helpers.c:1027."""
     _lines(kernel, 0, ["detected buffer overflow in __fortify_strlen\n"])
     _lines(kernel, 4, [oops.CUT_HERE])
@@ -78,7 +77,7 @@ def fortify_strlen_overflow(kernel: Kernel) -> None:
                    "unload or read of /proc/modules hangs\n")
 
 
-def sysfs_warn_dup(kernel: Kernel, kname: str) -> None:
+def sysfs_warn_dup(kernel: KernelState, kname: str) -> None:
     """sysfs_create_dir_ns() found the name taken: sysfs_warn_dup()'s line and dump_stack(),
     then kobject_add_internal()'s error line."""
     _lines(kernel, 4, [f"sysfs: cannot create duplicate filename '/module/{kname}'\n"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from errno import ENOEXEC
 from typing import TYPE_CHECKING
 
 from .. import taint
 from .module import State
 
 if TYPE_CHECKING:
+    from ..state import KernelState
     from .module import Module
 
 MODULE_INIT_IGNORE_MODVERSIONS = 1
@@ -49,3 +51,12 @@ def module_flags(mod: Module, show_state: bool = True) -> str:
             out += "+"
         return out + ")"
     return ""
+
+
+def try_to_force_load(kernel: KernelState, mod: Module, reason: str) -> None:
+    """CONFIG_MODULE_FORCE_LOAD: taint F and go on; without it, -ENOEXEC."""
+    if not kernel.profile.enabled("MODULE_FORCE_LOAD"):
+        raise LoadError(ENOEXEC, f"{reason}: forced load not supported")
+    if not kernel.test_taint(taint.FORCED_MODULE):
+        kernel.log.warn(f"{mod.name}: {reason}: kernel tainted.\n")
+    kernel.add_taint_module(mod, taint.FORCED_MODULE, lockdep_ok=False)

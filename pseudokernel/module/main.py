@@ -9,9 +9,8 @@ from __future__ import annotations
 from errno import EBUSY, EEXIST, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOEXEC, ENOMEM, EPERM, ETIME, EWOULDBLOCK
 from typing import TYPE_CHECKING
 
-from .. import taint
+from .. import oops, taint
 from ..bits import s32
-from ..emu import oops
 from ..emu.traps import CpuStop
 from ..leaks import unload_report
 from .bugs import fortify_strlen_overflow
@@ -38,13 +37,13 @@ from .sysfs import mod_sysfs_setup
 from .version import check_modstruct_version, read_versions
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
 
 O_TRUNC = 0o1000  # delete_module(2)'s force flag
 NOP5 = bytes((0x0F, 0x1F, 0x44, 0x00, 0x00))  # x86_nops[5]: what ftrace_init_nop() writes
 
 
-def setup_load_info(kernel: Kernel, info: LoadInfo, flags: int) -> None:
+def setup_load_info(kernel: KernelState, info: LoadInfo, flags: int) -> None:
     info.index.info = info.find_sec(".modinfo")
     info.modinfo = load_modinfo(info)
     if info.index.info:
@@ -75,7 +74,7 @@ def setup_load_info(kernel: Kernel, info: LoadInfo, flags: int) -> None:
     info.index.pcpu = info.find_sec(".data..percpu")
 
 
-def blacklisted(kernel: Kernel, name: str) -> bool:
+def blacklisted(kernel: KernelState, name: str) -> bool:
     """module_blacklist=a,b: each comma-ended piece compared whole (an empty piece matches an
     empty name; nothing is blacklisted without the parameter)."""
     pieces = kernel.cmdline_param("module_blacklist", "").split(",")
@@ -92,7 +91,7 @@ def rewrite_section_headers(info: LoadInfo) -> None:
     info.sechdrs[info.index.info].flags &= ~SHF_ALLOC
 
 
-def layout_and_allocate(kernel: Kernel, info: LoadInfo, mod: Module, flags: int) -> Image:
+def layout_and_allocate(kernel: KernelState, info: LoadInfo, mod: Module, flags: int) -> Image:
     check_modinfo(kernel, mod, info, info.modinfo, flags)
     module_enforce_rwx_sections(kernel, info, mod)
     info.sechdrs[info.index.pcpu].flags &= ~SHF_ALLOC
@@ -106,7 +105,7 @@ def layout_and_allocate(kernel: Kernel, info: LoadInfo, mod: Module, flags: int)
     return move_module(kernel, info, mod)
 
 
-def move_module(kernel: Kernel, info: LoadInfo, mod: Module) -> Image:
+def move_module(kernel: KernelState, info: LoadInfo, mod: Module) -> Image:
     m = kernel.machine
     core = m.module_alloc(mod.core_layout.size)
     if core is None:
@@ -135,7 +134,7 @@ def move_module(kernel: Kernel, info: LoadInfo, mod: Module) -> Image:
     return image
 
 
-def percpu_modalloc(kernel: Kernel, mod: Module, info: LoadInfo) -> None:
+def percpu_modalloc(kernel: KernelState, mod: Module, info: LoadInfo) -> None:
     pcpusec = info.sechdrs[info.index.pcpu]
     if not info.index.pcpu or not pcpusec.size:
         return
@@ -151,7 +150,7 @@ def percpu_modalloc(kernel: Kernel, mod: Module, info: LoadInfo) -> None:
     mod.percpu_size = pcpusec.size
 
 
-def find_module_sections(kernel: Kernel, mod: Module, info: LoadInfo) -> None:
+def find_module_sections(kernel: KernelState, mod: Module, info: LoadInfo) -> None:
     for name, attr, entsize in (("__ksymtab", "num_syms", 12), ("__ksymtab_gpl", "num_gpl_syms", 12)):
         i = info.find_sec(name)
         setattr(mod, attr, info.sechdrs[i].size // entsize if i else 0)
@@ -170,7 +169,7 @@ def setup_modinfo(mod: Module, info: LoadInfo) -> None:
     mod.srcversion = get_modinfo(info.modinfo, "srcversion")
 
 
-def ftrace_module_init(kernel: Kernel, info: LoadInfo, image: Image) -> None:
+def ftrace_module_init(kernel: KernelState, info: LoadInfo, image: Image) -> None:
     """Turn each `call __fentry__` listed in __mcount_loc into a 5-byte NOP (ftrace_init_nop)."""
     i = info.find_sec("__mcount_loc")
     if not i:
@@ -193,7 +192,7 @@ def init_notes(mod: Module, info: LoadInfo, image: Image) -> None:
             mod.notes[s.name] = image.read(s.addr, s.size)
 
 
-def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
+def load_module(kernel: KernelState, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
     """finit_module(2) after the file has been read: returns the LIVE module or raises."""
     info = LoadInfo(data)
     # kernel_read_file() vmalloc()ed the file: the address range the temporary copy has
@@ -206,7 +205,7 @@ def load_module(kernel: Kernel, data: bytes, args: str = "", flags: int = 0, fil
     return do_init_module(kernel, mod)
 
 
-def _load_module(kernel: Kernel, info: LoadInfo, args: str, flags: int, filename: str) -> Module:
+def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, filename: str) -> Module:
     log = kernel.log
     module_sig_check(kernel, info, flags)
     elf_validity_check(info, log)
@@ -267,7 +266,7 @@ def _load_module(kernel: Kernel, info: LoadInfo, args: str, flags: int, filename
     return mod
 
 
-def post_relocation(kernel: Kernel, mod: Module, info: LoadInfo, image: Image, values: list[int]) -> None:
+def post_relocation(kernel: KernelState, mod: Module, info: LoadInfo, image: Image, values: list[int]) -> None:
     if mod.percpu_size:
         pcpu = info.sechdrs[info.index.pcpu]
         kernel.machine.write(kernel.percpu_address(mod.percpu), info.data[pcpu.offset : pcpu.offset + pcpu.size])
@@ -285,7 +284,7 @@ def _section_range(info: LoadInfo, name: str) -> tuple[int, int]:
     return (info.sechdrs[i].addr, info.sechdrs[i].size) if i else (0, 0)
 
 
-def _init_exit(kernel: Kernel, info: LoadInfo, image: Image) -> tuple[int, int]:
+def _init_exit(kernel: KernelState, info: LoadInfo, image: Image) -> tuple[int, int]:
     """mod->init and mod->exit, read from the relocated struct module."""
     base = info.sechdrs[info.index.mod].addr
     size = info.sechdrs[info.index.mod].size
@@ -310,7 +309,7 @@ def _init_exit_from_symbols(info: LoadInfo) -> tuple[int, int]:
     return found["init_module"], found["cleanup_module"]
 
 
-def complete_formation(kernel: Kernel, mod: Module, info: LoadInfo) -> None:
+def complete_formation(kernel: KernelState, mod: Module, info: LoadInfo) -> None:
     with kernel.mutex:
         mod.syms = read_exports(kernel, mod, info)
         verify_exported_symbols(kernel, mod)
@@ -318,7 +317,7 @@ def complete_formation(kernel: Kernel, mod: Module, info: LoadInfo) -> None:
         set_module_state(kernel, mod, State.COMING)
 
 
-def _unwind(kernel: Kernel, mod: Module, stage: str) -> None:
+def _unwind(kernel: KernelState, mod: Module, stage: str) -> None:
     """The error ladder at the end of load_module()."""
     if stage == "formed":
         set_module_state(kernel, mod, State.GOING)
@@ -328,7 +327,7 @@ def _unwind(kernel: Kernel, mod: Module, stage: str) -> None:
 
 # -- the module list and states --------------------------------------------------------------
 
-def add_unformed_module(kernel: Kernel, mod: Module) -> None:
+def add_unformed_module(kernel: KernelState, mod: Module) -> None:
     """The name is taken from here on: a second load of it waits (EBUSY) or fails (EEXIST)."""
     with kernel.mutex:
         mod.state = State.UNFORMED
@@ -339,7 +338,7 @@ def add_unformed_module(kernel: Kernel, mod: Module) -> None:
         kernel.by_name[mod.name] = mod
 
 
-def set_module_state(kernel: Kernel, mod: Module, state: State) -> None:
+def set_module_state(kernel: KernelState, mod: Module, state: State) -> None:
     """mod->state = state: in the Module the views read and in the struct module the module's
     own code can read."""
     with kernel.mutex:
@@ -354,13 +353,13 @@ def set_module_state(kernel: Kernel, mod: Module, state: State) -> None:
 
 # -- init ---------------------------------------------------------------------------------------
 
-def _kernel_text(kernel: Kernel, name: str, offset: int) -> int | None:
+def _kernel_text(kernel: KernelState, name: str, offset: int) -> int | None:
     """Where a call from the kernel's own text returns: the frames a backtrace shows."""
     addr = kernel.profile.kallsyms_by_name.get(name)
     return addr + offset if addr is not None else None
 
 
-def do_init_module(kernel: Kernel, mod: Module) -> Module:
+def do_init_module(kernel: KernelState, mod: Module) -> Module:
     """Run init. A fault leaves the module COMING, as the kernel leaves it when the oops
     kills insmod; a CPU stopped for running past its budget (the kernel would spin on
     forever) is unwound like an init that failed, so its memory comes back."""
@@ -408,7 +407,7 @@ def do_init_module(kernel: Kernel, mod: Module) -> Module:
 
 # -- freeing ------------------------------------------------------------------------------------
 
-def free_module_resources(kernel: Kernel, mod: Module, unlink: bool) -> None:
+def free_module_resources(kernel: KernelState, mod: Module, unlink: bool) -> None:
     """Release memory, per-CPU data, references and the list entry of a failed load."""
     m = kernel.machine
     with kernel.mutex:
@@ -433,7 +432,7 @@ def free_module_resources(kernel: Kernel, mod: Module, unlink: bool) -> None:
         mod.args_addr = 0
 
 
-def free_module(kernel: Kernel, mod: Module) -> None:
+def free_module(kernel: KernelState, mod: Module) -> None:
     """free_module(): sysfs gone, parameters destroyed, memory released, unlinked. Locks
     that lived in the module or were taken by it go with it (the report named them)."""
     for lock, caller in list(kernel.held_locks.items()):
@@ -446,7 +445,7 @@ def free_module(kernel: Kernel, mod: Module) -> None:
 
 # -- delete_module(2) ---------------------------------------------------------------------------
 
-def delete_module(kernel: Kernel, name: str, flags: int) -> None:
+def delete_module(kernel: KernelState, name: str, flags: int) -> None:
     """The syscall's body, run by Kernel.delete_module inside the syscall: raises
     OSError(errno) as the syscall fails. What the module left behind (memory,
     registrations, locks) is reported and kept in kernel.last_report."""
@@ -484,7 +483,7 @@ def delete_module(kernel: Kernel, name: str, flags: int) -> None:
     free_module(kernel, mod)
 
 
-def try_force_unload(kernel: Kernel, flags: int) -> bool:
+def try_force_unload(kernel: KernelState, flags: int) -> bool:
     """O_TRUNC asks to unload a module in use or without exit: only with MODULE_FORCE_UNLOAD,
     and it taints."""
     if flags & O_TRUNC and kernel.profile.enabled("MODULE_FORCE_UNLOAD"):
@@ -495,7 +494,7 @@ def try_force_unload(kernel: Kernel, flags: int) -> bool:
 
 # -- module references (try_module_get & co) ---------------------------------------------------
 
-def try_module_get(kernel: Kernel, struct_addr: int) -> bool:
+def try_module_get(kernel: KernelState, struct_addr: int) -> bool:
     if not struct_addr:
         return True
     mod = kernel.module_by_struct(struct_addr)
@@ -508,14 +507,14 @@ def try_module_get(kernel: Kernel, struct_addr: int) -> bool:
     return True
 
 
-def __module_get(kernel: Kernel, struct_addr: int) -> None:
+def __module_get(kernel: KernelState, struct_addr: int) -> None:
     mod = kernel.module_by_struct(struct_addr)
     if mod is not None:
         mod.refcnt += 1
         kernel.generation += 1
 
 
-def module_put(kernel: Kernel, struct_addr: int) -> None:
+def module_put(kernel: KernelState, struct_addr: int) -> None:
     mod = kernel.module_by_struct(struct_addr)
     if mod is not None and mod.refcnt > 0:
         mod.refcnt -= 1

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from .. import taint
 from .elf import LoadInfo
-from .internal import MODULE_INIT_IGNORE_VERMAGIC, LoadError
+from .internal import MODULE_INIT_IGNORE_VERMAGIC, LoadError, try_to_force_load
 from .version import same_magic
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
     from .module import Module
 
 GPL_COMPATIBLE = ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL")
@@ -50,16 +50,7 @@ def load_modinfo(info: LoadInfo) -> list[str]:
     return modinfo_strings(info.section_bytes(i)) if i else []
 
 
-def try_to_force_load(kernel: Kernel, mod: Module, reason: str) -> None:
-    """CONFIG_MODULE_FORCE_LOAD: taint F and go on; without it, -ENOEXEC."""
-    if not kernel.profile.enabled("MODULE_FORCE_LOAD"):
-        raise LoadError(ENOEXEC, f"{reason}: forced load not supported")
-    if not kernel.test_taint(taint.FORCED_MODULE):
-        kernel.log.warn(f"{mod.name}: {reason}: kernel tainted.\n")
-    kernel.add_taint_module(mod, taint.FORCED_MODULE, lockdep_ok=False)
-
-
-def check_modinfo(kernel: Kernel, mod: Module, info: LoadInfo, modinfo: list[str], flags: int) -> None:
+def check_modinfo(kernel: KernelState, mod: Module, info: LoadInfo, modinfo: list[str], flags: int) -> None:
     log = kernel.log
     modmagic = get_modinfo(modinfo, "vermagic")
     if flags & MODULE_INIT_IGNORE_VERMAGIC:
@@ -98,7 +89,7 @@ def check_modinfo(kernel: Kernel, mod: Module, info: LoadInfo, modinfo: list[str
         kernel.add_taint_module(mod, taint.TEST)
 
 
-def check_modinfo_retpoline(kernel: Kernel, mod: Module, modinfo: list[str]) -> None:
+def check_modinfo_retpoline(kernel: KernelState, mod: Module, modinfo: list[str]) -> None:
     """retpoline_module_ok(): with CONFIG_RETPOLINE, a module must say retpoline=Y.
 
     arch/x86/kernel/cpu/bugs.c lets it pass only when spectre_v2 is not mitigated; the emulated
@@ -112,7 +103,7 @@ def check_modinfo_retpoline(kernel: Kernel, mod: Module, modinfo: list[str]) -> 
     kernel.log.warn(f"{mod.name}: loading module not compiled with retpoline compiler.\n")
 
 
-def set_license(kernel: Kernel, mod: Module, license: str | None) -> None:
+def set_license(kernel: KernelState, mod: Module, license: str | None) -> None:
     if license is None:
         license = "unspecified"
     mod.license = license
@@ -122,7 +113,7 @@ def set_license(kernel: Kernel, mod: Module, license: str | None) -> None:
         kernel.add_taint_module(mod, taint.PROPRIETARY_MODULE, lockdep_ok=False)
 
 
-def check_module_license_and_versions(kernel: Kernel, mod: Module) -> None:
+def check_module_license_and_versions(kernel: KernelState, mod: Module) -> None:
     prev = kernel.test_taint(taint.PROPRIETARY_MODULE)
     if mod.name == "ndiswrapper":
         kernel.add_taint(taint.PROPRIETARY_MODULE, lockdep_ok=False)

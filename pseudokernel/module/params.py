@@ -17,7 +17,7 @@ from ..bits import PAGE_SIZE, s32
 from ..emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
     from .module import Module
 
 SIZEOF_KERNEL_PARAM = 40
@@ -39,7 +39,7 @@ class KernelParam:
     arg: int
 
 
-def read_params(kernel: Kernel, mod: Module, addr: int, size: int) -> list[KernelParam]:
+def read_params(kernel: KernelState, mod: Module, addr: int, size: int) -> list[KernelParam]:
     """The module's struct kernel_param array (mod->kp). A name the kernel would read and
     cannot (a parameter with a sysfs file, perm != 0) fails the load with -ENOEXEC where the
     real kernel would oops in add_sysfs_param()."""
@@ -64,7 +64,7 @@ def read_params(kernel: Kernel, mod: Module, addr: int, size: int) -> list[Kerne
     return out
 
 
-def bad_pointer(kernel: Kernel, mod: Module, what: str, addr: int) -> None:
+def bad_pointer(kernel: KernelState, mod: Module, what: str, addr: int) -> None:
     """A pointer in the module's data that leads nowhere, where the kernel would dereference
     it and oops: the load fails instead, with -ENOEXEC."""
     kernel.log.err(f"pseudokernel: {mod.name}: {what} at {addr:#x} is not mapped\n")
@@ -127,20 +127,20 @@ def _cstr(buf: bytearray, off: int) -> str:
     return buf[off:end].decode("utf-8", "surrogateescape")
 
 
-def param_check_unsafe(kernel: Kernel, kp: KernelParam) -> bool:
+def param_check_unsafe(kernel: KernelState, kp: KernelParam) -> bool:
     if kp.flags & KERNEL_PARAM_FL_UNSAFE:
         kernel.log.notice(f"Setting dangerous option {kp.name} - tainting kernel\n")
         kernel.add_taint(taint.USER)
     return True
 
 
-def ops_fn(kernel: Kernel, kp: KernelParam, slot: int) -> int:
+def ops_fn(kernel: KernelState, kp: KernelParam, slot: int) -> int:
     """kp->ops->set (slot 1), ->get (2), ->free (3); ops->flags is the first word.
     Raises MemoryFault when kp->ops leads nowhere."""
     return kernel.machine.read_u64(kp.ops + 8 * slot)
 
 
-def parse_args(kernel: Kernel, mod: Module, args: str) -> str | None:
+def parse_args(kernel: KernelState, mod: Module, args: str) -> str | None:
     """Apply `args` to the module's parameters; returns what followed `--`, or raises OSError.
 
     The arguments live in a kernel buffer (mod->args) that next_arg() mangles in place, and
@@ -184,7 +184,7 @@ def parse_args(kernel: Kernel, mod: Module, args: str) -> str | None:
     return None
 
 
-def parse_one(kernel: Kernel, mod: Module, param: str, val: str | None, val_addr: int) -> int:
+def parse_one(kernel: KernelState, mod: Module, param: str, val: str | None, val_addr: int) -> int:
     for i, kp in enumerate(mod.params):
         if kp.name is None:
             bad_pointer(kernel, mod, f"parameter {i}: name", kernel.machine.read_u64(kp.addr))
@@ -204,7 +204,7 @@ def parse_one(kernel: Kernel, mod: Module, param: str, val: str | None, val_addr
     return unknown_module_param_cb(kernel, mod, param, val)
 
 
-def unknown_module_param_cb(kernel: Kernel, mod: Module, param: str, val: str | None) -> int:
+def unknown_module_param_cb(kernel: KernelState, mod: Module, param: str, val: str | None) -> int:
     if param == "async_probe":
         return 0
     if param == "dyndbg" or param.endswith(".dyndbg"):
@@ -213,7 +213,7 @@ def unknown_module_param_cb(kernel: Kernel, mod: Module, param: str, val: str | 
     return 0
 
 
-def param_attr_show(kernel: Kernel, mod: Module, kp: KernelParam) -> bytes:
+def param_attr_show(kernel: KernelState, mod: Module, kp: KernelParam) -> bytes:
     """Read /sys/module/<mod>/parameters/<name>: ops->get into a page (param_attr_show)."""
     try:
         get = ops_fn(kernel, kp, 2)
@@ -231,7 +231,7 @@ def param_attr_show(kernel: Kernel, mod: Module, kp: KernelParam) -> bytes:
         kernel.api.kfree(buf)
 
 
-def param_attr_store(kernel: Kernel, mod: Module, kp: KernelParam, data: bytes) -> int:
+def param_attr_store(kernel: KernelState, mod: Module, kp: KernelParam, data: bytes) -> int:
     """Write /sys/module/<mod>/parameters/<name>: ops->set on the NUL-terminated buffer."""
     try:
         set_ = ops_fn(kernel, kp, 1)
@@ -252,7 +252,7 @@ def param_attr_store(kernel: Kernel, mod: Module, kp: KernelParam, data: bytes) 
         kernel.api.kfree(buf)
 
 
-def destroy_params(kernel: Kernel, mod: Module) -> None:
+def destroy_params(kernel: KernelState, mod: Module) -> None:
     """Call ops->free for each parameter that has one (charp strings go back to the slab)."""
     for kp in mod.params:
         if not kp.ops:

@@ -15,7 +15,7 @@ from ..bits import MASK64, s32, s64
 from .elf import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_REL, SHT_RELA, SYM, LoadInfo
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
     from .module import Module
 
 RELA = struct.Struct("<QQq")
@@ -52,7 +52,7 @@ class Image:
         return bytes(buf[off : off + size])
 
 
-def apply_relocations(kernel: Kernel, mod: Module, info: LoadInfo, image: Image, values: list[int]) -> None:
+def apply_relocations(kernel: KernelState, mod: Module, info: LoadInfo, image: Image, values: list[int]) -> None:
     for i in range(1, info.shnum):
         sec = info.sechdrs[i]
         infosec = sec.info
@@ -70,7 +70,7 @@ def apply_relocations(kernel: Kernel, mod: Module, info: LoadInfo, image: Image,
             apply_relocate_add(kernel, mod, info, i, image, values)
 
 
-def apply_relocate_add(kernel: Kernel, mod: Module, info: LoadInfo, relsec: int, image: Image, values: list[int]) -> None:
+def apply_relocate_add(kernel: KernelState, mod: Module, info: LoadInfo, relsec: int, image: Image, values: list[int]) -> None:
     log = kernel.log
     sec = info.sechdrs[relsec]
     target = info.sechdrs[sec.info]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .internal import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC, LoadError
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
     from .elf import LoadInfo
 
 MODULE_SIG_STRING = b"~Module signature appended~\n"
@@ -222,7 +222,7 @@ def verify_pkcs7(content: bytes, der: bytes, trusted: list[bytes]) -> int:
     return ENOKEY
 
 
-def module_sig_check(kernel: Kernel, info: LoadInfo, flags: int) -> None:
+def module_sig_check(kernel: KernelState, info: LoadInfo, flags: int) -> None:
     """Strip and check the appended signature; sets info.sig_ok and info.len."""
     err = ENODATA
     mangled = flags & (MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC)

@@ -13,12 +13,12 @@ from .elf import SHF_EXECINSTR, SHF_WRITE, LoadInfo
 from .internal import LoadError
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
     from .module import Module
 
 
 
-def module_enforce_rwx_sections(kernel: Kernel, info: LoadInfo, mod: Module) -> None:
+def module_enforce_rwx_sections(kernel: KernelState, info: LoadInfo, mod: Module) -> None:
     """No section may be both writable and executable."""
     if not kernel.profile.enabled("STRICT_MODULE_RWX"):
         return
@@ -28,7 +28,7 @@ def module_enforce_rwx_sections(kernel: Kernel, info: LoadInfo, mod: Module) -> 
             raise LoadError(ENOEXEC, "W+X section")
 
 
-def module_enable_protections(kernel: Kernel, mod: Module, after_init: bool) -> None:
+def module_enable_protections(kernel: KernelState, mod: Module, after_init: bool) -> None:
     """module_enable_ro()/nx()/x(): text RX, rodata RO, ro_after_init RO once init is done."""
     if not kernel.profile.enabled("STRICT_MODULE_RWX"):
         return

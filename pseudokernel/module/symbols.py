@@ -22,7 +22,7 @@ from .module import ExportedSymbol, Module, State
 from .version import check_version
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
 
 STB_WEAK = 2
 KERNEL_SYMBOL = struct.Struct("<iii")  # PREL32 struct kernel_symbol
@@ -40,7 +40,7 @@ class Found:
     value: int | None  # None for vmlinux symbols until the CPU gives them an address
 
 
-def find_symbol(kernel: Kernel, name: str, gplok: bool) -> Found | None:
+def find_symbol(kernel: KernelState, name: str, gplok: bool) -> Found | None:
     """vmlinux's __ksymtab then __ksymtab_gpl, then each formed module's, newest first."""
     sym = kernel.profile.exports.get(name)
     if sym is not None and (gplok or not sym.gpl):
@@ -57,7 +57,7 @@ def find_symbol(kernel: Kernel, name: str, gplok: bool) -> Found | None:
     return None
 
 
-def inherit_taint(kernel: Kernel, mod: Module, owner: Module | None, name: str) -> bool:
+def inherit_taint(kernel: KernelState, mod: Module, owner: Module | None, name: str) -> bool:
     if owner is None or not owner.taints & (1 << taint.PROPRIETARY_MODULE):
         return True
     if mod.using_gplonly_symbols:
@@ -73,7 +73,7 @@ def inherit_taint(kernel: Kernel, mod: Module, owner: Module | None, name: str) 
     return True
 
 
-def verify_namespace_is_imported(kernel: Kernel, info: LoadInfo, found: Found, mod: Module) -> int:
+def verify_namespace_is_imported(kernel: KernelState, info: LoadInfo, found: Found, mod: Module) -> int:
     if not found.namespace:
         return 0
     if found.namespace in get_all_modinfo(info.modinfo, "import_ns"):
@@ -84,7 +84,7 @@ def verify_namespace_is_imported(kernel: Kernel, info: LoadInfo, found: Found, m
     return -EINVAL
 
 
-def ref_module(kernel: Kernel, a: Module, b: Module | None) -> int:
+def ref_module(kernel: KernelState, a: Module, b: Module | None) -> int:
     """Module a uses b: b gets a holder and a reference (strong_try_module_get)."""
     if b is None or a in b.source_list:
         return 0
@@ -98,7 +98,7 @@ def ref_module(kernel: Kernel, a: Module, b: Module | None) -> int:
     return 0
 
 
-def resolve_symbol(kernel: Kernel, mod: Module, info: LoadInfo, name: str, hint: str) -> int | Found | None:
+def resolve_symbol(kernel: KernelState, mod: Module, info: LoadInfo, name: str, hint: str) -> int | Found | None:
     """The resolved symbol, None when there is none to see, or a negative errno."""
     with kernel.mutex:
         found = find_symbol(kernel, name, gplok=not mod.taints & (1 << taint.PROPRIETARY_MODULE))
@@ -138,7 +138,7 @@ def call_hints(info: LoadInfo) -> dict[int, str]:
     return out
 
 
-def simplify_symbols(kernel: Kernel, mod: Module, info: LoadInfo) -> list[int]:
+def simplify_symbols(kernel: KernelState, mod: Module, info: LoadInfo) -> list[int]:
     """st_value of every symbol, as the kernel rewrites it: final addresses.
 
     Raises OSError with the errno of the last failure after printing every one.
@@ -180,7 +180,7 @@ def simplify_symbols(kernel: Kernel, mod: Module, info: LoadInfo) -> list[int]:
     return values
 
 
-def read_exports(kernel: Kernel, mod: Module, info: LoadInfo) -> list[ExportedSymbol]:
+def read_exports(kernel: KernelState, mod: Module, info: LoadInfo) -> list[ExportedSymbol]:
     """The module's __ksymtab / __ksymtab_gpl (PREL32 entries) with their __kcrctab CRCs."""
     m = kernel.machine
     out: list[ExportedSymbol] = []
@@ -203,7 +203,7 @@ def read_exports(kernel: Kernel, mod: Module, info: LoadInfo) -> list[ExportedSy
     return out
 
 
-def _read_or_fail(kernel: Kernel, mod: Module, what: str, addr: int, size: int) -> bytes:
+def _read_or_fail(kernel: KernelState, mod: Module, what: str, addr: int, size: int) -> bytes:
     """Module memory the kernel reads through a pointer the module supplies (PREL32 offsets,
     the CRC array). Where it leads nowhere the kernel would oops: the load fails instead."""
     try:
@@ -213,7 +213,7 @@ def _read_or_fail(kernel: Kernel, mod: Module, what: str, addr: int, size: int) 
         raise OSError(ENOEXEC, f"{what}: bad pointer") from None
 
 
-def _cstr_or_fail(kernel: Kernel, mod: Module, what: str, addr: int) -> str:
+def _cstr_or_fail(kernel: KernelState, mod: Module, what: str, addr: int) -> str:
     addr &= (1 << 64) - 1
     try:
         return kernel.machine.read_cstr(addr, 512).decode("utf-8", "replace")
@@ -222,7 +222,7 @@ def _cstr_or_fail(kernel: Kernel, mod: Module, what: str, addr: int) -> str:
         raise OSError(ENOEXEC, f"{what}: bad pointer") from None
 
 
-def verify_exported_symbols(kernel: Kernel, mod: Module) -> None:
+def verify_exported_symbols(kernel: KernelState, mod: Module) -> None:
     """Nothing the module exports may already be exported (in vmlinux or another module)."""
     for s in mod.syms:
         found = find_symbol(kernel, s.name, gplok=True)

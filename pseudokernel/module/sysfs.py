@@ -23,7 +23,7 @@ from . import bugs
 from .module import Module, State
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
 
 
 def sysfs_name(name: str) -> str:
@@ -31,7 +31,7 @@ def sysfs_name(name: str) -> str:
     return name.replace("/", "!")
 
 
-def mod_sysfs_setup(kernel: Kernel, mod: Module) -> None:
+def mod_sysfs_setup(kernel: KernelState, mod: Module) -> None:
     """Raises OSError(errno) after printing what the kernel prints."""
     with kernel.mutex:
         others = [m for m in kernel.modules if m is not mod and m.state != State.UNFORMED]

@@ -7,10 +7,10 @@ from errno import ENOEXEC
 from typing import TYPE_CHECKING
 
 from .elf import LoadInfo
-from .internal import MODULE_NAME_LEN, LoadError
+from .internal import MODULE_NAME_LEN, LoadError, try_to_force_load
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..state import KernelState
     from .module import Module
 
 MODVERSION_INFO = struct.Struct(f"<Q{MODULE_NAME_LEN}s")  # struct modversion_info
@@ -36,10 +36,8 @@ def read_versions(info: LoadInfo) -> dict[str, int]:
     return out
 
 
-def check_version(kernel: Kernel, info: LoadInfo, symname: str, mod: Module, crc: int | None) -> bool:
+def check_version(kernel: KernelState, info: LoadInfo, symname: str, mod: Module, crc: int | None) -> bool:
     """check_version(): False when the module was built against a different symbol."""
-    from .modinfo import try_to_force_load
-
     if crc is None:
         return True
     if not info.index.vers:
@@ -59,7 +57,7 @@ def check_version(kernel: Kernel, info: LoadInfo, symname: str, mod: Module, crc
     return True
 
 
-def check_modstruct_version(kernel: Kernel, info: LoadInfo, mod: Module) -> None:
+def check_modstruct_version(kernel: KernelState, info: LoadInfo, mod: Module) -> None:
     """The CRC of module_layout stands for the layout of struct module and friends."""
     sym = kernel.profile.exports.get("module_layout")
     crc = sym.crc if sym else None

@@ -20,6 +20,7 @@ from .layouts import LAYOUTS
 
 if TYPE_CHECKING:
     from .btf import Btf
+    from .btf import Struct as BtfStruct
 
 
 class Layout:
@@ -48,6 +49,14 @@ class Structs:
 
     def __init__(self, btf: Btf | None) -> None:
         self._btf = btf
+        self._raw: dict[str, BtfStruct | None] = {}
+
+    def btf(self, struct: str) -> BtfStruct | None:
+        """The struct as the BTF describes it, every member (a handler filling a task_struct or
+        pv_ops member by member), or None without BTF."""
+        if struct not in self._raw:
+            self._raw[struct] = self._btf.struct(struct) if self._btf is not None else None
+        return self._raw[struct]
 
     def __getattr__(self, struct: str) -> Layout:
         if struct.startswith("_"):
@@ -61,7 +70,7 @@ class Structs:
         cached = self.__dict__.get(struct)
         if cached is not None:
             return cached
-        found = self._btf.struct(struct) if self._btf is not None else None
+        found = self.btf(struct)
         fallback = LAYOUTS.get(struct)
         if fallback is None:  # undeclared: only get() with a default makes sense
             fallback = dict.fromkeys(found.members, 0) if found is not None else {}

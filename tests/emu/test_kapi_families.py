@@ -160,7 +160,8 @@ def test_exit_runs_without_a_fault(kernel, test):
 def test_proc_entries_show_in_the_mount_tree(kernel):
     """proc_mkdir()/proc_create() at the top level appear in /proc of the mount."""
     from pseudokernel.emu.kapi import fs
-    from pseudokernel.fs.tree import Reader, build_root, lookup
+    from pseudokernel.fs import build_root
+    from pseudokernel.fs.tree import Reader, lookup
 
     k = kernel.api
     name = k.static_string("kapi_dir")
@@ -178,7 +179,8 @@ def test_proc_entries_show_in_the_mount_tree(kernel):
 def test_proc_net_shows_once_a_module_uses_init_net(kernel):
     """The namespace's /proc/net and /proc/net/stat are kernel API records like a module's
     entries; the view builds them as it builds any /proc entry."""
-    from pseudokernel.fs.tree import build_root, lookup
+    from pseudokernel.fs import build_root
+    from pseudokernel.fs.tree import lookup
 
     kernel.api.data_symbol("init_net")  # initialised on first use (the fixture may have)
     root = build_root(kernel)

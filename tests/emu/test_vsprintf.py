@@ -31,13 +31,11 @@ from pseudokernel.emu.vsprintf import (
     ListArgs,
     MemoryFault,
     VaListArgs,
-    printk_get_level,
-    printk_skip_headers,
-    printk_skip_level,
     scnprintf_result,
     snprintf_result,
     vsnprintf,
 )
+from pseudokernel.log import printk_get_level, printk_skip_headers, printk_skip_level
 
 U64 = (1 << 64) - 1
 KEY = bytes(range(16))      # test_key_siphash of lib/test_siphash.c, as the %p key

@@ -11,7 +11,8 @@ import errno
 import pytest
 from realref import PREBUILT
 
-from pseudokernel.fs.tree import Reader, build_root, lookup
+from pseudokernel.fs import build_root
+from pseudokernel.fs.tree import Reader, lookup
 
 PROCFS = PREBUILT / "procfs.ko"
 

@@ -19,7 +19,8 @@ def mod(tree: Path, rel: str) -> bytes:
 
 
 def test_signed_debian_modules_load_untainted(tree, kernel):
-    from pseudokernel.fs.tree import Reader, build_root, lookup
+    from pseudokernel.fs import build_root
+    from pseudokernel.fs.tree import Reader, lookup
 
     m = kernel.finit_module(mod(tree, "lib/crc16.ko"))
     assert m.sig_ok and m.taints == 0

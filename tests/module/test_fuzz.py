@@ -6,7 +6,7 @@ Fixture seeds only and fixed recipes, so a failure here replays with
 
 from __future__ import annotations
 
-import fuzz_loader as F
+from pseudokernel import fuzz as F
 
 SECONDS = 4.0
 

@@ -49,7 +49,8 @@ def test_headers_only_profile(built):
 
 
 def test_fresh_fixtures_load_on_a_headers_only_kernel(built):
-    from pseudokernel.fs.tree import Reader, build_root, lookup
+    from pseudokernel.fs import build_root
+    from pseudokernel.fs.tree import Reader, lookup
     from pseudokernel.kernel import Kernel
     from pseudokernel.log import format_dmesg
     from pseudokernel.profile import KernelProfile

@@ -13,7 +13,8 @@ import re
 import pytest
 from realref import dmesg_since, ko, mask, section
 
-from pseudokernel.fs.tree import Reader, build_root, lookup
+from pseudokernel.fs import build_root
+from pseudokernel.fs.tree import Reader, lookup
 from pseudokernel.log import format_dmesg
 from pseudokernel.module import LoadError
 

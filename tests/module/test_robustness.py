@@ -2,7 +2,7 @@
 
 The name cases are checked against what the real 6.1 kernel did with the same files
 (tests/expected/real/names.txt, recorded by scripts/qemu-names); the others were found by the
-fuzz harness (tests/fuzz_loader.py) and are kept here with the kernel-like failure chosen for
+fuzz harness (pseudokernel/fuzz/) and are kept here with the kernel-like failure chosen for
 each: where the real kernel dereferences a pointer a module supplies and it leads nowhere, it
 oopses; pseudokernel fails the load with -ENOEXEC and a "pseudokernel: " line instead.
 """
@@ -19,7 +19,8 @@ from name_variants import NAMES, name_variants, with_name
 from realref import PREBUILT, REAL
 from variants import HELLO, Elf
 
-from pseudokernel.fs.tree import Reader, build_root, lookup
+from pseudokernel.fs import build_root
+from pseudokernel.fs.tree import Reader, lookup
 from pseudokernel.module import LoadError
 from pseudokernel.module.main import blacklisted
 from pseudokernel.module.sysfs import sysfs_name

@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from unicorn import x86_const as X
 
@@ -34,9 +34,9 @@ from ..machine import Machine, Stub
 from ..vsprintf import Args
 
 if TYPE_CHECKING:
-    from ...kernel import Kernel
-    from ...module.module import Module
-    from ...profile import KernelSymbol
+    from ...log import PrintkLog
+    from ...profile import KernelProfile, KernelSymbol
+    from ..traps import CpuStop
 
 
 def neg_errno(e: int) -> int:
@@ -85,6 +85,8 @@ def kapi(*names: str) -> Callable:
         varargs = bool(params) and params[-1].annotation in ("VarArgs", VarArgs)
         nargs = len(params) - (1 if varargs else 0)
         for name in names:
+            if name in FUNCS:  # two answers to one kernel function: only the last would be heard
+                raise ValueError(f"{name} has two handlers: {FUNCS[name].fn.__module__} and {fn.__module__}")
             FUNCS[name] = KapiFunc(name, fn, nargs, varargs)
         return fn
 
@@ -157,28 +159,62 @@ class Registry:
         return [r for r in self.items if r.owner == owner]
 
 
-class KernelApi:
-    """The bridge between the CPU's stubs and the Kernel: imports, dispatch, and what handlers
-    need from the kernel (memory, the log, allocation with owner tracking, formatting)."""
+class KernelSide(Protocol):
+    """What handlers may ask of the rest of the kernel (kernel.Kernel answers): the one doorway
+    from the emulator to the module table, the task running, and the kernel's own reports.
+    Modules come back as opaque objects: the emulator does not depend on the loader."""
 
-    def __init__(self, kernel: Kernel, machine: Machine) -> None:
+    current_pid: int
+    current_comm: str
+    current_where: str  # init, exit, kthread ...: the call path the CPU is on
+    cr2: int
+    held_locks: dict[int, int]  # lockdep: lock address -> depth
+    drivers: dict[int, dict[str, str]]  # per module: its drivers/ links in /sys/module
+
+    def find_module(self, name: str) -> Any: ...
+    def module_at(self, addr: int) -> Any: ...
+    def module_by_struct(self, addr: int) -> Any: ...
+    def try_module_get(self, module: int) -> bool: ...
+    def module_get(self, module: int) -> None: ...
+    def module_put(self, module: int) -> None: ...
+    def percpu_address(self, ptr: int) -> int: ...
+    def params_kmalloc(self, size: int) -> int: ...
+    def params_kfree(self, addr: int) -> None: ...
+    def vsnprintf(self, fmt: bytes, args: Args) -> bytes: ...
+    def format_symbol(self, addr: int, with_offset: bool = True) -> str: ...
+    def format_kernel_frame(self, frame: str) -> str: ...
+    def hashed_pointer(self, addr: int) -> str: ...
+    def dump_stack_at(self, regs: dict[str, int], first: tuple[str, ...], chain: list) -> None: ...
+    def panic(self, message: str, regs: dict[str, int]) -> None: ...
+    def report_cpu_stop(self, mod: Any, stop: CpuStop, where: str) -> str: ...
+
+
+class KernelApi:
+    """The bridge between the CPU's stubs and the kernel: imports, dispatch, and what handlers
+    need (memory, the log, allocation with owner tracking, formatting). Its collaborators are
+    given one by one: the machine, the log, the profile, the registry of what modules
+    registered, and the KernelSide for the rest."""
+
+    def __init__(self, machine: Machine, *, log: PrintkLog, profile: KernelProfile, registry: Registry,
+                 kernel: KernelSide) -> None:
         if not FUNCS:
             _load_handlers()
         self.kernel = kernel
         self.m = machine
-        self.log = kernel.log
+        self.log = log
+        self.profile = profile
+        self.registry = registry
         self.stub: Stub | None = None
         self.unhandled: dict[str, int] = {}
         self.unhandled_by_module: dict[str, dict[str, int]] = {}
         self.unhandled_calls: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
         self._defaults: dict[str, tuple[str, int, int]] = {}
-        self._structs: dict[str, object] = {}
-        self.S = kernel.profile.structs  # struct layouts: k.S.file.private_data
+        self.S = profile.structs  # struct layouts: k.S.file.private_data
         self._strings: dict[str, int] = {}
         self.state: dict[str, object] = {}  # what handler families keep per kernel
         self.t0 = time.monotonic()
         self.skipped_ns = 0  # time the emulated kernel slept through instead of waiting
-        self.boot_ns = int(kernel.log._clock()) if hasattr(kernel.log, "_clock") else 0
+        self.boot_ns = int(log._clock()) if hasattr(log, "_clock") else 0
         self.enter_hooks: list[Callable] = []
         self.exit_hooks: list[Callable] = []
         self.free_hooks: list[Callable] = []
@@ -218,7 +254,7 @@ class KernelApi:
         return self._import_data(sym.name, sym.addr)
 
     def _guess_kind(self, name: str, hint: str) -> str:
-        btf = self.kernel.profile.btf
+        btf = self.profile.btf
         if btf is not None and btf.func_proto(name) is not None:
             return "text"
         return "text" if hint == "call" else "data"
@@ -239,24 +275,21 @@ class KernelApi:
         """The address of a kernel function for the kernel's own use (ops tables, callbacks)."""
         if name in self.m.stub_by_name:
             return self.m.stub_by_name[name]
-        sym = self.kernel.profile.exports.get(name)
-        return self._import_function(name, sym.addr if sym else self.kernel.profile.kallsyms_by_name.get(name))
+        sym = self.profile.exports.get(name)
+        return self._import_function(name, sym.addr if sym else self.profile.kallsyms_by_name.get(name))
 
     def data_symbol(self, name: str) -> int:
         """The address of a kernel data object (initialised as a module importing it would see)."""
         if name in self.m.symbols:
             return self.m.symbols[name]
-        sym = self.kernel.profile.exports.get(name)
+        sym = self.profile.exports.get(name)
         if sym is not None:
             return self.import_symbol(sym)
-        return self._import_data(name, self.kernel.profile.kallsyms_by_name.get(name))
+        return self._import_data(name, self.profile.kallsyms_by_name.get(name))
 
     def btf_struct(self, name: str):
-        """A kernel struct's layout from BTF (cached), or None."""
-        if name not in self._structs:
-            btf = self.kernel.profile.btf
-            self._structs[name] = btf.struct(name) if btf is not None else None
-        return self._structs[name]
+        """A kernel struct with all its members from BTF, or None (profile/structs.py)."""
+        return self.S.btf(name)
 
     def static_string(self, text: str) -> int:
         """A string in kernel rodata (a name the kernel hands out)."""
@@ -290,7 +323,7 @@ class KernelApi:
             return
         self._next_tick = now + 1.0 / HZ
         if self._jiffies_addr is None:
-            sym = self.kernel.profile.exports.get("jiffies")
+            sym = self.profile.exports.get("jiffies")
             self._jiffies_addr = self.data_symbol("jiffies") if sym is not None else 0
         if self._jiffies_addr:
             self.m.write_u64(self._jiffies_addr, self.jiffies())
@@ -305,7 +338,7 @@ class KernelApi:
     def _on_module_free(self, addr: int, size: int) -> None:
         """Module memory is gone: what lived in it can no longer be registered or pending
         (a driver struct in its .data, a timer in its .bss)."""
-        reg = self.kernel_registry()
+        reg = self.registry
         reg.items = [r for r in reg.items if not addr <= r.obj < addr + size]
         for hook in self.free_hooks:
             hook(self, addr, size)
@@ -341,7 +374,7 @@ class KernelApi:
         """(kind, size, nargs) of what a function without a handler returns, from BTF."""
         info = self._defaults.get(name)
         if info is None:
-            btf = self.kernel.profile.btf
+            btf = self.profile.btf
             proto = btf.func_proto(name) if btf is not None else None
             kind, size, nargs = "int", 0, 6
             if proto is not None:
@@ -400,7 +433,7 @@ class KernelApi:
         return self.m.read_u64(self.m.reg(X.UC_X86_REG_RSP))
 
     @property
-    def caller_module(self) -> Module | None:
+    def caller_module(self) -> Any:
         try:
             return self.kernel.module_at(self.caller)
         except Exception:
@@ -409,17 +442,6 @@ class KernelApi:
     def caller_module_name(self) -> str:
         mod = self.caller_module
         return mod.name if mod else ""
-
-    def current_task(self) -> int:
-        from .cpu import current
-
-        return current(self)
-
-    def kernel_registry(self) -> Registry:
-        reg = getattr(self.kernel, "registry", None)
-        if reg is None:
-            reg = self.kernel.registry = Registry()
-        return reg
 
     def cstr(self, addr: int, limit: int = 1 << 16) -> bytes:
         return self.m.read_cstr(addr, limit)

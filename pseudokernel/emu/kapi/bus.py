@@ -8,13 +8,13 @@ from . import KernelApi, kapi, kdata
 
 @kapi("bus_register")
 def bus_register(k: KernelApi, bus: int) -> int:
-    k.kernel_registry().add("bus", k.cname(k.m.read_u64(bus)), bus, k.caller_module_name())
+    k.registry.add("bus", k.cname(k.m.read_u64(bus)), bus, k.caller_module_name())
     return 0
 
 
 @kapi("bus_unregister")
 def bus_unregister(k: KernelApi, bus: int) -> None:
-    k.kernel_registry().remove("bus", bus)
+    k.registry.remove("bus", bus)
 
 
 # -- the kernel's own buses: their names, for dev_driver_string() and the printk dictionary ----------

@@ -34,7 +34,7 @@ def __register_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name
             return _err(EBUSY)
         ret = 0
     st["majors"].add(major)
-    k.kernel_registry().add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
+    k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
                             baseminor=baseminor, count=count, fops=fops)
     return ret
 
@@ -43,7 +43,7 @@ def __register_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name
 def __unregister_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name: int) -> None:
     major &= 0xFFFFFFFF
     _state(k)["majors"].discard(major)
-    k.kernel_registry().remove("chrdev", major)
+    k.registry.remove("chrdev", major)
 
 
 @kapi("register_chrdev_region")
@@ -53,7 +53,7 @@ def register_chrdev_region(k: KernelApi, first: int, count: int, name: int) -> i
     if major in st["majors"] and major not in BOOT_CHRDEV_MAJORS:
         return _err(EBUSY)
     st["majors"].add(major)
-    k.kernel_registry().add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
+    k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
                             baseminor=first & 0xFFFFF, count=count)
     return 0
 
@@ -65,7 +65,7 @@ def alloc_chrdev_region(k: KernelApi, dev: int, baseminor: int, count: int, name
         return _err(EBUSY)
     _state(k)["majors"].add(major)
     k.m.write_u32(dev, (major << 20) | (baseminor & 0xFFFFF))
-    k.kernel_registry().add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
+    k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
                             baseminor=baseminor, count=count)
     return 0
 
@@ -74,7 +74,7 @@ def alloc_chrdev_region(k: KernelApi, dev: int, baseminor: int, count: int, name
 def unregister_chrdev_region(k: KernelApi, first: int, count: int) -> None:
     major = (first & 0xFFFFFFFF) >> 20
     _state(k)["majors"].discard(major)
-    k.kernel_registry().remove("chrdev", major)
+    k.registry.remove("chrdev", major)
 
 
 @kapi("cdev_init")
@@ -93,7 +93,7 @@ def cdev_alloc(k: KernelApi) -> int:
 def cdev_add(k: KernelApi, cdev: int, dev: int, count: int) -> int:
     k.m.write_u32(cdev + k.S.cdev.dev, dev)
     k.m.write_u32(cdev + k.S.cdev.count, count)
-    k.kernel_registry().add("cdev", f"{(dev & 0xFFFFFFFF) >> 20}:{dev & 0xFFFFF}", cdev, k.caller_module_name(),
+    k.registry.add("cdev", f"{(dev & 0xFFFFFFFF) >> 20}:{dev & 0xFFFFF}", cdev, k.caller_module_name(),
                             devt=dev & 0xFFFFFFFF, count=count)
     return 0
 
@@ -108,7 +108,7 @@ def cdev_device_add(k: KernelApi, cdev: int, dev: int) -> int:
 
 @kapi("cdev_del")
 def cdev_del(k: KernelApi, cdev: int) -> None:
-    k.kernel_registry().remove("cdev", cdev)
+    k.registry.remove("cdev", cdev)
 
 
 @kapi("cdev_device_del")

@@ -16,14 +16,14 @@ def __class_create(k: KernelApi, owner: int, name: int, key: int) -> int:
     cls = k.m.kmalloc(k.S["class"].sizeof, _owner_name(k, owner), k.caller, kind="class")
     k.m.write_u64(cls + k.S["class"].name, name)
     k.m.write_u64(cls + k.S["class"].owner, owner)
-    k.kernel_registry().add("class", k.cname(name), cls, _owner_name(k, owner))
+    k.registry.add("class", k.cname(name), cls, _owner_name(k, owner))
     return cls
 
 
 @kapi("__class_register")
 def __class_register(k: KernelApi, cls: int, key: int) -> int:
     name = k.cname(k.m.read_u64(cls))
-    reg = k.kernel_registry()
+    reg = k.registry
     if any(r.name == name for r in reg.of_kind("class")):
         return _err(EEXIST)
     reg.add("class", name, cls, _owner_name(k, k.m.read_u64(cls + k.S["class"].owner)))
@@ -33,4 +33,4 @@ def __class_register(k: KernelApi, cls: int, key: int) -> int:
 @kapi("class_destroy", "class_unregister")
 def class_destroy(k: KernelApi, cls: int) -> None:
     if cls and cls < (1 << 64) - 4096:
-        k.kernel_registry().remove("class", cls)
+        k.registry.remove("class", cls)

@@ -3,7 +3,6 @@ references (kernel/module/main.c), and the data symbols they read."""
 
 from __future__ import annotations
 
-from ...module import main as refs
 from ..traps import Halted
 from . import KernelApi, kapi, kdata
 
@@ -17,29 +16,27 @@ def __fentry__(k: KernelApi) -> None:
 def __stack_chk_fail(k: KernelApi) -> None:
     """kernel/panic.c: panic("stack-protector: Kernel stack is corrupted in: %pB"), with the
     caller's frame (the stub's return address) as the top of the dumped stack."""
-    from ..oops import panic
-
     where = k.kernel.format_symbol(k.caller, with_offset=True)
     regs = k.m.registers()
     regs["rip"] = k.caller  # the function that found its canary smashed
     regs["rsp"] += 8
-    panic(k.kernel, f"stack-protector: Kernel stack is corrupted in: {where}", regs, k.kernel.current_where)
+    k.kernel.panic(f"stack-protector: Kernel stack is corrupted in: {where}", regs)
     raise Halted(k.m.registers(), "stack-protector")
 
 
 @kapi("try_module_get")
 def try_module_get(k: KernelApi, module: int) -> int:
-    return int(refs.try_module_get(k.kernel, module))
+    return int(k.kernel.try_module_get(module))
 
 
 @kapi("__module_get")
 def __module_get(k: KernelApi, module: int) -> None:
-    refs.__module_get(k.kernel, module)
+    k.kernel.module_get(module)
 
 
 @kapi("module_put")
 def module_put(k: KernelApi, module: int) -> None:
-    refs.module_put(k.kernel, module)
+    k.kernel.module_put(module)
 
 
 @kapi("module_refcount")

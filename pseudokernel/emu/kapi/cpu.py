@@ -340,7 +340,7 @@ def rdmsr_on_cpu(k: KernelApi, cpu_: int, msr: int, lo: int, hi: int = 0) -> int
 # -- the per-CPU variables of the running task -----------------------------------------------------
 
 def percpu_var(k: KernelApi, name: str) -> int | None:
-    sym = k.kernel.profile.exports.get(name)
+    sym = k.profile.exports.get(name)
     if sym is None or sym.addr is None:
         return None
     return k.kernel.percpu_address(sym.addr)

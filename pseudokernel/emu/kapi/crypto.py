@@ -28,7 +28,7 @@ def _alg_name(k: KernelApi, alg: int) -> tuple[str, str, int]:
 
 def register_alg(k: KernelApi, alg: int, kind: str) -> int:
     name, drv, prio = _alg_name(k, alg)
-    reg = k.kernel_registry()
+    reg = k.registry
     if any(r.info.get("driver") == drv for r in reg.of_kind("crypto_alg")):
         return -EEXIST & MASK64
     reg.add("crypto_alg", name, alg, k.caller_module_name(), driver=drv, priority=prio, type=kind)
@@ -44,7 +44,7 @@ def _one(struct: str, kind: str):
 
 def _unone(struct: str):
     def handler(k: KernelApi, alg: int) -> None:
-        k.kernel_registry().remove("crypto_alg", alg + _base_offset(k, struct))
+        k.registry.remove("crypto_alg", alg + _base_offset(k, struct))
 
     return handler
 
@@ -56,7 +56,7 @@ def _many(struct: str, kind: str):
             ret = register_alg(k, algs + i * size + _base_offset(k, struct), kind)
             if ret:
                 for j in range(i):
-                    k.kernel_registry().remove("crypto_alg", algs + j * size + _base_offset(k, struct))
+                    k.registry.remove("crypto_alg", algs + j * size + _base_offset(k, struct))
                 return ret
         return 0
 
@@ -67,7 +67,7 @@ def _unmany(struct: str):
     def handler(k: KernelApi, algs: int, count: int) -> None:
         size = k.S[struct].get("sizeof", 448)
         for i in range(count & 0xFFFFFFFF):
-            k.kernel_registry().remove("crypto_alg", algs + i * size + _base_offset(k, struct))
+            k.registry.remove("crypto_alg", algs + i * size + _base_offset(k, struct))
 
     return handler
 
@@ -86,7 +86,7 @@ for _kind, _struct in (("alg", "crypto_alg"), ("skcipher", "skcipher_alg"), ("sh
 @kapi("crypto_register_template")
 def crypto_register_template(k: KernelApi, tmpl: int) -> int:
     name = k.m.read(tmpl + k.S.crypto_template.name, 128).split(b"\0", 1)[0].decode("utf-8", "replace")
-    k.kernel_registry().add("crypto_template", name, tmpl, k.caller_module_name())
+    k.registry.add("crypto_template", name, tmpl, k.caller_module_name())
     return 0
 
 
@@ -99,7 +99,7 @@ def crypto_register_templates(k: KernelApi, tmpls: int, count: int) -> int:
 
 @kapi("crypto_unregister_template")
 def crypto_unregister_template(k: KernelApi, tmpl: int) -> None:
-    k.kernel_registry().remove("crypto_template", tmpl)
+    k.registry.remove("crypto_template", tmpl)
 
 
 @kapi("crypto_unregister_templates")
@@ -122,7 +122,7 @@ TFM_TYPES = {  # alloc function -> (struct of the handle, struct of the algorith
 
 def _find_alg(k: KernelApi, name: str) -> int:
     best, prio = 0, -1
-    for r in k.kernel_registry().of_kind("crypto_alg"):
+    for r in k.registry.of_kind("crypto_alg"):
         if (r.name == name or r.info.get("driver") == name) and r.info.get("priority", 0) > prio:
             best, prio = r.obj, r.info.get("priority", 0)
     return best

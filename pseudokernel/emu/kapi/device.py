@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from errno import EINVAL
 
+from ..vsprintf import VaListArgs
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
+from .printk import _level_of
 
 DYNAMIC_MINORS = 128
 # misc minors the reference kernel hands out at boot before any module: vga_arbiter,
@@ -150,7 +152,6 @@ def dev_err_probe(k: KernelApi, dev: int, err: int, fmt: int, args: VarArgs) -> 
     """drivers/base/core.c: `error %pe: %pV` at KERN_ERR; -EPROBE_DEFER is only noted."""
     import errno as _errno
 
-    from .printk import dev_emit
 
     e = err & 0xFFFFFFFF
     e = e - (1 << 32) if e >> 31 else e
@@ -179,7 +180,7 @@ def device_add(k: KernelApi, dev: int) -> int:
     name = dev_name(k, dev)
     if not name:
         return _err(EINVAL)
-    k.kernel_registry().add("device", name, dev, k.caller_module_name(), devt=k.m.read_u32(dev + dev_off(k, "devt")))
+    k.registry.add("device", name, dev, k.caller_module_name(), devt=k.m.read_u32(dev + dev_off(k, "devt")))
     return 0
 
 
@@ -191,7 +192,7 @@ def device_register(k: KernelApi, dev: int) -> int:
 
 @kapi("device_del", "device_unregister")
 def device_del(k: KernelApi, dev: int) -> None:
-    k.kernel_registry().remove("device", dev)
+    k.registry.remove("device", dev)
 
 
 @kapi("get_device")
@@ -206,7 +207,7 @@ def put_device(k: KernelApi, dev: int) -> None:
 
 def _device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int, name: str) -> int:
     dev = new_device(k, name, parent, devt, cls, drvdata)
-    k.kernel_registry().add("device", name, dev, k.caller_module_name(), devt=devt,
+    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt,
                             cls=k.cname(k.m.read_u64(cls)) if cls else "")
     return dev
 
@@ -224,13 +225,54 @@ def device_create_with_groups(k: KernelApi, cls: int, parent: int, devt: int, dr
 
 @kapi("device_destroy")
 def device_destroy(k: KernelApi, cls: int, devt: int) -> None:
-    reg = k.kernel_registry()
+    reg = k.registry
     for r in reversed(reg.of_kind("device")):
         if r.info.get("devt") == devt & 0xFFFFFFFF:
             reg.remove("device", r.obj)
             return
 
 
-@kapi("device_create_file", "device_add_groups", "device_add_group", "sysfs_create_link")
+@kapi("device_create_file", "device_add_groups", "device_add_group")
 def device_create_file(k: KernelApi, dev: int, attr: int) -> int:
     return 0
+
+
+# -- dev_printk ---------------------------------------------------------------------------------------
+
+def dev_emit(k: KernelApi, level: int, dev: int, text: bytes) -> int:
+    """__dev_printk(): 'driver device: message' with the SUBSYSTEM/DEVICE dictionary."""
+    if not dev:
+        return k.log.printk(bytes((1, 0x30 + level)) + b"(NULL device *): " + text)
+    head = f"{dev_driver_string(k, dev)} {dev_name(k, dev)}: ".encode()
+    return k.log.printk(bytes((1, 0x30 + level)) + head + text, dev_info=dev_printk_info(k, dev))
+
+
+def _dev_level(level: int):
+    def handler(k: KernelApi, dev: int, fmt: int, args: VarArgs) -> None:
+        dev_emit(k, level, dev, k.format(fmt, args))
+
+    return handler
+
+
+for _lvl, _name in enumerate(("_dev_emerg", "_dev_alert", "_dev_crit", "_dev_err", "_dev_warn", "_dev_notice",
+                              None, "_dev_info")):
+    if _name:
+        kapi(_name)(_dev_level(_lvl))
+
+
+@kapi("_dev_printk")
+def _dev_printk(k: KernelApi, level: int, dev: int, fmt: int, args: VarArgs) -> None:
+    dev_emit(k, _level_of(k, level), dev, k.format(fmt, args))
+
+
+@kapi("dev_printk_emit")
+def dev_printk_emit(k: KernelApi, level: int, dev: int, fmt: int, args: VarArgs) -> int:
+    return k.log.printk(bytes((1, 0x30 + (level & 7))) + k.format(fmt, args), dev_info=dev_printk_info(k, dev))
+
+
+@kapi("dev_vprintk_emit")
+def dev_vprintk_emit(k: KernelApi, level: int, dev: int, fmt: int, va: int) -> int:
+    args = VaListArgs(k.m, va)
+    text = k.format(fmt, args)
+    k.m.write(va, args.tag_bytes())
+    return k.log.printk(bytes((1, 0x30 + (level & 7))) + text, dev_info=dev_printk_info(k, dev))

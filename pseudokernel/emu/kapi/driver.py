@@ -49,7 +49,7 @@ def driver_register(k: KernelApi, drv: int) -> int:
     name = k.cname(k.m.read_u64(drv))
     bus = _bus_name(k, drv)
     owner = _owner_name(k, k.m.read_u64(drv + k.S.device_driver.owner))
-    reg = k.kernel_registry()
+    reg = k.registry
     if any(r.name == name and r.info.get("bus") == bus for r in reg.of_kind("driver")):
         return _err(EBUSY)
     reg.add("driver", name, drv, owner, bus=bus)
@@ -59,20 +59,20 @@ def driver_register(k: KernelApi, drv: int) -> int:
 
 @kapi("driver_unregister")
 def driver_unregister(k: KernelApi, drv: int) -> None:
-    r = k.kernel_registry().remove("driver", drv)
+    r = k.registry.remove("driver", drv)
     if r is not None:
         _unlink_driver(k, r.owner, r.info.get("bus", ""), r.name)
 
 
 def _register_bus_driver(k: KernelApi, bus: str, drv_struct: int, name: str, owner: int, **info) -> int:
     owner_name = _owner_name(k, owner)
-    k.kernel_registry().add("driver", name, drv_struct, owner_name, bus=bus, **info)
+    k.registry.add("driver", name, drv_struct, owner_name, bus=bus, **info)
     _link_driver(k, owner_name, bus, name)
     return 0
 
 
 def _unregister_bus_driver(k: KernelApi, drv_struct: int) -> None:
-    r = k.kernel_registry().remove("driver", drv_struct)
+    r = k.registry.remove("driver", drv_struct)
     if r is not None:
         _unlink_driver(k, r.owner, r.info.get("bus", ""), r.name)
 

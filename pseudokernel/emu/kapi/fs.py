@@ -26,7 +26,7 @@ USER_TOP = 0x00007FFFFFFFF000
 def _entry(k: KernelApi, kind: str, name: str, parent: int, size: int = 192, **info) -> int:
     """A kernel object standing for a file or directory (a proc_dir_entry, a dentry)."""
     obj = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind=kind)
-    reg = k.kernel_registry()
+    reg = k.registry
     parent_rec = reg.find(kind, parent) if parent else None
     path = (parent_rec.info["path"] + "/" if parent_rec else "") + name
     reg.add(kind, name, obj, k.caller_module_name(), path=path, parent=parent, **info)
@@ -34,7 +34,7 @@ def _entry(k: KernelApi, kind: str, name: str, parent: int, size: int = 192, **i
 
 
 def _remove_tree(k: KernelApi, kind: str, obj: int) -> None:
-    reg = k.kernel_registry()
+    reg = k.registry
     rec = reg.remove(kind, obj)
     if rec is None:
         return
@@ -53,7 +53,7 @@ def _xlate_proc_name(k: KernelApi, n: str, parent: int) -> tuple[str, int]:
     while len(parts) > 1:
         for i in range(len(parts) - 1, 0, -1):
             head = "/".join(parts[:i])
-            rec = next((r for r in k.kernel_registry().of_kind("proc")
+            rec = next((r for r in k.registry.of_kind("proc")
                         if r.name == head and r.info.get("parent") == parent and r.info.get("dir")), None)
             if rec is not None:
                 parent, parts = rec.obj, parts[i:]
@@ -65,7 +65,7 @@ def _xlate_proc_name(k: KernelApi, n: str, parent: int) -> tuple[str, int]:
 
 def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
     n, parent = _xlate_proc_name(k, k.cname(name), parent)
-    reg = k.kernel_registry()
+    reg = k.registry
     if any(r.name == n and r.info.get("parent") == parent for r in reg.of_kind("proc")):
         k.log.printk(f"\x014proc_dir_entry '{_proc_path(k, parent)}/{n}' already registered\n")
         return 0
@@ -74,7 +74,7 @@ def _proc(k: KernelApi, name: int, mode: int, parent: int, **info) -> int:
 
 
 def _proc_path(k: KernelApi, parent: int) -> str:
-    rec = k.kernel_registry().find("proc", parent) if parent else None
+    rec = k.registry.find("proc", parent) if parent else None
     return rec.info["path"] if rec else ""
 
 
@@ -146,7 +146,7 @@ def proc_symlink(k: KernelApi, name: int, parent: int, dest: int) -> int:
 @kapi("remove_proc_entry")
 def remove_proc_entry(k: KernelApi, name: int, parent: int) -> None:
     n, parent = _xlate_proc_name(k, k.cname(name), parent)
-    for r in k.kernel_registry().of_kind("proc"):
+    for r in k.registry.of_kind("proc"):
         if r.name == n and r.info.get("parent") == parent:
             _remove_tree(k, "proc", r.obj)
             return
@@ -157,7 +157,7 @@ def remove_proc_entry(k: KernelApi, name: int, parent: int) -> None:
 @kapi("remove_proc_subtree")
 def remove_proc_subtree(k: KernelApi, name: int, parent: int) -> int:
     n, parent = _xlate_proc_name(k, k.cname(name), parent)
-    for r in k.kernel_registry().of_kind("proc"):
+    for r in k.registry.of_kind("proc"):
         if r.name == n and r.info.get("parent") == parent:
             _remove_tree(k, "proc", r.obj)
             return 0
@@ -217,7 +217,7 @@ def debugfs_remove(k: KernelApi, dentry: int) -> None:
 @kapi("debugfs_lookup")
 def debugfs_lookup(k: KernelApi, name: int, parent: int) -> int:
     n = k.cname(name)
-    for r in k.kernel_registry().of_kind("debugfs"):
+    for r in k.registry.of_kind("debugfs"):
         if r.name == n and r.info.get("parent") == parent:
             return r.obj
     return 0
@@ -253,7 +253,7 @@ def kobject_create_and_add(k: KernelApi, name: int, parent: int) -> int:
     _set_kobj_name(k, kobj, k.cstr(name, 256))
     k.m.write_u64(kobj + k.S.kobject.parent, parent)
     k.m.write_u32(kobj + k.S.kobject.kref, 1)
-    k.kernel_registry().add("kobject", k.cname(name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent))
+    k.registry.add("kobject", k.cname(name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent))
     return kobj
 
 
@@ -267,7 +267,7 @@ def kobject_init(k: KernelApi, kobj: int, ktype: int) -> None:
 def kobject_add(k: KernelApi, kobj: int, parent: int, fmt: int, args: VarArgs) -> int:
     _set_kobj_name(k, kobj, k.format(fmt, args))
     k.m.write_u64(kobj + k.S.kobject.parent, parent)
-    k.kernel_registry().add("kobject", _kobj_name(k, kobj), kobj, k.caller_module_name(),
+    k.registry.add("kobject", _kobj_name(k, kobj), kobj, k.caller_module_name(),
                             parent=_kobj_name(k, parent))
     return 0
 
@@ -280,7 +280,7 @@ def kobject_init_and_add(k: KernelApi, kobj: int, ktype: int, parent: int, fmt: 
 
 @kapi("kobject_del")
 def kobject_del(k: KernelApi, kobj: int) -> None:
-    k.kernel_registry().remove("kobject", kobj)
+    k.registry.remove("kobject", kobj)
 
 
 @kapi("kobject_put")
@@ -294,7 +294,7 @@ def kobject_put(k: KernelApi, kobj: int) -> None:
         k.m.write_u32(kref, n - 1)
         return
     k.m.write_u32(kref, 0)
-    k.kernel_registry().remove("kobject", kobj)
+    k.registry.remove("kobject", kobj)
     ktype = k.m.read_u64(kobj + k.S.kobject.ktype)
     release = k.m.read_u64(ktype + k.S.kobj_type.release) if ktype else 0
     if release:
@@ -318,7 +318,7 @@ def kobject_uevent(k: KernelApi, kobj: int, action: int) -> int:
       "sysfs_create_bin_file", "sysfs_merge_group", "sysfs_create_link", "sysfs_update_group",
       "devm_device_add_group", "devm_device_add_groups")
 def sysfs_create_group(k: KernelApi, kobj: int, grp: int) -> int:
-    k.kernel_registry().add("sysfs", k.stub.name if k.stub else "sysfs", grp, k.caller_module_name(),
+    k.registry.add("sysfs", k.stub.name if k.stub else "sysfs", grp, k.caller_module_name(),
                             kobject=_kobj_name(k, kobj))
     return 0
 
@@ -326,7 +326,7 @@ def sysfs_create_group(k: KernelApi, kobj: int, grp: int) -> int:
 @kapi("sysfs_remove_group", "sysfs_remove_groups", "sysfs_remove_file_ns", "sysfs_remove_files",
       "sysfs_remove_bin_file", "sysfs_unmerge_group", "sysfs_remove_link")
 def sysfs_remove_group(k: KernelApi, kobj: int, grp: int) -> None:
-    k.kernel_registry().remove("sysfs", grp)
+    k.registry.remove("sysfs", grp)
 
 
 @kapi("sysfs_emit")
@@ -351,7 +351,7 @@ def sysfs_emit_at(k: KernelApi, buf: int, at: int, fmt: int, args: VarArgs) -> i
 @kapi("register_filesystem")
 def register_filesystem(k: KernelApi, fs: int) -> int:
     name = k.cname(k.m.read_u64(fs))
-    reg = k.kernel_registry()
+    reg = k.registry
     if any(r.name == name for r in reg.of_kind("filesystem")):
         return _err(16)  # -EBUSY
     reg.add("filesystem", name, fs, k.caller_module_name())
@@ -360,7 +360,7 @@ def register_filesystem(k: KernelApi, fs: int) -> int:
 
 @kapi("unregister_filesystem")
 def unregister_filesystem(k: KernelApi, fs: int) -> int:
-    return 0 if k.kernel_registry().remove("filesystem", fs) else _err(22)
+    return 0 if k.registry.remove("filesystem", fs) else _err(22)
 
 
 # -- user memory ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...bits import MASK64, s64
 from . import KernelApi, kapi
-from .sched import _callback, sched
+from .sched import _callback, runner, sched
 
 # -- hrtimers -------------------------------------------------------------------------------------
 
@@ -51,6 +51,7 @@ def hrtimer_active(k: KernelApi, timer: int) -> int:
     return int(timer in sched(k).hrtimers)
 
 
+@runner("hrtimer")
 def _fire_hrtimer(k: KernelApi, timer: int) -> None:
     s = sched(k)
     s.hrtimers.pop(timer, None)

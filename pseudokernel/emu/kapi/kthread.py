@@ -11,7 +11,7 @@ from errno import EINTR
 from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi
 from .completion import complete
-from .sched import _callback2, sched
+from .sched import _callback2, runner, sched
 
 # -- kthreads --------------------------------------------------------------------------------------
 
@@ -27,7 +27,7 @@ def kthread_create_on_node(k: KernelApi, threadfn: int, data: int, node: int, na
     k.m.write_u32(task + k.S.task_struct.tgid, pid)
     k.m.write_u32(task + k.S.task_struct.usage, 1)
     s.kthreads[task] = {"fn": threadfn, "data": data, "name": name, "woken": False}
-    k.kernel_registry().add("kthread", name, task, k.caller_module_name())
+    k.registry.add("kthread", name, task, k.caller_module_name())
     return task
 
 
@@ -43,7 +43,7 @@ def kthread_stop(k: KernelApi, p: int) -> int:
     t = sched(k).kthreads.pop(p, None)
     if t is None:
         return 0
-    k.kernel_registry().remove("kthread", p)
+    k.registry.remove("kthread", p)
     if t.get("ran") and t.get("ret") is not None:
         return t["ret"] & 0xFFFFFFFF
     return -EINTR & MASK64
@@ -55,6 +55,7 @@ def complete_and_exit(k: KernelApi, x: int, code: int) -> None:
         complete(k, x)
 
 
+@runner("kthreads")
 def start_kthreads(k: KernelApi) -> bool:
     """The waiting task would block forever: let the woken kthreads run. Each runs its loop
     once and is then asked to stop (kthread_should_stop() is true inside it), since a thread's

@@ -74,7 +74,7 @@ def _raw_spin_trylock(k: KernelApi, lock: int) -> int:
     return 1
 
 
-@kapi("__init_rwsem", "__init_waitqueue_head", "__raw_spin_lock_init")
+@kapi("__init_rwsem", "__raw_spin_lock_init")
 def init_lock(k: KernelApi, lock: int, name: int, key: int) -> None:
     return None
 

@@ -9,6 +9,7 @@ from errno import EBUSY, ENODEV, ENOENT
 
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
+from .device import dev_emit
 
 # -- firmware (drivers/base/firmware_loader/main.c) ------------------------------------------------
 
@@ -16,8 +17,6 @@ def _fw_fail(k: KernelApi, fw_p: int, name: int, dev: int, warn: bool) -> int:
     if fw_p:
         k.m.write_u64(fw_p, 0)
     if warn and dev:
-        from .printk import dev_emit
-
         dev_emit(k, 4, dev, f"Direct firmware load for {k.cname(name)} failed with error -2\n".encode())
     return _err(ENOENT)
 
@@ -66,7 +65,7 @@ def release_firmware(k: KernelApi, fw: int) -> None:
 def __request_module(k: KernelApi, wait: int, fmt: int, args: VarArgs) -> int:
     """modprobe is not run from inside the emulated kernel: the request is recorded."""
     name = k.format(fmt, args).decode("utf-8", "replace")
-    k.kernel_registry().add("request_module", name, 0, k.caller_module_name())
+    k.registry.add("request_module", name, 0, k.caller_module_name())
     return 0
 
 
@@ -75,7 +74,7 @@ def __request_module(k: KernelApi, wait: int, fmt: int, args: VarArgs) -> int:
 @kapi("__request_region")
 def __request_region(k: KernelApi, parent: int, start: int, n: int, name: int, flags: int) -> int:
     """The region is free unless the machine's own devices or another module hold it."""
-    reg = k.kernel_registry()
+    reg = k.registry
     end = start + n - 1
     for r in reg.of_kind("region"):
         if r.info["parent"] == parent and not (end < r.info["start"] or start > r.info["end"]):
@@ -90,7 +89,7 @@ def __request_region(k: KernelApi, parent: int, start: int, n: int, name: int, f
 
 @kapi("__release_region")
 def __release_region(k: KernelApi, parent: int, start: int, n: int) -> None:
-    reg = k.kernel_registry()
+    reg = k.registry
     for r in reg.of_kind("region"):
         if r.info["parent"] == parent and r.info["start"] == start:
             reg.remove("region", r.obj)
@@ -100,14 +99,14 @@ def __release_region(k: KernelApi, parent: int, start: int, n: int) -> None:
 @kapi("request_threaded_irq", "request_any_context_irq", "__request_percpu_irq", "request_nmi")
 def request_threaded_irq(k: KernelApi, irq: int, handler: int, thread_fn: int, flags: int, name: int,
                          dev_id: int = 0) -> int:
-    k.kernel_registry().add("irq", k.cname(name) if k.stub and k.stub.name != "__request_percpu_irq" else "",
+    k.registry.add("irq", k.cname(name) if k.stub and k.stub.name != "__request_percpu_irq" else "",
                             irq & 0xFFFFFFFF, k.caller_module_name(), handler=handler, dev_id=dev_id)
     return 0
 
 
 @kapi("free_irq")
 def free_irq(k: KernelApi, irq: int, dev_id: int) -> int:
-    k.kernel_registry().remove("irq", irq & 0xFFFFFFFF)
+    k.registry.remove("irq", irq & 0xFFFFFFFF)
     return 0
 
 
@@ -170,7 +169,7 @@ def input_allocate_device(k: KernelApi) -> int:
 @kapi("input_register_device")
 def input_register_device(k: KernelApi, dev: int) -> int:
     name = k.cname(k.m.read_u64(dev + k.S.input_dev.name))
-    reg = k.kernel_registry()
+    reg = k.registry
     n = len(reg.of_kind("input")) + sum(1 for _ in ())
     reg.add("input", name, dev, k.caller_module_name(), index=n)
     k.log.printk(f"\x016input: {name} as /devices/virtual/input/input{n + 5}\n")
@@ -179,7 +178,7 @@ def input_register_device(k: KernelApi, dev: int) -> int:
 
 @kapi("input_unregister_device")
 def input_unregister_device(k: KernelApi, dev: int) -> None:
-    k.kernel_registry().remove("input", dev)
+    k.registry.remove("input", dev)
 
 
 @kapi("input_free_device")
@@ -191,7 +190,7 @@ def input_free_device(k: KernelApi, dev: int) -> None:
 @kapi("__register_blkdev")
 def __register_blkdev(k: KernelApi, major: int, name: int, probe: int) -> int:
     major &= 0xFFFFFFFF
-    reg = k.kernel_registry()
+    reg = k.registry
     taken = {r.info["major"] for r in reg.of_kind("blkdev")} | {259}  # blkext: the only built-in one
     ret = 0
     if major == 0:
@@ -209,7 +208,7 @@ def __register_blkdev(k: KernelApi, major: int, name: int, probe: int) -> int:
 
 @kapi("unregister_blkdev")
 def unregister_blkdev(k: KernelApi, major: int, name: int) -> None:
-    k.kernel_registry().remove("blkdev", major & 0xFFFFFFFF)
+    k.registry.remove("blkdev", major & 0xFFFFFFFF)
 
 
 @kapi("capable", "ns_capable", "ns_capable_noaudit", "ns_capable_setid", "file_ns_capable", "has_capability",

@@ -37,7 +37,7 @@ def misc_register(k: KernelApi, misc: int) -> int:
     dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)
     k.m.write_u64(misc + md.this_device, dev)
     st["misc"][misc] = minor
-    k.kernel_registry().add("misc", name, misc, k.caller_module_name(), minor=minor,
+    k.registry.add("misc", name, misc, k.caller_module_name(), minor=minor,
                             fops=k.m.read_u64(misc + md.fops), device=dev)
     return 0
 
@@ -48,7 +48,7 @@ def misc_deregister(k: KernelApi, misc: int) -> None:
     minor = st["misc"].pop(misc, None)
     if minor is None:
         return
-    k.kernel_registry().remove("misc", misc)
+    k.registry.remove("misc", misc)
     i = DYNAMIC_MINORS - minor - 1
     if 0 <= i < DYNAMIC_MINORS:
         st["misc_bits"] &= ~(1 << i)

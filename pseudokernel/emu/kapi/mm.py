@@ -133,7 +133,7 @@ def _cache_create(k: KernelApi, name: int, size: int, align: int, flags: int, ct
     k.m.write_u32(s + _kc(k, "align"), align & 0xFFFFFFFF)
     k.m.write_u64(s + _kc(k, "ctor"), ctor)
     k.m.write_u32(s + _kc(k, "refcount"), 1)
-    k.kernel_registry().add("kmem_cache", text[:-1].decode("utf-8", "replace"), s, k.caller_module_name(), size=size)
+    k.registry.add("kmem_cache", text[:-1].decode("utf-8", "replace"), s, k.caller_module_name(), size=size)
     return s
 
 
@@ -150,7 +150,7 @@ def kmem_cache_create_usercopy(k: KernelApi, name: int, size: int, align: int, f
 
 @kapi("kmem_cache_destroy")
 def kmem_cache_destroy(k: KernelApi, s: int) -> None:
-    if s and k.kernel_registry().remove("kmem_cache", s) is not None:
+    if s and k.registry.remove("kmem_cache", s) is not None:
         k.kfree(k.m.read_u64(s + _kc(k, "name")))
         k.kfree(s)
 

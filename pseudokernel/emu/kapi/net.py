@@ -15,8 +15,10 @@ from errno import EEXIST
 
 from ...bits import MASK64
 from ...bits import s32 as _s32
-from . import KernelApi, kapi, kdata
+from . import KernelApi, VarArgs, kapi, kdata
 from . import neg_errno as _err
+from .device import dev_driver_string, dev_name, dev_printk_info
+from .printk import _level_of
 
 NETDEV_ALIGN = 32
 MAX_GEN = 256
@@ -52,8 +54,8 @@ def _init_net(k: KernelApi, addr: int) -> None:
 
     proc_net = _entry(k, "proc", "net", 0, k.S.proc_dir_entry.sizeof, mode=0o40555, dir=True)
     stat = _entry(k, "proc", "stat", proc_net, k.S.proc_dir_entry.sizeof, mode=0o40555, dir=True)
-    k.kernel_registry().find("proc", proc_net).owner = ""
-    k.kernel_registry().find("proc", stat).owner = ""
+    k.registry.find("proc", proc_net).owner = ""
+    k.registry.find("proc", stat).owner = ""
     k.m.write_u64(addr + k.S.net.proc_net, proc_net)
     k.m.write_u64(addr + k.S.net.proc_net_stat, stat)
 
@@ -93,19 +95,19 @@ def _pernet(k: KernelApi, ops: int, kind: str) -> int:
         if size:
             data = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind="pernet")
             k.m.write_u64(_net_generic_slot(k, net, pid), data)
-    k.kernel_registry().add(kind, f"pernet@{ops:x}", ops, k.caller_module_name())
+    k.registry.add(kind, f"pernet@{ops:x}", ops, k.caller_module_name())
     init = k.m.read_u64(ops + po.init)
     if init:
         ret = _s32(k.m.call(init, net))
         if ret:
-            k.kernel_registry().remove(kind, ops)
+            k.registry.remove(kind, ops)
             return ret & MASK64
     return 0
 
 
 def _unpernet(k: KernelApi, ops: int, kind: str) -> None:
     po = k.S.pernet_operations
-    if k.kernel_registry().remove(kind, ops) is None:
+    if k.registry.remove(kind, ops) is None:
         return
     net = init_net(k)
     pre = k.m.read_u64(ops + po.pre_exit)
@@ -255,7 +257,7 @@ def register_netdevice(k: KernelApi, dev: int) -> int:
     k.m.write_u8(dev + k.S.net_device.reg_state, 1)  # NETREG_REGISTERED
     k.m.write_u64(dev + k.S.net_device.state, k.m.read_u64(dev + k.S.net_device.state) | 0x6)  # PRESENT, NOCARRIER
     st["netdevs"][dev] = name
-    k.kernel_registry().add("netdev", name, dev, k.caller_module_name(), ifindex=ifindex)
+    k.registry.add("netdev", name, dev, k.caller_module_name(), ifindex=ifindex)
     return 0
 
 
@@ -264,7 +266,7 @@ def unregister_netdev(k: KernelApi, dev: int, head: int = 0) -> None:
     st = _st(k)
     if st["netdevs"].pop(dev, None) is None:
         return
-    k.kernel_registry().remove("netdev", dev)
+    k.registry.remove("netdev", dev)
     ops = k.m.read_u64(dev + k.S.net_device.netdev_ops)
     uninit = k.m.read_u64(ops + k.S.net_device_ops.ndo_uninit) if ops else 0
     if uninit:
@@ -331,7 +333,7 @@ def eth_platform_get_mac_address(k: KernelApi, dev: int, mac: int) -> int:
 def _record(kind: str, name_of=None):
     def handler(k: KernelApi, obj: int) -> int:
         name = name_of(k, obj) if name_of else f"{kind}@{obj:x}"
-        k.kernel_registry().add(kind, name, obj, k.caller_module_name())
+        k.registry.add(kind, name, obj, k.caller_module_name())
         return 0
 
     return handler
@@ -339,7 +341,7 @@ def _record(kind: str, name_of=None):
 
 def _unrecord(kind: str):
     def handler(k: KernelApi, obj: int) -> None:
-        k.kernel_registry().remove(kind, obj)
+        k.registry.remove(kind, obj)
 
     return handler
 
@@ -349,7 +351,7 @@ kapi("sock_register")(_record("net_proto_family", lambda k, o: f"PF {k.m.read_u3
 
 @kapi("sock_unregister")
 def sock_unregister(k: KernelApi, family: int) -> None:
-    reg = k.kernel_registry()
+    reg = k.registry
     found = reg.find("net_proto_family", name=f"PF {family & 0xFFFFFFFF}")
     if found is not None:
         reg.remove("net_proto_family", found.obj)
@@ -368,7 +370,7 @@ kapi("register_netdevice_notifier")(_record("netdevice_notifier"))
 kapi("unregister_netdevice_notifier")(_unrecord("netdevice_notifier"))
 kapi("xfrm_register_type", "xfrm_register_km", "xfrm_state_register_afinfo", "tcp_register_congestion_control",
      "tcp_register_ulp", "register_qdisc", "register_tcf_proto_ops", "tcf_register_action",
-     "register_inetaddr_notifier", "register_inet6addr_notifier", "register_netevent_notifier",
+     "register_inetaddr_notifier", "register_inet6addr_notifier",
      "ipv6_stub_register", "nf_register_queue_handler", "nf_ct_helper_register", "nf_conntrack_register_notifier",
      "register_ip_vs_scheduler", "xt_register_target", "xt_register_match", "nf_log_register",
      "nft_register_expr", "nft_register_obj", "nft_register_chain_type", "nf_register_sockopt")(
@@ -378,13 +380,13 @@ kapi("xfrm_register_type", "xfrm_register_km", "xfrm_state_register_afinfo", "tc
 @kapi("proto_register")
 def proto_register(k: KernelApi, prot: int, alloc_slab: int) -> int:
     name = k.m.read(prot + k.S.proto.name, 32).split(b"\0", 1)[0].decode("utf-8", "replace")
-    k.kernel_registry().add("proto", name, prot, k.caller_module_name())
+    k.registry.add("proto", name, prot, k.caller_module_name())
     return 0
 
 
 @kapi("inet_add_protocol", "inet6_add_protocol", "inet_add_offload", "inet6_add_offload")
 def inet_add_protocol(k: KernelApi, prot: int, protocol: int) -> int:
-    reg = k.kernel_registry()
+    reg = k.registry
     kind = k.stub.name if k.stub else "inet_protocol"
     if any(r.kind == kind and r.info.get("protocol") == protocol & 0xFF for r in reg.items):
         return _err(1)  # -1 in the kernel: the slot is taken
@@ -394,7 +396,7 @@ def inet_add_protocol(k: KernelApi, prot: int, protocol: int) -> int:
 
 @kapi("inet_del_protocol", "inet6_del_protocol", "inet_del_offload", "inet6_del_offload")
 def inet_del_protocol(k: KernelApi, prot: int, protocol: int) -> int:
-    reg = k.kernel_registry()
+    reg = k.registry
     for r in reg.items:
         if r.obj == prot and r.kind.startswith("inet"):
             reg.remove(r.kind, prot)
@@ -404,7 +406,7 @@ def inet_del_protocol(k: KernelApi, prot: int, protocol: int) -> int:
 
 @kapi("nf_register_net_hook")
 def nf_register_net_hook(k: KernelApi, net: int, reg: int) -> int:
-    k.kernel_registry().add("nf_hook", f"nf_hook@{reg:x}", reg, k.caller_module_name())
+    k.registry.add("nf_hook", f"nf_hook@{reg:x}", reg, k.caller_module_name())
     return 0
 
 
@@ -417,7 +419,7 @@ def nf_register_net_hooks(k: KernelApi, net: int, reg: int, n: int) -> int:
 
 @kapi("nf_unregister_net_hook")
 def nf_unregister_net_hook(k: KernelApi, net: int, reg: int) -> None:
-    k.kernel_registry().remove("nf_hook", reg)
+    k.registry.remove("nf_hook", reg)
 
 
 @kapi("nf_unregister_net_hooks")
@@ -477,13 +479,13 @@ def sock_create_kern(k: KernelApi, net: int, family: int, typ: int, protocol: in
     k.m.write_u16(sk + k.S.sock.sk_protocol, protocol)
     k.m.write_u64(sk + k.S.sock.sk_socket, sock)
     k.m.write_u64(res, sock)
-    k.kernel_registry().add("socket", f"family {family & 0xFFFF} type {typ & 0xFFFF}", sock, k.caller_module_name())
+    k.registry.add("socket", f"family {family & 0xFFFF} type {typ & 0xFFFF}", sock, k.caller_module_name())
     return 0
 
 
 @kapi("sock_release")
 def sock_release(k: KernelApi, sock: int) -> None:
-    if sock and k.kernel_registry().remove("socket", sock) is not None:
+    if sock and k.registry.remove("socket", sock) is not None:
         k.kfree(k.m.read_u64(sock + k.S.socket.sk))
         k.kfree(sock)
 
@@ -506,3 +508,45 @@ def neigh_seq_next(k: KernelApi, seq: int, v: int, pos: int) -> int:
 @kapi("neigh_seq_stop")
 def neigh_seq_stop(k: KernelApi, seq: int, v: int) -> None:
     return None
+
+
+# -- netdev_printk (net/core/dev.c) ------------------------------------------------------------------
+
+def netdev_label(k: KernelApi, ndev: int) -> bytes:
+    """netdev_name() and netdev_reg_state()."""
+    name = k.m.read(ndev, 16).split(b"\0", 1)[0]
+    if not name or b"%" in name:
+        name = b"(unnamed net_device)"
+    state = k.m.read_u8(ndev + k.S.net_device.reg_state) if k.btf_struct("net_device") else 1
+    suffix = {0: b" (uninitialized)", 1: b"", 2: b" (unregistering)", 3: b" (unregistered)",
+              4: b" (released)", 5: b" (dummy)"}.get(state, b" (unknown)")
+    return name + suffix
+
+
+def netdev_emit(k: KernelApi, level: int, ndev: int, text: bytes) -> int:
+    prefix = bytes((1, 0x30 + level))
+    if not ndev:
+        return k.log.printk(prefix + b"(NULL net_device): " + text)
+    parent = k.m.read_u64(ndev + k.S.net_device.dev + k.S.device.parent)
+    if parent:
+        head = f"{dev_driver_string(k, parent)} {dev_name(k, parent)} ".encode() + netdev_label(k, ndev) + b": "
+        return k.log.printk(prefix + head + text, dev_info=dev_printk_info(k, parent))
+    return k.log.printk(prefix + netdev_label(k, ndev) + b": " + text)
+
+
+def _netdev_level(level: int):
+    def handler(k: KernelApi, dev: int, fmt: int, args: VarArgs) -> None:
+        netdev_emit(k, level, dev, k.format(fmt, args))
+
+    return handler
+
+
+for _lvl, _name in enumerate(("netdev_emerg", "netdev_alert", "netdev_crit", "netdev_err", "netdev_warn",
+                              "netdev_notice", None, "netdev_info")):
+    if _name:
+        kapi(_name)(_netdev_level(_lvl))
+
+
+@kapi("netdev_printk")
+def netdev_printk(k: KernelApi, level: int, dev: int, fmt: int, args: VarArgs) -> None:
+    netdev_emit(k, _level_of(k, level), dev, k.format(fmt, args))

@@ -89,7 +89,7 @@ for _kind, _struct in (("blocking", "blocking_notifier_head"), ("atomic", "atomi
       "register_inetaddr_validator_notifier", "register_netevent_notifier", "fb_register_client",
       "register_restart_handler", "register_sys_off_handler", "usb_register_notify", "register_dcbevent_notifier")
 def register_notifier(k: KernelApi, nb: int) -> int:
-    k.kernel_registry().add("notifier", k.stub.name if k.stub else "notifier", nb, k.caller_module_name())
+    k.registry.add("notifier", k.stub.name if k.stub else "notifier", nb, k.caller_module_name())
     return 0
 
 
@@ -98,5 +98,5 @@ def register_notifier(k: KernelApi, nb: int) -> int:
       "unregister_acpi_notifier", "cpu_pm_unregister_notifier", "unregister_memory_notifier",
       "fb_unregister_client", "unregister_restart_handler", "usb_unregister_notify", "unregister_dcbevent_notifier")
 def unregister_notifier(k: KernelApi, nb: int) -> int:
-    k.kernel_registry().remove("notifier", nb)
+    k.registry.remove("notifier", nb)
     return 0

@@ -10,7 +10,6 @@ holds.
 
 from __future__ import annotations
 
-from ..oops import _emit, call_trace, dump_stack_print_info
 from ..vsprintf import ListArgs
 from . import KernelApi
 
@@ -80,17 +79,15 @@ def warn_alloc(k: KernelApi, gfp: int, what: str, frames: tuple[str, ...]) -> No
     """warn_alloc(): "<comm>: <what>, mode:<gfp>(<flags>), nodemask=(null),cpuset=/,mems_allowed=0",
     dump_stack() from the allocator down through the module that asked, then show_mem()."""
     kernel = k.kernel
-    comm = getattr(kernel, "current_comm", "insmod")
     flags = kernel.vsnprintf(b"%pGg", ListArgs([_gfp_ptr(k, gfp)])).decode()
-    _emit(kernel, [_warn(f"{comm}: {what}, mode:{gfp:#x}({flags}), nodemask=(null),cpuset=/,mems_allowed=0\n")])
+    k.log.printk(_warn(f"{kernel.current_comm}: {what}, mode:{gfp:#x}({flags}), nodemask=(null),cpuset=/,mems_allowed=0\n"))
     regs = k.m.registers()
     regs["rip"], regs["rsp"] = k.caller, regs["rsp"] + 8  # the module's frame that called the allocator
     first = tuple(kernel.format_kernel_frame(f) for f in ("dump_stack_lvl+0x44", "warn_alloc+0x151") + frames)
     first += (kernel.format_symbol(k.caller, with_offset=True),)
-    lines = dump_stack_print_info(kernel)
-    lines += call_trace(kernel, regs, kernel.current_where, first=first, chain=k.m.current_chain())
-    _emit(kernel, lines)
-    _emit(kernel, show_mem(k))
+    kernel.dump_stack_at(regs, first, k.m.current_chain())
+    for line in show_mem(k):
+        k.log.printk(line)
 
 
 def _gfp_ptr(k: KernelApi, gfp: int) -> int:

@@ -181,7 +181,7 @@ def platform_device_add(k: KernelApi, pdev: int) -> int:
         k.log.printk(f"\x013sysfs: cannot create duplicate filename '/devices/platform/{name}'\n")
         return _err(EEXIST)
     st["platform_devices"][pdev] = name
-    k.kernel_registry().add("platform_device", name, pdev, k.caller_module_name())
+    k.registry.add("platform_device", name, pdev, k.caller_module_name())
     for drv in list(st["platform_drivers"]):
         ok, entry = _platform_match(k, pdev, drv)
         if ok:
@@ -241,7 +241,7 @@ def platform_device_unregister(k: KernelApi, pdev: int) -> None:
     st = _state(k)
     _platform_remove(k, pdev)
     if st["platform_devices"].pop(pdev, None) is not None:
-        k.kernel_registry().remove("platform_device", pdev)
+        k.registry.remove("platform_device", pdev)
 
 
 @kapi("platform_device_put")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...log import printk_get_level
 from ..vsprintf import VaListArgs
 from . import KernelApi, VarArgs, kapi
 
@@ -24,99 +25,10 @@ def _printk_deferred(k: KernelApi, fmt: int, args: VarArgs) -> int:
     return k.log.printk(k.format(fmt, args))
 
 
-# -- dev_printk and netdev_printk (drivers/base/core.c, net/core/dev.c) ----------------------------
-
-def dev_emit(k: KernelApi, level: int, dev: int, text: bytes) -> int:
-    """__dev_printk(): 'driver device: message' with the SUBSYSTEM/DEVICE dictionary."""
-    from .device import dev_driver_string, dev_name, dev_printk_info
-
-    if not dev:
-        return k.log.printk(bytes((1, 0x30 + level)) + b"(NULL device *): " + text)
-    head = f"{dev_driver_string(k, dev)} {dev_name(k, dev)}: ".encode()
-    return k.log.printk(bytes((1, 0x30 + level)) + head + text, dev_info=dev_printk_info(k, dev))
-
-
-def _dev_level(level: int):
-    def handler(k: KernelApi, dev: int, fmt: int, args: VarArgs) -> None:
-        dev_emit(k, level, dev, k.format(fmt, args))
-
-    return handler
-
-
-for _lvl, _name in enumerate(("_dev_emerg", "_dev_alert", "_dev_crit", "_dev_err", "_dev_warn", "_dev_notice",
-                              None, "_dev_info")):
-    if _name:
-        kapi(_name)(_dev_level(_lvl))
-
-
 def _level_of(k: KernelApi, level: int) -> int:
     """A KERN_<LEVEL> string ("\\0013") as its digit."""
-    raw = k.m.read(level, 2) if level else b""
-    return raw[1] - 0x30 if len(raw) == 2 and raw[0] == 1 and 0x30 <= raw[1] <= 0x37 else 4
-
-
-@kapi("_dev_printk")
-def _dev_printk(k: KernelApi, level: int, dev: int, fmt: int, args: VarArgs) -> None:
-    dev_emit(k, _level_of(k, level), dev, k.format(fmt, args))
-
-
-@kapi("dev_printk_emit")
-def dev_printk_emit(k: KernelApi, level: int, dev: int, fmt: int, args: VarArgs) -> int:
-    from .device import dev_printk_info
-
-    return k.log.printk(bytes((1, 0x30 + (level & 7))) + k.format(fmt, args), dev_info=dev_printk_info(k, dev))
-
-
-@kapi("dev_vprintk_emit")
-def dev_vprintk_emit(k: KernelApi, level: int, dev: int, fmt: int, va: int) -> int:
-    from .device import dev_printk_info
-
-    args = VaListArgs(k.m, va)
-    text = k.format(fmt, args)
-    k.m.write(va, args.tag_bytes())
-    return k.log.printk(bytes((1, 0x30 + (level & 7))) + text, dev_info=dev_printk_info(k, dev))
-
-
-def netdev_label(k: KernelApi, ndev: int) -> bytes:
-    """netdev_name() and netdev_reg_state()."""
-    name = k.m.read(ndev, 16).split(b"\0", 1)[0]
-    if not name or b"%" in name:
-        name = b"(unnamed net_device)"
-    state = k.m.read_u8(ndev + k.S.net_device.reg_state) if k.btf_struct("net_device") else 1
-    suffix = {0: b" (uninitialized)", 1: b"", 2: b" (unregistering)", 3: b" (unregistered)",
-              4: b" (released)", 5: b" (dummy)"}.get(state, b" (unknown)")
-    return name + suffix
-
-
-def netdev_emit(k: KernelApi, level: int, ndev: int, text: bytes) -> int:
-    prefix = bytes((1, 0x30 + level))
-    if not ndev:
-        return k.log.printk(prefix + b"(NULL net_device): " + text)
-    parent = k.m.read_u64(ndev + k.S.net_device.dev + k.S.device.parent)
-    if parent:
-        from .device import dev_driver_string, dev_name, dev_printk_info
-
-        head = f"{dev_driver_string(k, parent)} {dev_name(k, parent)} ".encode() + netdev_label(k, ndev) + b": "
-        return k.log.printk(prefix + head + text, dev_info=dev_printk_info(k, parent))
-    return k.log.printk(prefix + netdev_label(k, ndev) + b": " + text)
-
-
-def _netdev_level(level: int):
-    def handler(k: KernelApi, dev: int, fmt: int, args: VarArgs) -> None:
-        netdev_emit(k, level, dev, k.format(fmt, args))
-
-    return handler
-
-
-for _lvl, _name in enumerate(("netdev_emerg", "netdev_alert", "netdev_crit", "netdev_err", "netdev_warn",
-                              "netdev_notice", None, "netdev_info")):
-    if _name:
-        kapi(_name)(_netdev_level(_lvl))
-
-
-@kapi("netdev_printk")
-def netdev_printk(k: KernelApi, level: int, dev: int, fmt: int, args: VarArgs) -> None:
-    netdev_emit(k, _level_of(k, level), dev, k.format(fmt, args))
+    c = printk_get_level(k.m.read(level, 2)) if level else None
+    return int(c) if c and c != "c" else 4
 
 
 @kapi("__dynamic_pr_debug", "__dynamic_dev_dbg", "__dynamic_netdev_dbg", "__dynamic_ibdev_dbg")

@@ -4,7 +4,7 @@ grace period ends at the next point where deferred work runs."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
-from .sched import _callback, sched
+from .sched import _callback, runner, sched
 
 # -- RCU ------------------------------------------------------------------------------------------
 
@@ -27,6 +27,7 @@ def kvfree_call_rcu(k: KernelApi, head: int, func: int) -> None:
         sched(k).rcu.append((head, func))
 
 
+@runner("rcu")
 def _run_rcu(k: KernelApi) -> None:
     s = sched(k)
     for _ in range(10):

@@ -17,14 +17,31 @@ is reported as the kernel reports a fault in a kworker, and the waiting task goe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from ...bits import s64 as _s64
 from ..traps import Budget, CpuStop
 from . import HZ, KernelApi, kapi, kboot
+from .cpu import current
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
 MAX_DEFERRED = 2000  # callbacks run per wait: a timer re-arming itself forever stops there
+
+# how each kind of deferred work is run, registered by the file that keeps it (as softirq
+# vectors are with open_softirq()): the engine imports none of them
+RUNNERS: dict[str, Callable] = {}
+
+
+def runner(kind: str) -> Callable:
+    """Register fn as the engine's way to run `kind`: tasklet, work, timer, hrtimer (fn(k,
+    obj)), rcu (fn(k)), kthreads (fn(k) -> whether one started)."""
+
+    def deco(fn: Callable) -> Callable:
+        RUNNERS[kind] = fn
+        return fn
+
+    return deco
 
 
 class Sched:
@@ -90,12 +107,6 @@ def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, bud
 
 def run_ready(k: KernelApi, limit: int = MAX_DEFERRED) -> int:
     """Run what is ready now: queued work, tasklets, expired timers. Returns how many ran."""
-    # each kind of deferred work lives in its own file, which imports this engine
-    from .hrtimer import _fire_hrtimer
-    from .softirq import _run_tasklet
-    from .timer import _fire_timer
-    from .workqueue import _run_work
-
     s = sched(k)
     if s.depth > 2:
         return 0
@@ -111,26 +122,26 @@ def run_ready(k: KernelApi, limit: int = MAX_DEFERRED) -> int:
             if s.tasklets:
                 t = next(iter(s.tasklets))
                 del s.tasklets[t]
-                _run_tasklet(k, t)
+                RUNNERS["tasklet"](k, t)
                 ran += 1
                 progressed = True
             if s.works:
                 work = next(iter(s.works))
                 del s.works[work]
-                _run_work(k, work)
+                RUNNERS["work"](k, work)
                 ran += 1
                 progressed = True
             now = k.jiffies()
             due = [t for t, exp in s.timers.items() if time_after_eq(now, exp)]
             for t in sorted(due, key=lambda t: s.timers[t])[: max(limit - ran, 0)]:
                 if t in s.timers:
-                    _fire_timer(k, t)
+                    RUNNERS["timer"](k, t)
                     ran += 1
                     progressed = True
             now_ns = k.now_ns()
             for t in [t for t, exp in s.hrtimers.items() if exp <= now_ns][: max(limit - ran, 0)]:
                 if t in s.hrtimers:
-                    _fire_hrtimer(k, t)
+                    RUNNERS["hrtimer"](k, t)
                     ran += 1
                     progressed = True
             if not progressed:
@@ -180,8 +191,6 @@ def wait_until(k: KernelApi, cond, timeout_ns: int | None) -> bool:
     on the real kernel: recorded as an approximation)."""
     if cond():
         return True
-    from .kthread import start_kthreads
-
     deadline = k.now_ns() + timeout_ns if timeout_ns is not None else None
     for _ in range(MAX_DEFERRED):
         if run_ready(k) and cond():
@@ -190,7 +199,7 @@ def wait_until(k: KernelApi, cond, timeout_ns: int | None) -> bool:
             return True
         nxt = next_event_ns(k)
         now = k.now_ns()
-        if nxt is None and start_kthreads(k):
+        if nxt is None and RUNNERS["kthreads"](k):
             continue
         if nxt is None or (deadline is not None and nxt > deadline):
             if deadline is not None and deadline > now:
@@ -209,12 +218,10 @@ def after_syscall(k: KernelApi) -> None:
         return
     s = sched(k)
     if s.works or s.tasklets or s.timers or s.hrtimers or s.rcu or s.py:
-        from .rcu import _run_rcu
-
         k.state["after_syscall"] = True
         try:
             run_ready(k)
-            _run_rcu(k)
+            RUNNERS["rcu"](k)
         finally:
             k.state["after_syscall"] = False
 
@@ -237,7 +244,7 @@ def setup_sched(k: KernelApi) -> None:
 
 # -- the task gives the CPU away ----------------------------------------------------------------
 
-@kapi("schedule", "io_schedule", "preempt_schedule", "preempt_schedule_notrace", "__SCT__preempt_schedule",
+@kapi("schedule", "io_schedule", "preempt_schedule", "preempt_schedule_notrace",
       "__SCT__preempt_schedule_notrace", "yield")
 def schedule(k: KernelApi) -> None:
     """The task blocks: deferred work runs; if nothing was ready, time moves on to the next
@@ -276,4 +283,4 @@ def set_user_nice(k: KernelApi, p: int) -> None:
 
 @kapi("get_current", "__get_current")
 def get_current(k: KernelApi) -> int:
-    return k.current_task()
+    return current(k)

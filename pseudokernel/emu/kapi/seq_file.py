@@ -25,6 +25,7 @@ from ...bits import s64 as _s64
 from ..vsprintf import ListArgs, MemoryFault
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
+from .cpu import current
 from .string import _va, _va_done
 
 if TYPE_CHECKING:
@@ -491,7 +492,7 @@ def read_proc_entry(k: KernelApi, rec: Registration) -> bytes:
             m.write_u64(inode + k.S.inode.i_private, rec.info.get("data", 0))
             m.write_u64(file + k.S.file.f_inode, inode)
             m.write_u32(file + k.S.file.f_mode, FMODE_READ | FMODE_LSEEK | FMODE_PREAD)
-            task = k.current_task()  # the reader's credentials (seq_user_ns(), %pK's checks)
+            task = current(k)  # the reader's credentials (seq_user_ns(), %pK's checks)
             m.write_u64(file + k.S.file.f_cred, m.read_u64(task + k.S.task_struct.cred))
             return _read_file(k, rec, inode, file, pos)
         finally:

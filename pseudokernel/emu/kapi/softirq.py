@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...bits import MASK64
 from . import KernelApi, kapi
-from .sched import _callback, sched
+from .sched import _callback, runner, sched
 
 # -- tasklets and softirqs ----------------------------------------------------------------------
 
@@ -33,6 +33,7 @@ def tasklet_kill(k: KernelApi, t: int) -> None:
     k.m.write_u64(t + 8, 0)
 
 
+@runner("tasklet")
 def _run_tasklet(k: KernelApi, t: int) -> None:
     k.m.write_u64(t + 8, k.m.read_u64(t + 8) & ~1 & MASK64)  # TASKLET_STATE_SCHED
     if k.m.read_u32(t + k.S.tasklet_struct.count):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ...bits import s64
 from . import KernelApi, kapi
-from .sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_JIFFY, _callback, sched, schedule, sleep_until, time_after_eq
+from .sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_JIFFY, _callback, runner, sched, schedule, sleep_until, time_after_eq
 
 LIST_POISON2 = 0xDEAD000000000122
 
@@ -21,6 +21,7 @@ def _timer_set_pending(k: KernelApi, timer: int, pending: bool) -> None:
         k.m.write_u64(timer + 8, 0)
 
 
+@runner("timer")
 def _fire_timer(k: KernelApi, timer: int) -> None:
     s = sched(k)
     s.timers.pop(timer, None)

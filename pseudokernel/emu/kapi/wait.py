@@ -6,11 +6,13 @@ wake-up has no one to wake."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
+from .cpu import current
 from .timer import schedule_timeout
 
 
-@kapi("__init_swait_queue_head")  # __init_waitqueue_head is locking.py's init_lock
+@kapi("__init_waitqueue_head", "__init_swait_queue_head")
 def __init_waitqueue_head(k: KernelApi, wq: int, name: int, key: int) -> None:
+    """The lock, and the list of waiters empty (waitqueue_active() reads it)."""
     k.m.write_u64(wq, 0)
     k.m.write_u64(wq + 8, wq + 8)
     k.m.write_u64(wq + 16, wq + 8)
@@ -19,7 +21,7 @@ def __init_waitqueue_head(k: KernelApi, wq: int, name: int, key: int) -> None:
 @kapi("init_wait_entry")
 def init_wait_entry(k: KernelApi, wq_entry: int, flags: int) -> None:
     k.m.write_u32(wq_entry, flags & 0xFFFFFFFF)
-    k.m.write_u64(wq_entry + 8, k.current_task())
+    k.m.write_u64(wq_entry + 8, current(k))
     k.m.write_u64(wq_entry + 16, k.function("autoremove_wake_function"))
     k.m.write_u64(wq_entry + 24, wq_entry + 24)
     k.m.write_u64(wq_entry + 32, wq_entry + 24)

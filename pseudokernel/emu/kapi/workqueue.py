@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi, kdata
-from .sched import MAX_DEFERRED, _callback, sched
+from .sched import MAX_DEFERRED, _callback, runner, sched
 from .timer import _timer_set_pending
 
 WORK_STRUCT_PENDING = 1
@@ -15,7 +15,7 @@ WORK_STRUCT_PENDING = 1
 def _wq_alloc(k: KernelApi, name: str) -> int:
     wq = k.m.kmalloc(k.S.workqueue_struct.sizeof, "", 0, kind="workqueue")
     sched(k).workqueues[wq] = name
-    k.kernel_registry().add("workqueue", name, wq, k.caller_module_name())
+    k.registry.add("workqueue", name, wq, k.caller_module_name())
     return wq
 
 
@@ -24,7 +24,7 @@ def alloc_workqueue(k: KernelApi, fmt: int, flags: int, max_active: int, args: V
     name = k.format(fmt, args).decode("utf-8", "replace")
     wq = k.m.kmalloc(k.S.workqueue_struct.sizeof, k.caller_module_name(), k.caller, kind="workqueue")
     sched(k).workqueues[wq] = name
-    k.kernel_registry().add("workqueue", name, wq, k.caller_module_name())
+    k.registry.add("workqueue", name, wq, k.caller_module_name())
     return wq
 
 
@@ -34,7 +34,7 @@ def destroy_workqueue(k: KernelApi, wq: int) -> None:
     s = sched(k)
     if wq in s.workqueues:
         del s.workqueues[wq]
-        k.kernel_registry().remove("workqueue", wq)
+        k.registry.remove("workqueue", wq)
         k.kfree(wq)
 
 
@@ -60,6 +60,7 @@ def _queue(k: KernelApi, wq: int, work: int) -> bool:
     return True
 
 
+@runner("work")
 def _run_work(k: KernelApi, work: int) -> None:
     k.m.write_u64(work, k.m.read_u64(work) & ~WORK_STRUCT_PENDING & MASK64)
     fn = k.m.read_u64(work + k.S.work_struct.func)

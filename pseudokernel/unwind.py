@@ -8,8 +8,8 @@ import struct
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
-    from ..module.module import Module
+    from .module.module import Module
+    from .state import KernelState
 
 ORC_REG_UNDEFINED = 0
 ORC_REG_PREV_SP = 1
@@ -28,7 +28,7 @@ class OrcTable:
         self.entries = [entries[i] for i in order]
 
     @classmethod
-    def read(cls, kernel: Kernel, mod: Module) -> OrcTable | None:
+    def read(cls, kernel: KernelState, mod: Module) -> OrcTable | None:
         ip_sec = mod.section_ranges.get(".orc_unwind_ip")
         u_sec = mod.section_ranges.get(".orc_unwind")
         if not ip_sec or not u_sec:
@@ -45,7 +45,7 @@ class OrcTable:
         return self.entries[i] if i >= 0 else None
 
 
-def unwind(kernel: Kernel, rip: int, rsp: int, rbp: int, limit: int = 256,
+def unwind(kernel: KernelState, rip: int, rsp: int, rbp: int, limit: int = 256,
            chain: list[tuple[int, int, int, int]] = ()) -> list[int]:
     """Return addresses of the frames above rip, while they are in module code. A frame that
     returns into the machine's call trampoline was called by a kernel function (a callback

@@ -13,15 +13,16 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from .. import taint
-from ..module.internal import module_flags
-from .memory_map import THREAD_SIZE
-from .traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
+from . import taint
+from .emu.memory_map import PERCPU_BASE, THREAD_SIZE
+from .emu.traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
+from .module.internal import module_flags
+from .module.module import State
 from .unwind import unwind
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
-    from ..module.module import Module
+    from .module.module import Module
+    from .state import KernelState
 
 CUT_HERE = "------------[ cut here ]------------\n"
 HARDWARE = "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014"
@@ -65,11 +66,11 @@ def _default(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
-def _task(kernel: Kernel) -> tuple[int, str]:
+def _task(kernel: KernelState) -> tuple[int, str]:
     return kernel.current_pid, kernel.current_comm
 
 
-def dump_stack_print_info(kernel: Kernel) -> list[bytes]:
+def dump_stack_print_info(kernel: KernelState) -> list[bytes]:
     pid, comm = _task(kernel)
     p = kernel.profile
     version = p.uts_version.split(" ", 1)[0]
@@ -85,7 +86,7 @@ def dump_stack_print_info(kernel: Kernel) -> list[bytes]:
     ]
 
 
-def show_opcodes(kernel: Kernel, ip: int) -> tuple[bytes, int | None]:
+def show_opcodes(kernel: KernelState, ip: int) -> tuple[bytes, int | None]:
     """The Code: line, and where copy_from_kernel_nofault() faulted if it could not read."""
     start = (ip - PROLOGUE_SIZE) & ((1 << 64) - 1)
     m = kernel.machine
@@ -99,7 +100,7 @@ def show_opcodes(kernel: Kernel, ip: int) -> tuple[bytes, int | None]:
     return _default(f"Code: {text}\n"), None
 
 
-def show_regs_lines(kernel: Kernel, regs: dict[str, int], cr2: int, short: bool = False) -> tuple[list[bytes], int]:
+def show_regs_lines(kernel: KernelState, regs: dict[str, int], cr2: int, short: bool = False) -> tuple[list[bytes], int]:
     """__show_regs(): RIP, Code, RSP and the register lines; returns them and the new CR2."""
     out = [_default(f"RIP: 0010:{kernel.format_symbol(regs['rip'])}\n")]
     code, fault = show_opcodes(kernel, regs["rip"])
@@ -116,7 +117,6 @@ def show_regs_lines(kernel: Kernel, regs: dict[str, int], cr2: int, short: bool 
         _default(f"R13: {r['r13']:016x} R14: {r['r14']:016x} R15: {r['r15']:016x}\n"),
     ]
     if not short:
-        from .memory_map import PERCPU_BASE
 
         out += [
             _default(f"FS:  {kernel.user_fs:016x}(0000) GS:{PERCPU_BASE:016x}(0000) knlGS:0000000000000000\n"),
@@ -126,7 +126,7 @@ def show_regs_lines(kernel: Kernel, regs: dict[str, int], cr2: int, short: bool 
     return out, cr2
 
 
-def user_regs_lines(kernel: Kernel, where: str) -> list[bytes]:
+def user_regs_lines(kernel: KernelState, where: str) -> list[bytes]:
     """The insmod/rmmod process at its syscall, as the kernel shows user mode under <TASK>."""
     u = kernel.user_regs(where)
     return [
@@ -144,7 +144,7 @@ def user_regs_lines(kernel: Kernel, where: str) -> list[bytes]:
     ]
 
 
-def call_trace(kernel: Kernel, regs: dict[str, int], where: str, first: tuple[str, ...] = (),
+def call_trace(kernel: KernelState, regs: dict[str, int], where: str, first: tuple[str, ...] = (),
                chain: list[tuple[int, int, int, int]] = ()) -> list[bytes]:
     """Call Trace: the module's frames (ORC, through kernel functions that called back into
     module code), then the kernel's path from the syscall or the kernel thread."""
@@ -179,26 +179,24 @@ def call_trace(kernel: Kernel, regs: dict[str, int], where: str, first: tuple[st
     return out
 
 
-def print_modules(kernel: Kernel) -> bytes:
-    from ..module.module import State
-
+def print_modules(kernel: KernelState) -> bytes:
     text = "Modules linked in:"
     for mod in kernel.modules:
         if mod.state == State.UNFORMED:
             continue
         text += f" {mod.name}{module_flags(mod)}"
-    if getattr(kernel, "last_unloaded", None):
+    if kernel.last_unloaded:
         name, flags = kernel.last_unloaded
         text += f" [last unloaded: {name}{'(' + flags + ')' if flags else ''}]"
     return _default(text + "\n")
 
 
-def _emit(kernel: Kernel, lines: list[bytes]) -> None:
+def _emit(kernel: KernelState, lines: list[bytes]) -> None:
     for line in lines:
         kernel.log.printk(line)
 
 
-def die_header(kernel: Kernel, what: str, err: int) -> bytes:
+def die_header(kernel: KernelState, what: str, err: int) -> bytes:
     kernel.die_counter += 1
     p = kernel.profile
     pr = " PREEMPT" if p.enabled("PREEMPTION") else ""
@@ -207,7 +205,7 @@ def die_header(kernel: Kernel, what: str, err: int) -> bytes:
     return _default(f"{what}: {err & 0xFFFF:04x} [#{kernel.die_counter}]{pr}{smp}{pti}\n")
 
 
-def oops(kernel: Kernel, regs: dict[str, int], where: str, what: str, err: int, cr2: int, head: list[bytes],
+def oops(kernel: KernelState, regs: dict[str, int], where: str, what: str, err: int, cr2: int, head: list[bytes],
          chain: list[tuple[int, int, int, int]] = ()) -> None:
     """oops_begin() .. __die() .. oops_end(): the whole report, taint D."""
     kernel.debug_locks = False  # oops_enter() -> debug_locks_off(), silently
@@ -227,7 +225,7 @@ def oops(kernel: Kernel, regs: dict[str, int], where: str, what: str, err: int, 
     _emit(kernel, summary)
 
 
-def page_fault(kernel: Kernel, stop: Fault, where: str) -> str:
+def page_fault(kernel: KernelState, stop: Fault, where: str) -> str:
     regs = stop.regs
     addr = stop.address
     access = stop.access
@@ -280,12 +278,12 @@ def dump_pagetable(addr: int, present: bool, where: str = "init") -> str:
     return "PGD 27c6067 P4D 27c6067 PUD 27c8067 PMD 100c6067 PTE 0"
 
 
-def _is_stack_guard(kernel: Kernel, addr: int) -> bool:
+def _is_stack_guard(kernel: KernelState, addr: int) -> bool:
     m = kernel.machine
     return m.stack_base - 4096 <= addr < m.stack_base or m.stack_top <= addr < m.stack_top + 4096
 
 
-def find_bug(kernel: Kernel, rip: int) -> tuple[str | None, int, int, int] | None:
+def find_bug(kernel: KernelState, rip: int) -> tuple[str | None, int, int, int] | None:
     """The __bug_table entry for a ud2 at rip: (file, line, flags, entry address)."""
     mod = kernel.module_at(rip)
     if mod is None or not getattr(mod, "bug_table", (0, 0))[1]:
@@ -304,7 +302,7 @@ def find_bug(kernel: Kernel, rip: int) -> tuple[str | None, int, int, int] | Non
     return None
 
 
-def handle_ud2(kernel: Kernel, rip: int) -> bool:
+def handle_ud2(kernel: KernelState, rip: int) -> bool:
     """do_error_trap for #UD: a WARN continues after the ud2; BUG and the rest die."""
     m = kernel.machine
     try:
@@ -344,12 +342,12 @@ def handle_ud2(kernel: Kernel, rip: int) -> bool:
     raise InvalidOpcode(regs)
 
 
-def invalid_opcode(kernel: Kernel, stop: InvalidOpcode, where: str) -> str:
+def invalid_opcode(kernel: KernelState, stop: InvalidOpcode, where: str) -> str:
     oops(kernel, stop.regs, where, "invalid opcode", 0, kernel.cr2, [], stop.chain)
     return "oops"
 
 
-def soft_lockup(kernel: Kernel, stop: Budget, where: str) -> str:
+def soft_lockup(kernel: KernelState, stop: Budget, where: str) -> str:
     pid, comm = _task(kernel)
     lines = [_p(0, f"watchdog: BUG: soft lockup - CPU#0 stuck for {max(int(stop.seconds), 1)}s! [{comm}:{pid}]\n")]
     lines.append(print_modules(kernel))
@@ -361,7 +359,7 @@ def soft_lockup(kernel: Kernel, stop: Budget, where: str) -> str:
     return "budget"
 
 
-def report(kernel: Kernel, mod: Module | None, stop: CpuStop | BaseException, where: str) -> str:
+def report(kernel: KernelState, mod: Module | None, stop: CpuStop | BaseException, where: str) -> str:
     """Print the kernel's report for a call that did not return; the outcome's name."""
     if isinstance(stop, Fault):
         return page_fault(kernel, stop, where)
@@ -380,7 +378,7 @@ def report(kernel: Kernel, mod: Module | None, stop: CpuStop | BaseException, wh
     return "error"
 
 
-def panic(kernel: Kernel, message: str, regs: dict[str, int], where: str,
+def panic(kernel: KernelState, message: str, regs: dict[str, int], where: str,
           first: tuple[str, ...] = ("dump_stack_lvl+0x44", "panic+0x118")) -> None:
     """kernel/panic.c panic(): the message, the stack of the panicking task, the kernel
     offset, and the end marker. The machine is dead after it (on the reference machine,
@@ -406,7 +404,7 @@ def panic(kernel: Kernel, message: str, regs: dict[str, int], where: str,
     _emit(kernel, lines)
 
 
-def panic_after_oops(kernel: Kernel, message: str) -> None:
+def panic_after_oops(kernel: KernelState, message: str) -> None:
     """panic() right after an oops: taint D is set, so no stack is dumped again. With a
     panic= timeout the machine reboots before the end marker. The real machine is dead after
     it; pseudokernel says so and goes on."""
@@ -423,7 +421,7 @@ def panic_after_oops(kernel: Kernel, message: str) -> None:
     kernel.log.err("pseudokernel: the real kernel stops here (panic); this one goes on, its state is the panic's\n")
 
 
-def dump_stack(kernel: Kernel, mod: Module | None, first: tuple[str, ...] = ("dump_stack_lvl+0x44",)) -> None:
+def dump_stack(kernel: KernelState, mod: Module | None, first: tuple[str, ...] = ("dump_stack_lvl+0x44",)) -> None:
     """dump_stack() from do_init_module (the "suspiciously returned" case)."""
     lines = dump_stack_print_info(kernel)
     lines.append(_default("Call Trace:\n"))
