@@ -37,6 +37,16 @@ O_NONBLOCK = 0o4000
 
 
 @dataclass
+class Caller:
+    """The process making a system call on the mount (FUSE tells its pid, uid and gid)."""
+
+    pid: int
+    comm: str
+    uid: int = 0
+    gid: int = 0
+
+
+@dataclass
 class Event:
     """What happened to a module, for the drop folder's events file and `wait`."""
 
@@ -84,14 +94,16 @@ class Kernel:
         self.machine = Machine(p, budget=budget, seed=seed)
         self.registry = Registry()  # what modules registered: misc devices, drivers, algorithms ...
         self.ptr_key = self.machine.rand.bytes(16)
-        self.api = KernelApi(self.machine, log=self.log, profile=p, registry=self.registry, kernel=self)
-        self.machine.on_invalid_opcode = self._on_invalid_opcode
-        self.die_counter = 0
-        self.cr2 = 0
         self.next_pid = 100
         self.current_pid = 1
         self.current_comm = "swapper/0"
         self.current_where = "init"
+        self.current_uid = self.current_gid = 0
+        self.api = KernelApi(self.machine, log=self.log, profile=p, registry=self.registry, kernel=self)
+        self.machine.on_invalid_opcode = self._on_invalid_opcode
+        self.die_counter = 0
+        self.cr2 = 0
+        self.wakeups = threading.Condition()  # a wake_up() for the tasks asleep in sleep()
         self.user_fs = 0x00007F47398C7040
         self._orc: dict[int, OrcTable | None] = {}
         self._param_allocs: set[int] = set()
@@ -180,7 +192,8 @@ class Kernel:
     # -- the task making the syscall -------------------------------------------------------
 
     @contextmanager
-    def syscall(self, comm: str, where: str, notify: bool = True, changes: bool = True) -> Iterator[None]:
+    def syscall(self, comm: str, where: str, notify: bool = True, changes: bool = True,
+                caller: Caller | None = None) -> Iterator[None]:
         """One system call at a time (one CPU). A new process asks: it gets the next PID, as
         on a quiet machine. Afterwards (changes) the generation moves and, outside the lock,
         on_change runs (the mount drops the names the host kernel cached); a parameter write
@@ -194,9 +207,11 @@ class Kernel:
             try:
                 sigpending.acquire(self.machine.lock)
                 try:
-                    self.next_pid += 1
-                    self.current_pid = self.next_pid
-                    self.current_comm = comm
+                    if caller is None:
+                        self.next_pid += 1
+                        caller = Caller(self.next_pid, comm)
+                    self.current_pid, self.current_comm = caller.pid, caller.comm
+                    self.current_uid, self.current_gid = caller.uid, caller.gid
                     self.current_where = where
                     yield
                 finally:
@@ -208,6 +223,36 @@ class Kernel:
                 self.generation += 1
                 for fn in list(self.on_change) if notify else ():
                     fn()
+
+    def sleep(self, woken: Callable[[], bool]) -> bool:
+        """schedule() of a process's task on a wait queue: the CPU and the syscall slot go to
+        other tasks until woken() holds (a wake_up() from another process's write), or the
+        caller is signalled (False: Ctrl-C on a blocked read). The task resumes when the calls
+        other tasks made meanwhile have returned: they run nested on the one CPU."""
+        m = self.machine
+        depth = m.depth()
+        task = (self.current_pid, self.current_comm, self.current_where, self.current_uid, self.current_gid)
+        budget = m.pause_budget(depth)
+        held = m.lock._release_save()
+        self.syscall_lock.release()
+        try:
+            with self.wakeups:
+                while not (woken() and m.depth() == depth):
+                    if sigpending.signal_pending() and m.depth() == depth:
+                        m.signal_delivered = True
+                        return False
+                    self.wakeups.wait(sigpending.POLL)
+            return True
+        finally:
+            self.syscall_lock.acquire()
+            m.lock._acquire_restore(held)
+            m.resume_budget(budget)
+            self.current_pid, self.current_comm, self.current_where, self.current_uid, self.current_gid = task
+
+    def wake_up(self) -> None:
+        """Something a sleeping task may wait for happened: each looks at its condition."""
+        with self.wakeups:
+            self.wakeups.notify_all()
 
     def user_regs(self, where: str) -> dict[str, int]:
         """Registers of the calling process at its syscall instruction (glibc's syscall())."""

@@ -152,6 +152,9 @@ class Machine:
         self._last_fault: tuple[str, int] | None = None
         self._user_buffer = 0
         self._in_hook = False  # a kernel function's handler is running (watchdog.py)
+        # the module's own wait saw the caller's signal (a sleep ended by it): its code is left
+        # to return -ERESTARTSYS, as the kernel's would, instead of being stopped between slices
+        self.signal_delivered = False
         self._stale_code = False  # module memory was freed since the last flush of translations
 
     # -- memory ----------------------------------------------------------------------------
@@ -493,6 +496,7 @@ class Machine:
             for reg, v in zip(ARG_REGS, args):
                 self.uc.reg_write(reg, v & MASK64)
             if not nested:
+                self.signal_delivered = False
                 self.uc.reg_write(X.UC_X86_REG_EFLAGS, eflags)  # as the kernel's caller left them
                 if self.on_enter is not None:
                     self.on_enter()
@@ -558,7 +562,7 @@ class Machine:
             rip = self.uc.reg_read(X.UC_X86_REG_RIP)
             if rip == frame.until:
                 break
-            if outer and signal_pending():
+            if outer and signal_pending() and not self.signal_delivered:
                 raise InterruptedCall(self.registers())
             now = time.monotonic()
             # a slice ended (outermost), or the outer call's timer stopped this nested run
@@ -581,6 +585,25 @@ class Machine:
 
     def in_call(self) -> bool:
         return bool(self._frames)
+
+    def depth(self) -> int:
+        """How many calls are active: a task that sleeps inside one resumes only once the
+        calls made after it (another task's, run nested on this CPU) have returned."""
+        return len(self._frames)
+
+    def pause_budget(self, depth: int) -> list[float]:
+        """A task sleeps: the time it waits is not CPU time, so its calls' budgets stop (and
+        a call run meanwhile is not bounded by them). Returns what resume_budget() needs."""
+        now = time.monotonic()
+        left = [f.deadline - now for f in self._frames[:depth]]
+        for f in self._frames[:depth]:
+            f.deadline = float("inf")
+        return left
+
+    def resume_budget(self, left: list[float]) -> None:
+        now = time.monotonic()
+        for f, rest in zip(self._frames, left):
+            f.deadline = now + rest
 
     def close(self) -> None:
         """Free unicorn's memory now rather than when the garbage collector gets to it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from . import kmsg, procfs, sysfs
+from . import devtmpfs, kmsg, procfs, sysfs
 from .tree import Dir, StaticDir
 
 if TYPE_CHECKING:
@@ -13,13 +13,13 @@ if TYPE_CHECKING:
 
 
 def build_root(kernel: Kernel, boot_time: float | None = None) -> Dir:
-    """The whole mount: proc/, sys/, dev/kmsg and dmesg."""
+    """The whole mount: proc/, sys/, dev/ and dmesg."""
     boot = boot_time or time.time()
     top = StaticDir(
         {
             "proc": lambda: procfs.proc_dir(kernel, boot),
             "sys": lambda: sysfs.sys_dir(kernel, boot),
-            "dev": lambda: StaticDir({"kmsg": lambda: kmsg.dev_kmsg(kernel)}, 0o755, boot).as_dir(),
+            "dev": lambda: devtmpfs.dev_dir(kernel, boot),
             "dmesg": lambda: kmsg.dmesg_file(kernel),
         },
         0o755,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import mfusepy as fuse
 
 from .. import sigpending
+from ..kernel import Caller
 from ..log import format_kmsg_record
 from ..paths import mount_point, mounted_paths
 from . import build_root
@@ -108,6 +109,7 @@ SNAPSHOT_AGE = 0.5  # seconds a computed file content may serve a stat() and the
 class Handle:
     node: File
     data: bytes = b""
+    file: Any = None  # vfs.ModuleFile: a file a module serves, open until release
     seq: int = 0  # /dev/kmsg: the next record to hand out
     nonblock: bool = False
     closed: threading.Event = field(default_factory=threading.Event)
@@ -139,8 +141,10 @@ class KernelFS(fuse.Operations):
         self._nodeid_asked: dict[str, float] = {}
         kernel.on_change.append(self.invalidate)
         self._pollers: list[int] = []  # poll handles of /dev/kmsg readers waiting for a record
+        self._served_pollers: list[tuple[set[int], int]] = []  # (wait queues, poll handle)
         self._poll_lock = threading.Lock()
         kernel.log.watchers.append(self._wake_pollers)
+        kernel.api.wake_hooks.append(self._wake_queue)
 
     # -- the host kernel's cache -----------------------------------------------------------
 
@@ -228,6 +232,15 @@ class KernelFS(fuse.Operations):
     def _reader(self) -> Reader:
         uid, _gid, _pid = fuse.fuse_get_context()
         return Reader(uid, uid == 0 or uid == self.uid)
+
+    def _caller(self) -> Caller:
+        uid, gid, pid = fuse.fuse_get_context()
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                comm = f.read().rstrip(b"\n").decode("utf-8", "replace")
+        except OSError:
+            comm = "?"
+        return Caller(pid, comm, uid, gid)
 
     def _may(self, node: File | Dir | Link, want: int) -> bool:
         """generic_permission(): want is a mask of 4 (read), 2 (write), 1 (exec/search);
@@ -332,14 +345,21 @@ class KernelFS(fuse.Operations):
         acc = fi.flags & os.O_ACCMODE
         # kernfs (KERNFS_ROOT_EXTRA_OPEN_PERM_CHECK): even root cannot open a file for writing
         # that has no write bit or no store op, nor for reading one without a read bit or show
-        if acc != os.O_RDONLY and (not node.mode & 0o222 or (node.write is None and not node.stream)):
+        served = node.open is not None and (node.device or acc != os.O_RDONLY)
+        if not served and acc != os.O_RDONLY and (not node.mode & 0o222 or (node.write is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
-        if acc != os.O_WRONLY and (not node.mode & 0o444 or (node.read is None and not node.stream)):
+        if not served and acc != os.O_WRONLY and (not node.mode & 0o444 or (node.read is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
         if not self._may(node, {os.O_RDONLY: 4, os.O_WRONLY: 2}.get(acc, 6)):
             raise fuse.FuseOSError(errno.EACCES)
         h = Handle(node, nonblock=bool(fi.flags & os.O_NONBLOCK))
-        if node.stream:
+        if served:
+            try:
+                h.file = node.open(self._caller(), fi.flags)
+            except OSError as e:
+                raise fuse.FuseOSError(e.errno or errno.EIO) from None
+            fi.nonseekable = 0 if h.file.seekable else 1
+        elif node.stream:
             records = self.kernel.log.records()
             h.seq = records[0].seq if records else self.kernel.log.next_seq
         elif acc != os.O_WRONLY:
@@ -358,9 +378,18 @@ class KernelFS(fuse.Operations):
         h = self.handles.get(fi.fh)
         if h is None:
             raise fuse.FuseOSError(errno.EBADF)
+        if h.file is not None:
+            return self._served(h.file.read, size, offset)
         if h.node.stream:
             return self._read_record(h, size)
         return h.data[offset : offset + size]
+
+    @staticmethod
+    def _served(op: Callable, *args: Any) -> Any:
+        try:
+            return op(*args)
+        except OSError as e:
+            raise fuse.FuseOSError(e.errno or errno.EIO) from None
 
     def _read_record(self, h: Handle, size: int) -> bytes:
         """devkmsg_read(): one record per call; EAGAIN or wait at the end; EPIPE if overrun."""
@@ -392,6 +421,8 @@ class KernelFS(fuse.Operations):
         h = self.handles.get(fh.fh)
         if h is None:
             raise fuse.FuseOSError(errno.EBADF)
+        if h.file is not None:
+            return self._poll_served(h, ph, reventsp)
         if not h.node.stream:
             reventsp[0] = DEFAULT_POLLMASK  # what the host gives a file without poll
             if ph:
@@ -407,6 +438,43 @@ class KernelFS(fuse.Operations):
         reventsp[0] = POLLIN | POLLRDNORM if ready else 0
         return 0
 
+    def _poll_served(self, h: Handle, ph: Any, reventsp: Any) -> int:
+        """The module's poll; not ready: the host is told at the next wake-up of a queue its
+        poll_wait() named (KernelApi.wake_hooks)."""
+        mask = self._served(h.file.poll, 0xFFFF)
+        reventsp[0] = mask
+        if ph:
+            if mask & (POLLIN | POLLRDNORM | 0x4) or not h.file.poll_queues:
+                _lib.fuse_pollhandle_destroy(ph)
+            else:
+                with self._poll_lock:
+                    self._served_pollers.append((set(h.file.poll_queues), ph))
+        return 0
+
+    def _wake_queue(self, wq: int) -> None:
+        with self._poll_lock:
+            woken = [ph for queues, ph in self._served_pollers if wq in queues]
+            self._served_pollers = [(q, ph) for q, ph in self._served_pollers if wq not in q]
+        for ph in woken:
+            _lib.fuse_notify_poll(ph)
+            _lib.fuse_pollhandle_destroy(ph)
+
+    def ioctl(self, path: str, cmd: int, arg: Any, fh: Any, flags: int, data: Any) -> int:
+        """A restricted FUSE ioctl: the host copies the command's _IOC_SIZE bytes in for
+        _IOC_WRITE and out for _IOC_READ; the module sees them at a user address."""
+        _keep_thread_state()
+        h = self.handles.get(getattr(fh, "fh", fh))
+        if h is None or h.file is None:
+            raise fuse.FuseOSError(errno.ENOTTY)
+        direction, size = (cmd >> 30) & 3, (cmd >> 16) & 0x3FFF
+        inbuf = ctypes.string_at(data, size) if direction & 1 and size and data else None
+        out_size = size if direction & 2 else 0
+        with sigpending.interruptible(_request_interrupted()):
+            ret, out = self._served(h.file.ioctl, cmd, arg or 0, inbuf, out_size)
+        if out and data:
+            ctypes.memmove(data, out, len(out))
+        return ret
+
     def _wake_pollers(self) -> None:
         """A record was stored: every poll handle waiting for one is notified, once."""
         with self._poll_lock:
@@ -419,6 +487,8 @@ class KernelFS(fuse.Operations):
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
         _keep_thread_state()
         h = self.handles.get(fi.fh)
+        if h is not None and h.file is not None:
+            return self._served(h.file.write, data, offset)
         if h is None or h.node.write is None:
             raise fuse.FuseOSError(errno.EACCES)
         try:
@@ -428,8 +498,8 @@ class KernelFS(fuse.Operations):
 
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
         node = self._node(path)
-        if isinstance(node, File) and node.write is not None:
-            return 0  # `echo v > file` truncates first: sysfs ignores it
+        if isinstance(node, File) and (node.write is not None or node.open is not None):
+            return 0  # `echo v > file` truncates first: sysfs, procfs and devices ignore it
         raise fuse.FuseOSError(errno.EACCES)
 
     def release(self, path: str, fi: Any) -> int:
@@ -437,6 +507,11 @@ class KernelFS(fuse.Operations):
         h = self.handles.pop(fi.fh, None)
         if h is not None:
             h.closed.set()
+            if h.file is not None:
+                try:
+                    h.file.release()
+                except OSError:
+                    pass  # reported by the kernel; the process has closed the file already
         for key in [key for key, fh in self._opened.items() if fh == fi.fh]:
             self._opened.pop(key, None)
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import vfs
 from ..module.internal import module_flags
 from ..module.module import Module, State
 from .kmsg import proc_kmsg
@@ -158,4 +159,9 @@ def proc_entry(kernel: Kernel, rec) -> Dir | File | Link:
                    rec.info.get("mode", 0o40555) & 0o777)
     if "target" in rec.info:
         return Link(rec.info["target"])
-    return File(lambda reader: kernel.read_module_file(rec), rec.info.get("mode", 0o444) & 0o777 or 0o444, None)
+    opener = None
+    if rec.info.get("ops"):  # proc_ops: an open for writing runs proc_open, proc_write, proc_release
+        def opener(caller, flags):
+            return vfs.open_proc(kernel, caller, rec, flags)
+    return File(lambda reader: kernel.read_module_file(rec), rec.info.get("mode", 0o444) & 0o777 or 0o444, None,
+                open=opener)

@@ -9,10 +9,6 @@ from __future__ import annotations
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 SYSFS_ATTR_SIZE = 4096  # what stat() reports for a sysfs attribute file
 
@@ -34,6 +30,11 @@ class File:
     mtime: float | None = None
     stream: bool = False  # /dev/kmsg: one record per read(), not a byte range
     direct: bool = True  # no page cache: each open reads the kernel anew
+    # a file a module serves: open(caller, flags) -> a handle whose read, write, ioctl, poll
+    # and release run the module's methods (vfs.ModuleFile); a device node uses it for every
+    # open, a /proc file for the opens that write
+    open: Callable | None = None
+    device: bool = False
 
     @property
     def st_mode(self) -> int:

@@ -109,9 +109,17 @@ def kboot(fn: Callable) -> Callable:
     return fn
 
 
+_loaded = False
+
+
 def _load_handlers() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")
+    """Import every handler file once (importing one of them alone, as the views do with
+    open.py, must not leave the others out)."""
+    global _loaded
+    if not _loaded:
+        for info in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{info.name}")
+        _loaded = True
 
 
 @dataclass
@@ -166,7 +174,9 @@ class KernelSide(Protocol):
 
     current_pid: int
     current_comm: str
-    current_where: str  # init, exit, kthread ...: the call path the CPU is on
+    current_where: str  # init, exit, kthread, read ...: the call path the CPU is on
+    current_uid: int
+    current_gid: int
     cr2: int
     held_locks: dict[int, int]  # lockdep: lock address -> depth
     drivers: dict[int, dict[str, str]]  # per module: its drivers/ links in /sys/module
@@ -187,6 +197,8 @@ class KernelSide(Protocol):
     def dump_stack_at(self, regs: dict[str, int], first: tuple[str, ...], chain: list) -> None: ...
     def panic(self, message: str, regs: dict[str, int]) -> None: ...
     def report_cpu_stop(self, mod: Any, stop: CpuStop, where: str) -> str: ...
+    def sleep(self, woken: Callable[[], bool]) -> bool: ...
+    def wake_up(self) -> None: ...
 
 
 class KernelApi:
@@ -197,8 +209,7 @@ class KernelApi:
 
     def __init__(self, machine: Machine, *, log: PrintkLog, profile: KernelProfile, registry: Registry,
                  kernel: KernelSide) -> None:
-        if not FUNCS:
-            _load_handlers()
+        _load_handlers()
         self.kernel = kernel
         self.m = machine
         self.log = log
@@ -218,6 +229,7 @@ class KernelApi:
         self.enter_hooks: list[Callable] = []
         self.exit_hooks: list[Callable] = []
         self.free_hooks: list[Callable] = []
+        self.wake_hooks: list[Callable[[int], None]] = []  # fn(wait queue) on each wake_up
         self._jiffies_addr: int | None = None
         self._next_tick = 0.0
         machine.dispatch = self._dispatch
@@ -332,6 +344,12 @@ class KernelApi:
         """The CPU is about to run module code for a syscall."""
         self._next_tick = 0.0
         self._tick()
+        for hook in self.enter_hooks:
+            hook(self)
+
+    def refresh_task(self) -> None:
+        """A system call begins, perhaps while another task's call is asleep on the CPU (so
+        run nested, without _on_enter): current becomes the calling process."""
         for hook in self.enter_hooks:
             hook(self)
 

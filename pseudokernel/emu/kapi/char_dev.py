@@ -35,7 +35,7 @@ def __register_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name
         ret = 0
     st["majors"].add(major)
     k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
-                            baseminor=baseminor, count=count, fops=fops)
+                   baseminor=baseminor, count=count, fops=fops)
     return ret
 
 
@@ -54,7 +54,7 @@ def register_chrdev_region(k: KernelApi, first: int, count: int, name: int) -> i
         return _err(EBUSY)
     st["majors"].add(major)
     k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
-                            baseminor=first & 0xFFFFF, count=count)
+                   baseminor=first & 0xFFFFF, count=count)
     return 0
 
 
@@ -66,7 +66,7 @@ def alloc_chrdev_region(k: KernelApi, dev: int, baseminor: int, count: int, name
     _state(k)["majors"].add(major)
     k.m.write_u32(dev, (major << 20) | (baseminor & 0xFFFFF))
     k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
-                            baseminor=baseminor, count=count)
+                   baseminor=baseminor, count=count)
     return 0
 
 
@@ -94,7 +94,7 @@ def cdev_add(k: KernelApi, cdev: int, dev: int, count: int) -> int:
     k.m.write_u32(cdev + k.S.cdev.dev, dev)
     k.m.write_u32(cdev + k.S.cdev.count, count)
     k.registry.add("cdev", f"{(dev & 0xFFFFFFFF) >> 20}:{dev & 0xFFFFF}", cdev, k.caller_module_name(),
-                            devt=dev & 0xFFFFFFFF, count=count)
+                   devt=dev & 0xFFFFFFFF, count=count)
     return 0
 
 

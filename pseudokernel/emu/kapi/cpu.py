@@ -399,10 +399,17 @@ def current(k: KernelApi) -> int:
         if "nsproxy" in (s.members if s else {}):
             k.m.write_u64(task + s.members["nsproxy"].offset, init_nsproxy(k))
         k.state["task_id"] = None
-    ident = (getattr(k.kernel, "current_pid", 0), getattr(k.kernel, "current_comm", "swapper/0"))
+    kernel = k.kernel
+    ident = (kernel.current_pid, kernel.current_comm, kernel.current_uid, kernel.current_gid)
     if k.state.get("task_id") != ident:
         k.state["task_id"] = ident
+        k.m.write_u64(task, k.m.read_u64(task) & ~(1 << 2))  # a new task: no TIF_SIGPENDING
         _fill(k, task, "task_struct", {"pid": ident[0], "tgid": ident[0], "comm": ident[1].encode()[:15].ljust(16, b"\0")})
+        cred = k.m.read_u64(task + k.S.task_struct.cred)
+        for name in ("uid", "suid", "euid", "fsuid"):
+            k.m.write_u32(cred + k.S.cred[name], ident[2])
+        for name in ("gid", "sgid", "egid", "fsgid"):
+            k.m.write_u32(cred + k.S.cred[name], ident[3])
     return task
 
 

@@ -171,6 +171,32 @@ def device_initialize(k: KernelApi, dev: int) -> None:
     _kref_init(k, dev)
 
 
+def device_get_devnode(k: KernelApi, dev: int) -> tuple[str, int]:
+    """drivers/base/core.c device_get_devnode() as devtmpfs asks it when the device is added:
+    the node's name under /dev and its mode (0600 unless the type's or class's devnode()
+    says otherwise; their names are the module's, run on the CPU)."""
+    m = k.m
+    scratch = m.kmalloc(16, "", 0, kind="devnode")
+    try:
+        m.write(scratch, bytes(16))
+        dtype = m.read_u64(dev + dev_off(k, "type"))
+        cls = m.read_u64(dev + dev_off(k, "class"))
+        fn = m.read_u64(dtype + k.S.device_type.devnode) if dtype else 0
+        if fn:
+            name = m.call(fn, dev, scratch, scratch + 4, scratch + 8)
+        else:
+            fn = m.read_u64(cls + k.S["class"].devnode) if cls else 0
+            name = m.call(fn, dev, scratch) if fn else 0
+        mode = m.read_u16(scratch) & 0o7777
+        if name:
+            text = k.cname(name)
+            k.kfree(name)  # devtmpfs frees what devnode() allocated
+            return text, mode or 0o600
+        return dev_name(k, dev).replace("!", "/"), mode or 0o600
+    finally:
+        k.kfree(scratch)
+
+
 @kapi("device_add")
 def device_add(k: KernelApi, dev: int) -> int:
     init = k.m.read_u64(dev + dev_off(k, "init_name"))
@@ -180,7 +206,9 @@ def device_add(k: KernelApi, dev: int) -> int:
     name = dev_name(k, dev)
     if not name:
         return _err(EINVAL)
-    k.registry.add("device", name, dev, k.caller_module_name(), devt=k.m.read_u32(dev + dev_off(k, "devt")))
+    devt = k.m.read_u32(dev + dev_off(k, "devt"))
+    node = device_get_devnode(k, dev) if devt else ("", 0)
+    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], mode=node[1])
     return 0
 
 
@@ -207,8 +235,9 @@ def put_device(k: KernelApi, dev: int) -> None:
 
 def _device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int, name: str) -> int:
     dev = new_device(k, name, parent, devt, cls, drvdata)
+    node = device_get_devnode(k, dev) if devt else ("", 0)
     k.registry.add("device", name, dev, k.caller_module_name(), devt=devt,
-                            cls=k.cname(k.m.read_u64(cls)) if cls else "")
+                   cls=k.cname(k.m.read_u64(cls)) if cls else "", devnode=node[0], mode=node[1])
     return dev
 
 

@@ -268,7 +268,7 @@ def kobject_add(k: KernelApi, kobj: int, parent: int, fmt: int, args: VarArgs) -
     _set_kobj_name(k, kobj, k.format(fmt, args))
     k.m.write_u64(kobj + k.S.kobject.parent, parent)
     k.registry.add("kobject", _kobj_name(k, kobj), kobj, k.caller_module_name(),
-                            parent=_kobj_name(k, parent))
+                   parent=_kobj_name(k, parent))
     return 0
 
 
@@ -319,7 +319,7 @@ def kobject_uevent(k: KernelApi, kobj: int, action: int) -> int:
       "devm_device_add_group", "devm_device_add_groups")
 def sysfs_create_group(k: KernelApi, kobj: int, grp: int) -> int:
     k.registry.add("sysfs", k.stub.name if k.stub else "sysfs", grp, k.caller_module_name(),
-                            kobject=_kobj_name(k, kobj))
+                   kobject=_kobj_name(k, kobj))
     return 0
 
 

@@ -100,7 +100,7 @@ def __release_region(k: KernelApi, parent: int, start: int, n: int) -> None:
 def request_threaded_irq(k: KernelApi, irq: int, handler: int, thread_fn: int, flags: int, name: int,
                          dev_id: int = 0) -> int:
     k.registry.add("irq", k.cname(name) if k.stub and k.stub.name != "__request_percpu_irq" else "",
-                            irq & 0xFFFFFFFF, k.caller_module_name(), handler=handler, dev_id=dev_id)
+                   irq & 0xFFFFFFFF, k.caller_module_name(), handler=handler, dev_id=dev_id)
     return 0
 
 

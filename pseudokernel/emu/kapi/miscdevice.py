@@ -37,8 +37,11 @@ def misc_register(k: KernelApi, misc: int) -> int:
     dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)
     k.m.write_u64(misc + md.this_device, dev)
     st["misc"][misc] = minor
+    nodename = k.m.read_u64(misc + md.nodename)  # misc_devnode()
     k.registry.add("misc", name, misc, k.caller_module_name(), minor=minor,
-                            fops=k.m.read_u64(misc + md.fops), device=dev)
+                   fops=k.m.read_u64(misc + md.fops), device=dev,
+                   devnode=k.cname(nodename) if nodename else name,
+                   mode=k.m.read_u16(misc + md.mode) & 0o7777 or 0o600)
     return 0
 
 

@@ -26,6 +26,9 @@ from .cpu import current
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
+# the system calls a process makes on a module's file: its task may sleep for real there
+PROCESS_CALLS = frozenset({"open", "read", "write", "ioctl", "poll", "release"})
+TIF_SIGPENDING = 1 << 2
 MAX_DEFERRED = 2000  # callbacks run per wait: a timer re-arming itself forever stops there
 
 # how each kind of deferred work is run, registered by the file that keeps it (as softirq
@@ -65,6 +68,11 @@ def sched(k: KernelApi) -> Sched:
     if s is None:
         s = k.state["sched"] = Sched()
     return s
+
+
+def sleepers(k: KernelApi) -> dict[int, dict]:
+    """The tasks on a wait queue, by pid: {"wq": the queue, "woken": whether a wake-up came}."""
+    return k.state.setdefault("sleepers", {})
 
 
 def time_after_eq(a: int, b: int) -> bool:
@@ -247,8 +255,19 @@ def setup_sched(k: KernelApi) -> None:
 @kapi("schedule", "io_schedule", "preempt_schedule", "preempt_schedule_notrace",
       "__SCT__preempt_schedule_notrace", "yield")
 def schedule(k: KernelApi) -> None:
-    """The task blocks: deferred work runs; if nothing was ready, time moves on to the next
-    timer (or by a tick, so that jiffies-based loops end)."""
+    """The task blocks. A process's task on a wait queue (a read waiting for data) really
+    sleeps: other processes' calls run until a wake-up or a signal (TIF_SIGPENDING is then
+    set, so the module's signal_pending(current) sees it). Otherwise (module init, a work
+    item: the only task there is) deferred work runs; if nothing was ready, time moves on to
+    the next timer (or by a tick, so that jiffies-based loops end)."""
+    sleeper = sleepers(k).get(k.kernel.current_pid)
+    if sleeper is not None and k.kernel.current_where in PROCESS_CALLS:
+        woken = k.kernel.sleep(lambda: sleeper["woken"])
+        sleeper["woken"] = False
+        task = current(k)
+        flags = k.m.read_u64(task)  # thread_info.flags, first in task_struct
+        k.m.write_u64(task, flags & ~TIF_SIGPENDING if woken else flags | TIF_SIGPENDING)
+        return
     if run_ready(k):
         return
     nxt = next_event_ns(k)

@@ -5,8 +5,10 @@ wake-up has no one to wake."""
 
 from __future__ import annotations
 
+from ...sigpending import signal_pending
 from . import KernelApi, kapi
 from .cpu import current
+from .sched import sleepers
 from .timer import schedule_timeout
 
 
@@ -27,22 +29,53 @@ def init_wait_entry(k: KernelApi, wq_entry: int, flags: int) -> None:
     k.m.write_u64(wq_entry + 32, wq_entry + 24)
 
 
+TASK_INTERRUPTIBLE, TASK_WAKEKILL = 0x1, 0x100
+ERESTARTSYS = 512
+
+
+def _enqueue(k: KernelApi, wq_head: int) -> None:
+    s = sleepers(k).get(k.kernel.current_pid)
+    if s is None or s["wq"] != wq_head:
+        sleepers(k)[k.kernel.current_pid] = {"wq": wq_head, "woken": False}
+
+
 @kapi("prepare_to_wait_event")
 def prepare_to_wait_event(k: KernelApi, wq_head: int, wq_entry: int, state: int) -> int:
+    """The task goes on the queue, unless a signal is pending for an interruptible (or
+    killable) wait: -ERESTARTSYS, which the process sees as EINTR."""
+    if state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL) and signal_pending():
+        sleepers(k).pop(k.kernel.current_pid, None)
+        return -ERESTARTSYS & 0xFFFFFFFFFFFFFFFF
+    _enqueue(k, wq_head)
     return 0
 
 
-@kapi("prepare_to_wait", "prepare_to_wait_exclusive", "finish_wait", "add_wait_queue", "remove_wait_queue",
-      "add_wait_queue_exclusive", "add_wait_queue_priority")
+@kapi("prepare_to_wait", "prepare_to_wait_exclusive", "add_wait_queue", "add_wait_queue_exclusive",
+      "add_wait_queue_priority")
 def prepare_to_wait(k: KernelApi, wq_head: int, wq_entry: int) -> None:
-    return None
+    _enqueue(k, wq_head)
+
+
+@kapi("finish_wait", "remove_wait_queue")
+def finish_wait(k: KernelApi, wq_head: int, wq_entry: int) -> None:
+    sleepers(k).pop(k.kernel.current_pid, None)
 
 
 @kapi("__wake_up", "__wake_up_sync", "__wake_up_sync_key", "__wake_up_locked", "__wake_up_locked_key",
       "swake_up_one", "swake_up_all", "swake_up_locked", "wake_up_bit", "wake_up_var", "__wake_up_pollfree")
 def __wake_up(k: KernelApi, wq_head: int) -> int:
-    """The waiter is this task itself, which is not asleep while the waker runs (one CPU):
-    wait_event's loop sees the condition when it looks again."""
+    """Tasks asleep on the queue (a process blocked in a read) are woken; one that is not
+    asleep (the task itself, looping in wait_event on one CPU) sees its condition when it
+    looks again. Pollers of the queue are told (poll_queues)."""
+    woke = 0
+    for s in sleepers(k).values():
+        if s["wq"] == wq_head and not s["woken"]:
+            s["woken"] = True
+            woke += 1
+    for fn in k.wake_hooks:
+        fn(wq_head)
+    if woke:
+        k.kernel.wake_up()
     return 0
 
 

@@ -1,0 +1,113 @@
+"""dev/: the nodes devtmpfs makes for the devices modules add (drivers/base/devtmpfs.c), and
+kmsg.
+
+A device with a number gets the node its devnode() names (dev_name() by default, a '!' for a
+'/'), with the mode devnode() gives or 0600, when it is added: misc_register(),
+device_create(), device_add() of a device with a devt. FUSE serves regular files, not device
+inodes: the node is a regular file whose open runs the device's open (misc_open() or
+chrdev_open()) and whose reads, writes, ioctls and polls run the module's file_operations.
+
+A character device number with no device (register_chrdev() or cdev_add() alone, where a
+real machine's user would mknod a node) is reachable as dev/char/MAJOR:MINOR, the name udev
+gives its links to device nodes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import vfs
+from ..emu.kapi.open import find_cdev
+from . import kmsg
+from .tree import Dir, File, Node
+
+if TYPE_CHECKING:
+    from ..kernel import Caller, Kernel
+
+MAX_LISTED_MINORS = 256  # dev/char lists this many minors of a range; any in range opens
+
+
+def device_nodes(kernel: Kernel) -> dict[str, tuple[int, int]]:
+    """Each node's path under dev/ -> (devt, mode), in the order the devices came."""
+    nodes: dict[str, tuple[int, int]] = {}
+    for r in kernel.registry.items:
+        if r.kind == "misc":
+            nodes[r.info["devnode"]] = ((10 << 20) | r.info["minor"], r.info["mode"])
+        elif r.kind == "device" and r.info.get("devt") and r.info.get("devnode"):
+            nodes[r.info["devnode"]] = (r.info["devt"], r.info["mode"])
+    return nodes
+
+
+def char_numbers(kernel: Kernel) -> list[int]:
+    """The device numbers a cdev or a register_chrdev() range answers (dev/char/)."""
+    out: list[int] = []
+    for r in kernel.registry.items:
+        if r.kind == "cdev":
+            base, count = r.info["devt"], r.info["count"]
+        elif r.kind == "chrdev" and r.info.get("fops"):
+            base, count = (r.info["major"] << 20) | r.info["baseminor"], r.info["count"]
+        else:
+            continue
+        out += range(base, base + min(count, MAX_LISTED_MINORS))
+    return out
+
+
+def _node(kernel: Kernel, path: str, devt: int, mode: int) -> File:
+    def open_(caller: Caller, flags: int) -> vfs.ModuleFile:
+        return vfs.open_device(kernel, caller, devt, path, flags, mode)
+
+    return File(None, mode & 0o777, 0, open=open_, device=True)
+
+
+def _subtree(kernel: Kernel, prefix: str, boot: float) -> Dir:
+    """The nodes whose path starts with prefix (devnode names may hold directories)."""
+
+    def entries() -> dict[str, Node]:
+        out: dict[str, Node] = {}
+        for path, (devt, mode) in device_nodes(kernel).items():
+            if not path.startswith(prefix):
+                continue
+            head, sep, _rest = path[len(prefix):].partition("/")
+            if sep:
+                out.setdefault(head, None)
+            else:
+                out[head] = _node(kernel, path, devt, mode)
+        return out
+
+    def child(name: str) -> Node | None:
+        found = entries()
+        if name not in found:
+            return None
+        return found[name] or _subtree(kernel, f"{prefix}{name}/", boot)
+
+    return Dir(lambda: list(entries()), child, 0o755, boot)
+
+
+def _char_dir(kernel: Kernel, boot: float) -> Dir:
+    def child(name: str) -> Node | None:
+        major, sep, minor = name.partition(":")
+        if not (sep and major.isdigit() and minor.isdigit()):
+            return None
+        devt = (int(major) << 20) | int(minor)
+        if find_cdev(kernel.api, devt) is None:  # the lookup chrdev_open() makes
+            return None
+        return _node(kernel, f"char/{name}", devt, 0o600)
+
+    return Dir(lambda: [f"{d >> 20}:{d & 0xFFFFF}" for d in char_numbers(kernel)], child, 0o755, boot)
+
+
+def dev_dir(kernel: Kernel, boot: float) -> Dir:
+    nodes = _subtree(kernel, "", boot)
+
+    def lst() -> list[str]:
+        names = ["kmsg", *nodes.list()]
+        return names + (["char"] if char_numbers(kernel) else [])
+
+    def child(name: str) -> Node | None:
+        if name == "kmsg":
+            return kmsg.dev_kmsg(kernel)
+        if name == "char":
+            return _char_dir(kernel, boot) if char_numbers(kernel) else None
+        return nodes.child(name)
+
+    return Dir(lst, child, 0o755, boot)
