@@ -1,0 +1,61 @@
+# chardev.ko: device files and a /proc file answered by the module's own file operations: the
+# misc device /dev/pkmisc (open/read/write/llseek/poll/ioctl/release, one opener at a time), the
+# two-minor region /dev/pkchar0 and /dev/pkchar1 of class pkclass, "pkbare" (register_chrdev, no
+# node) and /proc/pkproc (proc_ops). Numbers come from /proc/devices and the sysfs dev files, not
+# from stat of the nodes (the mount serves them as regular files). pk-ioctl is tests/tools/pk-ioctl.c.
+scenario_start
+run insmod chardev.ko
+run cat /proc/devices
+run cat /proc/misc
+run cat /sys/class/misc/pkmisc/dev
+run cat /sys/class/misc/pkmisc/uevent
+run ls /sys/class/pkclass
+run ls /sys/class/pkclass/pkchar0
+run cat /sys/class/pkclass/pkchar0/dev /sys/class/pkclass/pkchar1/dev
+run cat /sys/class/pkclass/pkchar0/uevent
+run readlink /sys/class/pkclass/pkchar1
+run ls /dev/pkmisc /dev/pkchar0 /dev/pkchar1
+runsh 'echo hello > /dev/pkmisc'
+run cat /dev/pkmisc
+runsh 'dd if=/dev/pkmisc bs=2 count=2 2>/dev/null'
+runsh 'dd if=/dev/pkmisc bs=1 skip=2 count=3 2>/dev/null'
+run ./pk-ioctl /dev/pkmisc poll
+run ./pk-ioctl /dev/pkmisc getlen
+run ./pk-ioctl /dev/pkmisc setfill 0x7a
+run cat /dev/pkmisc
+run ./pk-ioctl /dev/pkmisc double 21
+run ./pk-ioctl /dev/pkmisc double -5
+run ./pk-ioctl /dev/pkmisc raw 0x6b09
+run ./pk-ioctl /dev/pkmisc raw 0x5401
+run ./pk-ioctl /dev/pkmisc reset
+run ./pk-ioctl /dev/pkmisc getlen
+run ./pk-ioctl /dev/pkmisc poll
+run cat /dev/pkmisc
+run ./pk-ioctl /dev/pkmisc write 300
+run ./pk-ioctl /dev/pkmisc write 256 0x41
+run ./pk-ioctl /dev/pkmisc getlen
+runsh 'wc -c < /dev/pkmisc'
+runsh 'echo 42 > /proc/pkproc'
+run cat /proc/pkproc
+runsh 'echo nope > /proc/pkproc'
+run cat /proc/pkproc
+runsh 'dd if=/proc/pkproc bs=1 skip=6 count=2 2>/dev/null'
+runsh 'exec 3</dev/pkmisc'
+run cat /dev/pkmisc
+runsh 'exec 3<&-'
+runsh 'echo again > /dev/pkmisc'
+run cat /dev/pkmisc
+run cat /dev/pkchar0
+run cat /dev/pkchar0
+run cat /dev/pkchar1
+runsh 'echo x > /dev/pkchar0'
+run ./pk-ioctl /dev/pkchar1 getlen
+dmesg_since
+run rmmod chardev
+run cat /proc/devices
+run cat /proc/misc
+runsh 'ls /dev | grep pk'
+run ls /dev/pkmisc /dev/pkchar0 /dev/pkchar1
+run ls /sys/class/pkclass
+run cat /proc/pkproc
+runsh 'dmesg -r | tail -n 1'
