@@ -14,12 +14,14 @@ gives its links to device nodes.
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import TYPE_CHECKING
 
 from .. import vfs
 from ..emu.kapi.open import find_cdev
 from . import kmsg
-from .tree import Dir, File, Node
+from .tree import SERVED_SIZE, Dir, File, Node
 
 if TYPE_CHECKING:
     from ..kernel import Caller, Kernel
@@ -27,14 +29,47 @@ if TYPE_CHECKING:
 MAX_LISTED_MINORS = 256  # dev/char lists this many minors of a range; any in range opens
 
 
+class MemDevice:
+    """drivers/char/mem.c's null, zero, full, random and urandom, which scripts redirect to
+    (2>/dev/null) where the mount's dev/ stands for /dev (`pseudokernel shell`)."""
+
+    seekable = True
+    poll_queues: set[int] = set()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def read(self, size: int, offset: int) -> bytes:
+        if self.name == "null":
+            return b""
+        return os.urandom(size) if self.name in ("random", "urandom") else bytes(size)
+
+    def write(self, data: bytes, offset: int) -> int:
+        if self.name == "full":
+            raise OSError(errno.ENOSPC, self.name)
+        return len(data)
+
+    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
+        raise OSError(errno.ENOTTY, self.name)
+
+    def poll(self, events: int) -> int:
+        return 0x145  # DEFAULT_POLLMASK
+
+    def release(self) -> None:
+        pass
+
+
+MEM_DEVICES = ("null", "zero", "full", "random", "urandom")
+
+
 def device_nodes(kernel: Kernel) -> dict[str, tuple[int, int]]:
     """Each node's path under dev/ -> (devt, mode), in the order the devices came."""
     nodes: dict[str, tuple[int, int]] = {}
     for r in kernel.registry.items:
         if r.kind == "misc":
-            nodes[r.info["devnode"]] = ((10 << 20) | r.info["minor"], r.info["mode"])
+            nodes[r.info["devnode"]] = ((10 << 20) | r.info["minor"], r.info["devmode"] or 0o600)
         elif r.kind == "device" and r.info.get("devt") and r.info.get("devnode"):
-            nodes[r.info["devnode"]] = (r.info["devt"], r.info["mode"])
+            nodes[r.info["devnode"]] = (r.info["devt"], r.info["devmode"] or 0o600)
     return nodes
 
 
@@ -56,7 +91,7 @@ def _node(kernel: Kernel, path: str, devt: int, mode: int) -> File:
     def open_(caller: Caller, flags: int) -> vfs.ModuleFile:
         return vfs.open_device(kernel, caller, devt, path, flags, mode)
 
-    return File(None, mode & 0o777, 0, open=open_, device=True)
+    return File(None, mode & 0o777, SERVED_SIZE, open=open_, device=True)
 
 
 def _subtree(kernel: Kernel, prefix: str, boot: float) -> Dir:
@@ -100,12 +135,14 @@ def dev_dir(kernel: Kernel, boot: float) -> Dir:
     nodes = _subtree(kernel, "", boot)
 
     def lst() -> list[str]:
-        names = ["kmsg", *nodes.list()]
+        names = ["kmsg", *MEM_DEVICES, *nodes.list()]
         return names + (["char"] if char_numbers(kernel) else [])
 
     def child(name: str) -> Node | None:
         if name == "kmsg":
             return kmsg.dev_kmsg(kernel)
+        if name in MEM_DEVICES:
+            return File(None, 0o666, SERVED_SIZE, open=lambda caller, flags: MemDevice(name), device=True)
         if name == "char":
             return _char_dir(kernel, boot) if char_numbers(kernel) else None
         return nodes.child(name)

@@ -379,6 +379,11 @@ class KernelFS(fuse.Operations):
         if h is None:
             raise fuse.FuseOSError(errno.EBADF)
         if h.file is not None:
+            if not fi.lock_owner:
+                # a read for the page cache (sendfile()'s splice, mmap), which would stop at
+                # the size the host last saw: refused, as the kernel refuses splice on a
+                # device without splice_read, so busybox cat falls back to read()
+                raise fuse.FuseOSError(errno.EINVAL)
             return self._served(h.file.read, size, offset)
         if h.node.stream:
             return self._read_record(h, size)

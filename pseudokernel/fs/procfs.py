@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import vfs
+from ..emu.kapi.device import BOOT_BLKDEVS, BOOT_CHRDEVS, BOOT_MISC
 from ..module.internal import module_flags
 from ..module.module import Module, State
 from .kmsg import proc_kmsg
-from .tree import Dir, File, Link, Reader, StaticDir
+from .tree import SERVED_SIZE, Dir, File, Link, Reader, StaticDir
 
 # The real /proc reports size 0 and serves any length; over FUSE the host kernel's splice path
 # (sendfile: busybox cat, cp, Python's shutil) stops at st_size, so a proc file reports the
@@ -112,6 +113,23 @@ def proc_sys_kernel(kernel: Kernel, boot: float) -> Dir:
     ).as_dir()
 
 
+def proc_devices(kernel: Kernel) -> bytes:
+    """fs/char_dev.c chrdev_show() and block/genhd.c blkdev_show(): the built-in regions and
+    the modules', by major and, within a major, by first minor."""
+    regions = [(major, -1, i, name) for i, (major, name) in enumerate(BOOT_CHRDEVS)]
+    for i, r in enumerate(kernel.registry.of_kind("chrdev")):
+        regions.append((r.info["major"], r.info["baseminor"], len(regions) + i, r.name))
+    out = ["Character devices:\n"] + [f"{major:3d} {name}\n" for major, _m, _i, name in sorted(regions)]
+    out += ["\nBlock devices:\n"] + [f"{major:3d} {name}\n" for major, name in BOOT_BLKDEVS]
+    return "".join(out).encode()
+
+
+def proc_misc(kernel: Kernel) -> bytes:
+    """drivers/char/misc.c misc_seq_show(): newest first, the built-in ones last."""
+    mods = [(r.info["minor"], r.name) for r in reversed(kernel.registry.of_kind("misc"))]
+    return "".join(f"{minor:3d} {name}\n" for minor, name in mods + list(BOOT_MISC)).encode()
+
+
 def proc_dir(kernel: Kernel, boot: float) -> Dir:
     entries = {
         "modules": lambda: File(lambda r: proc_modules(kernel, r), 0o444, PROC_SIZE),
@@ -120,6 +138,8 @@ def proc_dir(kernel: Kernel, boot: float) -> Dir:
         "cmdline": lambda: File(lambda r: (kernel.cmdline + "\n").encode(), 0o444, PROC_SIZE),
         "kmsg": lambda: proc_kmsg(kernel),
         "mounts": lambda: File(lambda r: MOUNTS, 0o444, PROC_SIZE),
+        "devices": lambda: File(lambda r: proc_devices(kernel), 0o444, PROC_SIZE),
+        "misc": lambda: File(lambda r: proc_misc(kernel), 0o444, PROC_SIZE),
         "sys": lambda: StaticDir({"kernel": lambda: proc_sys_kernel(kernel, boot)}, 0o555, boot).as_dir(),
     }
     static = StaticDir(entries, 0o555, boot)
@@ -144,12 +164,13 @@ def _proc_children(kernel: Kernel, parent: int) -> list:
 
 def proc_entry(kernel: Kernel, rec) -> Dir | File | Link:
     """What the mount shows for an entry a module made with proc_create() & co (the kernel
-    API records it; this view builds the node): directories list what was created in them;
-    a file reads through the module's callbacks on the CPU (seq_file.read_proc_entry).
-    Its size is its content's length, like every file of the mount's /proc: the host's
-    splice (sendfile(), busybox cat) stops at st_size. So a stat() runs the module's show
-    once (the open right after it reads that same snapshot), where the real kernel, which
-    reports 0, runs nothing."""
+    API records it; this view builds the node): directories list what was created in them. A
+    file with proc_ops is served per open (vfs.open_proc: its own open, read, write, lseek and
+    release run as on the real kernel). A single_open() or seq_operations file is read
+    through its callbacks at open (seq_file.read_proc_entry) and its size is its content's
+    length, like every file of the mount's /proc: the host's splice (sendfile(), busybox cat)
+    stops at st_size. So a stat() runs its show once (the open right after it reads that
+    same snapshot), where the real kernel, which reports 0, runs nothing."""
     if rec.info.get("dir"):
         def child(name: str):
             found = next((r for r in _proc_children(kernel, rec.obj) if r.name == name), None)
@@ -159,9 +180,12 @@ def proc_entry(kernel: Kernel, rec) -> Dir | File | Link:
                    rec.info.get("mode", 0o40555) & 0o777)
     if "target" in rec.info:
         return Link(rec.info["target"])
-    opener = None
-    if rec.info.get("ops"):  # proc_ops: an open for writing runs proc_open, proc_write, proc_release
+    mode = rec.info.get("mode", 0o444) & 0o777 or 0o444
+    if rec.info.get("ops"):
+        # proc_ops: every open runs proc_open, each read and write its method, the last close
+        # proc_release, as the real file does (whose size is 0 too)
         def opener(caller, flags):
             return vfs.open_proc(kernel, caller, rec, flags)
-    return File(lambda reader: kernel.read_module_file(rec), rec.info.get("mode", 0o444) & 0o777 or 0o444, None,
-                open=opener)
+
+        return File(lambda reader: kernel.read_module_file(rec), mode, SERVED_SIZE, open=opener, device=True)
+    return File(lambda reader: kernel.read_module_file(rec), mode, None)

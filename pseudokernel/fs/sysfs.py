@@ -10,16 +10,13 @@ from typing import TYPE_CHECKING
 from .. import taint
 from ..module.module import Module, State
 from ..module.sysfs import sysfs_name
-from .tree import SYSFS_ATTR_SIZE, Dir, File, Link, Reader, StaticDir, kernfs_order
+from . import devices
+from .tree import Dir, File, Link, Reader, StaticDir, attr_file, kernfs_order
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
 MODULE_SECT_READ_SIZE = 3 + 64 // 4
-
-
-def _attr(show, mode: int = 0o444, mtime: float | None = None, store=None) -> File:
-    return File(show, mode, SYSFS_ATTR_SIZE, store, mtime)
 
 
 def _initstate(mod: Module) -> bytes:
@@ -37,14 +34,14 @@ def store_uevent(data: bytes) -> int:
 def module_dir(kernel: Kernel, mod: Module) -> Dir:
     t = mod.load_time
     entries = {
-        "uevent": lambda: _attr(None, 0o200, t, store_uevent),
-        "version": lambda: _attr(lambda r: (mod.version + "\n").encode(), 0o444, t) if mod.version else None,
-        "srcversion": lambda: _attr(lambda r: (mod.srcversion + "\n").encode(), 0o444, t) if mod.srcversion else None,
-        "initstate": lambda: _attr(lambda r: _initstate(mod), 0o444, t),
-        "coresize": lambda: _attr(lambda r: f"{mod.core_layout.size}\n".encode(), 0o444, t),
-        "initsize": lambda: _attr(lambda r: f"{mod.init_layout.size}\n".encode(), 0o444, t),
-        "taint": lambda: _attr(lambda r: (taint.module_flags_taint(mod.taints) + "\n").encode(), 0o444, t),
-        "refcnt": lambda: _attr(lambda r: f"{mod.refcount}\n".encode(), 0o444, t)
+        "uevent": lambda: attr_file(None, 0o200, t, store_uevent),
+        "version": lambda: attr_file(lambda r: (mod.version + "\n").encode(), 0o444, t) if mod.version else None,
+        "srcversion": lambda: attr_file(lambda r: (mod.srcversion + "\n").encode(), 0o444, t) if mod.srcversion else None,
+        "initstate": lambda: attr_file(lambda r: _initstate(mod), 0o444, t),
+        "coresize": lambda: attr_file(lambda r: f"{mod.core_layout.size}\n".encode(), 0o444, t),
+        "initsize": lambda: attr_file(lambda r: f"{mod.init_layout.size}\n".encode(), 0o444, t),
+        "taint": lambda: attr_file(lambda r: (taint.module_flags_taint(mod.taints) + "\n").encode(), 0o444, t),
+        "refcnt": lambda: attr_file(lambda r: f"{mod.refcount}\n".encode(), 0o444, t)
         if kernel.profile.enabled("MODULE_UNLOAD") else None,
         "holders": lambda: holders_dir(mod),
         "parameters": lambda: parameters_dir(kernel, mod),
@@ -76,7 +73,7 @@ def parameters_dir(kernel: Kernel, mod: Module) -> Dir | None:
     def child(name: str):
         for kp in visible:
             if kp.name == name:
-                return _attr(
+                return attr_file(
                     lambda r, kp=kp: kernel.param_show(mod, kp),
                     kp.perm & 0o777,
                     mod.load_time,
@@ -141,7 +138,11 @@ def module_root(kernel: Kernel, boot: float) -> Dir:
 
 
 def sys_dir(kernel: Kernel, boot: float) -> Dir:
-    return StaticDir({"module": lambda: module_root(kernel, boot)}, 0o755, boot).as_dir()
+    return StaticDir({
+        "class": lambda: devices.class_dir(kernel, boot),
+        "devices": lambda: devices.devices_dir(kernel, boot),
+        "module": lambda: module_root(kernel, boot),
+    }, 0o755, boot).as_dir()
 
 
 

@@ -11,6 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 SYSFS_ATTR_SIZE = 4096  # what stat() reports for a sysfs attribute file
+# what stat() reports for a device node or a /proc file the module serves (the kernel says 0):
+# not 0, since the host's sendfile() stops at the size, where it must try a read to learn that
+# the file cannot be spliced (the mount refuses page-cache reads) and fall back to read()
+SERVED_SIZE = 4096
 
 
 @dataclass
@@ -39,6 +43,12 @@ class File:
     @property
     def st_mode(self) -> int:
         return stat.S_IFREG | self.mode
+
+
+def attr_file(show: Callable[[Reader], bytes] | None, mode: int = 0o444, mtime: float | None = None,
+              store: Callable[[bytes], int] | None = None) -> File:
+    """A sysfs attribute: its size is 4096 whatever it holds, as kernfs reports it."""
+    return File(show, mode, SYSFS_ATTR_SIZE, store, mtime)
 
 
 @dataclass

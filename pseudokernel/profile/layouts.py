@@ -8,7 +8,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "block_device": {"sizeof": 928, "bd_partno": 848, "bd_disk": 856},
     "bus_type": {"name": 0},
     "cdev": {"sizeof": 104, "owner": 64, "ops": 72, "dev": 96, "count": 100},
-    "class": {"sizeof": 120, "name": 0, "owner": 8, "devnode": 48},
+    "class": {"sizeof": 120, "name": 0, "owner": 8, "devnode": 48, "dev_release": 64},
     "cred": {"sizeof": 176, "uid": 8, "gid": 12, "suid": 16, "sgid": 20, "euid": 24, "egid": 28, "fsuid": 32,
              "fsgid": 36},
     "crypto_ahash": {
@@ -27,7 +27,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
         "platform_data": 112, "driver_data": 120, "devt": 660, "class": 688, "release": 704,
     },
     "device_driver": {"bus": 8, "owner": 16},
-    "device_type": {"name": 0, "devnode": 24},
+    "device_type": {"name": 0, "devnode": 24, "release": 32},
     "file": {"sizeof": 232, "f_path": 16, "f_inode": 32, "f_op": 40, "f_flags": 64, "f_mode": 68, "f_pos": 104,
              "f_cred": 144, "private_data": 200},
     "file_operations": {"sizeof": 280, "owner": 0, "llseek": 8, "read": 16, "write": 24, "read_iter": 32,

@@ -2,9 +2,10 @@
 
 Each script of tests/expected/real/ ran on Debian's real 6.1 kernel under QEMU, with
 busybox, kmod, util-linux and sysfsutils (tests/expected/real/). Here the same script runs in
-a private mount namespace where the daemon's proc/, sys/ and dev/kmsg are bound over /proc,
-/sys and /dev/kmsg: lsmod, modinfo, systool and dmesg are the real tools, insmod and rmmod are
-pseudokernel's, the shell and file tools are the same busybox. The outputs must be equal, but
+a private mount namespace where the daemon's proc/, sys/ and dev/ are bound over /proc, /sys
+and /dev (dev/ holds kmsg, null and friends, and the modules' device nodes): lsmod, modinfo,
+systool and dmesg are the real tools, insmod and rmmod are pseudokernel's, the shell and file
+tools are the same busybox. The outputs must be equal, but
 for what differs between any two boots (addresses, timestamps, PIDs) and the machine's own
 boot (the built-in modules in /sys/module, the boot log).
 """
@@ -72,6 +73,9 @@ def scenario_names() -> list[str]:
 def toolbox(tmp_path_factory) -> Path:
     """A bin/ with busybox's applets, plus insmod/rmmod/modprobe that call pseudokernel."""
     d = tmp_path_factory.mktemp("toolbox")
+    # the C tools the scenarios run from their directory, built as scripts/record-reference does
+    for src in (PREBUILT.parent.parent / "tools").glob("pk-ioctl.c"):
+        subprocess.run(["gcc", "-O2", "-static", "-o", d / src.stem, src], check=True)
     applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
     for a in applets:
         if a not in ("insmod", "rmmod", "modprobe", "lsmod", "modinfo", "depmod", "dmesg"):
@@ -86,18 +90,19 @@ def run_scenario(name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
         shutil.copy(ko, workdir / ko.name)
     for fname, data in files().items():
         (workdir / fname).write_bytes(data)
+    shutil.copy(toolbox / "pk-ioctl", workdir / "pk-ioctl")
     ours = {t: f"{sys.executable} -m pseudokernel --mount {mount} {t}" for t in ("insmod", "rmmod", "modprobe")}
     preamble = "".join(f'{n}() {{ {p} "$@"; }}\n' for n, p in {**REAL_TOOLS, **ours}.items())
     script = workdir / "script.sh"
     script.write_text(preamble + (SCENARIOS / "lib.sh").read_text() + (SCENARIOS / f"{name}.sh").read_text())
     setup = (
         f"mount --bind {mount}/proc /proc && mount --bind {mount}/sys /sys && "
-        f"mount --bind {mount}/dev/kmsg /dev/kmsg && cd {workdir} && "
-        f"PATH={toolbox}:/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C exec {BUSYBOX} sh {script}"
+        f"mount --bind {mount}/dev /dev && cd {workdir} && "
+        f"PATH={toolbox}:/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C exec {toolbox}/sh {script}"
     )
     r = subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", setup],
                        capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
-    # the recording's script was /script.sh in the guest
+    # the recording's script was /script.sh in the guest, run by busybox as sh (its comm)
     return (r.stdout + r.stderr).replace(str(script).encode(), b"/script.sh")
 
 

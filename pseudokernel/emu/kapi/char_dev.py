@@ -9,13 +9,22 @@ from . import KernelApi, kapi
 from . import neg_errno as _err
 from .device import BOOT_CHRDEV_MAJORS, _kref_init, _state, dev_off, device_add, device_del
 
+CHRDEV_MAJOR_MAX = 512
+CHRDEV_MAJOR_HASH_SIZE = 255
 CHRDEV_MAJOR_DYN_END = 234  # include/linux/fs.h: the bottom of the first range of dynamic majors
+CHRDEV_MAJOR_DYN_EXT_START, CHRDEV_MAJOR_DYN_EXT_END = 511, 384
 
 
 def _alloc_major(k: KernelApi) -> int:
-    st = _state(k)
-    for major in range(CHRDEV_MAJOR_DYN_END, 0, -1):
-        if major not in st["majors"]:
+    """find_dynamic_major(): the highest free hash slot from 254 down to 234, then the
+    extended range 511..384; a slot is taken by any major that hashes to it."""
+    majors = _state(k)["majors"]
+    slots = {m % CHRDEV_MAJOR_HASH_SIZE for m in majors}
+    for major in range(CHRDEV_MAJOR_HASH_SIZE - 1, CHRDEV_MAJOR_DYN_END - 1, -1):
+        if major not in slots:
+            return major
+    for major in range(CHRDEV_MAJOR_DYN_EXT_START, CHRDEV_MAJOR_DYN_EXT_END - 1, -1):
+        if major not in majors:
             return major
     return 0
 

@@ -8,7 +8,7 @@ from errno import EEXIST
 
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import _owner_name
+from .device import _owner_name, free_kernel_object
 
 
 @kapi("__class_create")
@@ -34,3 +34,5 @@ def __class_register(k: KernelApi, cls: int, key: int) -> int:
 def class_destroy(k: KernelApi, cls: int) -> None:
     if cls and cls < (1 << 64) - 4096:
         k.registry.remove("class", cls)
+        if k.stub is not None and k.stub.name == "class_destroy":
+            free_kernel_object(k, cls, "class")  # what __class_create() allocated

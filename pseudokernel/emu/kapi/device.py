@@ -17,14 +17,20 @@ from . import neg_errno as _err
 from .printk import _level_of
 
 DYNAMIC_MINORS = 128
-# misc minors the reference kernel hands out at boot before any module: vga_arbiter,
-# cpu_dma_latency (drivers/gpu/vga/vgaarb.c, kernel/power/qos.c)
-BOOT_DYNAMIC_MISC = 2
-# character majors the built-in drivers of the reference kernel hold before any module loads
-# (/proc/devices: mem, tty, console, vcs, misc, input, fb, ptm, pts, and four dynamic ones:
-# rtc, bsg, watchdog, dax); majors of modular drivers (usb 180, msr 202, ...) are free
-BOOT_CHRDEV_MAJORS = {1, 4, 5, 7, 10, 13, 29, 128, 136, 251, 252, 253, 254}
-
+# What the reference machine's built-in drivers hold before any module loads (Debian's 6.1 on
+# QEMU's i440FX, tests/expected/real/chardev.txt): /proc/devices' character majors with each
+# region's name (in minor order within a major), its block majors, and /proc/misc newest
+# first. A module's dynamic numbers come after them, as there: major 246 first, minor 124.
+BOOT_CHRDEVS = (
+    (1, "mem"), (4, "/dev/vc/0"), (4, "tty"), (4, "ttyS"), (5, "/dev/tty"), (5, "/dev/console"),
+    (5, "/dev/ptmx"), (7, "vcs"), (10, "misc"), (13, "input"), (29, "fb"), (128, "ptm"), (136, "pts"),
+    (153, "spi"), (247, "cxl"), (248, "bsg"), (249, "ptp"), (250, "pps"), (251, "rtc"), (252, "dax"),
+    (253, "tpm"), (254, "gpiochip"),
+)
+BOOT_BLKDEVS = ((259, "blkext"),)
+BOOT_MISC = ((125, "cpu_dma_latency"), (1, "psaux"), (228, "hpet"), (126, "userfaultfd"), (231, "snapshot"),
+             (183, "hw_random"), (127, "vga_arbiter"))
+BOOT_CHRDEV_MAJORS = frozenset(major for major, _name in BOOT_CHRDEVS)
 
 def _forget(k: KernelApi, addr: int, size: int) -> None:
     st = _state(k)
@@ -43,7 +49,8 @@ def _state(k: KernelApi) -> dict:
     st = k.state.get("device")
     if st is None:
         k.free_hooks.append(_forget)
-        st = k.state["device"] = {"misc_bits": (1 << BOOT_DYNAMIC_MISC) - 1, "misc": {}, "majors": set(BOOT_CHRDEV_MAJORS),
+        taken = [DYNAMIC_MINORS - minor - 1 for minor, _name in BOOT_MISC if minor < DYNAMIC_MINORS]
+        st = k.state["device"] = {"misc_bits": sum(1 << i for i in taken), "misc": {}, "majors": set(BOOT_CHRDEV_MAJORS),
                                   "pdev_ids": {}, "platform_drivers": {}, "platform_devices": {}, "bound": {}}
     return st
 
@@ -173,8 +180,9 @@ def device_initialize(k: KernelApi, dev: int) -> None:
 
 def device_get_devnode(k: KernelApi, dev: int) -> tuple[str, int]:
     """drivers/base/core.c device_get_devnode() as devtmpfs asks it when the device is added:
-    the node's name under /dev and its mode (0600 unless the type's or class's devnode()
-    says otherwise; their names are the module's, run on the CPU)."""
+    the node's name under /dev and the mode devnode() gave, 0 if none (the node is then
+    0600, and the uevent has no DEVMODE). The type's or class's devnode() is the module's,
+    run on the CPU."""
     m = k.m
     scratch = m.kmalloc(16, "", 0, kind="devnode")
     try:
@@ -191,8 +199,8 @@ def device_get_devnode(k: KernelApi, dev: int) -> tuple[str, int]:
         if name:
             text = k.cname(name)
             k.kfree(name)  # devtmpfs frees what devnode() allocated
-            return text, mode or 0o600
-        return dev_name(k, dev).replace("!", "/"), mode or 0o600
+            return text, mode
+        return dev_name(k, dev).replace("!", "/"), mode
     finally:
         k.kfree(scratch)
 
@@ -208,7 +216,7 @@ def device_add(k: KernelApi, dev: int) -> int:
         return _err(EINVAL)
     devt = k.m.read_u32(dev + dev_off(k, "devt"))
     node = device_get_devnode(k, dev) if devt else ("", 0)
-    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], mode=node[1])
+    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], devmode=node[1])
     return 0
 
 
@@ -221,6 +229,43 @@ def device_register(k: KernelApi, dev: int) -> int:
 @kapi("device_del", "device_unregister")
 def device_del(k: KernelApi, dev: int) -> None:
     k.registry.remove("device", dev)
+    if k.stub is not None and k.stub.name == "device_unregister":
+        release_device(k, dev)
+
+
+def _release_callback(k: KernelApi, dev: int) -> int:
+    """device_release(): dev->release, else its type's, else its class's dev_release."""
+    m = k.m
+    fn = m.read_u64(dev + dev_off(k, "release"))
+    dtype = m.read_u64(dev + dev_off(k, "type"))
+    if not fn and dtype:
+        fn = m.read_u64(dtype + k.S.device_type.release)
+    cls = m.read_u64(dev + dev_off(k, "class"))
+    if not fn and cls:
+        fn = m.read_u64(cls + k.S["class"].dev_release)
+    return fn
+
+
+def release_device(k: KernelApi, dev: int) -> None:
+    """The last put_device(): the name the kernel allocated goes (kobject_cleanup()), then the
+    device: the kernel's own when it allocated it (device_create(), misc_register()), else
+    the release callback, the module's, which frees the struct the device is in."""
+    free_kernel_object(k, k.m.read_u64(dev + dev_off(k, "kobj_name")), "kobject-name")
+    a = k.m.slab.live.get(dev)
+    if a is not None and a.kind == "device":
+        k.kfree(dev)  # device_create_release()
+    else:
+        fn = _release_callback(k, dev)
+        if fn:
+            k.m.call(fn, dev)  # a device inside the module's own struct: its release frees that
+
+
+def free_kernel_object(k: KernelApi, addr: int, kind: str) -> None:
+    """kfree() of an object the kernel allocated for a module, and only of such (so the unload
+    report does not count what the kernel frees on the module's behalf)."""
+    a = k.m.slab.live.get(addr) if addr else None
+    if a is not None and a.kind == kind:
+        k.kfree(addr)
 
 
 @kapi("get_device")
@@ -237,7 +282,7 @@ def _device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int,
     dev = new_device(k, name, parent, devt, cls, drvdata)
     node = device_get_devnode(k, dev) if devt else ("", 0)
     k.registry.add("device", name, dev, k.caller_module_name(), devt=devt,
-                   cls=k.cname(k.m.read_u64(cls)) if cls else "", devnode=node[0], mode=node[1])
+                   cls=k.cname(k.m.read_u64(cls)) if cls else "", devnode=node[0], devmode=node[1])
     return dev
 
 
@@ -258,6 +303,7 @@ def device_destroy(k: KernelApi, cls: int, devt: int) -> None:
     for r in reversed(reg.of_kind("device")):
         if r.info.get("devt") == devt & 0xFFFFFFFF:
             reg.remove("device", r.obj)
+            release_device(k, r.obj)
             return
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from errno import EINVAL, ERANGE
+from errno import EFAULT, EINVAL, ERANGE
 
+from ..vsprintf import MemoryFault
 from . import KernelApi, kapi
+from .fs import _user_ok
 
 ULLONG_MAX = (1 << 64) - 1
 
@@ -115,8 +117,8 @@ def kstrtobool(s: bytes | None) -> tuple[int, bool]:
     return -EINVAL, False
 
 
-def _store(k: KernelApi, s: int, base: int, res: int, bits: int, signed: bool) -> int:
-    text = k.cstr(s)
+def _store(k: KernelApi, s: int, base: int, res: int, bits: int, signed: bool, text: bytes | None = None) -> int:
+    text = k.cstr(s) if text is None else text
     err, v = (kstrto_signed if signed else kstrto_unsigned)(text, base, bits)
     if err:
         return err & 0xFFFFFFFF
@@ -136,10 +138,43 @@ for _name, _bits, _signed in (
 
     kapi(_name)(_make(_bits, _signed))
 
+    def _make_from_user(bits: int, signed: bool):
+        def handler(k: KernelApi, s: int, count: int, base: int, res: int) -> int:
+            """kstrto*_from_user(): at most sign, digits, newline of the user's bytes."""
+            text = _user_bytes(k, s, min(count, bits + 2))
+            if text is None:
+                return -EFAULT & 0xFFFFFFFF
+            return _store(k, 0, base & 0xFFFFFFFF, res, bits, signed, text.split(b"\0", 1)[0])
+        return handler
+
+    kapi(_name.lstrip("_") + "_from_user")(_make_from_user(_bits, _signed))
+
+
+def _user_bytes(k: KernelApi, s: int, count: int) -> bytes | None:
+    """copy_from_user() into the function's own buffer: None for -EFAULT."""
+    if not _user_ok(s, count):
+        return None
+    try:
+        return k.m.read(s, count)
+    except MemoryFault:
+        return None
+
 
 @kapi("kstrtobool")
 def kstrtobool_handler(k: KernelApi, s: int, res: int) -> int:
     err, v = kstrtobool(k.cstr(s) if s else None)
+    if err:
+        return err & 0xFFFFFFFF
+    k.m.write_u8(res, int(v))
+    return 0
+
+
+@kapi("kstrtobool_from_user")
+def kstrtobool_from_user(k: KernelApi, s: int, count: int, res: int) -> int:
+    text = _user_bytes(k, s, min(count, 3))
+    if text is None:
+        return -EFAULT & 0xFFFFFFFF
+    err, v = kstrtobool(text.split(b"\0", 1)[0])
     if err:
         return err & 0xFFFFFFFF
     k.m.write_u8(res, int(v))

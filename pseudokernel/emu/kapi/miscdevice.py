@@ -8,7 +8,7 @@ from errno import EBUSY
 
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import DYNAMIC_MINORS, _state, new_device
+from .device import BOOT_MISC, DYNAMIC_MINORS, _state, new_device, release_device
 
 MISC_MAJOR = 10
 MISC_DYNAMIC_MINOR = 255
@@ -16,7 +16,8 @@ MISC_DYNAMIC_MINOR = 255
 
 @kapi("misc_register")
 def misc_register(k: KernelApi, misc: int) -> int:
-    """drivers/char/misc.c: a dynamic minor counts down from 127; the device is misc/<name>."""
+    """drivers/char/misc.c: a dynamic minor counts down from 127 past the built-in ones; the
+    device is misc/<name>."""
     md = k.S.miscdevice
     st = _state(k)
     minor = k.m.read_u32(misc + md.minor)
@@ -31,7 +32,7 @@ def misc_register(k: KernelApi, misc: int) -> int:
         minor = DYNAMIC_MINORS - i - 1
         st["misc_bits"] |= 1 << i
         k.m.write_u32(misc + md.minor, minor)
-    elif minor in st["misc"].values():
+    elif minor in st["misc"].values() or any(minor == m for m, _name in BOOT_MISC):
         return _err(EBUSY)
     name = k.cname(k.m.read_u64(misc + md.name))
     dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)
@@ -41,7 +42,7 @@ def misc_register(k: KernelApi, misc: int) -> int:
     k.registry.add("misc", name, misc, k.caller_module_name(), minor=minor,
                    fops=k.m.read_u64(misc + md.fops), device=dev,
                    devnode=k.cname(nodename) if nodename else name,
-                   mode=k.m.read_u16(misc + md.mode) & 0o7777 or 0o600)
+                   devmode=k.m.read_u16(misc + md.mode) & 0o7777)
     return 0
 
 
@@ -51,7 +52,9 @@ def misc_deregister(k: KernelApi, misc: int) -> None:
     minor = st["misc"].pop(misc, None)
     if minor is None:
         return
-    k.registry.remove("misc", misc)
+    rec = k.registry.remove("misc", misc)
+    if rec is not None:
+        release_device(k, rec.info["device"])
     i = DYNAMIC_MINORS - minor - 1
     if 0 <= i < DYNAMIC_MINORS:
         st["misc_bits"] &= ~(1 << i)

@@ -150,9 +150,14 @@ def proc_reg_open(k: KernelApi, rec: Registration, flags: int) -> OpenFile | int
 
 
 def _finish_open(k: KernelApi, f: OpenFile) -> OpenFile | int:
-    k.m.write_u32(f.file + k.S.file.f_mode, k.m.read_u32(f.file + k.S.file.f_mode)
-                  | (FMODE_CAN_READ if f.op(k, "proc_read" if f.proc else "read") else 0)
-                  | (FMODE_CAN_WRITE if f.op(k, "proc_write" if f.proc else "write") else 0))
+    """do_dentry_open()'s last steps: FMODE_CAN_READ/WRITE, no FMODE_LSEEK for a file
+    without llseek (a /proc file has default_llseek's), then the module's open."""
+    mode = k.m.read_u32(f.file + k.S.file.f_mode)
+    mode |= (FMODE_CAN_READ if f.op(k, "proc_read" if f.proc else "read") else 0)
+    mode |= (FMODE_CAN_WRITE if f.op(k, "proc_write" if f.proc else "write") else 0)
+    if f.proc is None and not f.op(k, "llseek"):
+        mode &= ~FMODE_LSEEK
+    k.m.write_u32(f.file + k.S.file.f_mode, mode)
     err = _call_open(k, f)
     if err < 0:
         f.released = True  # no release for an open that failed

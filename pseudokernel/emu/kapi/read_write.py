@@ -29,23 +29,38 @@ def _user_errno(ret: int) -> int:
     return -EINTR if -ret in (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK) else ret
 
 
-def _ppos(k: KernelApi, f: OpenFile, offset: int) -> int:
+def _ppos(k: KernelApi, f: OpenFile, offset: int | None) -> int:
     """The loff_t * a read or write gets: NULL for a stream (stream_open()), else the file's
-    position set to where the caller is (the mount's offset, which lseek() moved)."""
-    if k.m.read_u32(f.file + k.S.file.f_mode) & FMODE_STREAM:
+    own position, moved first to where the caller is. FUSE tells no lseek(), only the offset
+    of each read and write: a caller who moved (dd skip=, lseek, pread) gets the module's
+    llseek run then, with the distance from where the file was (SEEK_CUR, as dd asks)."""
+    mode = k.m.read_u32(f.file + k.S.file.f_mode)
+    if mode & FMODE_STREAM:
         return 0
     pos = f.file + k.S.file.f_pos
-    if offset is not None:
-        k.m.write_u64(pos, offset & MASK64)
+    now = s64(k.m.read_u64(pos))
+    if offset is not None and offset != now and mode & FMODE_LSEEK:
+        got = vfs_llseek(k, f, offset - now, SEEK_CUR)
+        if got < 0:
+            return got
     return pos
+
+
+def vfs_llseek(k: KernelApi, f: OpenFile, offset: int, whence: int) -> int:
+    """The file's llseek (a /proc file without proc_lseek has default_llseek's)."""
+    fn = f.op(k, "proc_lseek" if f.proc is not None else "llseek") or k.function("default_llseek")
+    return s64(k.m.call(fn, f.file, offset & MASK64, whence))
 
 
 def vfs_read(k: KernelApi, f: OpenFile, size: int, offset: int | None) -> bytes | int:
     read = f.op(k, "proc_read" if f.proc is not None else "read")
     if not read:
         return -EIO if f.proc is not None else -EINVAL  # pde_read(): no proc_read
+    ppos = _ppos(k, f, offset)
+    if ppos < 0:
+        return ppos
     buf = k.m.user_buffer(max(size, 1))
-    got = s64(k.m.call(read, f.file, buf, size, _ppos(k, f, offset)))
+    got = s64(k.m.call(read, f.file, buf, size, ppos))
     if got < 0:
         return _user_errno(got)
     return k.m.read(buf, min(got, size))
@@ -55,9 +70,12 @@ def vfs_write(k: KernelApi, f: OpenFile, data: bytes, offset: int | None) -> int
     write = f.op(k, "proc_write" if f.proc is not None else "write")
     if not write:
         return -EIO if f.proc is not None else -EINVAL
+    ppos = _ppos(k, f, offset)
+    if ppos < 0:
+        return ppos
     buf = k.m.user_buffer(max(len(data), 1))
     k.m.write(buf, data)
-    got = s64(k.m.call(write, f.file, buf, len(data), _ppos(k, f, offset)))
+    got = s64(k.m.call(write, f.file, buf, len(data), ppos))
     return _user_errno(got) if got < 0 else min(got, len(data))
 
 

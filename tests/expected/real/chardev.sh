@@ -34,7 +34,7 @@ run cat /dev/pkmisc
 run ./pk-ioctl /dev/pkmisc write 300
 run ./pk-ioctl /dev/pkmisc write 256 0x41
 run ./pk-ioctl /dev/pkmisc getlen
-runsh 'wc -c < /dev/pkmisc'
+runsh 'dd if=/dev/pkmisc bs=64 2>/dev/null | wc -c'
 runsh 'echo 42 > /proc/pkproc'
 run cat /proc/pkproc
 runsh 'echo nope > /proc/pkproc'
