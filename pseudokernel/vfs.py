@@ -17,8 +17,10 @@ import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .emu.kapi import debugfs as kdebugfs
 from .emu.kapi import open as kopen
 from .emu.kapi import read_write
+from .emu.kapi import sysfs as ksysfs
 from .emu.traps import CpuStop
 from .emu.vsprintf import MemoryFault
 
@@ -90,11 +92,13 @@ class ModuleFile:
             self._call("release", lambda: kopen.release(self.kernel.api, self.f))
 
 
-def _syscall(kernel: Kernel, caller: Caller, where: str, what: str, f: kopen.OpenFile | None,
+def _syscall(kernel: Kernel, caller: Caller | None, where: str, what: str, f: kopen.OpenFile | None,
              fn: Callable[[], object]) -> object:
-    """One system call of the caller's: the CPU to itself (or asleep in the module, see
-    Kernel.sleep); an oops or a stuck CPU is reported and ends the call with EFAULT."""
-    with kernel.syscall(caller.comm, where, notify=False, caller=caller):
+    """One system call of the caller's (a new process when the view does not know who asks):
+    the CPU to itself (or asleep in the module, see Kernel.sleep); an oops or a stuck CPU is
+    reported and ends the call with EFAULT."""
+    comm = caller.comm if caller is not None else {"read": "cat", "write": "sh"}.get(where, "sh")
+    with kernel.syscall(comm, where, notify=False, caller=caller):
         kernel.api.refresh_task()
         try:
             return fn()
@@ -125,3 +129,74 @@ def open_proc(kernel: Kernel, caller: Caller, rec: Registration, flags: int) -> 
         return kopen.proc_reg_open(api, rec, flags)
 
     return ModuleFile.open(kernel, caller, path, opener)
+
+
+def run_as_process(kernel: Kernel, where: str, what: str, fn: Callable, alive: Callable[[], bool]) -> object:
+    """fn(api) as one system call of a process (a sysfs or debugfs read or write, a bind):
+    ENOENT if what it works on went away meanwhile (alive()), a negative result is an errno."""
+    def run():
+        return fn(kernel.api) if alive() else -errno.ENOENT
+
+    got = _syscall(kernel, None, where, what, None, run)
+    if isinstance(got, int) and got < 0:
+        raise OSError(-got, what)
+    return got
+
+
+def attr_read(kernel: Kernel, rec: Registration, what: str) -> bytes:
+    """A read of a sysfs attribute a module made: its show, once per open."""
+    return run_as_process(kernel, "read", what, lambda api: ksysfs.attr_show(api, rec),
+                          lambda: rec in kernel.registry.items)
+
+
+def attr_write(kernel: Kernel, rec: Registration, data: bytes, what: str) -> int:
+    """A write to a sysfs attribute a module made: its store, whose return the writer gets."""
+    return run_as_process(kernel, "write", what, lambda api: ksysfs.attr_store(api, rec, data),
+                          lambda: rec in kernel.registry.items)
+
+
+class DebugfsValue:
+    """An open debugfs_create_u8() (and friends) file: the content is formatted at the first
+    read, as simple_attr_read() does at position 0; a write sets the variable."""
+
+    seekable = True
+    poll_queues: set[int] = set()
+
+    def __init__(self, kernel: Kernel, rec: Registration, what: str) -> None:
+        self.kernel, self.rec, self.what = kernel, rec, what
+        self.content: bytes | None = None
+
+    def _run(self, where: str, fn: Callable) -> object:
+        return run_as_process(self.kernel, where, self.what, fn, lambda: self.rec in self.kernel.registry.items)
+
+    def read(self, size: int, offset: int) -> bytes:
+        if self.content is None or offset == 0:
+            self.content = self._run("read", lambda api: kdebugfs.value_read(api, self.rec))
+        return self.content[offset:offset + size]
+
+    def write(self, data: bytes, offset: int) -> int:
+        return self._run("write", lambda api: kdebugfs.value_write(api, self.rec, data))
+
+    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
+        raise OSError(errno.ENOTTY, self.what)
+
+    def poll(self, events: int) -> int:
+        return read_write.DEFAULT_POLLMASK
+
+    def release(self) -> None:
+        pass
+
+
+def open_debugfs(kernel: Kernel, caller: Caller, rec: Registration, flags: int) -> ModuleFile | DebugfsValue:
+    """open() of a debugfs file: a value file answered by the kernel, or the module's fops."""
+    what = f"/sys/kernel/debug/{rec.info['path']}"
+    if "value" in rec.info:
+        return DebugfsValue(kernel, rec, what)
+
+    def opener(api):
+        if kernel.registry.find("debugfs", rec.obj) is not rec:
+            return -errno.ENOENT
+        return kopen.file_open(api, rec.name, rec.info.get("mode", 0o444), flags, rec.info.get("fops", 0),
+                               rec.info.get("data", 0))
+
+    return ModuleFile.open(kernel, caller, what, opener)

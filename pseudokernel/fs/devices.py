@@ -7,10 +7,13 @@ included (emu/kapi/device.py BOOT_MISC).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import vfs
 from ..emu.kapi.device import BOOT_MISC
+from ..emu.kapi.sysfs import attrs_of
 from .tree import Dir, File, Link, Node, StaticDir, attr_file, kernfs_order
 
 if TYPE_CHECKING:
@@ -34,6 +37,30 @@ class ClassDevice:
     devt: int
     devnode: str
     devmode: int
+    obj: int = 0  # the struct device (0: a built-in device)
+
+
+def attr_entries(kernel: Kernel, owner: int, path: str) -> dict[str, Callable[[], Node]]:
+    """The attribute files a module put on an object (a kobject, a device, a class, a driver),
+    its named groups as subdirectories: each read runs the show, each write the store."""
+    out: dict[str, Callable[[], Node]] = {}
+    groups: dict[str, list] = {}
+    for r in attrs_of(kernel.api, owner):
+        if r.info["subdir"]:
+            groups.setdefault(r.info["subdir"], []).append(r)
+        else:
+            out[r.name] = lambda r=r: _attr_node(kernel, r, f"{path}/{r.name}")
+    for sub, recs in groups.items():
+        def subdir(recs=recs, sub=sub) -> Dir:
+            d = StaticDir({r.name: (lambda r=r: _attr_node(kernel, r, f"{path}/{sub}/{r.name}")) for r in recs}, 0o755)
+            return d.as_dir()
+        out[sub] = subdir
+    return out
+
+
+def _attr_node(kernel: Kernel, rec, path: str) -> File:
+    return attr_file(lambda reader: vfs.attr_read(kernel, rec, path), rec.info["mode"],
+                     store=lambda data: vfs.attr_write(kernel, rec, data, path))
 
 
 def class_devices(kernel: Kernel) -> list[ClassDevice]:
@@ -46,7 +73,7 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
                                    r.info["devmode"]))
         elif r.kind == "device" and r.info.get("cls"):
             out.append(ClassDevice(r.name, r.info["cls"], r.info.get("devt", 0), r.info.get("devnode", ""),
-                                   r.info.get("devmode", 0)))
+                                   r.info.get("devmode", 0), r.obj))
     return out
 
 
@@ -79,8 +106,8 @@ def _power_dir() -> Dir:
     return StaticDir({name: (lambda n=name: attr(n)) for name in POWER}, 0o755).as_dir()
 
 
-def device_dir(d: ClassDevice) -> Dir:
-    entries: dict[str, object] = {}
+def device_dir(kernel: Kernel, d: ClassDevice) -> Dir:
+    entries: dict[str, object] = attr_entries(kernel, d.obj, f"/sys/devices/virtual/{d.cls}/{d.name}") if d.obj else {}
     if d.devt >> 20:
         entries["dev"] = lambda: attr_file(lambda r: f"{d.devt >> 20}:{d.devt & 0xFFFFF}\n".encode())
     entries["power"] = _power_dir
@@ -94,12 +121,24 @@ def _by_class(kernel: Kernel, cls: str) -> dict[str, ClassDevice]:
     return {d.name: d for d in class_devices(kernel) if d.cls == cls}
 
 
+def _class_obj(kernel: Kernel, cls: str) -> int:
+    rec = next((r for r in kernel.registry.of_kind("class") if r.name == cls), None)
+    return rec.obj if rec else 0
+
+
 def class_dir(kernel: Kernel, boot: float) -> Dir:
     def one(cls: str) -> Dir:
-        def child(name: str) -> Node | None:
-            return Link(f"../../devices/virtual/{cls}/{name}") if name in _by_class(kernel, cls) else None
+        def files() -> dict[str, Callable[[], Node]]:
+            obj = _class_obj(kernel, cls)
+            return attr_entries(kernel, obj, f"/sys/class/{cls}") if obj else {}
 
-        return Dir(lambda: kernfs_order(list(_by_class(kernel, cls))), child, 0o755, boot)
+        def child(name: str) -> Node | None:
+            if name in _by_class(kernel, cls):
+                return Link(f"../../devices/virtual/{cls}/{name}")
+            make = files().get(name)
+            return make() if make else None
+
+        return Dir(lambda: kernfs_order([*_by_class(kernel, cls), *files()]), child, 0o755, boot)
 
     return Dir(lambda: kernfs_order(classes(kernel)),
                lambda name: one(name) if name in classes(kernel) else None, 0o755, boot)
@@ -109,13 +148,10 @@ def virtual_dir(kernel: Kernel, boot: float) -> Dir:
     def one(cls: str) -> Dir:
         def child(name: str) -> Node | None:
             found = _by_class(kernel, cls).get(name)
-            return device_dir(found) if found else None
+            return device_dir(kernel, found) if found else None
 
         return Dir(lambda: kernfs_order(list(_by_class(kernel, cls))), child, 0o755, boot)
 
     return Dir(lambda: kernfs_order(classes(kernel)),
                lambda name: one(name) if name in classes(kernel) else None, 0o755, boot)
 
-
-def devices_dir(kernel: Kernel, boot: float) -> Dir:
-    return StaticDir({"virtual": lambda: virtual_dir(kernel, boot)}, 0o755, boot).as_dir()

@@ -80,6 +80,7 @@ def _kallsyms(kernel: Kernel, show: bool) -> bytes:
 MOUNTS = (
     b"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n"
     b"proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
+    b"debugfs /sys/kernel/debug debugfs rw,nosuid,nodev,noexec,relatime 0 0\n"
     b"udev /dev devtmpfs rw,nosuid,relatime,size=480140k,nr_inodes=120035,mode=755 0 0\n"
     b"devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=000 0 0\n"
     b"tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=99188k,mode=755 0 0\n"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import taint
 from ..module.module import Module, State
 from ..module.sysfs import sysfs_name
-from . import devices
+from . import bus, devices, kobject
 from .tree import Dir, File, Link, Reader, StaticDir, attr_file, kernfs_order
 
 if TYPE_CHECKING:
@@ -138,11 +138,18 @@ def module_root(kernel: Kernel, boot: float) -> Dir:
 
 
 def sys_dir(kernel: Kernel, boot: float) -> Dir:
-    return StaticDir({
+    top = StaticDir({
+        "bus": lambda: bus.bus_dir(kernel, boot),
         "class": lambda: devices.class_dir(kernel, boot),
-        "devices": lambda: devices.devices_dir(kernel, boot),
+        "devices": lambda: StaticDir({"platform": lambda: bus.platform_devices_dir(kernel, boot),
+                                      "virtual": lambda: devices.virtual_dir(kernel, boot)}, 0o755, boot).as_dir(),
+        "kernel": lambda: kobject.kernel_dir(kernel, boot),
         "module": lambda: module_root(kernel, boot),
     }, 0o755, boot).as_dir()
+    # kobjects a module added with no parent are directories of /sys itself
+    mine = lambda: kobject.under(kernel, "", "/sys", boot)  # noqa: E731
+    return Dir(lambda: [*top.list(), *mine()], lambda n: top.child(n) or (mine()[n]() if n in mine() else None),
+               0o755, boot)
 
 
 

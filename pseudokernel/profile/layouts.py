@@ -5,10 +5,13 @@ A handler that needs a new member declares it here."""
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "ahash_alg": {"halg": 80},
+    "attribute": {"sizeof": 16, "name": 0, "mode": 8},
+    "attribute_group": {"sizeof": 40, "name": 0, "is_visible": 8, "attrs": 24},
     "block_device": {"sizeof": 928, "bd_partno": 848, "bd_disk": 856},
     "bus_type": {"name": 0},
     "cdev": {"sizeof": 104, "owner": 64, "ops": 72, "dev": 96, "count": 100},
-    "class": {"sizeof": 120, "name": 0, "owner": 8, "devnode": 48, "dev_release": 64},
+    "class": {"sizeof": 120, "name": 0, "owner": 8, "class_groups": 16, "dev_groups": 24, "devnode": 48,
+              "dev_release": 64},
     "cred": {"sizeof": 176, "uid": 8, "gid": 12, "suid": 16, "sgid": 20, "euid": 24, "egid": 28, "fsuid": 32,
              "fsgid": 36},
     "crypto_ahash": {
@@ -20,13 +23,14 @@ LAYOUTS: dict[str, dict[str, int]] = {
     },
     "crypto_template": {"sizeof": 168, "name": 40},
     "crypto_tfm": {"refcnt": 0, "__crt_alg": 24},
+    "debugfs_blob_wrapper": {"sizeof": 16, "data": 0, "size": 8},
     "delayed_work": {"timer": 32, "wq": 72},
     "dentry": {"sizeof": 192, "d_parent": 24, "d_name": 32, "d_inode": 48, "d_iname": 56, "d_sb": 104},
     "device": {
         "sizeof": 752, "kobj": 0, "parent": 64, "init_name": 80, "type": 88, "bus": 96, "driver": 104,
-        "platform_data": 112, "driver_data": 120, "devt": 660, "class": 688, "release": 704,
+        "platform_data": 112, "driver_data": 120, "devt": 660, "class": 688, "groups": 696, "release": 704,
     },
-    "device_driver": {"bus": 8, "owner": 16},
+    "device_driver": {"name": 0, "bus": 8, "owner": 16, "groups": 104},
     "device_type": {"name": 0, "devnode": 24, "release": 32},
     "file": {"sizeof": 232, "f_path": 16, "f_inode": 32, "f_op": 40, "f_flags": 64, "f_mode": 68, "f_pos": 104,
              "f_cred": 144, "private_data": 200},
@@ -45,7 +49,8 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "kmem_cache": {
         "sizeof": 8408, "size": 24, "object_size": 28, "refcount": 64, "ctor": 72, "align": 84, "name": 96,
     },
-    "kobj_type": {"release": 0},
+    "kobj_attribute": {"sizeof": 32, "attr": 0, "show": 16, "store": 24},
+    "kobj_type": {"release": 0, "default_groups": 16},
     "kobject": {"sizeof": 64, "name": 0, "parent": 24, "ktype": 40, "kref": 56},
     "mempool_s": {"sizeof": 72, "min_nr": 4, "pool_data": 24, "alloc": 32, "free": 40},
     "miscdevice": {"minor": 0, "name": 8, "fops": 16, "parent": 40, "this_device": 48, "nodename": 64, "mode": 72},

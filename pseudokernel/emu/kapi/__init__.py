@@ -374,17 +374,21 @@ class KernelApi:
 
     def _dispatch(self, stub: Stub) -> None:
         m = self.m
-        self.stub = stub
+        outer, self.stub = self.stub, stub
         f: KapiFunc | None = stub.handler
         if time.monotonic() >= self._next_tick:
             self._tick()
         if f is None:
             m.set_reg(X.UC_X86_REG_RAX, self._default_return(stub.name))
+            self.stub = outer
             return
         args = [m.arg(i) for i in range(f.nargs)]
         if f.varargs:
             args.append(VarArgs(m, f.nargs))
-        ret = f.fn(self, *args)
+        try:
+            ret = f.fn(self, *args)
+        finally:
+            self.stub = outer  # the handler that called back into module code sees its own again
         if ret is not None:
             m.set_reg(X.UC_X86_REG_RAX, ret)
 

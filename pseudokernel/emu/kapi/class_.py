@@ -9,6 +9,7 @@ from errno import EEXIST
 from . import KernelApi, kapi
 from . import neg_errno as _err
 from .device import _owner_name, free_kernel_object
+from .sysfs import create_groups, remove_attrs
 
 
 @kapi("__class_create")
@@ -27,12 +28,13 @@ def __class_register(k: KernelApi, cls: int, key: int) -> int:
     if any(r.name == name for r in reg.of_kind("class")):
         return _err(EEXIST)
     reg.add("class", name, cls, _owner_name(k, k.m.read_u64(cls + k.S["class"].owner)))
-    return 0
+    return create_groups(k, cls, "class", k.m.read_u64(cls + k.S["class"].class_groups))
 
 
 @kapi("class_destroy", "class_unregister")
 def class_destroy(k: KernelApi, cls: int) -> None:
     if cls and cls < (1 << 64) - 4096:
         k.registry.remove("class", cls)
+        remove_attrs(k, cls)
         if k.stub is not None and k.stub.name == "class_destroy":
             free_kernel_object(k, cls, "class")  # what __class_create() allocated

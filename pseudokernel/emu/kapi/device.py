@@ -15,6 +15,7 @@ from ..vsprintf import VaListArgs
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
 from .printk import _level_of
+from .sysfs import create_groups, remove_attrs
 
 DYNAMIC_MINORS = 128
 # What the reference machine's built-in drivers hold before any module loads (Debian's 6.1 on
@@ -216,8 +217,12 @@ def device_add(k: KernelApi, dev: int) -> int:
         return _err(EINVAL)
     devt = k.m.read_u32(dev + dev_off(k, "devt"))
     node = device_get_devnode(k, dev) if devt else ("", 0)
-    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], devmode=node[1])
-    return 0
+    cls = k.m.read_u64(dev + dev_off(k, "class"))
+    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], devmode=node[1],
+                   cls=k.cname(k.m.read_u64(cls)) if cls else "")
+    if cls:
+        create_groups(k, dev, "dev", k.m.read_u64(cls + k.S["class"].dev_groups))
+    return create_groups(k, dev, "dev", k.m.read_u64(dev + dev_off(k, "groups")))
 
 
 @kapi("device_register")
@@ -229,6 +234,7 @@ def device_register(k: KernelApi, dev: int) -> int:
 @kapi("device_del", "device_unregister")
 def device_del(k: KernelApi, dev: int) -> None:
     k.registry.remove("device", dev)
+    remove_attrs(k, dev)
     if k.stub is not None and k.stub.name == "device_unregister":
         release_device(k, dev)
 
@@ -250,6 +256,7 @@ def release_device(k: KernelApi, dev: int) -> None:
     """The last put_device(): the name the kernel allocated goes (kobject_cleanup()), then the
     device: the kernel's own when it allocated it (device_create(), misc_register()), else
     the release callback, the module's, which frees the struct the device is in."""
+    remove_attrs(k, dev)
     free_kernel_object(k, k.m.read_u64(dev + dev_off(k, "kobj_name")), "kobject-name")
     a = k.m.slab.live.get(dev)
     if a is not None and a.kind == "device":
@@ -278,8 +285,12 @@ def put_device(k: KernelApi, dev: int) -> None:
     return None
 
 
-def _device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int, name: str) -> int:
+def _device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int, name: str,
+                   groups: int = 0) -> int:
     dev = new_device(k, name, parent, devt, cls, drvdata)
+    if cls:
+        create_groups(k, dev, "dev", k.m.read_u64(cls + k.S["class"].dev_groups))
+    create_groups(k, dev, "dev", groups)
     node = device_get_devnode(k, dev) if devt else ("", 0)
     k.registry.add("device", name, dev, k.caller_module_name(), devt=devt,
                    cls=k.cname(k.m.read_u64(cls)) if cls else "", devnode=node[0], devmode=node[1])
@@ -294,7 +305,8 @@ def device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int, 
 @kapi("device_create_with_groups")
 def device_create_with_groups(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int, groups: int, fmt: int,
                               args: VarArgs) -> int:
-    return _device_create(k, cls, parent, devt & 0xFFFFFFFF, drvdata, k.format(fmt, args).decode("utf-8", "replace"))
+    return _device_create(k, cls, parent, devt & 0xFFFFFFFF, drvdata, k.format(fmt, args).decode("utf-8", "replace"),
+                          groups)
 
 
 @kapi("device_destroy")
@@ -305,11 +317,6 @@ def device_destroy(k: KernelApi, cls: int, devt: int) -> None:
             reg.remove("device", r.obj)
             release_device(k, r.obj)
             return
-
-
-@kapi("device_create_file", "device_add_groups", "device_add_group")
-def device_create_file(k: KernelApi, dev: int, attr: int) -> int:
-    return 0
 
 
 # -- dev_printk ---------------------------------------------------------------------------------------
@@ -329,10 +336,10 @@ def _dev_level(level: int):
     return handler
 
 
+# KERN_EMERG (0) .. KERN_INFO (6); dev_dbg() is dynamic debug's
 for _lvl, _name in enumerate(("_dev_emerg", "_dev_alert", "_dev_crit", "_dev_err", "_dev_warn", "_dev_notice",
-                              None, "_dev_info")):
-    if _name:
-        kapi(_name)(_dev_level(_lvl))
+                              "_dev_info")):
+    kapi(_name)(_dev_level(_lvl))
 
 
 @kapi("_dev_printk")

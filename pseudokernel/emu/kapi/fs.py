@@ -14,10 +14,11 @@ from errno import EFAULT, ENOENT
 
 from unicorn import x86_const as X
 
-from ...bits import MASK64
 from ..vsprintf import MemoryFault
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
+from .device import free_kernel_object
+from .sysfs import create_groups, remove_attrs
 
 USER_TOP = 0x00007FFFFFFFF000
 
@@ -175,66 +176,6 @@ def proc_set_size(k: KernelApi, de: int, size: int) -> None:
     return None
 
 
-# -- debugfs --------------------------------------------------------------------------------------
-
-@kapi("debugfs_create_dir")
-def debugfs_create_dir(k: KernelApi, name: int, parent: int) -> int:
-    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, dir=True)
-
-
-@kapi("debugfs_create_file", "debugfs_create_file_unsafe")
-def debugfs_create_file(k: KernelApi, name: int, mode: int, parent: int, data: int, fops: int) -> int:
-    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF, fops=fops,
-                  data=data)
-
-
-@kapi("debugfs_create_file_size")
-def debugfs_create_file_size(k: KernelApi, name: int, mode: int, parent: int, data: int, fops: int,
-                             size: int) -> None:
-    debugfs_create_file(k, name, mode, parent, data, fops)
-
-
-@kapi("debugfs_create_u8", "debugfs_create_u16", "debugfs_create_u32", "debugfs_create_u64", "debugfs_create_x8",
-      "debugfs_create_x16", "debugfs_create_x32", "debugfs_create_x64", "debugfs_create_bool",
-      "debugfs_create_size_t", "debugfs_create_ulong", "debugfs_create_atomic_t", "debugfs_create_blob",
-      "debugfs_create_regset32", "debugfs_create_u32_array", "debugfs_create_devm_seqfile", "debugfs_create_str")
-def debugfs_create_value(k: KernelApi, name: int, mode: int, parent: int, value: int) -> int:
-    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, mode=mode & 0xFFFF,
-                  value=value, type=k.stub.name[len("debugfs_create_"):] if k.stub else "")
-
-
-@kapi("debugfs_create_symlink")
-def debugfs_create_symlink(k: KernelApi, name: int, parent: int, target: int) -> int:
-    return _entry(k, "debugfs", k.cname(name), parent, k.S.dentry.sizeof, target=k.cname(target))
-
-
-@kapi("debugfs_remove", "debugfs_remove_recursive")
-def debugfs_remove(k: KernelApi, dentry: int) -> None:
-    if dentry and dentry < MASK64 - 4096:
-        _remove_tree(k, "debugfs", dentry)
-
-
-@kapi("debugfs_lookup")
-def debugfs_lookup(k: KernelApi, name: int, parent: int) -> int:
-    n = k.cname(name)
-    for r in k.registry.of_kind("debugfs"):
-        if r.name == n and r.info.get("parent") == parent:
-            return r.obj
-    return 0
-
-
-@kapi("debugfs_lookup_and_remove")
-def debugfs_lookup_and_remove(k: KernelApi, name: int, parent: int) -> None:
-    d = debugfs_lookup(k, name, parent)
-    if d:
-        _remove_tree(k, "debugfs", d)
-
-
-@kapi("debugfs_initialized")
-def debugfs_initialized(k: KernelApi) -> int:
-    return 1
-
-
 # -- sysfs and kobjects ---------------------------------------------------------------------------
 
 def _kobj_name(k: KernelApi, kobj: int) -> str:
@@ -253,7 +194,8 @@ def kobject_create_and_add(k: KernelApi, name: int, parent: int) -> int:
     _set_kobj_name(k, kobj, k.cstr(name, 256))
     k.m.write_u64(kobj + k.S.kobject.parent, parent)
     k.m.write_u32(kobj + k.S.kobject.kref, 1)
-    k.registry.add("kobject", k.cname(name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent))
+    k.registry.add("kobject", k.cname(name), kobj, k.caller_module_name(), parent=_kobj_name(k, parent),
+                   parent_obj=parent)
     return kobj
 
 
@@ -268,8 +210,9 @@ def kobject_add(k: KernelApi, kobj: int, parent: int, fmt: int, args: VarArgs) -
     _set_kobj_name(k, kobj, k.format(fmt, args))
     k.m.write_u64(kobj + k.S.kobject.parent, parent)
     k.registry.add("kobject", _kobj_name(k, kobj), kobj, k.caller_module_name(),
-                   parent=_kobj_name(k, parent))
-    return 0
+                   parent=_kobj_name(k, parent), parent_obj=parent)
+    ktype = k.m.read_u64(kobj + k.S.kobject.ktype)
+    return create_groups(k, kobj, "kobj", k.m.read_u64(ktype + k.S.kobj_type.default_groups)) if ktype else 0
 
 
 @kapi("kobject_init_and_add")
@@ -281,6 +224,7 @@ def kobject_init_and_add(k: KernelApi, kobj: int, ktype: int, parent: int, fmt: 
 @kapi("kobject_del")
 def kobject_del(k: KernelApi, kobj: int) -> None:
     k.registry.remove("kobject", kobj)
+    remove_attrs(k, kobj)
 
 
 @kapi("kobject_put")
@@ -295,10 +239,14 @@ def kobject_put(k: KernelApi, kobj: int) -> None:
         return
     k.m.write_u32(kref, 0)
     k.registry.remove("kobject", kobj)
+    remove_attrs(k, kobj)
+    free_kernel_object(k, k.m.read_u64(kobj + k.S.kobject.name), "kobject-name")  # kobject_cleanup()
     ktype = k.m.read_u64(kobj + k.S.kobject.ktype)
     release = k.m.read_u64(ktype + k.S.kobj_type.release) if ktype else 0
     if release:
         k.m.call(release, kobj)
+    else:
+        free_kernel_object(k, kobj, "kobject")  # dynamic_kobj_release(): kobject_create_and_add()'s
 
 
 @kapi("kobject_get")
@@ -312,21 +260,6 @@ def kobject_get(k: KernelApi, kobj: int) -> int:
 @kapi("kobject_uevent", "kobject_uevent_env")
 def kobject_uevent(k: KernelApi, kobj: int, action: int) -> int:
     return 0
-
-
-@kapi("sysfs_create_group", "sysfs_create_groups", "sysfs_create_file_ns", "sysfs_create_files",
-      "sysfs_create_bin_file", "sysfs_merge_group", "sysfs_create_link", "sysfs_update_group",
-      "devm_device_add_group", "devm_device_add_groups")
-def sysfs_create_group(k: KernelApi, kobj: int, grp: int) -> int:
-    k.registry.add("sysfs", k.stub.name if k.stub else "sysfs", grp, k.caller_module_name(),
-                   kobject=_kobj_name(k, kobj))
-    return 0
-
-
-@kapi("sysfs_remove_group", "sysfs_remove_groups", "sysfs_remove_file_ns", "sysfs_remove_files",
-      "sysfs_remove_bin_file", "sysfs_unmerge_group", "sysfs_remove_link")
-def sysfs_remove_group(k: KernelApi, kobj: int, grp: int) -> None:
-    k.registry.remove("sysfs", grp)
 
 
 @kapi("sysfs_emit")

@@ -542,9 +542,8 @@ def _netdev_level(level: int):
 
 
 for _lvl, _name in enumerate(("netdev_emerg", "netdev_alert", "netdev_crit", "netdev_err", "netdev_warn",
-                              "netdev_notice", None, "netdev_info")):
-    if _name:
-        kapi(_name)(_netdev_level(_lvl))
+                              "netdev_notice", "netdev_info")):  # KERN_EMERG (0) .. KERN_INFO (6)
+    kapi(_name)(_netdev_level(_lvl))
 
 
 @kapi("netdev_printk")

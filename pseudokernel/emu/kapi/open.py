@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from errno import ENODEV, ENXIO
 
 from ...bits import s32
-from . import KernelApi, Registration
+from . import KernelApi, Registration, kapi
 from .cpu import current
 
 FMODE_READ, FMODE_WRITE, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE = 0x1, 0x2, 0x4, 0x8, 0x10
@@ -138,6 +138,24 @@ def chrdev_open(k: KernelApi, devt: int, name: str, flags: int, mode: int = 0o60
             return -ENXIO
         k.m.write_u64(f.inode + k.S.inode.i_cdev, found[0])
     return _finish_open(k, f)
+
+
+def file_open(k: KernelApi, name: str, mode: int, flags: int, fops: int, i_private: int) -> OpenFile | int:
+    """The open of a regular file with the module's file_operations (debugfs_create_file()):
+    its data in inode->i_private, where simple_open() finds it."""
+    f = alloc_file(k, name, S_IFREG | (mode & 0o777), flags, i_private=i_private)
+    if not _fops_get(k, f, fops):
+        free_file(k, f)
+        return -ENODEV
+    return _finish_open(k, f)
+
+
+@kapi("simple_open")
+def simple_open(k: KernelApi, inode: int, file: int) -> int:
+    """fs/libfs.c: the file's private_data is the inode's."""
+    if inode:
+        k.m.write_u64(file + k.S.file.private_data, k.m.read_u64(inode + k.S.inode.i_private))
+    return 0
 
 
 def proc_reg_open(k: KernelApi, rec: Registration, flags: int) -> OpenFile | int:

@@ -4,13 +4,14 @@ id_table, name) and probed as the kernel does, since modules create their own pl
 
 from __future__ import annotations
 
-from errno import EEXIST, ENODEV
+from errno import EBUSY, EEXIST, ENODEV
 
 from ...bits import MASK64
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import _kref_init, _state, dev_name, dev_off, set_dev_name
+from .device import _kref_init, _state, dev_name, dev_off, free_kernel_object, set_dev_name
 from .driver import _register_bus_driver, _unregister_bus_driver
+from .sysfs import create_groups, remove_attrs
 
 # -- the platform bus: matched and probed as the kernel does -----------------------------------------
 
@@ -91,6 +92,10 @@ def __platform_driver_register(k: KernelApi, drv: int, owner: int) -> int:
     st = _state(k)
     st["platform_drivers"][drv] = name
     _register_bus_driver(k, "platform", drv, name, owner)
+    ddrv = drv + pdrv_off(k, "driver")
+    k.m.write_u64(ddrv + k.S.device_driver.bus, _platform_bus(k))  # __platform_driver_register()
+    k.m.write_u64(ddrv + k.S.device_driver.owner, owner)
+    create_groups(k, ddrv, "drv", k.m.read_u64(ddrv + k.S.device_driver.groups))
     for pdev in list(st["platform_devices"]):
         if pdev not in st["bound"]:
             ok, entry = _platform_match(k, pdev, drv)
@@ -133,6 +138,42 @@ def platform_driver_unregister(k: KernelApi, drv: int) -> None:
             _platform_remove(k, pdev)
     st["platform_drivers"].pop(drv, None)
     _unregister_bus_driver(k, drv)
+    remove_attrs(k, drv + pdrv_off(k, "driver"))
+
+
+def bind_store(k: KernelApi, drv: int, name: str) -> int:
+    """drivers/base/bus.c bind_store(): the named device of the bus, if free and matching,
+    probed by this driver."""
+    st = _state(k)
+    pdev = next((p for p, n in st["platform_devices"].items() if n == name), None)
+    if pdev is None:
+        return -ENODEV
+    if pdev in st["bound"]:
+        return -EBUSY
+    ok, entry = _platform_match(k, pdev, drv)
+    if not ok:
+        return -ENODEV
+    ret = _platform_probe(k, pdev, drv, entry)
+    return ret if ret < 0 else 0
+
+
+def unbind_store(k: KernelApi, drv: int, name: str) -> int:
+    """unbind_store(): the named device, if this driver has it, is removed from it."""
+    st = _state(k)
+    pdev = next((p for p, n in st["platform_devices"].items() if n == name), None)
+    if pdev is None or st["bound"].get(pdev) != drv:
+        return -ENODEV
+    _platform_remove(k, pdev)
+    return 0
+
+
+def platform_devices(k: KernelApi) -> dict[int, str]:
+    """The module-made platform devices by struct platform_device: their names."""
+    return dict(_state(k)["platform_devices"])
+
+
+def bound_driver(k: KernelApi, pdev: int) -> int:
+    return _state(k)["bound"].get(pdev, 0)
 
 
 def _pdev_set_name(k: KernelApi, pdev: int) -> None:
@@ -238,15 +279,29 @@ def platform_device_register_full(k: KernelApi, info: int) -> int:
 def platform_device_unregister(k: KernelApi, pdev: int) -> None:
     if not pdev or pdev > MASK64 - 4096:
         return
+    unregister = k.stub is not None and k.stub.name == "platform_device_unregister"  # before remove() runs
     st = _state(k)
     _platform_remove(k, pdev)
     if st["platform_devices"].pop(pdev, None) is not None:
         k.registry.remove("platform_device", pdev)
+    if unregister:
+        platform_device_put(k, pdev)
 
 
 @kapi("platform_device_put")
 def platform_device_put(k: KernelApi, pdev: int) -> None:
-    return None
+    """The last reference to a device platform_device_alloc() made: platform_device_release()
+    frees its name, data, resources and itself (a module's own struct is its own to free)."""
+    if not pdev or pdev > MASK64 - 4096 or pdev in _state(k)["platform_devices"]:
+        return
+    a = k.m.slab.live.get(pdev)
+    if a is None or a.kind != "platform_device":
+        return
+    dev = pdev + pd_off(k, "dev")
+    free_kernel_object(k, k.m.read_u64(dev + dev_off(k, "kobj_name")), "kobject-name")
+    free_kernel_object(k, k.m.read_u64(dev + dev_off(k, "platform_data")), "platform_data")
+    free_kernel_object(k, k.m.read_u64(pdev + pd_off(k, "resource")), "resource")
+    k.kfree(pdev)
 
 
 @kapi("platform_get_resource")

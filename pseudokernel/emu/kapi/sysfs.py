@@ -1,0 +1,245 @@
+"""A module's attribute files in sysfs (fs/sysfs/group.c and file.c; the show and store paths of
+drivers/base/core.c dev_attr_show(), class.c class_attr_show(), bus.c drv_attr_show() and
+lib/kobject.c kobj_attr_show()), and the kobjects the kernel has at boot (kernel_kobj ...).
+
+Each file is recorded as kind "attr" in the registry: the object whose directory holds it
+(`dir`: a kobject, a device, a class or a device_driver), how its show and store are called
+(`via`), its mode after is_visible(), and the group's subdirectory if the group is named. The
+views list them; a read runs the module's show on a page of kernel memory, a write its store.
+"""
+
+from __future__ import annotations
+
+from errno import EIO
+
+from ...bits import s64
+from . import KernelApi, Registration, kapi, kdata
+
+PAGE_SIZE = 4096
+S_IALLUGO = 0o7777
+# the kobjects of /sys the kernel makes at boot, which modules put theirs under
+BOOT_KOBJECTS = {"kernel_kobj": "kernel", "mm_kobj": "mm", "firmware_kobj": "firmware", "power_kobj": "power",
+                 "hypervisor_kobj": "hypervisor", "fs_kobj": "fs"}
+
+
+def _boot_kobject(name: str):
+    def init(k: KernelApi, addr: int) -> None:
+        kobj = k.m.kmalloc(k.S.kobject.sizeof, "", 0, kind="kobject")
+        text = k.static_string(name)
+        k.m.write_u64(kobj + k.S.kobject.name, text)
+        k.m.write_u32(kobj + k.S.kobject.kref, 1)
+        k.m.write_u64(addr, kobj)
+        k.state.setdefault("boot_kobjects", {})[kobj] = name
+
+    return init
+
+
+for _sym, _name in BOOT_KOBJECTS.items():
+    kdata(_sym)(_boot_kobject(_name))
+
+
+def boot_kobject_path(k: KernelApi, kobj: int) -> str | None:
+    """The /sys directory of a boot kobject ('kernel'), None for another object."""
+    return k.state.get("boot_kobjects", {}).get(kobj)
+
+
+def add_attr(k: KernelApi, owner: int, via: str, attr: int, mode: int | None = None, group: int = 0,
+             subdir: str = "") -> None:
+    a = k.S.attribute
+    name = k.cname(k.m.read_u64(attr + a.name))
+    if mode is None:
+        mode = k.m.read_u16(attr + a.mode)
+    k.registry.add("attr", name, attr, k.caller_module_name(), dir=owner, via=via, mode=mode & S_IALLUGO,
+                   group=group, subdir=subdir)
+
+
+def create_group(k: KernelApi, owner: int, via: str, grp: int) -> int:
+    """create_files(): each attribute with the mode is_visible() gives it; 0 leaves it out."""
+    if not grp:
+        return 0
+    g = k.S.attribute_group
+    name = k.m.read_u64(grp + g.name)
+    is_visible = k.m.read_u64(grp + g.is_visible)
+    attrs = k.m.read_u64(grp + g.attrs)
+    for i in range(4096 if attrs else 0):
+        attr = k.m.read_u64(attrs + 8 * i)
+        if not attr:
+            break
+        mode = k.m.read_u16(attr + k.S.attribute.mode)
+        if is_visible:
+            mode = k.m.call(is_visible, owner, attr, i) & 0xFFFF
+            if not mode:
+                continue
+        add_attr(k, owner, via, attr, mode, grp, k.cname(name) if name else "")
+    return 0
+
+
+def create_groups(k: KernelApi, owner: int, via: str, groups: int) -> int:
+    for i in range(256 if groups else 0):
+        grp = k.m.read_u64(groups + 8 * i)
+        if not grp:
+            break
+        create_group(k, owner, via, grp)
+    return 0
+
+
+def remove_attrs(k: KernelApi, owner: int, attr: int | None = None, group: int | None = None) -> None:
+    """What sysfs_remove_*() and the removal of the object take away."""
+    for r in [r for r in k.registry.of_kind("attr") if r.info["dir"] == owner]:
+        if (attr is None or r.obj == attr) and (group is None or r.info["group"] == group):
+            k.registry.items.remove(r)
+
+
+def attrs_of(k: KernelApi, owner: int) -> list[Registration]:
+    return [r for r in k.registry.of_kind("attr") if r.info["dir"] == owner]
+
+
+# -- reading and writing them -------------------------------------------------------------------
+
+def attr_show(k: KernelApi, rec: Registration) -> bytes | int:
+    """sysfs_kf_seq_show(): show() fills a zeroed page; what it returns is the content."""
+    m = k.m
+    show = m.read_u64(rec.obj + k.S.kobj_attribute.show)
+    if not show:
+        return -EIO
+    page = m.kmalloc(PAGE_SIZE, "", 0, kind="sysfs-page")
+    try:
+        m.write(page, bytes(PAGE_SIZE))
+        args = (rec.info["dir"], page) if rec.info["via"] == "drv" else (rec.info["dir"], rec.obj, page)
+        n = s64(m.call(show, *args))
+        if n < 0:
+            return n
+        if n >= PAGE_SIZE:
+            k.log.printk(b"\x014fill_read_buffer: " + k.kernel.format_symbol(show).encode() + b" returned bad count\n")
+            n = PAGE_SIZE - 1
+        return m.read(page, n)
+    finally:
+        k.kfree(page)
+
+
+def attr_store(k: KernelApi, rec: Registration, data: bytes) -> int:
+    """sysfs_kf_write(): the bytes, NUL-terminated, on a kernel page; store()'s return."""
+    m = k.m
+    store = m.read_u64(rec.obj + k.S.kobj_attribute.store)
+    if not store:
+        return -EIO
+    data = data[: PAGE_SIZE - 1]
+    page = m.kmalloc(PAGE_SIZE, "", 0, kind="sysfs-page")
+    try:
+        m.write(page, data + b"\0")
+        args = (rec.info["dir"], page, len(data)) if rec.info["via"] == "drv" else \
+            (rec.info["dir"], rec.obj, page, len(data))
+        return s64(m.call(store, *args))
+    finally:
+        k.kfree(page)
+
+
+# -- the kernel functions ---------------------------------------------------------------------------
+
+@kapi("sysfs_create_group", "sysfs_merge_group", "sysfs_update_group", "devm_device_add_group")
+def sysfs_create_group(k: KernelApi, kobj: int, grp: int) -> int:
+    return create_group(k, kobj, "kobj" if k.stub is None or "device" not in k.stub.name else "dev", grp)
+
+
+@kapi("sysfs_create_groups", "devm_device_add_groups")
+def sysfs_create_groups(k: KernelApi, kobj: int, groups: int) -> int:
+    return create_groups(k, kobj, "kobj" if k.stub is None or "device" not in k.stub.name else "dev", groups)
+
+
+@kapi("sysfs_create_file_ns")
+def sysfs_create_file_ns(k: KernelApi, kobj: int, attr: int, ns: int) -> int:
+    add_attr(k, kobj, "kobj", attr)
+    return 0
+
+
+@kapi("sysfs_create_files")
+def sysfs_create_files(k: KernelApi, kobj: int, attrs: int) -> int:
+    for i in range(4096):
+        attr = k.m.read_u64(attrs + 8 * i)
+        if not attr:
+            break
+        add_attr(k, kobj, "kobj", attr)
+    return 0
+
+
+@kapi("sysfs_remove_group", "sysfs_unmerge_group")
+def sysfs_remove_group(k: KernelApi, kobj: int, grp: int) -> None:
+    remove_attrs(k, kobj, group=grp)
+
+
+@kapi("sysfs_remove_groups")
+def sysfs_remove_groups(k: KernelApi, kobj: int, groups: int) -> None:
+    for i in range(256 if groups else 0):
+        grp = k.m.read_u64(groups + 8 * i)
+        if not grp:
+            break
+        remove_attrs(k, kobj, group=grp)
+
+
+@kapi("sysfs_remove_file_ns")
+def sysfs_remove_file_ns(k: KernelApi, kobj: int, attr: int, ns: int) -> None:
+    remove_attrs(k, kobj, attr=attr)
+
+
+@kapi("sysfs_remove_files")
+def sysfs_remove_files(k: KernelApi, kobj: int, attrs: int) -> None:
+    for i in range(4096):
+        attr = k.m.read_u64(attrs + 8 * i)
+        if not attr:
+            break
+        remove_attrs(k, kobj, attr=attr)
+
+
+@kapi("sysfs_create_bin_file", "sysfs_create_link", "sysfs_remove_bin_file", "sysfs_remove_link")
+def sysfs_bin_and_links(k: KernelApi, kobj: int, arg: int) -> int:
+    """Binary attributes and links are recorded nowhere yet: the call succeeds."""
+    k._record_unhandled(k.stub.name if k.stub else "sysfs")
+    return 0
+
+
+@kapi("device_create_file")
+def device_create_file(k: KernelApi, dev: int, attr: int) -> int:
+    add_attr(k, dev, "dev", attr)
+    return 0
+
+
+@kapi("device_remove_file")
+def device_remove_file(k: KernelApi, dev: int, attr: int) -> None:
+    remove_attrs(k, dev, attr=attr)
+
+
+@kapi("device_add_group")
+def device_add_group(k: KernelApi, dev: int, grp: int) -> int:
+    return create_group(k, dev, "dev", grp)
+
+
+@kapi("device_add_groups")
+def device_add_groups(k: KernelApi, dev: int, groups: int) -> int:
+    return create_groups(k, dev, "dev", groups)
+
+
+@kapi("device_remove_group")
+def device_remove_group(k: KernelApi, dev: int, grp: int) -> None:
+    remove_attrs(k, dev, group=grp)
+
+
+@kapi("class_create_file_ns")
+def class_create_file_ns(k: KernelApi, cls: int, attr: int, ns: int) -> int:
+    add_attr(k, cls, "class", attr)
+    return 0
+
+
+@kapi("class_remove_file_ns")
+def class_remove_file_ns(k: KernelApi, cls: int, attr: int, ns: int) -> None:
+    remove_attrs(k, cls, attr=attr)
+
+
+@kapi("driver_create_file")
+def driver_create_file(k: KernelApi, drv: int, attr: int) -> int:
+    add_attr(k, drv, "drv", attr)
+    return 0
+
+
+@kapi("driver_remove_file")
+def driver_remove_file(k: KernelApi, drv: int, attr: int) -> None:
+    remove_attrs(k, drv, attr=attr)

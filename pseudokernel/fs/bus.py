@@ -1,0 +1,110 @@
+"""/sys/bus/platform and /sys/devices/platform for the platform drivers and devices modules
+register (drivers/base/bus.c, platform.c): a driver's directory with bind, unbind, uevent, its
+module link, a link per bound device and its attribute files; a device's directory with
+driver, driver_override, modalias, power/, subsystem and uevent. Writing a device's name to
+bind or unbind probes or removes it through the module's own probe and remove."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .. import vfs
+from ..emu.kapi import platform
+from .devices import _power_dir, attr_entries
+from .tree import Dir, Link, Node, StaticDir, attr_file, kernfs_order
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+
+def _drivers(kernel: Kernel) -> dict[str, object]:
+    return {r.name: r for r in kernel.registry.of_kind("driver") if r.info.get("bus") == "platform"}
+
+
+def _devices(kernel: Kernel) -> dict[str, int]:
+    return {name: pdev for pdev, name in platform.platform_devices(kernel.api).items()}
+
+
+def _driver_of(kernel: Kernel, pdev: int) -> str:
+    drv = platform.bound_driver(kernel.api, pdev)
+    return next((r.name for r in _drivers(kernel).values() if r.obj == drv), "") if drv else ""
+
+
+def _bind_file(kernel: Kernel, rec, op: Callable, path: str):
+    def store(data: bytes) -> int:
+        name = data.decode("utf-8", "replace").rstrip("\n")
+        vfs.run_as_process(kernel, "write", path, lambda api: op(api, rec.obj, name),
+                           lambda: rec in kernel.registry.items)
+        return len(data)
+
+    return attr_file(None, 0o200, store=store)
+
+
+def driver_dir(kernel: Kernel, rec) -> Dir:
+    path = f"/sys/bus/platform/drivers/{rec.name}"
+
+    def entries() -> dict[str, Callable[[], Node]]:
+        out: dict[str, Callable[[], Node]] = {
+            "bind": lambda: _bind_file(kernel, rec, platform.bind_store, f"{path}/bind"),
+            "unbind": lambda: _bind_file(kernel, rec, platform.unbind_store, f"{path}/unbind"),
+            "uevent": lambda: attr_file(None, 0o200, store=len),
+        }
+        if rec.owner:
+            out["module"] = lambda: Link(f"../../../../module/{rec.owner}")
+        for name, pdev in _devices(kernel).items():
+            if platform.bound_driver(kernel.api, pdev) == rec.obj:
+                out[name] = lambda name=name: Link(f"../../../../devices/platform/{name}")
+        out.update(attr_entries(kernel, rec.obj + kernel.api.S.platform_driver.driver, path))
+        return out
+
+    def child(name: str) -> Node | None:
+        make = entries().get(name)
+        return make() if make else None
+
+    return Dir(lambda: kernfs_order(list(entries())), child, 0o755)
+
+
+def device_dir(kernel: Kernel, name: str, pdev: int) -> Dir:
+    def uevent(reader) -> bytes:
+        drv = _driver_of(kernel, pdev)
+        return (f"DRIVER={drv}\n" if drv else "").encode() + f"MODALIAS=platform:{name}\n".encode()
+
+    def entries() -> dict[str, Callable[[], Node]]:
+        out: dict[str, Callable[[], Node]] = {
+            "driver_override": lambda: attr_file(lambda r: b"(null)\n", 0o644, store=len),
+            "modalias": lambda: attr_file(lambda r: f"platform:{name}\n".encode()),
+            "power": _power_dir,
+            "subsystem": lambda: Link("../../../bus/platform"),
+            "uevent": lambda: attr_file(uevent, 0o644, store=len),
+        }
+        drv = _driver_of(kernel, pdev)
+        if drv:
+            out["driver"] = lambda: Link(f"../../../bus/platform/drivers/{drv}")
+        dev = pdev + kernel.api.S.platform_device.dev
+        out.update(attr_entries(kernel, dev, f"/sys/devices/platform/{name}"))
+        return out
+
+    def child(n: str) -> Node | None:
+        make = entries().get(n)
+        return make() if make else None
+
+    return Dir(lambda: kernfs_order(list(entries())), child, 0o755)
+
+
+def bus_dir(kernel: Kernel, boot: float) -> Dir:
+    def devices() -> Dir:
+        return Dir(lambda: kernfs_order(list(_devices(kernel))),
+                   lambda n: Link(f"../../../devices/platform/{n}") if n in _devices(kernel) else None, 0o755, boot)
+
+    def drivers() -> Dir:
+        return Dir(lambda: kernfs_order(list(_drivers(kernel))),
+                   lambda n: driver_dir(kernel, _drivers(kernel)[n]) if n in _drivers(kernel) else None, 0o755, boot)
+
+    platform_ = StaticDir({"devices": devices, "drivers": drivers}, 0o755, boot)
+    return StaticDir({"platform": platform_.as_dir}, 0o755, boot).as_dir()
+
+
+def platform_devices_dir(kernel: Kernel, boot: float) -> Dir:
+    return Dir(lambda: kernfs_order(list(_devices(kernel))),
+               lambda n: device_dir(kernel, n, _devices(kernel)[n]) if n in _devices(kernel) else None, 0o755, boot)

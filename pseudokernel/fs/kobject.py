@@ -1,0 +1,58 @@
+"""The kobjects modules add (lib/kobject.c): a directory under their parent's, /sys/kernel for
+kernel_kobj, /sys itself for none, holding the attribute files of their groups and their child
+kobjects. /sys/kernel also holds debug/ (debugfs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..emu.kapi.sysfs import boot_kobject_path
+from . import debugfs
+from .devices import attr_entries
+from .tree import Dir, Node, kernfs_order
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+
+def _children(kernel: Kernel, parent: int | str) -> dict[str, object]:
+    """The module kobjects under a kobject (by address) or under a boot one (by its path)."""
+    out = {}
+    for r in kernel.registry.of_kind("kobject"):
+        p = r.info.get("parent_obj", 0)
+        where = boot_kobject_path(kernel.api, p) if p else ""
+        if (isinstance(parent, int) and p == parent and where is None) or where == parent:
+            out[r.name] = r
+    return out
+
+
+def kobject_dir(kernel: Kernel, rec, path: str) -> Dir:
+    def entries() -> dict[str, Callable[[], Node]]:
+        out = attr_entries(kernel, rec.obj, path)
+        for name, child in _children(kernel, rec.obj).items():
+            out[name] = lambda child=child, name=name: kobject_dir(kernel, child, f"{path}/{name}")
+        return out
+
+    def child(name: str) -> Node | None:
+        make = entries().get(name)
+        return make() if make else None
+
+    return Dir(lambda: kernfs_order(list(entries())), child, 0o755)
+
+
+def under(kernel: Kernel, where: str, path: str, boot: float) -> dict[str, Callable[[], Node]]:
+    """The module kobjects of /sys/<where> ('' for /sys itself) as directory factories."""
+    return {name: (lambda r=r, name=name: kobject_dir(kernel, r, f"{path}/{name}"))
+            for name, r in _children(kernel, where).items()}
+
+
+def kernel_dir(kernel: Kernel, boot: float) -> Dir:
+    def entries() -> dict[str, Callable[[], Node]]:
+        return {"debug": lambda: debugfs.debug_dir(kernel, boot), **under(kernel, "kernel", "/sys/kernel", boot)}
+
+    def child(name: str) -> Node | None:
+        make = entries().get(name)
+        return make() if make else None
+
+    return Dir(lambda: kernfs_order(list(entries())), child, 0o755, boot)
