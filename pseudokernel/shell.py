@@ -1,8 +1,10 @@
-"""`pseudokernel shell`: a shell whose /proc, /sys and /dev/kmsg are the daemon's.
+"""`pseudokernel shell`: a shell whose /proc, /sys and /dev are the daemon's.
 
-In a private mount namespace (unshare -m) the mount's proc/, sys/ and dev/kmsg are bound over
-the real ones, so plain `lsmod`, `modinfo`, `systool`, `dmesg` and `cat /proc/modules` read
-pseudokernel; `insmod`, `rmmod` and `modprobe` are this package's, which ask the daemon.
+In a private mount namespace (unshare -m) the mount's proc/, sys/ and dev/ are bound over the
+real ones, so plain `lsmod`, `modinfo`, `systool`, `dmesg` and `cat /proc/modules` read
+pseudokernel, and `echo x > /dev/mydev; cat /dev/mydev` reach the module's device; the host's
+terminal, ptys and shared memory (tty, ptmx, pts, shm, mqueue) are bound back over the places
+dev/ keeps for them. `insmod`, `rmmod` and `modprobe` are this package's, which ask the daemon.
 """
 
 from __future__ import annotations
@@ -30,12 +32,20 @@ def wrapper_dir(mount: Path) -> str:
     return d
 
 
+HOST_DEV = ("tty", "ptmx", "console", "pts", "shm", "mqueue")
+
+
 def shell_argv(mount: Path, command: list[str], bindir: str) -> list[str]:
+    hostdev = shlex.quote(os.path.join(bindir, "hostdev"))
+    keep = [f"if [ -e {hostdev}/{n} ]; then mount --bind {hostdev}/{n} /dev/{n}; fi" for n in HOST_DEV]
     setup = " && ".join(
         [
             f"mount --bind {shlex.quote(str(mount / 'proc'))} /proc",
             f"mount --bind {shlex.quote(str(mount / 'sys'))} /sys",
-            f"mount --bind {shlex.quote(str(mount / 'dev' / 'kmsg'))} /dev/kmsg",
+            f"mkdir -p {hostdev}",
+            f"mount --rbind /dev {hostdev}",
+            f"mount --bind {shlex.quote(str(mount / 'dev'))} /dev",
+            *keep,
         ]
     )
     inner = shlex.join(command) if command else 'exec "${SHELL:-/bin/sh}"'

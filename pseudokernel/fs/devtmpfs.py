@@ -1,5 +1,6 @@
-"""dev/: the nodes devtmpfs makes for the devices modules add (drivers/base/devtmpfs.c), and
-kmsg.
+"""dev/: the nodes devtmpfs makes for the devices modules add (drivers/base/devtmpfs.c), kmsg,
+mem.c's null, zero, full, random and urandom, and places where `pseudokernel shell` binds the
+host's terminal, ptys and shared memory.
 
 A device with a number gets the node its devnode() names (dev_name() by default, a '!' for a
 '/'), with the mode devnode() gives or 0600, when it is added: misc_register(),
@@ -60,6 +61,17 @@ class MemDevice:
 
 
 MEM_DEVICES = ("null", "zero", "full", "random", "urandom")
+# what `pseudokernel shell` binds the host's own over (a terminal, ptys, POSIX shared memory):
+# FUSE cannot serve those; here they are places to mount on, empty until then
+HOST_FILES = {"tty": 0o666, "ptmx": 0o666, "console": 0o600}
+HOST_DIRS = ("pts", "shm", "mqueue")
+
+
+def _host_placeholder(name: str) -> File:
+    def open_(caller, flags):
+        raise OSError(errno.ENXIO, name)  # no terminal of this machine behind it
+
+    return File(None, HOST_FILES[name], 0, open=open_, device=True)
 
 
 def device_nodes(kernel: Kernel) -> dict[str, tuple[int, int]]:
@@ -135,12 +147,16 @@ def dev_dir(kernel: Kernel, boot: float) -> Dir:
     nodes = _subtree(kernel, "", boot)
 
     def lst() -> list[str]:
-        names = ["kmsg", *MEM_DEVICES, *nodes.list()]
+        names = ["kmsg", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *nodes.list()]
         return names + (["char"] if char_numbers(kernel) else [])
 
     def child(name: str) -> Node | None:
         if name == "kmsg":
             return kmsg.dev_kmsg(kernel)
+        if name in HOST_FILES:
+            return _host_placeholder(name)
+        if name in HOST_DIRS:
+            return Dir(lambda: [], lambda n: None, 0o755 if name != "shm" else 0o1777, boot)
         if name in MEM_DEVICES:
             return File(None, 0o666, SERVED_SIZE, open=lambda caller, flags: MemDevice(name), device=True)
         if name == "char":
