@@ -129,6 +129,7 @@ class Machine:
         self.module_offset = (self.rand.below(1024) + 1) * PAGE_SIZE  # KASLR's module_load_offset
         self.modules_area = Area(mm.MODULES_VADDR + self.module_offset, mm.MODULES_END)
         self.vmalloc_area = Area(mm.VMALLOC_START, mm.VMALLOC_END)
+        self.dma_area = Area(mm.DMA_START, mm.DMA_END, guard=0)
         self.slab = Slab(mm.HEAP_START, mm.HEAP_END)
         self.percpu = PercpuAlloc(profile.percpu_size)
         self.map(mm.PERCPU_BASE, page_align(self.percpu.size), UC_PROT_READ | UC_PROT_WRITE)
@@ -263,13 +264,21 @@ class Machine:
             self.map(addr, size)
         return addr
 
-    def vfree(self, addr: int) -> int | None:
-        found = self.vmalloc_area.find(addr)
+    def vfree(self, addr: int, area: Area | None = None) -> int | None:
+        area = area or self.vmalloc_area
+        found = area.find(addr)
         if not found or found[0] != addr:
             return None
-        self.vmalloc_area.free(addr)
+        area.free(addr)
         self.unmap(addr, found[1])
         return found[1]
+
+    def dma_alloc(self, size: int) -> int | None:
+        """Whole zeroed pages of low memory (dma_alloc_coherent())."""
+        addr = self.dma_area.alloc(size)
+        if addr is not None:
+            self.map(addr, size)
+        return addr
 
     def kmalloc(self, size: int, owner: str = "", caller: int = 0, kind: str = "kmalloc") -> int:
         addr = self.slab.alloc(size, owner, caller, kind)

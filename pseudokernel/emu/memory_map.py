@@ -28,3 +28,7 @@ PSEUDO_DATA_SIZE = 0x4000000
 HEAP_START = PAGE_OFFSET + 0x100000000
 HEAP_END = HEAP_START + (1 << 30)
 PERCPU_BASE = PAGE_OFFSET + 0x3FC00000  # __per_cpu_offset[0]
+# coherent DMA buffers: pages of the guest's low GiB, so their physical (DMA) address fits any
+# device's mask as on the reference machine (kernel/dma/direct.c, no IOMMU)
+DMA_START = PAGE_OFFSET + 0x10000000
+DMA_END = PAGE_OFFSET + 0x30000000

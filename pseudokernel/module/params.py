@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import taint
 from ..bits import PAGE_SIZE, s32
+from ..emu.kapi.dynamic_debug import exec_queries
 from ..emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
@@ -208,7 +209,10 @@ def unknown_module_param_cb(kernel: KernelState, mod: Module, param: str, val: s
     if param == "async_probe":
         return 0
     if param == "dyndbg" or param.endswith(".dyndbg"):
-        return 0  # ddebug_dyndbg_module_param_cb: the query is accepted (no pr_debug sites run)
+        # ddebug_dyndbg_module_param_cb(): the query for this module's pr_debug sites; a query
+        # that fails does not stop the load
+        exec_queries(kernel.api, val if val is not None else "+p", mod.name)
+        return 0
     kernel.log.warn(f"{mod.name}: unknown parameter '{param}' ignored\n")
     return 0
 

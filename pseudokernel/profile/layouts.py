@@ -4,6 +4,8 @@ profile's BTF; these numbers are what a profile without BTF (built from headers 
 A handler that needs a new member declares it here."""
 
 LAYOUTS: dict[str, dict[str, int]] = {
+    "_ddebug": {"sizeof": 56, "modname": 0, "function": 8, "filename": 16, "format": 24, "lineno": 32,
+                "flags": 35, "key": 40},
     "ahash_alg": {"halg": 80},
     "attribute": {"sizeof": 16, "name": 0, "mode": 8},
     "attribute_group": {"sizeof": 40, "name": 0, "is_visible": 8, "attrs": 24},
@@ -21,6 +23,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "crypto_alg": {
         "cra_blocksize": 36, "cra_ctxsize": 40, "cra_priority": 48, "cra_name": 56, "cra_driver_name": 184,
     },
+    "crypto_shash": {"sizeof": 40, "descsize": 0, "base": 8},
     "crypto_template": {"sizeof": 168, "name": 40},
     "crypto_tfm": {"refcnt": 0, "__crt_alg": 24},
     "debugfs_blob_wrapper": {"sizeof": 16, "data": 0, "size": 8},
@@ -100,7 +103,8 @@ LAYOUTS: dict[str, dict[str, int]] = {
     },
     "seq_operations": {"sizeof": 32, "start": 0, "stop": 8, "next": 16, "show": 24},
     "serio_driver": {"driver": 80},
-    "shash_alg": {"descsize": 80, "digestsize": 88},
+    "shash_alg": {"init": 0, "update": 8, "final": 16, "finup": 24, "digest": 32, "descsize": 80, "digestsize": 88,
+                  "base": 96},
     "sock": {"__sk_common": 0, "sk_type": 514, "sk_protocol": 516, "sk_socket": 624},
     "sock_common": {"skc_family": 16, "skc_net": 48},
     "socket": {"sizeof": 128, "type": 4, "sk": 24},

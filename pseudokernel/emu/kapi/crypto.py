@@ -5,10 +5,12 @@ cra_name, cra_driver_name and priority. The kernel's self-tests (cryptomgr) are 
 
 from __future__ import annotations
 
-from errno import EEXIST
+import hashlib
+from errno import EEXIST, ENOENT
 
 from ...bits import MASK64
 from . import KernelApi, kapi
+from . import neg_errno as _err
 
 
 def _base_offset(k: KernelApi, struct: str) -> int:
@@ -151,11 +153,26 @@ def _builtin_alg(k: KernelApi, name: str, alg_struct: str) -> int:
     return algs[key]
 
 
+# the hashes built into the reference kernel (=y in its config), computed here; any other
+# algorithm exists only once a module registers it (a modular one is not there: -ENOENT)
+BUILTIN_HASHES = {"sha1": ("CRYPTO_SHA1", "sha1"), "sha224": ("CRYPTO_SHA256", "sha224"),
+                  "sha256": ("CRYPTO_SHA256", "sha256"), "md5": ("CRYPTO_MD5", "md5"),
+                  "sha384": ("CRYPTO_SHA512", "sha384"), "sha512": ("CRYPTO_SHA512", "sha512")}
+
+
+def _builtin_hash(k: KernelApi, name: str) -> str | None:
+    entry = BUILTIN_HASHES.get(name.removesuffix("-generic"))
+    return entry[1] if entry and k.profile.config.get("CONFIG_" + entry[0]) == "y" else None
+
+
 def _alloc_tfm(k: KernelApi, name_p: int, typ: int, mask: int) -> int:
     fn = k.stub.name if k.stub else "crypto_alloc_base"
     handle, alg_struct = TFM_TYPES.get(fn, ("crypto_tfm", "crypto_alg"))
     name = k.cstr(name_p, 128).decode("utf-8", "replace")
-    alg = _find_alg(k, name) or _builtin_alg(k, name, alg_struct)
+    alg = _find_alg(k, name)
+    if not alg and handle in ("crypto_shash", "crypto_ahash") and not _builtin_hash(k, name):
+        return _err(ENOENT)  # crypto_alg_mod_lookup(): no such algorithm, and no module to ask
+    alg = alg or _builtin_alg(k, name, alg_struct)
     base_off = 0 if handle == "crypto_tfm" else k.S[handle].get("base", 0)
     ctx = k.m.read_u32(alg + k.S.crypto_alg.cra_ctxsize)
     h = k.m.kmalloc(k.S[handle].get("sizeof", 32) + 64 + min(ctx, 1 << 16), k.caller_module_name(), k.caller, kind="crypto_tfm")
@@ -192,3 +209,77 @@ def crypto_destroy_tfm(k: KernelApi, mem: int, tfm: int) -> None:
       "crypto_has_kpp")
 def crypto_has_alg(k: KernelApi, name: int, typ: int, mask: int) -> int:
     return 1
+
+
+# -- synchronous hashes: the built-in ones computed here, a module's through its own ops --------
+
+def _shash_alg(k: KernelApi, tfm: int) -> tuple[int, str, str | None]:
+    """(struct shash_alg, its cra_name, the hashlib name if built in)."""
+    alg = k.m.read_u64(tfm + k.S.crypto_shash.base + k.S.crypto_tfm.__crt_alg)
+    whole = alg - _base_offset(k, "shash_alg")
+    name = k.m.read(alg + k.S.crypto_alg.cra_name, 128).split(b"\0", 1)[0].decode("utf-8", "replace")
+    builtin = _builtin_hash(k, name) if not any(r.obj == alg for r in k.registry.of_kind("crypto_alg")) else None
+    return whole, name, builtin
+
+
+def _states(k: KernelApi) -> dict:
+    return k.state.setdefault("shash_states", {})
+
+
+@kapi("crypto_shash_tfm_digest")
+def crypto_shash_tfm_digest(k: KernelApi, tfm: int, data: int, length: int, out: int) -> int:
+    whole, _name, builtin = _shash_alg(k, tfm)
+    if builtin:
+        k.m.write(out, hashlib.new(builtin, k.m.read(data, length)).digest())
+        return 0
+    desc = k.m.kmalloc(8 + k.m.read_u32(tfm + k.S.crypto_shash.descsize), "", 0, kind="shash_desc")
+    try:
+        k.m.write_u64(desc, tfm)
+        return crypto_shash_digest(k, desc, data, length, out)
+    finally:
+        k.kfree(desc)
+
+
+def _op(k: KernelApi, whole: int, member: str) -> int:
+    return k.m.read_u64(whole + k.S.shash_alg[member])
+
+
+@kapi("crypto_shash_init")
+def crypto_shash_init(k: KernelApi, desc: int) -> int:
+    whole, _name, builtin = _shash_alg(k, k.m.read_u64(desc))
+    if builtin:
+        _states(k)[desc] = hashlib.new(builtin)
+        return 0
+    return k.m.call(_op(k, whole, "init"), desc) & 0xFFFFFFFF
+
+
+@kapi("crypto_shash_update")
+def crypto_shash_update(k: KernelApi, desc: int, data: int, length: int) -> int:
+    whole, _name, builtin = _shash_alg(k, k.m.read_u64(desc))
+    if builtin:
+        _states(k).setdefault(desc, hashlib.new(builtin)).update(k.m.read(data, length))
+        return 0
+    return k.m.call(_op(k, whole, "update"), desc, data, length) & 0xFFFFFFFF
+
+
+@kapi("crypto_shash_final")
+def crypto_shash_final(k: KernelApi, desc: int, out: int) -> int:
+    whole, _name, builtin = _shash_alg(k, k.m.read_u64(desc))
+    if builtin:
+        k.m.write(out, _states(k).pop(desc, hashlib.new(builtin)).digest())
+        return 0
+    return k.m.call(_op(k, whole, "final"), desc, out) & 0xFFFFFFFF
+
+
+@kapi("crypto_shash_finup")
+def crypto_shash_finup(k: KernelApi, desc: int, data: int, length: int, out: int) -> int:
+    ret = crypto_shash_update(k, desc, data, length)
+    return ret or crypto_shash_final(k, desc, out)
+
+
+@kapi("crypto_shash_digest")
+def crypto_shash_digest(k: KernelApi, desc: int, data: int, length: int, out: int) -> int:
+    whole, _name, builtin = _shash_alg(k, k.m.read_u64(desc))
+    if not builtin and _op(k, whole, "digest"):
+        return k.m.call(_op(k, whole, "digest"), desc, data, length, out) & 0xFFFFFFFF
+    return crypto_shash_init(k, desc) or crypto_shash_finup(k, desc, data, length, out)

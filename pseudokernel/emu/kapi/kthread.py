@@ -18,7 +18,7 @@ from .sched import _callback2, runner, sched
 @kapi("kthread_create_on_node")
 def kthread_create_on_node(k: KernelApi, threadfn: int, data: int, node: int, namefmt: int, args: VarArgs) -> int:
     name = k.format(namefmt, args).decode("utf-8", "replace")
-    task = k.m.kmalloc(k.S.task_struct.sizeof, k.caller_module_name(), k.caller, kind="task")
+    task = k.m.kmalloc(k.S.task_struct.sizeof, "", k.caller, kind="task")  # the kernel frees it when the thread is reaped
     s = sched(k)
     pid = 200 + len(s.kthreads)
     off_comm = k.S.task_struct.comm

@@ -31,11 +31,6 @@ def _level_of(k: KernelApi, level: int) -> int:
     return int(c) if c and c != "c" else 4
 
 
-@kapi("__dynamic_pr_debug", "__dynamic_dev_dbg", "__dynamic_netdev_dbg", "__dynamic_ibdev_dbg")
-def __dynamic_pr_debug(k: KernelApi, descriptor: int) -> None:
-    """Dynamic debug is off by default: nothing is printed."""
-
-
 @kapi("__warn_printk")
 def __warn_printk(k: KernelApi, fmt: int, args: VarArgs) -> None:
     """kernel/panic.c: the cut-here line, then the message; the WARN's ud2 follows."""
