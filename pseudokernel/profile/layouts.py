@@ -52,6 +52,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "kobj_attribute": {"sizeof": 32, "attr": 0, "show": 16, "store": 24},
     "kobj_type": {"release": 0, "default_groups": 16},
     "kobject": {"sizeof": 64, "name": 0, "parent": 24, "ktype": 40, "kref": 56},
+    "kprobe": {"sizeof": 128, "addr": 40, "symbol_name": 48, "offset": 56},
     "mempool_s": {"sizeof": 72, "min_nr": 4, "pool_data": 24, "alloc": 32, "free": 40},
     "miscdevice": {"minor": 0, "name": 8, "fops": 16, "parent": 40, "this_device": 48, "nodename": 64, "mode": 72},
     "module": {"name": 24, "mkobj": 80, "init": 312, "exit": 848},

@@ -28,6 +28,11 @@ def pipe(tmp_path):
         yield mount
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C as typed at a terminal: SIGINT at its default (a background CI job ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _dmesg(mount) -> str:
     return (mount / "dmesg").read_text()
 
@@ -38,7 +43,7 @@ def _refcnt(mount, name: str) -> int:
 
 def test_a_read_blocks_until_another_process_writes(pipe):
     node = pipe / "dev" / "pkpipe"
-    reader = subprocess.Popen(["cat", str(node)], stdout=subprocess.PIPE)
+    reader = subprocess.Popen(["cat", str(node)], stdout=subprocess.PIPE, preexec_fn=_as_in_a_terminal)
     assert wait_for(lambda: "waits for data" in _dmesg(pipe))
     assert reader.poll() is None  # asleep in the module's read
     assert _refcnt(pipe, "pkpipe") == 1  # the open file holds the module

@@ -180,6 +180,7 @@ class KernelSide(Protocol):
     cr2: int
     held_locks: dict[int, int]  # lockdep: lock address -> depth
     drivers: dict[int, dict[str, str]]  # per module: its drivers/ links in /sys/module
+    modules: list[Any]  # the loaded modules, newest first (their sections: __jump_table ...)
 
     def find_module(self, name: str) -> Any: ...
     def module_at(self, addr: int) -> Any: ...

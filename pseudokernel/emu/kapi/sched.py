@@ -160,6 +160,39 @@ def run_ready(k: KernelApi, limit: int = MAX_DEFERRED) -> int:
     return ran
 
 
+def run_softirqs(k: KernelApi, limit: int = MAX_DEFERRED) -> int:
+    """irq_exit() after a timer tick that interrupted a busy task: the softirqs run (tasklets,
+    expired timers and hrtimers), work items do not (their kworker would need the CPU)."""
+    s = sched(k)
+    if s.depth > 2:
+        return 0
+    s.depth += 1
+    ran = 0
+    try:
+        while ran < limit:
+            before = ran
+            if s.tasklets:
+                t = next(iter(s.tasklets))
+                del s.tasklets[t]
+                RUNNERS["tasklet"](k, t)
+                ran += 1
+            now = k.jiffies()
+            for t in sorted((t for t, exp in s.timers.items() if time_after_eq(now, exp)), key=s.timers.get):
+                if t in s.timers and ran < limit:
+                    RUNNERS["timer"](k, t)
+                    ran += 1
+            now_ns = k.now_ns()
+            for t in [t for t, exp in s.hrtimers.items() if exp <= now_ns]:
+                if t in s.hrtimers and ran < limit:
+                    RUNNERS["hrtimer"](k, t)
+                    ran += 1
+            if ran == before:
+                break
+    finally:
+        s.depth -= 1
+    return ran
+
+
 def next_event_ns(k: KernelApi) -> int | None:
     """When the next timer or hrtimer is due, on the emulated clock."""
     s = sched(k)
