@@ -6,7 +6,7 @@ mdelay() runs during it, as do timers that expire meanwhile."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
-from .sched import run_softirqs
+from .sched import run_ready
 
 
 @kapi("__udelay", "__ndelay", "__const_udelay", "__delay")
@@ -24,4 +24,4 @@ def __udelay(k: KernelApi, n: int) -> None:
     before = k.jiffies()
     k.sleep_ns(min(ns, 10**10))
     if k.jiffies() != before:  # a tick came while the CPU spun
-        run_softirqs(k)
+        run_ready(k, softirqs_only=True)

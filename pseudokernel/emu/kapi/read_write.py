@@ -7,7 +7,7 @@ it and fault with -EFAULT outside it.
 
 from __future__ import annotations
 
-from errno import EINVAL, EIO, ENOTTY, ESPIPE
+from errno import EFAULT, EINVAL, EIO, ENOTTY, ESPIPE
 
 from ...bits import MASK64, s64
 from . import KernelApi, kapi
@@ -203,17 +203,39 @@ def stream_open(k: KernelApi, inode: int, filp: int) -> int:
     return 0
 
 
-@kapi("simple_write_to_buffer")
-def simple_write_to_buffer(k: KernelApi, to: int, available: int, ppos: int, frm: int, count: int) -> int:
+# -- fs/libfs.c: a buffer of the module's read or written at the file position ------------------
+
+def _span(k: KernelApi, ppos: int, available: int, count: int) -> tuple[int, int] | int:
+    """(pos, bytes to copy), or what to return at once: -EINVAL, or 0 past the end."""
     pos = s64(k.m.read_u64(ppos))
     if pos < 0:
         return _err(EINVAL)
     if pos >= available or not count:
         return 0
-    count = min(count, available - pos)
+    return pos, min(count, available - pos)
+
+
+@kapi("simple_read_from_buffer")
+def simple_read_from_buffer(k: KernelApi, to: int, count: int, ppos: int, frm: int, available: int) -> int:
+    span = _span(k, ppos, available, count)
+    if isinstance(span, int):
+        return span
+    pos, count = span
+    left = _copy(k, to, frm + pos, count) if _user_ok(to, count) else count
+    if left == count:
+        return _err(EFAULT)
+    k.m.write_u64(ppos, pos + count - left)
+    return count - left
+
+
+@kapi("simple_write_to_buffer")
+def simple_write_to_buffer(k: KernelApi, to: int, available: int, ppos: int, frm: int, count: int) -> int:
+    span = _span(k, ppos, available, count)
+    if isinstance(span, int):
+        return span
+    pos, count = span
     left = _copy(k, to + pos, frm, count) if _user_ok(frm, count) else count
     if left == count:
-        return _err(14)  # -EFAULT
-    count -= left
-    k.m.write_u64(ppos, pos + count)
-    return count
+        return _err(EFAULT)
+    k.m.write_u64(ppos, pos + count - left)
+    return count - left

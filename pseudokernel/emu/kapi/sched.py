@@ -113,56 +113,11 @@ def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, bud
         kernel.current_pid, kernel.current_comm, kernel.current_where = saved
 
 
-def run_ready(k: KernelApi, limit: int = MAX_DEFERRED) -> int:
-    """Run what is ready now: queued work, tasklets, expired timers. Returns how many ran."""
-    s = sched(k)
-    if s.depth > 2:
-        return 0
-    s.depth += 1
-    ran = 0
-    try:
-        while ran < limit:
-            progressed = False
-            if s.py:
-                s.py.pop(0)(k)
-                ran += 1
-                progressed = True
-            if s.tasklets:
-                t = next(iter(s.tasklets))
-                del s.tasklets[t]
-                RUNNERS["tasklet"](k, t)
-                ran += 1
-                progressed = True
-            if s.works:
-                work = next(iter(s.works))
-                del s.works[work]
-                RUNNERS["work"](k, work)
-                ran += 1
-                progressed = True
-            now = k.jiffies()
-            due = [t for t, exp in s.timers.items() if time_after_eq(now, exp)]
-            for t in sorted(due, key=lambda t: s.timers[t])[: max(limit - ran, 0)]:
-                if t in s.timers:
-                    RUNNERS["timer"](k, t)
-                    ran += 1
-                    progressed = True
-            now_ns = k.now_ns()
-            for t in [t for t, exp in s.hrtimers.items() if exp <= now_ns][: max(limit - ran, 0)]:
-                if t in s.hrtimers:
-                    RUNNERS["hrtimer"](k, t)
-                    ran += 1
-                    progressed = True
-            if not progressed:
-                break
-    finally:
-        s.depth -= 1
-    s.ran += ran
-    return ran
-
-
-def run_softirqs(k: KernelApi, limit: int = MAX_DEFERRED) -> int:
-    """irq_exit() after a timer tick that interrupted a busy task: the softirqs run (tasklets,
-    expired timers and hrtimers), work items do not (their kworker would need the CPU)."""
+def run_ready(k: KernelApi, limit: int = MAX_DEFERRED, softirqs_only: bool = False) -> int:
+    """Run what is ready now: queued work, tasklets, expired timers. Returns how many ran.
+    softirqs_only: irq_exit() after a timer tick that interrupted a busy task, where the
+    softirqs run (tasklets, expired timers and hrtimers) and work items do not (their kworker
+    would need the CPU)."""
     s = sched(k)
     if s.depth > 2:
         return 0
@@ -171,25 +126,35 @@ def run_softirqs(k: KernelApi, limit: int = MAX_DEFERRED) -> int:
     try:
         while ran < limit:
             before = ran
+            if s.py and not softirqs_only:
+                s.py.pop(0)(k)
+                ran += 1
             if s.tasklets:
                 t = next(iter(s.tasklets))
                 del s.tasklets[t]
                 RUNNERS["tasklet"](k, t)
                 ran += 1
+            if s.works and not softirqs_only:
+                work = next(iter(s.works))
+                del s.works[work]
+                RUNNERS["work"](k, work)
+                ran += 1
             now = k.jiffies()
-            for t in sorted((t for t, exp in s.timers.items() if time_after_eq(now, exp)), key=s.timers.get):
-                if t in s.timers and ran < limit:
+            due = [t for t, exp in s.timers.items() if time_after_eq(now, exp)]
+            for t in sorted(due, key=lambda t: s.timers[t])[: max(limit - ran, 0)]:
+                if t in s.timers:
                     RUNNERS["timer"](k, t)
                     ran += 1
             now_ns = k.now_ns()
-            for t in [t for t, exp in s.hrtimers.items() if exp <= now_ns]:
-                if t in s.hrtimers and ran < limit:
+            for t in [t for t, exp in s.hrtimers.items() if exp <= now_ns][: max(limit - ran, 0)]:
+                if t in s.hrtimers:
                     RUNNERS["hrtimer"](k, t)
                     ran += 1
             if ran == before:
                 break
     finally:
         s.depth -= 1
+    s.ran += ran
     return ran
 
 

@@ -16,7 +16,7 @@ module's own proc_read into a user buffer; then proc_release.
 from __future__ import annotations
 
 import time
-from errno import EFAULT, EINVAL, EIO, ENOMEM
+from errno import EFAULT, EIO, ENOMEM
 from typing import TYPE_CHECKING
 
 from ...bits import MASK64, PAGE_SIZE
@@ -457,22 +457,6 @@ def seq_read_handler(k: KernelApi, file: int, ubuf: int, size: int, ppos: int) -
         return _err(EFAULT)
     k.m.write_u64(ppos, k.m.read_u64(ppos) + len(got))
     return len(got)
-
-
-@kapi("simple_read_from_buffer")
-def simple_read_from_buffer(k: KernelApi, to: int, count: int, ppos: int, frm: int, available: int) -> int:
-    pos = _s64(k.m.read_u64(ppos))
-    if pos < 0:
-        return _err(EINVAL)
-    if pos >= available or not count:
-        return 0
-    count = min(count, available - pos)
-    try:
-        k.m.write(to, k.m.read(frm + pos, count))
-    except MemoryFault:
-        return _err(EFAULT)
-    k.m.write_u64(ppos, pos + count)
-    return count
 
 
 @kapi("pde_data")
