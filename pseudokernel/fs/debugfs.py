@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import vfs
-from .tree import SERVED_SIZE, Dir, File, Link, Node
+from ..emu.kapi import dynamic_debug as ddebug
+from .tree import SERVED_SIZE, Dir, File, Link, Node, StaticDir
+
+CONTROL = "/sys/kernel/debug/dynamic_debug/control"
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -39,5 +42,23 @@ def _dir(kernel: Kernel, parent: int, boot: float | None = None) -> Dir:
     return Dir(lambda: sorted(_children(kernel, parent)), child, 0o755 if parent else 0o700, boot)
 
 
+def dynamic_debug_dir(kernel: Kernel, boot: float) -> Dir:
+    """<debugfs>/dynamic_debug/control: the modules' pr_debug sites; a write is a query."""
+    def show(reader) -> bytes:
+        return vfs.run_as_process(kernel, "read", CONTROL, lambda api: ddebug.control_text(api), lambda: True)
+
+    def store(data: bytes) -> int:
+        text = data.decode("utf-8", "replace")
+        vfs.run_as_process(kernel, "write", CONTROL, lambda api: ddebug.exec_queries(api, text), lambda: True)
+        return len(data)
+
+    return StaticDir({"control": lambda: File(show, 0o644, None, store)}, 0o755, boot).as_dir()
+
+
 def debug_dir(kernel: Kernel, boot: float) -> Dir:
-    return _dir(kernel, 0, boot)
+    mine = _dir(kernel, 0, boot)
+
+    def child(name: str) -> Node | None:
+        return dynamic_debug_dir(kernel, boot) if name == "dynamic_debug" else mine.child(name)
+
+    return Dir(lambda: sorted(["dynamic_debug", *mine.list()]), child, 0o700, boot)

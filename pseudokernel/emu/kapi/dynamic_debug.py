@@ -121,6 +121,24 @@ def _matches(site: Site, match: dict[str, str]) -> bool:
     return True
 
 
+def describe_flags(flags: int) -> str:
+    out = "".join(c for c, bit in FLAG_BITS.items() if flags & bit)
+    return out or "_"
+
+
+def control_text(k: KernelApi) -> bytes:
+    """ddebug_proc_show(): the header, then each site of the modules (the kernel's own sites,
+    thousands on the real machine, are not known here)."""
+    lines = [b"# filename:lineno [module]function flags format\n"]
+    for site in sites(k):
+        fmt = site.format.replace(b"\\", b"\\\\")
+        for raw, esc in ((b"\t", b"\\t"), (b"\r", b"\\r"), (b"\n", b"\\n"), (b'"', b'\\"')):
+            fmt = fmt.replace(raw, esc)
+        head = f"{site.filename}:{site.lineno} [{site.modname}]{site.function} ={describe_flags(site.flags)} \""
+        lines.append(head.encode() + fmt + b'"\n')
+    return b"".join(lines)
+
+
 def prefix(k: KernelApi, site: Site) -> bytes:
     """dynamic_emit_prefix(): "[pid] mod:func:line: " as the flags ask."""
     flags, out = site.flags, ""
