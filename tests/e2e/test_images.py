@@ -64,13 +64,17 @@ def test_a_64_mib_module_loads_through_insmod_and_the_drop_folder(daemon, tmp_pa
 @pytest.fixture(scope="module")
 def xfs_tree(tree, tmp_path_factory) -> Path:
     """Debian's xfs.ko, made incompressible-large (5 MB once xz-compressed, as 6.12's
-    xfs.ko.xz is), in a module tree of its own with the real depmod's modules.dep."""
+    xfs.ko.xz is), in a module tree of its own with the real depmod's modules.dep. libcrc32c
+    needs the crc32c algorithm, modular in Debian's kernel: crc32c_generic comes along (its
+    softdep), or libcrc32c's init fails as on the real kernel."""
     root = tmp_path_factory.mktemp("xfs")
     src = tree / "lib/modules" / RELEASE / "kernel"
     dst = root / "lib/modules" / RELEASE / "kernel"
     (dst / "fs/xfs").mkdir(parents=True)
     (dst / "lib").mkdir()
     shutil.copy(src / "lib/libcrc32c.ko", dst / "lib/libcrc32c.ko")
+    (dst / "crypto").mkdir()
+    shutil.copy(src / "crypto/crc32c_generic.ko", dst / "crypto/crc32c_generic.ko")
     ko = _padded(src / "fs/xfs/xfs.ko", dst / "fs/xfs/xfs.ko", 5 << 20, random=True)
     subprocess.run(["xz", "-T2", "-0", str(ko)], check=True)
     for name in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
@@ -86,13 +90,13 @@ def test_a_5_mb_compressed_module_loads_through_insmod_modprobe_and_the_drop_fol
     assert xz.stat().st_size > 5_000_000
     r = pk("modprobe", "-d", str(xfs_tree), "xfs", mount=mount)
     assert r.returncode == 0, r.stderr
-    assert _modules(mount) == ["xfs", "libcrc32c"]
+    assert _modules(mount) == ["xfs", "libcrc32c", "crc32c_generic"]
     assert pk("rmmod", "xfs", mount=mount).returncode == 0
     r = pk("insmod", str(xz), mount=mount)
     assert r.returncode == 0, r.stderr
     assert pk("rmmod", "xfs", mount=mount).returncode == 0
     shutil.copy(xz, drop / "xfs.ko.xz")
-    assert wait_for(lambda: _modules(mount) == ["xfs", "libcrc32c"], 60)
+    assert wait_for(lambda: _modules(mount) == ["xfs", "libcrc32c", "crc32c_generic"], 60)
 
 
 # -- the control socket under abuse from its owner ---------------------------------------------

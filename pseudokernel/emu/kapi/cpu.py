@@ -381,6 +381,7 @@ def current(k: KernelApi) -> int:
         k.state["current"] = task
         cred_s = k.btf_struct("cred")
         cred = k.m.kmalloc(cred_s.size if cred_s else 176, "", 0, kind="cred")
+        k.state["current_cred"] = cred
         full = (1 << 41) - 1  # CAP_LAST_CAP 40: root has them all
         _fill(k, cred, "cred", {"usage": 4, "user_ns": k.data_symbol("init_user_ns")})
         if cred_s:
@@ -405,7 +406,7 @@ def current(k: KernelApi) -> int:
         k.state["task_id"] = ident
         k.m.write_u64(task, k.m.read_u64(task) & ~(1 << 2))  # a new task: no TIF_SIGPENDING
         _fill(k, task, "task_struct", {"pid": ident[0], "tgid": ident[0], "comm": ident[1].encode()[:15].ljust(16, b"\0")})
-        cred = k.m.read_u64(task + k.S.task_struct.cred)
+        cred = k.state["current_cred"]
         for name in ("uid", "suid", "euid", "fsuid"):
             k.m.write_u32(cred + k.S.cred[name], ident[2])
         for name in ("gid", "sgid", "egid", "fsgid"):
