@@ -38,6 +38,7 @@ class ClassDevice:
     devnode: str
     devmode: int
     obj: int = 0  # the struct device (0: a built-in device)
+    ifindex: int = 0  # a network device's
 
 
 def attr_entries(kernel: Kernel, owner: int, path: str) -> dict[str, Callable[[], Node]]:
@@ -67,8 +68,11 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
     """Every device of a class, in the order they were added: the built-in misc devices,
     then what modules made."""
     out = [ClassDevice(name, "misc", (MISC_MAJOR << 20) | minor, name, 0) for minor, name in reversed(BOOT_MISC)]
+    out += [ClassDevice("lo", "net", 0, "", 0, ifindex=1)]
     for r in kernel.registry.items:
-        if r.kind == "misc":
+        if r.kind == "netdev":
+            out.append(ClassDevice(r.name, "net", 0, "", 0, ifindex=r.info["ifindex"]))
+        elif r.kind == "misc":
             out.append(ClassDevice(r.name, "misc", (MISC_MAJOR << 20) | r.info["minor"], r.info["devnode"],
                                    r.info["devmode"]))
         elif r.kind == "device" and r.info.get("cls"):
@@ -78,12 +82,15 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
 
 
 def classes(kernel: Kernel) -> list[str]:
-    names = ["misc"] + [r.name for r in kernel.registry.of_kind("class")]
+    names = ["misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
     return list(dict.fromkeys(names))
 
 
 def uevent(d: ClassDevice) -> bytes:
-    """dev_uevent(): the numbers, the node's name and the mode its devnode() gave."""
+    """dev_uevent(): the numbers, the node's name and the mode its devnode() gave; a network
+    device's interface name and index (net-sysfs.c netdev_uevent())."""
+    if d.cls == "net":
+        return f"INTERFACE={d.name}\nIFINDEX={d.ifindex}\n".encode()
     if not d.devt >> 20:
         return b""
     out = f"MAJOR={d.devt >> 20}\nMINOR={d.devt & 0xFFFFF}\nDEVNAME={d.devnode}\n"

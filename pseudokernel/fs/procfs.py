@@ -125,6 +125,45 @@ def proc_devices(kernel: Kernel) -> bytes:
     return "".join(out).encode()
 
 
+# what the reference machine's own drivers hold (tests/expected/real/machine.txt): the i8042
+# keyboard is its one input device
+BOOT_INPUT_DEVICES = (
+    b'I: Bus=0011 Vendor=0001 Product=0001 Version=ab41\n'
+    b'N: Name="AT Translated Set 2 keyboard"\n'
+    b'P: Phys=isa0060/serio0/input0\n'
+    b'S: Sysfs=/devices/platform/i8042/serio0/input/input0\n'
+    b'U: Uniq=\n'
+    b'H: Handlers=sysrq kbd leds \n'
+    b'B: PROP=0\n'
+    b'B: EV=120013\n'
+    b'B: KEY=402000002 3803078f800d001 feffffdfffefffff fffffffffffffffe\n'
+    b'B: MSC=10\n'
+    b'B: LED=7\n'
+    b'\n'
+)
+
+
+def netdevs(kernel: Kernel) -> list[tuple[str, int]]:
+    """(name, ifindex) of the network devices: the loopback, then the modules' by ifindex."""
+    mods = sorted((r.info["ifindex"], r.name) for r in kernel.registry.of_kind("netdev"))
+    return [("lo", 1)] + [(name, ifindex) for ifindex, name in mods]
+
+
+def proc_net_dev(kernel: Kernel) -> bytes:
+    """net/core/net-procfs.c dev_seq_show(): no traffic is modelled, every counter is 0."""
+    out = ("Inter-|   Receive                                                |  Transmit\n"
+           " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo "
+           "colls carrier compressed\n")
+    widths = (8, 7, 4, 4, 4, 5, 10, 9, 8, 7, 4, 4, 4, 5, 7, 10)
+    for name, _ifindex in netdevs(kernel):
+        out += f"{name:>6}:" + " ".join(f"{0:{w}d}" for w in widths) + "\n"
+    return out.encode()
+
+
+# the kernel's own files in the /proc directories it makes at boot (registry entries of no module)
+KERNEL_FILES = {"net": {"dev": proc_net_dev}}
+
+
 def proc_misc(kernel: Kernel) -> bytes:
     """drivers/char/misc.c misc_seq_show(): newest first, the built-in ones last."""
     mods = [(r.info["minor"], r.name) for r in reversed(kernel.registry.of_kind("misc"))]
@@ -141,6 +180,10 @@ def proc_dir(kernel: Kernel, boot: float) -> Dir:
         "mounts": lambda: File(lambda r: MOUNTS, 0o444, PROC_SIZE),
         "devices": lambda: File(lambda r: proc_devices(kernel), 0o444, PROC_SIZE),
         "misc": lambda: File(lambda r: proc_misc(kernel), 0o444, PROC_SIZE),
+        "partitions": lambda: File(lambda r: b"", 0o444, PROC_SIZE),  # no gendisk: not even the header
+        "bus": lambda: StaticDir({"input": lambda: StaticDir(
+            {"devices": lambda: File(lambda r: BOOT_INPUT_DEVICES, 0o444, PROC_SIZE)}, 0o555, boot).as_dir()},
+            0o555, boot).as_dir(),
         "sys": lambda: StaticDir({"kernel": lambda: proc_sys_kernel(kernel, boot)}, 0o555, boot).as_dir(),
     }
     static = StaticDir(entries, 0o555, boot)
@@ -173,11 +216,15 @@ def proc_entry(kernel: Kernel, rec) -> Dir | File | Link:
     stops at st_size. So a stat() runs its show once (the open right after it reads that
     same snapshot), where the real kernel, which reports 0, runs nothing."""
     if rec.info.get("dir"):
+        own = KERNEL_FILES.get(rec.info.get("path", ""), {}) if not rec.owner else {}
+
         def child(name: str):
+            if name in own:
+                return File(lambda r: own[name](kernel), 0o444, PROC_SIZE)
             found = next((r for r in _proc_children(kernel, rec.obj) if r.name == name), None)
             return proc_entry(kernel, found) if found is not None else None
 
-        return Dir(lambda: [r.name for r in _proc_children(kernel, rec.obj)], child,
+        return Dir(lambda: [*own, *(r.name for r in _proc_children(kernel, rec.obj))], child,
                    rec.info.get("mode", 0o40555) & 0o777)
     if "target" in rec.info:
         return Link(rec.info["target"])

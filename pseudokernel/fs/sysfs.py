@@ -139,6 +139,7 @@ def module_root(kernel: Kernel, boot: float) -> Dir:
 
 def sys_dir(kernel: Kernel, boot: float) -> Dir:
     top = StaticDir({
+        "block": lambda: Dir(lambda: [], lambda n: None, 0o755, boot),  # no gendisk yet
         "bus": lambda: bus.bus_dir(kernel, boot),
         "class": lambda: devices.class_dir(kernel, boot),
         "devices": lambda: StaticDir({"platform": lambda: bus.platform_devices_dir(kernel, boot),
