@@ -28,7 +28,8 @@ from .module.internal import (
     LoadError,
 )
 from .module.kallsyms import find_kallsyms_symbol
-from .module.main import __module_get, delete_module, load_module, module_put, try_module_get
+from .module.main import __module_get as _module_get_ref
+from .module.main import delete_module, load_module, module_put, try_module_get
 from .module.module import Module, State
 from .profile import KernelProfile
 from .unwind import OrcTable
@@ -387,7 +388,7 @@ class Kernel:
         return try_module_get(self, module)
 
     def module_get(self, module: int) -> None:
-        __module_get(self, module)
+        _module_get_ref(self, module)  # imported under another name: __x is mangled in a class
 
     def module_put(self, module: int) -> None:
         module_put(self, module)

@@ -187,3 +187,25 @@ def test_proc_net_shows_once_a_module_uses_init_net(kernel):
     assert "net" in lookup(root, "proc").list()
     assert lookup(root, "proc/net").list() == ["dev", "stat"]  # dev: the kernel's own file
     assert "kapi_dir" not in lookup(root, "proc").list()
+
+
+def test_the_kernel_side_of_the_doorway_answers_every_member(kernel):
+    """Kernel implements every member of KernelSide (the handlers' one way to the kernel), and
+    the module references a handler takes through it move the module's count."""
+    import inspect
+
+    from pseudokernel.emu.kapi import KernelSide
+
+    for name, _ in inspect.getmembers(KernelSide, inspect.isfunction):
+        assert callable(getattr(kernel, name)), name
+    for name in KernelSide.__annotations__:
+        assert hasattr(kernel, name), name
+    mod = kernel.finit_module(ko("hello"))
+    side = kernel.api.kernel
+    assert side.try_module_get(mod.struct_addr)
+    side.module_get(mod.struct_addr)
+    assert mod.refcount == 2
+    side.module_put(mod.struct_addr)
+    side.module_put(mod.struct_addr)
+    assert mod.refcount == 0
+    kernel.delete_module("hello")
