@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import vfs
+from .. import sigpending, vfs
 from ..emu.kapi.device import BOOT_BLKDEVS, BOOT_CHRDEVS, BOOT_MISC
+from ..emu.kapi.input import bitmap
 from ..module.internal import module_flags
 from ..module.module import Module, State
 from .kmsg import proc_kmsg
@@ -143,6 +144,47 @@ BOOT_INPUT_DEVICES = (
 )
 
 
+# input_seq_print_bitmap(): each bitmap the event types call for, in this order, with its size
+INPUT_BITMAPS = (("PROP", "propbit", 1, None), ("EV", "evbit", 1, None), ("KEY", "keybit", 12, 1),
+                 ("REL", "relbit", 1, 2), ("ABS", "absbit", 1, 3), ("MSC", "mscbit", 1, 4), ("LED", "ledbit", 1, 0x11),
+                 ("SND", "sndbit", 1, 0x12), ("FF", "ffbit", 2, 0x15), ("SW", "swbit", 1, 5))
+
+
+def _input_bitmap(name: str, words: list[int]) -> str:
+    out, skip = [], True
+    for i in range(len(words) - 1, -1, -1):
+        if words[i] or not skip:
+            out.append(f"{words[i]:x}" if skip else f"{words[i]:016x}")
+            skip = False
+    return f"B: {name}={' '.join(out) if out else '0'}\n"
+
+
+def proc_input_devices(kernel: Kernel) -> bytes:
+    """drivers/input/input.c input_devices_seq_show(): the keyboard, then the modules' devices
+    in the order they registered."""
+    api, m = kernel.api, kernel.machine
+    out = [BOOT_INPUT_DEVICES]
+    sigpending.acquire(m.lock)  # the CPU's memory, not while module code writes it (killable)
+    try:
+        for r in kernel.registry.of_kind("input"):
+            dev, d = r.obj, api.S.input_dev
+            bus, vendor, product, version = (m.read_u16(dev + d.id + 2 * i) for i in range(4))
+            text = (f"I: Bus={bus:04x} Vendor={vendor:04x} Product={product:04x} Version={version:04x}\n"
+                    f'N: Name="{r.name}"\n'
+                    f"P: Phys={api.cname(m.read_u64(dev + d.phys))}\n"
+                    f"S: Sysfs=/devices/virtual/input/{r.info['number']}\n"
+                    f"U: Uniq={api.cname(m.read_u64(dev + d.uniq))}\n"
+                    f"H: Handlers={''.join(h + ' ' for h in r.info['handlers'])}\n")
+            ev = bitmap(api, dev, "evbit", 1)[0]
+            for name, member, longs, evtype in INPUT_BITMAPS:
+                if evtype is None or ev >> evtype & 1:
+                    text += _input_bitmap(name, bitmap(api, dev, member, longs))
+            out.append(text.encode() + b"\n")
+    finally:
+        m.lock.release()
+    return b"".join(out)
+
+
 def netdevs(kernel: Kernel) -> list[tuple[str, int]]:
     """(name, ifindex) of the network devices: the loopback, then the modules' by ifindex."""
     mods = sorted((r.info["ifindex"], r.name) for r in kernel.registry.of_kind("netdev"))
@@ -182,7 +224,7 @@ def proc_dir(kernel: Kernel, boot: float) -> Dir:
         "misc": lambda: File(lambda r: proc_misc(kernel), 0o444, PROC_SIZE),
         "partitions": lambda: File(lambda r: b"", 0o444, PROC_SIZE),  # no gendisk: not even the header
         "bus": lambda: StaticDir({"input": lambda: StaticDir(
-            {"devices": lambda: File(lambda r: BOOT_INPUT_DEVICES, 0o444, PROC_SIZE)}, 0o555, boot).as_dir()},
+            {"devices": lambda: File(lambda r: proc_input_devices(kernel), 0o444, PROC_SIZE)}, 0o555, boot).as_dir()},
             0o555, boot).as_dir(),
         "sys": lambda: StaticDir({"kernel": lambda: proc_sys_kernel(kernel, boot)}, 0o555, boot).as_dir(),
     }

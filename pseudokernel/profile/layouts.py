@@ -48,7 +48,9 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "i2c_driver": {"driver": 56},
     "inode": {"sizeof": 632, "i_mode": 0, "i_uid": 4, "i_gid": 8, "i_sb": 40, "i_ino": 64, "i_rdev": 76, "i_size": 80,
               "i_fop": 360, "i_cdev": 584, "i_private": 624},
-    "input_dev": {"sizeof": 1384, "name": 0, "dev": 544},
+    "input_dev": {"sizeof": 1384, "name": 0, "phys": 8, "uniq": 16, "id": 24, "propbit": 32, "evbit": 40,
+                  "keybit": 48, "relbit": 144, "absbit": 152, "mscbit": 160, "ledbit": 168, "sndbit": 176,
+                  "ffbit": 184, "swbit": 200, "dev": 544},
     "kmem_cache": {
         "sizeof": 8408, "size": 24, "object_size": 28, "refcount": 64, "ctor": 72, "align": 84, "name": 96,
     },

@@ -156,36 +156,7 @@ def iowrite(k: KernelApi, value: int, addr: int) -> None:
     return None
 
 
-# -- input devices, block majors ---------------------------------------------------------------------
-
-@kapi("input_allocate_device", "devm_input_allocate_device")
-def input_allocate_device(k: KernelApi) -> int:
-    dev = k.m.kmalloc(k.S.input_dev.sizeof, k.caller_module_name(), k.caller, kind="input_dev")
-    devp = dev + k.S.input_dev.dev
-    k.m.write_u32(devp + k.S.device.kobj + k.S.kobject.kref, 1)
-    return dev
-
-
-@kapi("input_register_device")
-def input_register_device(k: KernelApi, dev: int) -> int:
-    name = k.cname(k.m.read_u64(dev + k.S.input_dev.name))
-    reg = k.registry
-    n = len(reg.of_kind("input")) + sum(1 for _ in ())
-    reg.add("input", name, dev, k.caller_module_name(), index=n)
-    k.log.printk(f"\x016input: {name} as /devices/virtual/input/input{n + 5}\n")
-    return 0
-
-
-@kapi("input_unregister_device")
-def input_unregister_device(k: KernelApi, dev: int) -> None:
-    k.registry.remove("input", dev)
-
-
-@kapi("input_free_device")
-def input_free_device(k: KernelApi, dev: int) -> None:
-    if dev:
-        k.kfree(dev)
-
+# -- block majors ---------------------------------------------------------------------------------
 
 @kapi("__register_blkdev")
 def __register_blkdev(k: KernelApi, major: int, name: int, probe: int) -> int:
