@@ -17,6 +17,7 @@ import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import sigpending
 from .emu.kapi import debugfs as kdebugfs
 from .emu.kapi import open as kopen
 from .emu.kapi import read_write
@@ -200,3 +201,13 @@ def open_debugfs(kernel: Kernel, caller: Caller, rec: Registration, flags: int) 
                                rec.info.get("data", 0))
 
     return ModuleFile.open(kernel, caller, what, opener)
+
+
+def peek(kernel: Kernel, fn: Callable) -> object:
+    """fn(api) reading the emulated memory while no module code runs (a view of a kernel
+    struct: a netdev's attributes); a caller waiting for the CPU stays killable."""
+    sigpending.acquire(kernel.machine.lock)
+    try:
+        return fn(kernel.api)
+    finally:
+        kernel.machine.lock.release()

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from .. import vfs
 from ..emu.kapi import platform
-from .devices import _power_dir, attr_entries
-from .tree import Dir, Link, Node, StaticDir, attr_file, kernfs_order
+from .devices import attr_entries
+from .input import input_dir
+from .tree import Dir, Link, Node, StaticDir, attr_file, kernfs_order, power_dir
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -74,7 +75,7 @@ def device_dir(kernel: Kernel, name: str, pdev: int) -> Dir:
         out: dict[str, Callable[[], Node]] = {
             "driver_override": lambda: attr_file(lambda r: b"(null)\n", 0o644, store=len),
             "modalias": lambda: attr_file(lambda r: f"platform:{name}\n".encode()),
-            "power": _power_dir,
+            "power": power_dir,
             "subsystem": lambda: Link("../../../bus/platform"),
             "uevent": lambda: attr_file(uevent, 0o644, store=len),
         }
@@ -105,6 +106,20 @@ def bus_dir(kernel: Kernel, boot: float) -> Dir:
     return StaticDir({"platform": platform_.as_dir}, 0o755, boot).as_dir()
 
 
+def _i8042() -> Dir:
+    """The reference machine's keyboard controller, as far as its keyboard's input device."""
+    def chain(names: list[str], leaf: Callable[[], Node]) -> Callable[[], Node]:
+        if not names:
+            return leaf
+        return lambda: StaticDir({names[0]: chain(names[1:], leaf)}, 0o755).as_dir()
+
+    return chain(["serio0", "input", "input0"], lambda: input_dir(None, None))()
+
+
 def platform_devices_dir(kernel: Kernel, boot: float) -> Dir:
-    return Dir(lambda: kernfs_order(list(_devices(kernel))),
-               lambda n: device_dir(kernel, n, _devices(kernel)[n]) if n in _devices(kernel) else None, 0o755, boot)
+    def child(n: str) -> Node | None:
+        if n == "i8042":
+            return _i8042()
+        return device_dir(kernel, n, _devices(kernel)[n]) if n in _devices(kernel) else None
+
+    return Dir(lambda: kernfs_order(["i8042", *_devices(kernel)]), child, 0o755, boot)

@@ -14,22 +14,13 @@ from typing import TYPE_CHECKING
 from .. import vfs
 from ..emu.kapi.device import BOOT_MISC
 from ..emu.kapi.sysfs import attrs_of
-from .tree import Dir, File, Link, Node, StaticDir, attr_file, kernfs_order
+from .input import input_dir
+from .tree import Dir, File, Link, Node, StaticDir, attr_file, kernfs_order, power_dir
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
 MISC_MAJOR = 10
-# power/ of a device without runtime PM (drivers/base/power/sysfs.c): name -> content, None
-# for a file whose read fails (autosuspend_delay_ms: -EIO without autosuspend)
-POWER = {
-    "async": b"disabled\n", "autosuspend_delay_ms": None, "control": b"auto\n", "runtime_active_kids": b"0\n",
-    "runtime_active_time": b"0\n", "runtime_enabled": b"disabled\n", "runtime_status": b"unsupported\n",
-    "runtime_suspended_time": b"0\n", "runtime_usage": b"0\n",
-}
-POWER_MODES = {"async": 0o644, "autosuspend_delay_ms": 0o644, "control": 0o644}
-
-
 @dataclass
 class ClassDevice:
     name: str
@@ -39,6 +30,8 @@ class ClassDevice:
     devmode: int
     obj: int = 0  # the struct device (0: a built-in device)
     ifindex: int = 0  # a network device's
+    link: str = ""  # where /sys/class/<cls>/<name> points, if not devices/virtual/<cls>/<name>
+    rec: object = None  # an input device's registration (its own directory: fs/input.py)
 
 
 def attr_entries(kernel: Kernel, owner: int, path: str) -> dict[str, Callable[[], Node]]:
@@ -68,10 +61,14 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
     """Every device of a class, in the order they were added: the built-in misc devices,
     then what modules made."""
     out = [ClassDevice(name, "misc", (MISC_MAJOR << 20) | minor, name, 0) for minor, name in reversed(BOOT_MISC)]
-    out += [ClassDevice("lo", "net", 0, "", 0, ifindex=1)]
+    out += [ClassDevice("lo", "net", 0, "", 0, ifindex=1),
+            ClassDevice("input0", "input", 0, "", 0, link="../../devices/platform/i8042/serio0/input/input0"),
+            ClassDevice("mice", "input", (13 << 20) | 63, "input/mice", 0)]
     for r in kernel.registry.items:
-        if r.kind == "netdev":
-            out.append(ClassDevice(r.name, "net", 0, "", 0, ifindex=r.info["ifindex"]))
+        if r.kind == "input":
+            out.append(ClassDevice(r.info["number"], "input", 0, "", 0, r.obj, rec=r))
+        elif r.kind == "netdev":
+            out.append(ClassDevice(r.name, "net", 0, "", 0, r.obj, ifindex=r.info["ifindex"]))
         elif r.kind == "misc":
             out.append(ClassDevice(r.name, "misc", (MISC_MAJOR << 20) | r.info["minor"], r.info["devnode"],
                                    r.info["devmode"]))
@@ -82,7 +79,7 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
 
 
 def classes(kernel: Kernel) -> list[str]:
-    names = ["misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
+    names = ["input", "misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
     return list(dict.fromkeys(names))
 
 
@@ -99,25 +96,48 @@ def uevent(d: ClassDevice) -> bytes:
     return out.encode()
 
 
-def _power_dir() -> Dir:
-    def attr(name: str) -> File:
-        content = POWER[name]
-        if content is None:
-            def show(reader):
-                raise OSError(5, name)  # EIO
-        else:
-            def show(reader, content=content):
-                return content
-        return attr_file(show, POWER_MODES.get(name, 0o444))
+def _c_hex(v: int) -> str:
+    """printf's %#x: no 0x for zero."""
+    return f"{v:#x}" if v else "0"
 
-    return StaticDir({name: (lambda n=name: attr(n)) for name in POWER}, 0o755).as_dir()
+
+OPERSTATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up")
+
+
+def netdev_attrs(kernel: Kernel, ndev: int) -> dict[str, Callable[[], Node]]:
+    """net/core/net-sysfs.c: what a network device shows of itself, read from its struct."""
+    def show(fn: Callable) -> Callable[[], File]:
+        return lambda: attr_file(lambda r: vfs.peek(kernel, lambda api: (fn(api, api.S.net_device) + "\n").encode()))
+
+    def mac(member: str) -> Callable:
+        def fmt(api, n) -> str:
+            addr = ndev + n[member] if member == "broadcast" else api.m.read_u64(ndev + n.dev_addr)
+            return ":".join(f"{b:02x}" for b in api.m.read(addr, api.m.read_u8(ndev + n.addr_len)))
+        return fmt
+
+    return {
+        "addr_assign_type": show(lambda api, n: str(api.m.read_u8(ndev + n.addr_assign_type))),
+        "addr_len": show(lambda api, n: str(api.m.read_u8(ndev + n.addr_len))),
+        "address": show(mac("dev_addr")),
+        "broadcast": show(mac("broadcast")),
+        "flags": show(lambda api, n: _c_hex(api.m.read_u32(ndev + n.flags))),
+        "ifindex": show(lambda api, n: str(api.m.read_s32(ndev + n.ifindex))),
+        "mtu": show(lambda api, n: str(api.m.read_u32(ndev + n.mtu))),
+        # operstate_show(): a device not running (never opened) is down whatever its operstate
+        "operstate": show(lambda api, n: OPERSTATES[min(api.m.read_u8(ndev + n.operstate), 6)]
+                          if api.m.read_u64(ndev + n.state) & 1 else "down"),
+        "tx_queue_len": show(lambda api, n: str(api.m.read_u32(ndev + n.tx_queue_len))),
+        "type": show(lambda api, n: str(api.m.read_u16(ndev + n.type))),
+    }
 
 
 def device_dir(kernel: Kernel, d: ClassDevice) -> Dir:
     entries: dict[str, object] = attr_entries(kernel, d.obj, f"/sys/devices/virtual/{d.cls}/{d.name}") if d.obj else {}
+    if d.cls == "net" and d.obj:
+        entries.update(netdev_attrs(kernel, d.obj))
     if d.devt >> 20:
         entries["dev"] = lambda: attr_file(lambda r: f"{d.devt >> 20}:{d.devt & 0xFFFFF}\n".encode())
-    entries["power"] = _power_dir
+    entries["power"] = power_dir
     entries["subsystem"] = lambda: Link(f"../../../../class/{d.cls}")
     entries["uevent"] = lambda: attr_file(lambda r: uevent(d), 0o644, store=lambda data: len(data))
     static = StaticDir(entries, 0o755).as_dir()
@@ -140,8 +160,9 @@ def class_dir(kernel: Kernel, boot: float) -> Dir:
             return attr_entries(kernel, obj, f"/sys/class/{cls}") if obj else {}
 
         def child(name: str) -> Node | None:
-            if name in _by_class(kernel, cls):
-                return Link(f"../../devices/virtual/{cls}/{name}")
+            found = _by_class(kernel, cls).get(name)
+            if found is not None:
+                return Link(found.link or f"../../devices/virtual/{cls}/{name}")
             make = files().get(name)
             return make() if make else None
 
@@ -155,9 +176,12 @@ def virtual_dir(kernel: Kernel, boot: float) -> Dir:
     def one(cls: str) -> Dir:
         def child(name: str) -> Node | None:
             found = _by_class(kernel, cls).get(name)
-            return device_dir(kernel, found) if found else None
+            if found is None or found.link:
+                return None  # the keyboard lives under platform/i8042
+            return input_dir(kernel, found.rec) if found.rec is not None else device_dir(kernel, found)
 
-        return Dir(lambda: kernfs_order(list(_by_class(kernel, cls))), child, 0o755, boot)
+        return Dir(lambda: kernfs_order([n for n, d in _by_class(kernel, cls).items() if not d.link]), child, 0o755,
+                   boot)
 
     return Dir(lambda: kernfs_order(classes(kernel)),
                lambda name: one(name) if name in classes(kernel) else None, 0o755, boot)

@@ -139,3 +139,27 @@ def lookup(root: Node, path: str) -> Node | None:
             return None
     return node
 
+
+# power/ of a device without runtime PM (drivers/base/power/sysfs.c): name -> content, None
+# for a file whose read fails (autosuspend_delay_ms: -EIO without autosuspend)
+POWER = {
+    "async": b"disabled\n", "autosuspend_delay_ms": None, "control": b"auto\n", "runtime_active_kids": b"0\n",
+    "runtime_active_time": b"0\n", "runtime_enabled": b"disabled\n", "runtime_status": b"unsupported\n",
+    "runtime_suspended_time": b"0\n", "runtime_usage": b"0\n",
+}
+POWER_MODES = {"async": 0o644, "autosuspend_delay_ms": 0o644, "control": 0o644}
+
+
+def power_dir() -> Dir:
+    """power/ of a device: drivers/base/power/sysfs.c's files for one without runtime PM."""
+    def attr(name: str) -> File:
+        content = POWER[name]
+        if content is None:
+            def show(reader):
+                raise OSError(5, name)  # EIO
+        else:
+            def show(reader, content=content):
+                return content
+        return attr_file(show, POWER_MODES.get(name, 0o444))
+
+    return StaticDir({name: (lambda n=name: attr(n)) for name in POWER}, 0o755).as_dir()

@@ -67,7 +67,8 @@ LAYOUTS: dict[str, dict[str, int]] = {
     },
     "net_device": {
         "sizeof": 2432, "state": 56, "flags": 192, "netdev_ops": 208, "ifindex": 216, "hard_header_len": 222,
-        "mtu": 224, "min_mtu": 288, "max_mtu": 292, "type": 296, "header_ops": 560, "addr_len": 605,
+        "mtu": 224, "min_mtu": 288, "max_mtu": 292, "type": 296, "header_ops": 560, "operstate": 568,
+        "addr_assign_type": 604, "addr_len": 605,
         "dev_addr": 816, "num_rx_queues": 832, "real_num_rx_queues": 836, "broadcast": 904, "_tx": 960,
         "num_tx_queues": 968, "real_num_tx_queues": 972, "tx_queue_len": 984, "pcpu_refcnt": 1232,
         "reg_state": 1256, "needs_free_netdev": 1260, "priv_destructor": 1264, "nd_net": 1280, "dev": 1336,

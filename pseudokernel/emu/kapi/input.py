@@ -9,9 +9,10 @@ machine's keyboard (fs/procfs.py)."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
+from .device import free_kernel_object, set_dev_name
 
 # what the reference machine numbered at boot (input0 is its i8042 keyboard)
-BOOT_INPUT_DEVICES = 1
+BOOT_INPUT_DEVICES = 2  # input0 the keyboard, input1 taken by a probe that failed
 EV_SYN, EV_KEY, EV_REL, EV_ABS, EV_MSC, EV_SW, EV_LED, EV_SND, EV_REP, EV_FF = 0, 1, 2, 3, 4, 5, 0x11, 0x12, 0x14, 0x15
 BITMAPS = {EV_KEY: "keybit", EV_REL: "relbit", EV_ABS: "absbit", EV_MSC: "mscbit", EV_SW: "swbit",
            EV_LED: "ledbit", EV_SND: "sndbit", EV_FF: "ffbit"}
@@ -37,6 +38,7 @@ def input_allocate_device(k: KernelApi) -> int:
     n = k.state.get("input_no", BOOT_INPUT_DEVICES)
     k.state["input_no"] = n + 1
     k.state.setdefault("input_names", {})[dev] = f"input{n}"
+    set_dev_name(k, dev + k.S.input_dev.dev, f"input{n}")  # dev_set_name(&dev->dev, "input%lu", ...)
     return dev
 
 
@@ -83,6 +85,8 @@ def input_unregister_device(k: KernelApi, dev: int) -> None:
 def input_free_device(k: KernelApi, dev: int) -> None:
     if dev and k.registry.find("input", dev) is None:
         k.state.get("input_names", {}).pop(dev, None)
+        free_kernel_object(k, k.m.read_u64(dev + k.S.input_dev.dev + k.S.device.kobj + k.S.kobject.name),
+                           "kobject-name")
         k.kfree(dev)
 
 

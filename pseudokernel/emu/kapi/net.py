@@ -17,7 +17,7 @@ from ...bits import MASK64
 from ...bits import s32 as _s32
 from . import KernelApi, VarArgs, kapi, kdata
 from . import neg_errno as _err
-from .device import dev_driver_string, dev_name, dev_printk_info
+from .device import dev_driver_string, dev_name, dev_printk_info, free_kernel_object
 from .printk import _level_of
 
 NETDEV_ALIGN = 32
@@ -289,6 +289,7 @@ def free_netdev(k: KernelApi, dev: int) -> None:
     if dev and dev not in _st(k)["netdevs"]:
         k.m.write_u8(dev + k.S.net_device.reg_state, 4)  # NETREG_RELEASED
         k.kfree(k.m.read_u64(dev + k.S.net_device._tx))
+        free_kernel_object(k, k.m.read_u64(dev + k.S.net_device.dev_addr), "dev_addr")  # dev_addr_flush()
         k.kfree(dev)
 
 
