@@ -228,7 +228,7 @@ class Kernel:
     def sleep(self, woken: Callable[[], bool]) -> bool:
         """schedule() of a process's task on a wait queue: the CPU and the syscall slot go to
         other tasks until woken() holds (a wake_up() from another process's write), or the
-        caller is signalled (False: Ctrl-C on a blocked read). The task resumes when the calls
+        caller is signalled or the daemon goes down (False: Ctrl-C on a blocked read). The task resumes when the calls
         other tasks made meanwhile have returned: they run nested on the one CPU."""
         m = self.machine
         depth = m.depth()
@@ -239,7 +239,7 @@ class Kernel:
         try:
             with self.wakeups:
                 while not (woken() and m.depth() == depth):
-                    if sigpending.signal_pending() and m.depth() == depth:
+                    if (sigpending.signal_pending() or sigpending.stopping()) and m.depth() == depth:
                         m.signal_delivered = True
                         return False
                     self.wakeups.wait(sigpending.POLL)

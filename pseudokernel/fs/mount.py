@@ -384,7 +384,14 @@ class KernelFS(fuse.Operations):
                 # the size the host last saw: refused, as the kernel refuses splice on a
                 # device without splice_read, so busybox cat falls back to read()
                 raise fuse.FuseOSError(errno.EINVAL)
-            return self._served(h.file.read, size, offset)
+            if sigpending.stopping():
+                return b""  # the daemon is going down: end of file, as for /dev/kmsg's readers
+            try:
+                return self._served(h.file.read, size, offset)
+            except fuse.FuseOSError as e:
+                if e.errno == errno.EINTR and sigpending.stopping():
+                    return b""
+                raise
         if h.node.stream:
             return self._read_record(h, size)
         return h.data[offset : offset + size]

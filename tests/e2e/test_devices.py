@@ -140,3 +140,16 @@ def test_the_shell_has_the_module_devices_in_dev(pipe):
     out = r.stdout.decode().split("\n")
     assert out[0] == "hi"
     assert {"pkpipe", "null", "kmsg", "tty", "pts"} <= set(out[1:])
+
+
+def test_down_ends_a_read_blocked_in_a_module(tmp_path):
+    """`pseudokernel down` with a reader asleep in the module's read: the reader gets end of
+    file (as /dev/kmsg's do) and the daemon is gone within seconds, no process left waiting."""
+    for mount, _drop in daemon_at(tmp_path):
+        assert pk("insmod", str(PREBUILT / "pkpipe.ko"), mount=mount).returncode == 0
+        reader = subprocess.Popen(["cat", str(mount / "dev" / "pkpipe")], stdout=subprocess.PIPE)
+        assert wait_for(lambda m=mount: "waits for data" in _dmesg(m))
+        t0 = time.monotonic()
+        assert pk("down", mount=mount).returncode == 0
+        assert time.monotonic() - t0 < 10
+        assert reader.wait(timeout=10) == 0
