@@ -31,10 +31,16 @@ def __class_register(k: KernelApi, cls: int, key: int) -> int:
     return create_groups(k, cls, "class", k.m.read_u64(cls + k.S["class"].class_groups))
 
 
-@kapi("class_destroy", "class_unregister")
-def class_destroy(k: KernelApi, cls: int) -> None:
+@kapi("class_unregister")
+def class_unregister(k: KernelApi, cls: int) -> None:
     if cls and cls < (1 << 64) - 4096:
         k.registry.remove("class", cls)
         remove_attrs(k, cls)
-        if k.stub is not None and k.stub.name == "class_destroy":
-            free_kernel_object(k, cls, "class")  # what __class_create() allocated
+
+
+@kapi("class_destroy")
+def class_destroy(k: KernelApi, cls: int) -> None:
+    """class_unregister() of what __class_create() allocated, which goes with it."""
+    if cls and cls < (1 << 64) - 4096:
+        class_unregister(k, cls)
+        free_kernel_object(k, cls, "class")

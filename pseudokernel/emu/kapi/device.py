@@ -231,12 +231,17 @@ def device_register(k: KernelApi, dev: int) -> int:
     return device_add(k, dev)
 
 
-@kapi("device_del", "device_unregister")
+@kapi("device_del")
 def device_del(k: KernelApi, dev: int) -> None:
     k.registry.remove("device", dev)
     remove_attrs(k, dev)
-    if k.stub is not None and k.stub.name == "device_unregister":
-        release_device(k, dev)
+
+
+@kapi("device_unregister")
+def device_unregister(k: KernelApi, dev: int) -> None:
+    """device_del() and the last put_device()."""
+    device_del(k, dev)
+    release_device(k, dev)
 
 
 def _release_callback(k: KernelApi, dev: int) -> int:

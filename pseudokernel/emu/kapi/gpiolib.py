@@ -22,11 +22,14 @@ def gpio_is_valid(n: int) -> bool:
     return 0 <= n < ARCH_NR_GPIOS
 
 
-@kapi("gpio_request", "gpio_request_one", "devm_gpio_request", "devm_gpio_request_one")
-def gpio_request(k: KernelApi, arg0: int, arg1: int) -> int:
-    """The number is the first argument, or the second after the device (devm_)."""
-    gpio = arg1 if k.stub is not None and k.stub.name.startswith("devm_") else arg0
+@kapi("gpio_request", "gpio_request_one")
+def gpio_request(k: KernelApi, gpio: int) -> int:
     return _err(EPROBE_DEFER) if gpio_is_valid(gpio) else 0  # gpiod_request(NULL): VALIDATE_DESC
+
+
+@kapi("devm_gpio_request", "devm_gpio_request_one")
+def devm_gpio_request(k: KernelApi, dev: int, gpio: int) -> int:
+    return gpio_request(k, gpio)
 
 
 @kapi("gpio_request_array")

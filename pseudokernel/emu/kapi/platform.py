@@ -275,17 +275,20 @@ def platform_device_register_full(k: KernelApi, info: int) -> int:
     return ret if ret else pdev
 
 
-@kapi("platform_device_del", "platform_device_unregister")
-def platform_device_unregister(k: KernelApi, pdev: int) -> None:
+@kapi("platform_device_del")
+def platform_device_del(k: KernelApi, pdev: int) -> None:
     if not pdev or pdev > MASK64 - 4096:
         return
-    unregister = k.stub is not None and k.stub.name == "platform_device_unregister"  # before remove() runs
     st = _state(k)
     _platform_remove(k, pdev)
     if st["platform_devices"].pop(pdev, None) is not None:
         k.registry.remove("platform_device", pdev)
-    if unregister:
-        platform_device_put(k, pdev)
+
+
+@kapi("platform_device_unregister")
+def platform_device_unregister(k: KernelApi, pdev: int) -> None:
+    platform_device_del(k, pdev)
+    platform_device_put(k, pdev)
 
 
 @kapi("platform_device_put")

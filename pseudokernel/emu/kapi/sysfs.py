@@ -136,14 +136,14 @@ def attr_store(k: KernelApi, rec: Registration, data: bytes) -> int:
 
 # -- the kernel functions ---------------------------------------------------------------------------
 
-@kapi("sysfs_create_group", "sysfs_merge_group", "sysfs_update_group", "devm_device_add_group")
+@kapi("sysfs_create_group", "sysfs_merge_group", "sysfs_update_group")
 def sysfs_create_group(k: KernelApi, kobj: int, grp: int) -> int:
-    return create_group(k, kobj, "kobj" if k.stub is None or "device" not in k.stub.name else "dev", grp)
+    return create_group(k, kobj, "kobj", grp)
 
 
-@kapi("sysfs_create_groups", "devm_device_add_groups")
+@kapi("sysfs_create_groups")
 def sysfs_create_groups(k: KernelApi, kobj: int, groups: int) -> int:
-    return create_groups(k, kobj, "kobj" if k.stub is None or "device" not in k.stub.name else "dev", groups)
+    return create_groups(k, kobj, "kobj", groups)
 
 
 @kapi("sysfs_create_file_ns")
@@ -208,12 +208,12 @@ def device_remove_file(k: KernelApi, dev: int, attr: int) -> None:
     remove_attrs(k, dev, attr=attr)
 
 
-@kapi("device_add_group")
+@kapi("device_add_group", "devm_device_add_group")
 def device_add_group(k: KernelApi, dev: int, grp: int) -> int:
     return create_group(k, dev, "dev", grp)
 
 
-@kapi("device_add_groups")
+@kapi("device_add_groups", "devm_device_add_groups")
 def device_add_groups(k: KernelApi, dev: int, groups: int) -> int:
     return create_groups(k, dev, "dev", groups)
 
