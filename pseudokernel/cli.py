@@ -206,9 +206,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_shell(args: argparse.Namespace) -> int:
     from .paths import resolve_mount
-    from .shell import run_shell
+    from .shell import run_sealed
 
-    return run_shell(resolve_mount(args.mount), args.command)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.cmd == "run" and not command:
+        print("pseudokernel run: a command is needed: pseudokernel run -- CMD [ARGS...]", file=sys.stderr)
+        return 2
+    return run_sealed(resolve_mount(args.mount), command)
 
 
 # -- argument parsing -----------------------------------------------------------------------
@@ -268,7 +272,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--out")
 
-    p = add("shell", cmd_shell, "a shell in which lsmod, dmesg and /proc, /sys are pseudokernel's")
+    p = add("shell", cmd_shell, "a sealed shell: its module calls, uname, /proc, /sys, /dev and /lib/modules "
+                                "are pseudokernel's")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p = add("run", cmd_shell, "run a command sealed as in the shell; exit with its status")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return ap
 

@@ -76,7 +76,7 @@ class Daemon:
                 self.outcomes[record["name"]] = record
             self.outcome_cond.notify_all()
 
-    def load_data(self, data: bytes, args: str, flags: int, filename: str, origin: str, syscall: str = "finit") -> dict:
+    def load_data(self, data: bytes, args: str | None, flags: int, filename: str, origin: str, syscall: str = "finit") -> dict:
         """finit_module() of a file's bytes, or init_module() of an image kmod prepared.
 
         A compressed file from the drop folder is inflated first, as kmod does for a kernel
@@ -86,7 +86,9 @@ class Daemon:
             if syscall == "init":
                 mod = k.init_module(data, args)
             else:
-                kfile = kmod_file_open(data, FEATURES_WITH_ZLIB) if len(data) >= 6 else None
+                # only the drop folder inflates: a compressed file given to finit_module()
+                # itself is refused as the kernel without in-kernel decompression refuses it
+                kfile = kmod_file_open(data, FEATURES_WITH_ZLIB) if origin == "drop" and len(data) >= 6 else None
                 if kfile is not None and not kfile.direct:
                     mod = k.init_module(kfile.contents, args)
                 else:
@@ -114,7 +116,7 @@ class Daemon:
         log.info("load %s: %s live", filename, mod.name)
         return {"errno": 0, "name": mod.name, "exports": [s.name for s in mod.syms]}
 
-    def load_fd(self, fd: int, args: str, flags: int, filename: str, origin: str) -> dict:
+    def load_fd(self, fd: int, args: str | None, flags: int, filename: str, origin: str) -> dict:
         from .server import kernel_read_file
 
         try:

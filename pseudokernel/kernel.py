@@ -395,7 +395,7 @@ class Kernel:
 
     # -- the syscalls ----------------------------------------------------------------------
 
-    def finit_module(self, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
+    def finit_module(self, data: bytes, args: str | None = "", flags: int = 0, filename: str = "") -> Module:
         """Load a module image; returns the LIVE module or raises LoadError(errno)."""
         if flags & ~(MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC | MODULE_INIT_COMPRESSED_FILE):
             raise LoadError(errno.EINVAL, "flags")
@@ -406,7 +406,7 @@ class Kernel:
         with self.syscall("insmod", "init"):
             return load_module(self, data, args, flags, filename)
 
-    def init_module(self, data: bytes, args: str = "") -> Module:
+    def init_module(self, data: bytes, args: str | None = "") -> Module:
         """init_module(2): the image in memory (kmod's path for compressed or forced files)."""
         if len(data) < 64:
             raise LoadError(errno.ENOEXEC, "shorter than an ELF header")

@@ -158,7 +158,10 @@ def dev_dir(kernel: Kernel, boot: float) -> Dir:
         if name in HOST_DIRS:
             return Dir(lambda: [], lambda n: None, 0o755 if name != "shm" else 0o1777, boot)
         if name in MEM_DEVICES:
-            return File(None, 0o666, SERVED_SIZE, open=lambda caller, flags: MemDevice(name), device=True)
+            # /dev/null ends at once, so its size is the kernel's 0 (gcc compiles `-x c /dev/null`
+            # and checks it read st_size bytes); the others never end
+            size = 0 if name == "null" else SERVED_SIZE
+            return File(None, 0o666, size, open=lambda caller, flags: MemDevice(name), device=True)
         if name == "char":
             return _char_dir(kernel, boot) if char_numbers(kernel) else None
         return nodes.child(name)

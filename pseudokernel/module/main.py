@@ -192,7 +192,7 @@ def init_notes(mod: Module, info: LoadInfo, image: Image) -> None:
             mod.notes[s.name] = image.read(s.addr, s.size)
 
 
-def load_module(kernel: KernelState, data: bytes, args: str = "", flags: int = 0, filename: str = "") -> Module:
+def load_module(kernel: KernelState, data: bytes, args: str | None = "", flags: int = 0, filename: str = "") -> Module:
     """finit_module(2) after the file has been read: returns the LIVE module or raises."""
     info = LoadInfo(data)
     # kernel_read_file() vmalloc()ed the file: the address range the temporary copy has
@@ -240,6 +240,8 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
         values = simplify_symbols(kernel, mod, info)
         apply_relocations(kernel, mod, info, image, values)
         post_relocation(kernel, mod, info, image, values)
+        if args is None:  # strndup_user(uargs): the caller's pointer led nowhere
+            raise OSError(EFAULT, "strndup_user")
         ftrace_module_init(kernel, info, image)
         for base, buf in image.regions:
             kernel.machine.write(base, bytes(buf))

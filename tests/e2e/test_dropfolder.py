@@ -161,7 +161,8 @@ def test_symlink_out_of_the_folder_is_refused(daemon, tmp_path):
 
 @pytest.mark.parametrize("fname", ["v_xz.ko.xz", "v_zst.ko.zst", "v_gz.ko.gz"])
 def test_compressed_modules_in_the_folder_and_to_insmod(daemon, fname):
-    """kmod inflates compressed modules in userspace; the drop folder does the same, gzip too."""
+    """kmod inflates compressed modules in userspace (xz and zstd: Debian built it without zlib);
+    the drop folder inflates all three."""
     from variants import compressed
 
     mount, drop = daemon
@@ -173,6 +174,12 @@ def test_compressed_modules_in_the_folder_and_to_insmod(daemon, fname):
     path = drop.parent / fname
     path.write_bytes(compressed()[fname])
     r = pk("insmod", str(path), "count=2", mount=mount)
+    if fname.endswith(".gz"):
+        # Debian's kmod has no zlib: it hands the file as it is to finit_module(), which 6.1
+        # (no in-kernel decompression) refuses
+        assert (r.returncode, r.stderr.decode()) == (1, f"insmod: ERROR: could not insert module {path}: "
+                                                        "Invalid module format\n")
+        return
     assert r.returncode == 0, r.stderr
     assert (mount / "sys/module/hello/parameters/count").read_text() == "2\n"
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from pkrun import pk
@@ -40,3 +43,114 @@ def test_shell_sees_pseudokernel_as_proc_and_sys(tmp_path):
         assert "live\n" in out and out.rstrip().endswith("hello: hello world (1 of 1)")
     finally:
         pk("down", mount=mount)
+
+
+# -- sealed: every way of loading a module reaches the daemon, none the host kernel -------------
+
+
+def _host_modules() -> str | None:
+    try:
+        with open("/proc/modules") as f:
+            return f.read()
+    except OSError:
+        return None  # a host kernel without modules: a call that reached it would fail ENOSYS
+
+
+@pytest.fixture(scope="module")
+def sealed():
+    """A daemon, and `run(script)`: the script sealed (`pseudokernel run -- sh -c script`)."""
+    tmp = Path(tempfile.mkdtemp(prefix="pk-sealed-"))  # not pytest's: its parents are 0700,
+    tmp.chmod(0o755)  # and the unprivileged caller of a test must reach the module file
+    mount = tmp / "mnt"
+    os.environ["PSEUDOKERNEL_STATE"] = str(tmp / "state")
+    subprocess.run(["gcc", "-O2", "-static", "-o", tmp / "pk-syscall", ROOT / "tests" / "tools" / "pk-syscall.c"],
+                   check=True)
+    for name in ("hello.ko", "spin.ko"):
+        (tmp / name).write_bytes((PREBUILT / name).read_bytes())
+    subprocess.run(["xz", "-k", tmp / "hello.ko"], check=True)
+    shutil.copytree(ROOT / "tests" / "modules" / "src" / "hello", tmp / "src")
+    assert pk("up", "--drop", str(tmp / "drop"), "--budget", "3", mount=mount).returncode == 0
+
+    def run(script: str) -> subprocess.CompletedProcess:
+        return pk("run", "--", "sh", "-c", f"cd {tmp} && {script}", mount=mount)
+
+    run.mount = mount
+    yield run
+    pk("down", mount=mount)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _loaded(mount) -> list[str]:
+    return [line.split()[0] for line in (mount / "proc" / "modules").read_text().splitlines()]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+@pytest.mark.parametrize("how", [
+    "insmod hello.ko",  # kmod, found on PATH
+    "/sbin/insmod hello.ko",
+    "busybox insmod hello.ko",  # static, its own finit_module
+    "sudo insmod hello.ko",  # setuid, resets PATH
+    "./pk-syscall finit hello.ko",  # static, the system call itself
+    "./pk-syscall init hello.ko",  # init_module(2) from the program's memory
+    "insmod hello.ko.xz",  # kmod inflates, then init_module(2)
+])
+def test_every_way_of_loading_reaches_the_daemon_not_the_host(sealed, how):
+    host = _host_modules()
+    r = sealed(f"{how} >/dev/null && grep -c '^hello ' /proc/modules && rmmod hello")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"1\n", b"")
+    assert "hello" not in _loaded(sealed.mount)
+    assert _host_modules() == host
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_the_sealed_machine_is_the_profiles(sealed):
+    r = sealed("uname -r; uname -m; uname -s; ls /lib/modules; modinfo -F description ext4; "
+               "modprobe ext4 && lsmod | cut -d' ' -f1 | sort | tr '\\n' ' '; echo; modprobe -r ext4; lsmod | wc -l")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == (
+        "6.1.0-56-amd64\nx86_64\nLinux\n6.1.0-56-amd64\nFourth Extended Filesystem\n"
+        "Module crc16 crc32c_generic ext4 jbd2 mbcache \n1\n"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_depmod_and_modprobe_of_a_users_module(sealed):
+    """What a module author does on a Debian machine with the headers installed: kbuild's
+    modules_install into the writable layer over the package's tree (it skips depmod there, as
+    Debian's headers have no System.map), the real depmod -a, modprobe by name; the next shell
+    of the same daemon still has the module."""
+    build = "make -s -C /lib/modules/$(uname -r)/build M=$PWD/src modules modules_install >/dev/null 2>&1"
+    r = sealed(f"{build}; depmod -a && grep ^extra/ /lib/modules/$(uname -r)/modules.dep && "
+               "modprobe hello who=kbuild && grep hello /proc/modules | cut -d' ' -f1-4 && dmesg | tail -1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[:2] == ["extra/hello.ko:", "hello 16384 0 -"]
+    assert lines[2].endswith("hello: hello kbuild (1 of 1)")
+    r = sealed("modprobe -r hello && modinfo -F name hello && grep -c . /lib/modules/$(uname -r)/modules.dep")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().split() == ["hello", "4024"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_what_the_kernel_refuses_a_sealed_caller(sealed):
+    r = sealed("setpriv --reuid=65534 --regid=65534 --clear-groups insmod hello.ko; "
+               "setpriv --reuid=65534 --regid=65534 --clear-groups ./pk-syscall delete hello; "
+               "./pk-syscall finit /dev/null; ./pk-syscall finit hello.ko '' 8; ./pk-syscall finit hello.ko.xz; "
+               "./pk-syscall delete nothere")
+    assert r.stdout.decode() == (
+        "delete_module: -1 EPERM (Operation not permitted)\n"
+        "finit_module: -1 EINVAL (Invalid argument)\n"
+        "finit_module: -1 EINVAL (Invalid argument)\n"
+        "finit_module: -1 ENOEXEC (Exec format error)\n"
+        "delete_module: -1 ENOENT (No such file or directory)\n"
+    )
+    assert r.stderr.decode() == "insmod: ERROR: could not insert module hello.ko: Operation not permitted\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_run_exits_with_the_commands_status_and_a_caller_stays_killable(sealed):
+    assert sealed("exit 7").returncode == 7
+    assert sealed("kill -9 $$").returncode == 137
+    # init loops until the budget (3 s) ends it: the caller interrupted meanwhile goes at once
+    r = sealed("timeout -s INT 0.5 insmod spin.ko; echo $?")
+    assert r.stdout == b"124\n"

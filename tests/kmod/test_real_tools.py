@@ -1,14 +1,13 @@
-"""The recorded scenarios, replayed with real tools against the mount.
+"""The recorded scenarios, replayed with the real tools against the mount.
 
 Each script of tests/expected/real/ ran on Debian's real 6.1 kernel under QEMU, with
-busybox, kmod, util-linux and sysfsutils (tests/expected/real/). Here the same script runs in
-a private mount namespace where the daemon's proc/, sys/ and dev/ are bound over /proc, /sys
-and /dev (dev/ holds kmsg, null and friends, and the modules' device nodes): lsmod, modinfo,
-systool and dmesg are the real tools, insmod and rmmod are pseudokernel's, the shell and file
-tools are the same busybox. The outputs must be equal, but
+busybox, kmod, util-linux and sysfsutils (tests/expected/real/). Here the same script runs
+sealed (`pseudokernel run`): the daemon's proc/, sys/ and dev/ are bound over /proc, /sys and
+/dev, and the module system calls of every program are the daemon's. insmod, rmmod, modprobe,
+lsmod, modinfo, systool and dmesg are the real kmod, sysfsutils and util-linux tools, the shell
+and file tools the same busybox. The outputs must be equal, but
 for what differs between any two boots (addresses, timestamps, PIDs) and the machine's own
-boot (the built-in modules in /sys/module, the boot log).
-"""
+boot (the built-in modules in /sys/module, the boot log)."""
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from realref import PREBUILT, REAL, Section, mask, mask_memory_figures, parse, s
 
 SCENARIOS = REAL  # each scenario NAME.sh next to its recording NAME.txt
 BUSYBOX = shutil.which("busybox")
-REAL_TOOLS = {"lsmod": "/sbin/lsmod", "modinfo": "/sbin/modinfo", "depmod": "/sbin/depmod", "dmesg": "/bin/dmesg"}
+REAL_TOOLS = {t: f"/sbin/{t}" for t in ("insmod", "rmmod", "modprobe", "lsmod", "modinfo", "depmod")} | {"dmesg": "/bin/dmesg"}
 NEEDED = ["/sbin/lsmod", "/sbin/modinfo", "/bin/dmesg", "/usr/bin/systool", "/usr/bin/unshare"]
 
 pytestmark = pytest.mark.skipif(
@@ -91,16 +90,11 @@ def run_scenario(name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
     for fname, data in files().items():
         (workdir / fname).write_bytes(data)
     shutil.copy(toolbox / "pk-ioctl", workdir / "pk-ioctl")
-    ours = {t: f"{sys.executable} -m pseudokernel --mount {mount} {t}" for t in ("insmod", "rmmod", "modprobe")}
-    preamble = "".join(f'{n}() {{ {p} "$@"; }}\n' for n, p in {**REAL_TOOLS, **ours}.items())
+    preamble = "".join(f'{n}() {{ {p} "$@"; }}\n' for n, p in REAL_TOOLS.items())
     script = workdir / "script.sh"
     script.write_text(preamble + (SCENARIOS / "lib.sh").read_text() + (SCENARIOS / f"{name}.sh").read_text())
-    setup = (
-        f"mount --bind {mount}/proc /proc && mount --bind {mount}/sys /sys && "
-        f"mount --bind {mount}/dev /dev && cd {workdir} && "
-        f"PATH={toolbox}:/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C exec {toolbox}/sh {script}"
-    )
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", setup],
+    inner = f"cd {workdir} && PATH={toolbox}:/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C exec {toolbox}/sh {script}"
+    r = subprocess.run([sys.executable, "-m", "pseudokernel", "--mount", str(mount), "run", "--", "/bin/sh", "-c", inner],
                        capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
     # the recording's script was /script.sh in the guest, run by busybox as sh (its comm)
     return (r.stdout + r.stderr).replace(str(script).encode(), b"/script.sh")

@@ -1,0 +1,264 @@
+"""The module system calls of sealed processes, answered by the daemon; uname by the profile.
+
+The launcher of `pseudokernel shell` and `pseudokernel run` holds the seccomp listener of the
+processes it started (seccomp.py). For each call it does what the system call does before
+load_module() or delete_module() begin: may_init_module()'s capability check, fdget() of the
+caller's own file (pidfd_getfd: the same open file, so the daemon's ETXTBSY and EBADF are the
+kernel's), copy_module_from_user() and strndup_user() from the caller's memory; then it asks
+the daemon as `pseudokernel insmod` does and the caller's call returns the daemon's answer.
+Any program can make the call (kmod's tools of whatever version, busybox, a static binary):
+kmod's work (finding, decompressing, ordering dependencies) stays kmod's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import select
+import signal
+import threading
+
+from . import seccomp
+from .tools import NoDaemon, request
+
+CAP_SYS_MODULE = 16
+MODULE_NAME_LEN = 56
+NEW_UTS_LEN = 65
+OLD_UTS_LEN = 9
+SYS_PIDFD_OPEN = 434
+SYS_PIDFD_GETFD = 438
+
+
+class Uts:
+    """What uname(2) tells a sealed process: the emulated kernel's release, version and machine;
+    the host's node and domain names (the shell shares the host's UTS namespace)."""
+
+    def __init__(self, release: str, version: str, machine: str = "x86_64") -> None:
+        host = os.uname()
+        try:
+            with open("/proc/sys/kernel/domainname") as f:
+                domain = f.read().strip()
+        except OSError:
+            domain = "(none)"
+        self.fields = ["Linux", host.nodename, release, version, machine, domain]
+
+    @classmethod
+    def of_mount(cls, mount: str) -> Uts:
+        def read(name: str) -> str:
+            with open(os.path.join(mount, "proc", "sys", "kernel", name)) as f:
+                return f.read().rstrip("\n")
+
+        return cls(read("osrelease"), read("version"))
+
+    def struct(self, call: str) -> bytes:
+        """struct new_utsname, old_utsname (no domainname) or oldold_utsname (9-byte fields)."""
+        width, count = {"uname": (NEW_UTS_LEN, 6), "olduname": (NEW_UTS_LEN, 5)}.get(call, (OLD_UTS_LEN, 5))
+        return b"".join(f.encode()[: width - 1].ljust(width, b"\0") for f in self.fields[:count])
+
+
+class Caller:
+    """The process that made the call: its memory, its credentials, its files."""
+
+    def __init__(self, n: seccomp.Notification) -> None:
+        self.pid = n.pid
+        self.mask = 0xFFFFFFFF if n.compat else (1 << 64) - 1
+
+    def capable(self) -> bool:
+        """capable(CAP_SYS_MODULE) in the launcher's user namespace: a process that gained the
+        capability in a user namespace of its own does not have it."""
+        try:
+            if os.stat(f"/proc/{self.pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+                return False
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("CapEff:"):
+                        return bool(int(line.split()[1], 16) >> CAP_SYS_MODULE & 1)
+        except OSError:
+            pass
+        return False
+
+    def read(self, addr: int, size: int) -> bytes:
+        """copy_from_user(): EFAULT when any byte cannot be read."""
+        addr &= self.mask
+        out = bytearray()
+        with open(f"/proc/{self.pid}/mem", "rb", buffering=0) as mem:
+            while len(out) < size:
+                try:
+                    chunk = os.pread(mem.fileno(), min(1 << 20, size - len(out)), addr + len(out))
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    raise OSError(errno.EFAULT, "bad address")
+                out += chunk
+        return bytes(out)
+
+    def read_into(self, fd: int, addr: int, size: int) -> None:
+        """copy_chunked_from_user() into a file: a module image can be large."""
+        done = 0
+        while done < size:
+            n = min(1 << 22, size - done)
+            os.write(fd, self.read(addr + done, n))
+            done += n
+
+    def string(self, addr: int, limit: int) -> bytes:
+        """strncpy_from_user(): up to the NUL or `limit` bytes, a page at a time (a string that
+        ends before an unmapped page is fine)."""
+        if not addr & self.mask:
+            raise OSError(errno.EFAULT, "NULL")
+        out = b""
+        addr &= self.mask
+        while len(out) < limit:
+            n = min(4096 - (addr + len(out)) % 4096, limit - len(out))
+            chunk = self.read(addr + len(out), n)
+            if b"\0" in chunk:
+                return out + chunk[: chunk.index(b"\0")]
+            out += chunk
+        return out
+
+    def write(self, addr: int, data: bytes) -> None:
+        """copy_to_user(): EFAULT when the caller's memory is not writable there."""
+        try:
+            with open(f"/proc/{self.pid}/mem", "r+b", buffering=0) as mem:
+                if os.pwrite(mem.fileno(), data, addr & self.mask) != len(data):
+                    raise OSError(errno.EFAULT, "short write")
+        except OSError as e:
+            raise OSError(errno.EFAULT, "bad address") from e
+
+    def file(self, fd: int) -> int:
+        """fdget(): our own reference to the caller's open file (EBADF if it has none)."""
+        pidfd = libc_syscall(SYS_PIDFD_OPEN, self.pid, 0)
+        try:
+            return libc_syscall(SYS_PIDFD_GETFD, pidfd, fd & 0xFFFFFFFF, 0)
+        finally:
+            os.close(pidfd)
+
+
+def libc_syscall(nr: int, *args: int) -> int:
+    r = seccomp.libc.syscall(ctypes.c_long(nr), *(ctypes.c_long(a) for a in args))
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+
+
+class Bridge:
+    """Answers the listener's notifications until every sealed process is gone or stop()."""
+
+    def __init__(self, mount: str, listener: int, uts: Uts) -> None:
+        self.mount = mount
+        self.listener = listener
+        self.uts = uts
+        self._stop_r, self._stop_w = os.pipe()
+        self.answered: list[str] = []  # the calls answered, in order (the tests look)
+
+    def stop(self) -> None:
+        """End serve() (the launcher's command has finished); close() once it has returned."""
+        os.write(self._stop_w, b"x")
+
+    def close(self) -> None:
+        for fd in (self._stop_r, self._stop_w):
+            os.close(fd)
+
+    def serve(self) -> None:
+        poller = select.poll()
+        poller.register(self.listener, select.POLLIN)
+        poller.register(self._stop_r, select.POLLIN)
+        while True:
+            events = dict(poller.poll())
+            if self._stop_r in events:
+                return
+            ev = events.get(self.listener, 0)
+            if ev & select.POLLIN:
+                n = seccomp.receive(self.listener)
+                if n is not None:
+                    threading.Thread(target=self.answer, args=(n,), daemon=True).start()
+            elif ev & (select.POLLHUP | select.POLLERR):
+                return  # no process carries the filter any more
+
+    def answer(self, n: seccomp.Notification) -> None:
+        """One call: its answer, never an exception (a broken call must not stop the bridge)."""
+        caller = Caller(n)
+        try:
+            value = getattr(self, n.name)(n, caller)
+            err = 0
+        except OSError as e:
+            value, err = -1, e.errno or errno.EIO
+        except NoDaemon:
+            value, err = -1, errno.ENOSYS  # no kernel behind the seal: as if the call did not exist
+        except Exception:  # noqa: BLE001 - a bug of ours: the caller gets an error, not a hang
+            value, err = -1, errno.EIO
+        self.answered.append(n.name)
+        seccomp.respond(self.listener, n, value, err)
+
+    def _checked(self, n: seccomp.Notification) -> None:
+        """What was read by pid belongs to the caller that asked (the pid was not reused)."""
+        if not seccomp.still_waiting(self.listener, n):
+            raise OSError(errno.ESRCH, "the caller is gone")
+
+    def _load(self, n: seccomp.Notification, caller: Caller, fd: int, uargs: int, flags: int, image: bool) -> int:
+        try:
+            args: str | None = caller.string(uargs, 1 << 20).decode("utf-8", "surrogateescape")
+        except OSError:
+            args = None  # load_module() fails with EFAULT where it copies them
+        self._checked(n)
+        msg = {"op": "insmod", "args": args, "flags": flags, "init_module": image,
+               "filename": _fd_path(n.pid, fd) if not image else ""}
+        reply = request(self.mount, msg, [fd])
+        if reply.get("outcome") in ("oops", "halted", "panic") and seccomp.still_waiting(self.listener, n):
+            os.kill(n.pid, signal.SIGKILL)  # the oops ended the task inside its system call
+        return _result(reply)
+
+    def finit_module(self, n: seccomp.Notification, caller: Caller) -> int:
+        fd_arg, uargs, flags = n.args[0], n.args[1], n.args[2] & 0xFFFFFFFF
+        if not caller.capable():
+            raise OSError(errno.EPERM, "CAP_SYS_MODULE")
+        if flags & ~7:
+            raise OSError(errno.EINVAL, "flags")
+        fd = caller.file(fd_arg)
+        try:
+            return self._load(n, caller, fd, uargs, flags, image=False)
+        finally:
+            os.close(fd)
+
+    def init_module(self, n: seccomp.Notification, caller: Caller) -> int:
+        umod, size, uargs = n.args[0], n.args[1] & caller.mask, n.args[2]
+        if not caller.capable():
+            raise OSError(errno.EPERM, "CAP_SYS_MODULE")
+        if size < 64:
+            raise OSError(errno.ENOEXEC, "shorter than an ELF header")
+        if size > os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"):
+            raise OSError(errno.ENOMEM, "vmalloc")
+        fd = os.memfd_create("init_module")
+        try:
+            caller.read_into(fd, umod, size)
+            return self._load(n, caller, fd, uargs, 0, image=True)
+        finally:
+            os.close(fd)
+
+    def delete_module(self, n: seccomp.Notification, caller: Caller) -> int:
+        if not caller.capable():
+            raise OSError(errno.EPERM, "CAP_SYS_MODULE")
+        name = caller.string(n.args[0], MODULE_NAME_LEN - 1).decode("utf-8", "surrogateescape")
+        self._checked(n)
+        return _result(request(self.mount, {"op": "rmmod", "name": name, "flags": n.args[1] & 0xFFFFFFFF}))
+
+    def uname(self, n: seccomp.Notification, caller: Caller) -> int:
+        caller.write(n.args[0], self.uts.struct(n.name))
+        return 0
+
+    olduname = oldolduname = uname
+
+
+def _result(reply: dict) -> int:
+    e = int(reply.get("errno") or 0)
+    if e:
+        raise OSError(e, os.strerror(e))
+    return 0
+
+
+def _fd_path(pid: int, fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd & 0xFFFFFFFF}")
+    except OSError:
+        return ""
