@@ -64,11 +64,12 @@ class Caller:
         self.pid = n.pid
         self.mask = 0xFFFFFFFF if n.compat else (1 << 64) - 1
 
-    def capable(self) -> bool:
-        """capable(CAP_SYS_MODULE) in the launcher's user namespace: a process that gained the
-        capability in a user namespace of its own does not have it."""
+    def capable(self, userns: int) -> bool:
+        """capable(CAP_SYS_MODULE) in the sealed machine's user namespace (the launcher's, or the
+        one it made for a user who is not root): a process that gained the capability in a user
+        namespace of its own does not have it."""
         try:
-            if os.stat(f"/proc/{self.pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+            if os.stat(f"/proc/{self.pid}/ns/user").st_ino != userns:
                 return False
             with open(f"/proc/{self.pid}/status") as f:
                 for line in f:
@@ -145,8 +146,9 @@ def libc_syscall(nr: int, *args: int) -> int:
 class Bridge:
     """Answers the listener's notifications until every sealed process is gone or stop()."""
 
-    def __init__(self, mount: str, listener: int, uts: Uts) -> None:
+    def __init__(self, mount: str, listener: int, uts: Uts, userns: int) -> None:
         self.mount = mount
+        self.userns = userns
         self.listener = listener
         self.uts = uts
         self._stop_r, self._stop_w = os.pipe()
@@ -211,7 +213,7 @@ class Bridge:
 
     def finit_module(self, n: seccomp.Notification, caller: Caller) -> int:
         fd_arg, uargs, flags = n.args[0], n.args[1], n.args[2] & 0xFFFFFFFF
-        if not caller.capable():
+        if not caller.capable(self.userns):
             raise OSError(errno.EPERM, "CAP_SYS_MODULE")
         if flags & ~7:
             raise OSError(errno.EINVAL, "flags")
@@ -223,7 +225,7 @@ class Bridge:
 
     def init_module(self, n: seccomp.Notification, caller: Caller) -> int:
         umod, size, uargs = n.args[0], n.args[1] & caller.mask, n.args[2]
-        if not caller.capable():
+        if not caller.capable(self.userns):
             raise OSError(errno.EPERM, "CAP_SYS_MODULE")
         if size < 64:
             raise OSError(errno.ENOEXEC, "shorter than an ELF header")
@@ -237,7 +239,7 @@ class Bridge:
             os.close(fd)
 
     def delete_module(self, n: seccomp.Notification, caller: Caller) -> int:
-        if not caller.capable():
+        if not caller.capable(self.userns):
             raise OSError(errno.EPERM, "CAP_SYS_MODULE")
         name = caller.string(n.args[0], MODULE_NAME_LEN - 1).decode("utf-8", "surrogateescape")
         self._checked(n)

@@ -1,7 +1,7 @@
 """`pseudokernel`: the daemon's lifecycle and kmod-compatible module tools.
 
-The kmod tools live in tools.py; this module parses the rest (up, down, status, dmesg, wait,
-profile, shell) and imports nothing heavy until a command needs it.
+The kmod tools (the real ones, sealed) are in tools.py; this module parses the rest (up, down,
+status, dmesg, wait, profile, shell, run) and imports nothing heavy until a command needs it.
 """
 
 from __future__ import annotations
@@ -173,7 +173,6 @@ def cmd_wait(args: argparse.Namespace) -> int:
     """Block until a module's load outcome is known; exit as insmod would have."""
     import errno
 
-    from .kmod.insmod import mod_strerror
     from .kmod.module import modname_normalize, path_to_modname
 
     name = path_to_modname(args.name) if "/" in args.name or ".ko" in args.name else modname_normalize(args.name)
@@ -190,6 +189,18 @@ def cmd_wait(args: argparse.Namespace) -> int:
         err("insmod", f"could not insert module {ev.get('file') or name}: {mod_strerror(ev['errno'])}")
         return 1
     return 0
+
+
+def mod_strerror(err: int) -> str:
+    """kmod's insmod.c mod_strerror(): the four errno values insmod explains in module terms."""
+    import errno
+
+    return {
+        errno.ENOEXEC: "Invalid module format",
+        errno.ENOENT: "Unknown symbol in module",
+        errno.ESRCH: "Module has wrong symbol version",
+        errno.EINVAL: "Invalid parameters",
+    }.get(err) or os.strerror(err)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -292,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             mount, i = argv[i].split("=", 1)[1], i + 1
         else:
             break
+    if i + 1 < len(argv) and argv[i] == "run" and argv[i + 1] == "--":  # argparse costs a CI step 30 ms
+        from types import SimpleNamespace
+
+        return cmd_shell(SimpleNamespace(mount=mount, cmd="run", command=argv[i + 1 :]))
     if i < len(argv) and argv[i] in KMOD_TOOLS:
         from types import SimpleNamespace
 

@@ -59,6 +59,7 @@ class Daemon:
         self.ready = threading.Event()
         self.events_lock = threading.Lock()
         self.outcomes: dict[str, dict] = {}
+        self.unload_reports: dict[str, list[str]] = {}  # by module name: its last unload's report
         self.outcome_cond = threading.Condition()
         self.watcher = None
         self.server = None
@@ -164,6 +165,7 @@ class Daemon:
             log.info("unload %s: %s", name, os.strerror(e.errno))
             return e.errno
         report = self.kernel.last_report
+        self.unload_reports[name] = report
         record = {"action": "unload", "name": name, "origin": origin, "result": "unloaded", "errno": 0}
         if report:
             record["report"] = report
@@ -192,6 +194,8 @@ class Daemon:
         if op == "rmmod":
             err = self.unload(msg["name"], int(msg.get("flags", os.O_NONBLOCK)), "rmmod")
             return {"errno": err, "report": [] if err else self.kernel.last_report}
+        if op == "report":  # `pseudokernel rmmod --report`: what the module's last unload left
+            return {"errno": 0, "report": self.unload_reports.get(msg["name"], [])}
         if op == "wait":
             return self.wait_outcome(msg["name"], float(msg.get("timeout", 60)), float(msg.get("since", 0)))
         if op == "down":

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+SHIPPED = ("modules.order", "modules.builtin", "modules.builtin.modinfo")
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get("PSEUDOKERNEL_DEBS") or os.path.expanduser("~/.cache/pseudokernel/debs"))
@@ -56,7 +58,8 @@ def index_dir(release: str, tree: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out / "modules.dep").is_file():
             out.mkdir(parents=True, exist_ok=True)
-            links = [out / entry.name for entry in tree.iterdir()]
+            # what Debian ships (a test may have left index files of its own in the tree)
+            links = [out / e.name for e in tree.iterdir() if not e.name.startswith("modules.") or e.name in SHIPPED]
             for link in links:
                 if not link.is_symlink():
                     link.symlink_to(tree / link.name)

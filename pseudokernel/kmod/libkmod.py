@@ -28,7 +28,6 @@ from . import FEATURES
 from .config import ModprobeConfig
 from .depmod import ModuleIndex, alias_normalize
 from .log import KmodError
-from .modinfo import builtin_modinfo
 from .module import (
     KMOD_MODULE_BUILTIN,
     KMOD_MODULE_LIVE,
@@ -333,3 +332,17 @@ class Modprobe:
                                      | KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY, extra_options,
                                      print_action=lambda a: out.append(a.show()))
         return "".join(out)
+
+
+def builtin_modinfo(modules_builtin_modinfo: bytes, modname: str) -> list[tuple[bytes, bytes]] | None:
+    """kmod_builtin_get_modinfo(): the `modname.key=value` strings of modules.builtin.modinfo
+    for one builtin module (its first contiguous run), or None when it is not there."""
+    prefix = modname.encode() + b"."
+    out: list[tuple[bytes, bytes]] = []
+    for s in modules_builtin_modinfo.split(b"\0"):
+        if s.startswith(prefix):
+            key, _, value = s[len(prefix):].partition(b"=")
+            out.append((key, value))
+        elif out:
+            break
+    return out or None
