@@ -12,15 +12,15 @@ kmod's work (finding, decompressing, ordering dependencies) stays kmod's.
 
 from __future__ import annotations
 
+import _signal as signal  # signal.py wraps these in enums: 8 ms of every call
+import _thread
 import ctypes
 import errno
 import os
 import select
-import signal
-import threading
 
 from . import seccomp
-from .tools import NoDaemon, request
+from .client import NoDaemon, request
 
 CAP_SYS_MODULE = 16
 MODULE_NAME_LEN = 56
@@ -174,7 +174,7 @@ class Bridge:
             if ev & select.POLLIN:
                 n = seccomp.receive(self.listener)
                 if n is not None:
-                    threading.Thread(target=self.answer, args=(n,), daemon=True).start()
+                    _thread.start_new_thread(self.answer, (n,))
             elif ev & (select.POLLHUP | select.POLLERR):
                 return  # no process carries the filter any more
 

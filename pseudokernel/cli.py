@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .tools import KMOD_TOOLS, NoDaemon, no_daemon, request
+from .client import NoDaemon, no_daemon, request
+from .tools import KMOD_TOOLS
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every CLI call
 
@@ -216,14 +217,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
-    from .paths import resolve_mount
+    from .paths import mount_point
     from .shell import run_sealed
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if args.cmd == "run" and not command:
         print("pseudokernel run: a command is needed: pseudokernel run -- CMD [ARGS...]", file=sys.stderr)
         return 2
-    return run_sealed(resolve_mount(args.mount), command)
+    return run_sealed(mount_point(args.mount), command)
 
 
 # -- argument parsing -----------------------------------------------------------------------

@@ -101,3 +101,33 @@ def send_request(sock_path: str, request: dict, fds: list[int] | tuple = (), tim
     if not buf:
         raise ConnectionError("the daemon closed the connection without answering")
     return decode(buf.decode())
+
+
+class NoDaemon(Exception):
+    def __init__(self, mount: str, why: str = "") -> None:
+        super().__init__(mount)
+        self.why = why
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def request(mount: str | None, msg: dict, fds: list[int] = (), timeout: float | None = None) -> dict:
+    from .paths import mount_point, socket_path
+
+    try:
+        return send_request(socket_path(mount), msg, fds, timeout)
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise NoDaemon(mount_point(mount)) from None
+    except PermissionError:
+        raise NoDaemon(mount_point(mount), "it belongs to another user") from None
+
+
+def no_daemon(prog: str, mount: str, why: str = "") -> int:
+    if why:
+        sys.stderr.write(f"{prog}: cannot use the pseudokernel daemon serving {mount}: {why}\n")
+    else:
+        sys.stderr.write(
+            f"{prog}: no pseudokernel daemon is serving {mount}; start one with `pseudokernel up --mount {mount}`\n"
+        )
+    return 1

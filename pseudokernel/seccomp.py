@@ -12,11 +12,12 @@ programs are caught as well. If the launcher dies, the calls fail with ENOSYS: s
 
 from __future__ import annotations
 
+import _socket
 import ctypes
 import errno
 import os
-import socket
 import struct
+import sys
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -73,7 +74,7 @@ def _program() -> bytes:
     return out
 
 
-def install(sock: int) -> None:
+def install(sock) -> None:
     """In the child, between fork and exec: put the filter on and send its listener to the
     launcher over the socket. Without CAP_SYS_ADMIN the kernel wants no_new_privs first (then
     setuid programs run without their privileges); with it, sudo keeps working."""
@@ -94,18 +95,24 @@ def install(sock: int) -> None:
     if fd < 0:
         e = ctypes.get_errno()
         raise OSError(e, f"seccomp(SECCOMP_SET_MODE_FILTER): {os.strerror(e)}")
-    with socket.socket(fileno=sock) as s:
-        socket.send_fds(s, [b"L"], [fd])
-        s.detach()
+    rights = fd.to_bytes(4, sys.byteorder, signed=True)
+    sock.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
     os.close(fd)
 
 
-def receive_listener(sock: socket.socket) -> int:
-    """The launcher's side of install(): the listener fd, or OSError if the child failed."""
-    _msg, fds, _flags, _addr = socket.recv_fds(sock, 1, 1)
-    if not fds:
-        raise OSError(errno.EPERM, "the sealed process could not install its seccomp filter")
-    return fds[0]
+def receive_listener(sock) -> tuple[int | None, str]:
+    """The launcher's side of install(): (the listener fd, ""), or (None, what failed)."""
+    msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fd = int.from_bytes(data[:4], sys.byteorder, signed=True)
+            # then end of file: the exec succeeded (the socket closed with it); or why it failed
+            why = msg[1:] + b"".join(iter(lambda: sock.recv(4096), b""))
+            if why:
+                os.close(fd)
+                return None, why.decode(errors="replace")
+            return fd, ""
+    return None, msg.decode(errors="replace") or "the sealed command could not start"
 
 
 class Notification:

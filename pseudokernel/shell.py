@@ -10,14 +10,11 @@ a program of the user's own load into pseudokernel, never into the host kernel.
 
 from __future__ import annotations
 
+import _signal as signal  # signal.py wraps these in enums: 8 ms of every call
+import _thread
 import ctypes
 import os
-import signal
-import socket
-import subprocess
 import sys
-import threading
-from pathlib import Path
 
 HOST_DEV = ("tty", "ptmx", "console", "pts", "shm", "mqueue")
 
@@ -34,7 +31,7 @@ def _mount(source: str | None, target: str, fstype: str | None = None, flags: in
         raise OSError(e, f"mount {source} on {target}: {os.strerror(e)}")
 
 
-def build_namespace(mount: Path, hostdev: str, release: str, layers: tuple[list[Path], Path, Path]) -> None:
+def build_namespace(mount: str, hostdev: str, release: str, layers: tuple[list[str], str, str]) -> None:
     """In the child's new mount namespace: /lib/modules, /proc, /sys and /dev of the sealed
     machine (mount(2) itself: a `mount` process per step cost the launcher 60 ms)."""
     lower, upper, work = layers
@@ -44,15 +41,15 @@ def build_namespace(mount: Path, hostdev: str, release: str, layers: tuple[list[
     _mount("pseudokernel-modules", "/lib/modules", "tmpfs", 0, "mode=755")
     os.mkdir(modules)
     if lower:
-        lowerdir = ":".join(str(p) for p in lower)
+        lowerdir = ":".join(lower)
         _mount("pseudokernel-modules", modules, "overlay", 0, f"lowerdir={lowerdir},upperdir={upper},workdir={work}")
     else:
-        _mount(str(upper), modules, None, MS_BIND)
-    _mount(str(mount / "proc"), "/proc", None, MS_BIND)
-    _mount(str(mount / "sys"), "/sys", None, MS_BIND)
+        _mount(upper, modules, None, MS_BIND)
+    _mount(os.path.join(mount, "proc"), "/proc", None, MS_BIND)
+    _mount(os.path.join(mount, "sys"), "/sys", None, MS_BIND)
     os.makedirs(hostdev, exist_ok=True)
     _mount("/dev", hostdev, None, MS_BIND | MS_REC)
-    _mount(str(mount / "dev"), "/dev", None, MS_BIND)
+    _mount(os.path.join(mount, "dev"), "/dev", None, MS_BIND)
     for name in HOST_DEV:
         if os.path.exists(f"{hostdev}/{name}"):
             _mount(f"{hostdev}/{name}", f"/dev/{name}", None, MS_BIND)
@@ -80,66 +77,56 @@ def enter_namespaces() -> None:
                 f.write(text)
 
 
-def run_sealed(mount: Path, command: list[str]) -> int:
-    """Run `command` (a shell if empty) sealed; its exit status (128+N if killed by signal N)."""
+def run_sealed(mount: str | os.PathLike, command: list[str]) -> int:
+    """Run `command` (a shell if empty) sealed; its exit status, or the launcher dies of the
+    signal that killed it. Every `pseudokernel insmod` pays for this function's imports: fork
+    and _socket, not subprocess and socket (which import selectors, enum ... ~10 ms)."""
+    import _socket
+
     from . import seccomp
     from .bridge import Bridge, Uts
     from .modtree import layers
-    from .paths import state_paths
+    from .paths import state_dir
 
-    if not (mount / "proc" / "modules").exists():
+    mount = os.fspath(mount)
+    if not os.path.exists(os.path.join(mount, "proc", "modules")):
         print(f"pseudokernel: no daemon is serving {mount}", file=sys.stderr)
         return 1
-    uts = Uts.of_mount(str(mount))
+    uts = Uts.of_mount(mount)
     release = uts.fields[2]
-    scratch = state_paths(mount).dir / "shell"
-    hostdev = str(scratch / f"hostdev.{os.getpid()}")
-    tree = layers(release, state_paths(mount).dir)
-    ours, theirs = socket.socketpair()
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, RELAYED | {signal.SIGCHLD})
-
-    def in_child() -> None:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-            enter_namespaces()
-            build_namespace(mount, hostdev, release, tree)
-            seccomp.install(theirs.fileno())
-        except OSError as e:
-            theirs.send(f"{e.strerror or e}".encode())
-            raise
-
+    state = state_dir(mount)
+    hostdev = os.path.join(state, "shell", f"hostdev.{os.getpid()}")
+    tree = layers(release, state)
     argv = command or [os.environ.get("SHELL") or "/bin/sh"]
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, RELAYED | {signal.SIGCHLD})
     try:
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            ours.close()
+            _child(theirs, unblocked, lambda: build_namespace(mount, hostdev, release, tree), argv)
+        theirs.close()
         try:
-            child = subprocess.Popen(argv, preexec_fn=in_child)
-        except (OSError, subprocess.SubprocessError) as e:
-            ours.setblocking(False)
-            try:
-                why = ours.recv(4096).decode(errors="replace")
-            except BlockingIOError:
-                why = ""
-            if why in ("", "L"):  # the seal was on: exec itself failed
-                why = str(e)
-            print(f"pseudokernel: cannot start the sealed command: {why}", file=sys.stderr)
-            return 127 if isinstance(e, FileNotFoundError) else 1
-        finally:
-            theirs.close()
-        try:
-            listener = seccomp.receive_listener(ours)
+            listener, why = seccomp.receive_listener(ours)
         finally:
             ours.close()
+        if listener is None:
+            _, status = os.waitpid(pid, 0)
+            print(f"pseudokernel: cannot start the sealed command: {why}", file=sys.stderr)
+            return os.waitstatus_to_exitcode(status)
         try:
-            userns = os.stat(f"/proc/{child.pid}/ns/user").st_ino
+            userns = os.stat(f"/proc/{pid}/ns/user").st_ino
         except OSError:  # the command is over already; nothing will ask
             userns = 0
-        bridge = Bridge(str(mount), listener, uts, userns)
-        serving = threading.Thread(target=bridge.serve, daemon=True)
-        serving.start()
+        bridge = Bridge(mount, listener, uts, userns)
+        done = _thread.allocate_lock()
+        done.acquire()
+        _thread.start_new_thread(_serve, (bridge, done))
         try:
-            status = _wait_relaying(child)
+            status = _wait_relaying(pid)
         finally:
             bridge.stop()
-            serving.join()
+            done.acquire()
             bridge.close()
             os.close(listener)
             try:
@@ -156,24 +143,52 @@ def run_sealed(mount: Path, command: list[str]) -> int:
     return status
 
 
+def _child(sock, mask, build, argv: list[str]) -> None:
+    """After fork: namespaces, the filter, exec. What fails is told over the socket (after the
+    listener, an exec error) and the child exits 127 as a shell's command not found does."""
+    from . import seccomp
+
+    code = 127
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        enter_namespaces()
+        build()
+        seccomp.install(sock)
+        os.execvp(argv[0], argv)  # the socket is close-on-exec: the launcher reads its end
+    except OSError as e:
+        try:
+            sock.send(f"{argv[0]}: {e.strerror or e}".encode() if e.filename is None else
+                      f"{e.filename}: {e.strerror}".encode())
+        except OSError:
+            pass
+        code = 127 if e.errno in (2, 13) else 1
+    finally:
+        os._exit(code)
+
+
+def _serve(bridge, done) -> None:
+    try:
+        bridge.serve()
+    finally:
+        done.release()
+
+
 RELAYED = {signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP}
+SI_KERNEL = 0x80
 
 
-def _wait_relaying(child: subprocess.Popen) -> int:
+def _wait_relaying(pid: int) -> int:
     """Wait for the command; pass on what a process sent the launcher (kill, a CI runner's
     SIGTERM). What the terminal sent (Ctrl-C, ^\\) reached the command already: its whole
-    foreground group got it."""
+    foreground group got it. Returns the exit status, or -N when signal N killed it."""
     while True:
         info = signal.sigwaitinfo(RELAYED | {signal.SIGCHLD})
         if info.si_signo == signal.SIGCHLD:
-            status = child.poll()
-            if status is not None:
-                return status
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
         elif info.si_code != SI_KERNEL:
             try:
-                os.kill(child.pid, info.si_signo)
+                os.kill(pid, info.si_signo)
             except ProcessLookupError:
                 pass
-
-
-SI_KERNEL = 0x80

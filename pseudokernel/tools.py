@@ -3,8 +3,7 @@
 Each runs the real tool as `pseudokernel run -- TOOL ARGS` would (shell.py): its messages and
 exit status are kmod's because the program is kmod, of whatever version is installed; its
 module system calls reach the daemon through the seal, and it reads the mount's /proc and /sys
-and the profile's /lib/modules. The control socket's client (request) lives here too: the
-bridge and the CLI speak it.
+and the profile's /lib/modules.
 """
 
 from __future__ import annotations
@@ -12,37 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .paths import mount_point, socket_path
-
-
-class NoDaemon(Exception):
-    def __init__(self, mount: str, why: str = "") -> None:
-        super().__init__(mount)
-        self.why = why
-
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-def request(mount: str | None, msg: dict, fds: list[int] = (), timeout: float | None = None) -> dict:
-    from .client import send_request
-
-    try:
-        return send_request(socket_path(mount), msg, fds, timeout)
-    except (FileNotFoundError, ConnectionRefusedError):
-        raise NoDaemon(mount_point(mount)) from None
-    except PermissionError:
-        raise NoDaemon(mount_point(mount), "it belongs to another user") from None
-
-
-def no_daemon(prog: str, mount: str, why: str = "") -> int:
-    if why:
-        sys.stderr.write(f"{prog}: cannot use the pseudokernel daemon serving {mount}: {why}\n")
-    else:
-        sys.stderr.write(
-            f"{prog}: no pseudokernel daemon is serving {mount}; start one with `pseudokernel up --mount {mount}`\n"
-        )
-    return 1
+from .client import no_daemon, request
+from .paths import mount_point
 
 
 def kmod_tool(name: str):
@@ -50,8 +20,6 @@ def kmod_tool(name: str):
     module's unload left behind: leaks, registrations, held locks."""
 
     def run(args) -> int:
-        from pathlib import Path
-
         from .shell import run_sealed
 
         mount = mount_point(args.mount)
@@ -59,7 +27,7 @@ def kmod_tool(name: str):
             return no_daemon(name, mount)
         report = name == "rmmod" and "--report" in args.argv
         argv = [a for a in args.argv if a != "--report"] if report else list(args.argv)
-        status = run_sealed(Path(mount), [name, *argv])
+        status = run_sealed(mount, [name, *argv])
         if report and status == 0:
             lines = []
             for mod in (a for a in argv if not a.startswith("-")):
