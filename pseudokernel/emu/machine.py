@@ -47,6 +47,7 @@ from . import memory_map as mm
 from .address_space import AddressSpace
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
 from .prandom import Rand
+from .registers import Registers
 from .retpoline import RET, thunk_code
 from .traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .vsprintf import MemoryFault
@@ -98,6 +99,7 @@ class Machine(AddressSpace):
         self.budget = budget
         self.rand = Rand(seed if seed is not None else int.from_bytes(os.urandom(8), "little"))
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        self.regs = Registers(self.uc)  # the 64-bit registers without the binding's dispatch
         self.uc.ctl_set_cpu_model(X.UC_CPU_X86_QEMU64)
         self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self.lock = threading.RLock()
@@ -325,12 +327,12 @@ class Machine(AddressSpace):
         try:
             if self.dispatch is not None:
                 self.dispatch(stub)
-            if self.uc.reg_read(X.UC_X86_REG_RIP) == addr:
+            if self.regs.read(X.UC_X86_REG_RIP) == addr:
                 # the stub's `ret`, done here: a stop that lands before this hook is back in
                 # unicorn skips the instruction it hooks, and the handler would run again
-                rsp = self.uc.reg_read(X.UC_X86_REG_RSP)
-                self.uc.reg_write(X.UC_X86_REG_RSP, rsp + 8)
-                self.uc.reg_write(X.UC_X86_REG_RIP, self.read_u64(rsp))
+                rsp = self.regs.read(X.UC_X86_REG_RSP)
+                self.regs.write(X.UC_X86_REG_RSP, rsp + 8)
+                self.regs.write(X.UC_X86_REG_RIP, self.read_u64(rsp))
         except CpuStop as e:
             self._stop(e)
         except MemoryFault as e:
@@ -356,7 +358,7 @@ class Machine(AddressSpace):
         return False
 
     def _on_invalid(self, uc: Uc, _data: object) -> bool:
-        rip = uc.reg_read(X.UC_X86_REG_RIP)
+        rip = self.regs.read(X.UC_X86_REG_RIP)
         if self.on_invalid_opcode is not None:
             try:
                 if self.on_invalid_opcode(rip):
@@ -377,23 +379,23 @@ class Machine(AddressSpace):
     # -- registers -------------------------------------------------------------------------
 
     def reg(self, reg_id: int) -> int:
-        return self.uc.reg_read(reg_id)
+        return self.regs.read(reg_id)
 
     def set_reg(self, reg_id: int, value: int) -> None:
-        self.uc.reg_write(reg_id, value & MASK64)
+        self.regs.write(reg_id, value & MASK64)
 
     def set_reg_rip(self, addr: int) -> None:
-        self.uc.reg_write(X.UC_X86_REG_RIP, addr & MASK64)
+        self.regs.write(X.UC_X86_REG_RIP, addr & MASK64)
 
     def arg(self, i: int) -> int:
         """The i-th integer-class argument of the function the CPU just entered."""
         if i < 6:
-            return self.uc.reg_read(ARG_REGS[i])
-        rsp = self.uc.reg_read(X.UC_X86_REG_RSP)
+            return self.regs.read(ARG_REGS[i])
+        rsp = self.regs.read(X.UC_X86_REG_RSP)
         return self.read_u64(rsp + 8 * (i - 6 + 1))
 
     def registers(self) -> dict[str, int]:
-        return {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
+        return {n: self.regs.read(r) for n, r in zip(REG_NAMES, REG_IDS)}
 
     # -- calling module code ---------------------------------------------------------------
 
@@ -409,12 +411,12 @@ class Machine(AddressSpace):
             nested = bool(self._frames)
             ctx = self.uc.context_save() if nested else None
             until = ret_addr if ret_addr is not None else self.return_trampoline
-            rsp = self.uc.reg_read(X.UC_X86_REG_RSP) if nested else self.stack_top - mm.ENTRY_DEPTH + 8
+            rsp = self.regs.read(X.UC_X86_REG_RSP) if nested else self.stack_top - mm.ENTRY_DEPTH + 8
             link = None
             if nested:
                 try:
-                    link = (self.uc.reg_read(X.UC_X86_REG_RIP), self.read_u64(rsp), rsp + 8,
-                            self.uc.reg_read(X.UC_X86_REG_RBP))
+                    link = (self.regs.read(X.UC_X86_REG_RIP), self.read_u64(rsp), rsp + 8,
+                            self.regs.read(X.UC_X86_REG_RBP))
                 except MemoryFault:
                     link = None
             if nested:
@@ -427,12 +429,12 @@ class Machine(AddressSpace):
                 self.write_u64(rsp, v)
             rsp -= 8
             self.write_u64(rsp, until)
-            self.uc.reg_write(X.UC_X86_REG_RSP, rsp)
+            self.regs.write(X.UC_X86_REG_RSP, rsp)
             for reg, v in zip(ARG_REGS, args):
-                self.uc.reg_write(reg, v & MASK64)
+                self.regs.write(reg, v & MASK64)
             if not nested:
                 self.signal_delivered = False
-                self.uc.reg_write(X.UC_X86_REG_EFLAGS, eflags)  # as the kernel's caller left them
+                self.regs.write(X.UC_X86_REG_EFLAGS, eflags)  # as the kernel's caller left them
                 if self.on_enter is not None:
                     self.on_enter()
             seconds = self.budget if budget is None else budget
@@ -447,7 +449,7 @@ class Machine(AddressSpace):
             in_hook, self._in_hook = self._in_hook, False  # the watchdog may stop the callee
             try:
                 self._run(addr, frame)
-                result = self.uc.reg_read(X.UC_X86_REG_RAX)
+                result = self.regs.read(X.UC_X86_REG_RAX)
             except CpuStop as e:
                 if link is not None:
                     e.chain.append(link)
@@ -462,7 +464,7 @@ class Machine(AddressSpace):
                 self._flush_stale_code()
             if not nested and self.on_exit is not None:
                 self.on_exit()
-                self.uc.reg_write(X.UC_X86_REG_RAX, result)
+                self.regs.write(X.UC_X86_REG_RAX, result)
             return result
 
     def _run(self, addr: int, frame: Frame) -> None:
@@ -494,7 +496,7 @@ class Machine(AddressSpace):
                 raise InvalidOpcode(regs) from None
             if frame.stop is not None:
                 raise frame.stop
-            rip = self.uc.reg_read(X.UC_X86_REG_RIP)
+            rip = self.regs.read(X.UC_X86_REG_RIP)
             if rip == frame.until:
                 break
             if outer and signal_pending() and not self.signal_delivered:

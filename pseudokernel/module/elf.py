@@ -99,6 +99,10 @@ class LoadInfo:
         self.symtab_offsets = None
         self.temp_base = 0  # where the kernel's copy of the file is (info->hdr)
         self.unknown_symbols: list[str] = []  # what simplify_symbols() could not resolve
+        # the symbol table and its names, read once for the data and string table they come from
+        # (each load step walks every symbol again: layout, resolution, kallsyms, init/exit)
+        self._symbols: tuple[bytes, tuple[int, int, int], list[tuple[int, int, int, int, int, int]]] | None = None
+        self._names: tuple[bytes, dict[int, str]] = (b"", {})
 
     @property
     def shnum(self) -> int:
@@ -127,15 +131,26 @@ class LoadInfo:
 
     def symbols(self) -> list[tuple[int, int, int, int, int, int]]:
         """The symbol table as (st_name, st_info, st_other, st_shndx, st_value, st_size)."""
-        raw = self.section_bytes(self.index.sym)
-        raw = raw[: len(raw) - len(raw) % SYM.size]
-        return list(SYM.iter_unpack(raw))
+        s = self.sechdrs[self.index.sym]
+        key = (self.index.sym, s.offset, s.size)
+        kept = self._symbols
+        if kept is None or kept[0] is not self.data or kept[1] != key:
+            raw = self.section_bytes(self.index.sym)
+            raw = raw[: len(raw) - len(raw) % SYM.size]
+            kept = self._symbols = (self.data, key, list(SYM.iter_unpack(raw)))
+        return list(kept[2])
 
     def symbol_name(self, st_name: int) -> str:
-        end = self.strtab.find(b"\0", st_name)
-        if end < 0:
-            end = len(self.strtab)
-        return self.strtab[st_name:end].decode("utf-8", "replace")
+        strtab, names = self._names
+        if strtab is not self.strtab:
+            strtab, names = self._names = (self.strtab, {})
+        name = names.get(st_name)
+        if name is None:
+            end = strtab.find(b"\0", st_name)
+            if end < 0:
+                end = len(strtab)
+            name = names[st_name] = strtab[st_name:end].decode("utf-8", "replace")
+        return name
 
 
 def _cstr(buf: bytes, off: int) -> str:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .module import Module
 
 RELA = struct.Struct("<QQq")
+U32 = struct.Struct("<I")
+U64 = struct.Struct("<Q")
+ZERO4, ZERO8 = bytes(4), bytes(8)
 R_X86_64_NONE = 0
 R_X86_64_64 = 1
 R_X86_64_PC32 = 2
@@ -71,39 +74,72 @@ def apply_relocations(kernel: KernelState, mod: Module, info: LoadInfo, image: I
 
 
 def apply_relocate_add(kernel: KernelState, mod: Module, info: LoadInfo, relsec: int, image: Image, values: list[int]) -> None:
+    """One SHT_RELA section, as the kernel's loop. A module has thousands of relocations and this
+    loop is a large part of a load, so the target section's buffer is found once, not per entry
+    (an entry pointing outside it is looked up among all regions, as before)."""
     log = kernel.log
     sec = info.sechdrs[relsec]
     target = info.sechdrs[sec.info]
     raw = info.section_bytes(relsec)
     nsyms = info.sechdrs[info.index.sym].size // SYM.size
-    for r_offset, r_info, r_addend in RELA.iter_unpack(raw[: len(raw) - len(raw) % RELA.size]):
+    try:
+        buf, base = image.locate(target.addr, target.size)
+        base = target.addr - base
+    except LookupError:
+        buf, base = bytearray(), 0
+    end = base + len(buf)
+    entries = list(RELA.iter_unpack(raw[: len(raw) - len(raw) % RELA.size]))
+    if _fill_array(entries, target.addr, values, nsyms, buf, base):
+        return
+    sizes = {R_X86_64_64: 8, R_X86_64_PC64: 8, R_X86_64_32: 4, R_X86_64_32S: 4, R_X86_64_PC32: 4, R_X86_64_PLT32: 4}
+    pc_relative = (R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_PC64)
+    taddr = target.addr
+    last4, last8 = len(buf) - 4, len(buf) - 8
+    for r_offset, r_info, r_addend in entries:
         rtype = r_info & 0xFFFFFFFF
         symidx = r_info >> 32
-        loc = (target.addr + r_offset) & MASK64
+        loc = (taddr + r_offset) & MASK64
         if symidx >= nsyms:
             log.err(f"pseudokernel: {mod.name}: relocation refers to symbol {symidx} beyond the symbol table\n")
             raise OSError(ENOEXEC, "relocation symbol")
         val = (values[symidx] + r_addend) & MASK64
+        # the common cases (inside the section, over zeroes, no overflow): the steps below, inline
+        off = loc - base
+        if rtype == R_X86_64_PC32 or rtype == R_X86_64_PLT32:
+            if 0 <= off <= last4 and buf[off : off + 4] == ZERO4:
+                U32.pack_into(buf, off, (val - loc) & 0xFFFFFFFF)
+                continue
+        elif rtype == R_X86_64_64:
+            if 0 <= off <= last8 and buf[off : off + 8] == ZERO8:
+                U64.pack_into(buf, off, val)
+                continue
+        elif rtype == R_X86_64_32S:
+            if 0 <= off <= last4 and (val < 0x80000000 or val >= 0xFFFFFFFF80000000) and buf[off : off + 4] == ZERO4:
+                U32.pack_into(buf, off, val & 0xFFFFFFFF)
+                continue
         if rtype == R_X86_64_NONE:
             continue
-        size = {R_X86_64_64: 8, R_X86_64_PC64: 8}.get(rtype, 4)
-        if rtype not in (R_X86_64_64, R_X86_64_32, R_X86_64_32S, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_PC64):
+        size = sizes.get(rtype)
+        if size is None:
             log.err(f"module: {mod.name}: Unknown rela relocation: {rtype}\n")
             raise OSError(ENOEXEC, "relocation type")
-        try:
-            existing = image.read(loc, size)
-        except LookupError:
-            log.err(f"pseudokernel: {mod.name}: relocation target {loc:#x} outside the module\n")
-            raise OSError(ENOEXEC, "relocation target") from None
-        if any(existing):
+        if base <= loc and loc + size <= end:
+            into, off = buf, loc - base
+        else:
+            try:
+                into, off = image.locate(loc, size)
+            except LookupError:
+                log.err(f"pseudokernel: {mod.name}: relocation target {loc:#x} outside the module\n")
+                raise OSError(ENOEXEC, "relocation target") from None
+        if into[off : off + size].count(0) != size:
             log.err(
                 "module: x86/modules: Skipping invalid relocation target, existing value is nonzero "
                 f"for type {rtype}, loc {kernel.hashed_pointer(loc)}, val {val:x}\n"
             )
             raise OSError(ENOEXEC, "relocation target")
-        if rtype in (R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_PC64):
+        if rtype in pc_relative:
             val = (val - loc) & MASK64
-        image.write(loc, (val & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+        into[off : off + size] = (val & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
         overflow = (rtype == R_X86_64_32 and val > 0xFFFFFFFF) or (
             rtype == R_X86_64_32S and s64(val) != s32(val & 0xFFFFFFFF)
         )
@@ -111,3 +147,37 @@ def apply_relocate_add(kernel: KernelState, mod: Module, info: LoadInfo, relsec:
             log.err(f"module: overflow in relocation type {rtype} val {val:x}\n")
             log.err(f"module: `{mod.name}' likely not compiled with -mcmodel=kernel\n")
             raise OSError(ENOEXEC, "relocation overflow")
+
+
+def _fill_array(entries: list[tuple[int, int, int]], taddr: int, values: list[int], nsyms: int, buf: bytearray,
+                base: int) -> bool:
+    """A section whose relocations fill an array, one element each in order, all of one type,
+    over memory still zero (ORC's ip table, __mcount_loc, .return_sites ...: over a third of a
+    module's relocations): none of them can fail, and the kernel's loop would write exactly
+    these values, so they are computed in a few passes and written at once. False (nothing
+    written) for any other section: the loop above does it, entry by entry."""
+    n = len(entries)
+    if n < 4:
+        return False
+    rtype = entries[0][1] & 0xFFFFFFFF
+    size = {R_X86_64_PC32: 4, R_X86_64_PLT32: 4, R_X86_64_64: 8}.get(rtype)
+    if size is None or any(r_info & 0xFFFFFFFF != rtype for _, r_info, _ in entries):
+        return False
+    first = entries[0][0]
+    if [r_offset for r_offset, _, _ in entries] != list(range(first, first + n * size, size)):
+        return False
+    start = (taddr + first - base) & MASK64
+    if start + n * size > len(buf) or buf[start : start + n * size].count(0) != n * size:
+        return False
+    syms = [r_info >> 32 for _, r_info, _ in entries]
+    if max(syms) >= nsyms:
+        return False
+    addends = [r_addend for _, _, r_addend in entries]
+    if size == 8:
+        vals = [(values[s] + a) & MASK64 for s, a in zip(syms, addends)]
+        struct.pack_into(f"<{n}Q", buf, start, *vals)
+    else:
+        loc = taddr + first
+        vals = [(values[s] + a - loc - 4 * i) & 0xFFFFFFFF for i, (s, a) in enumerate(zip(syms, addends))]
+        struct.pack_into(f"<{n}I", buf, start, *vals)
+    return True

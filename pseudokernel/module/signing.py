@@ -181,8 +181,24 @@ def _cert_matches(cert, sig: Pkcs7Signature) -> bool:
     return cert.serial_number == sig.serial and cert.issuer.public_bytes() == sig.issuer_der
 
 
+_VERIFIED: dict[tuple[bytes, bytes, tuple[bytes, ...]], int] = {}
+
+
 def verify_pkcs7(content: bytes, der: bytes, trusted: list[bytes]) -> int:
-    """0, or the errno pkcs7_verify() + the keyring lookup give."""
+    """0, or the errno pkcs7_verify() + the keyring lookup give. The answer depends on the
+    content, the signature and the keys alone, so it is kept for the next load of the same
+    file (the corpus loads a dependency again in each batch that needs it; the certificate's
+    parse and the RSA check were most of the time the check took)."""
+    key = (hashlib.sha256(content).digest(), der, tuple(trusted))
+    err = _VERIFIED.get(key)
+    if err is None:
+        if len(_VERIFIED) >= 4096:
+            _VERIFIED.clear()
+        err = _VERIFIED[key] = _verify_pkcs7(content, der, trusted)
+    return err
+
+
+def _verify_pkcs7(content: bytes, der: bytes, trusted: list[bytes]) -> int:
     try:
         sig = parse_pkcs7(der)
     except (Asn1Error, IndexError):

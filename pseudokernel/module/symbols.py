@@ -41,20 +41,39 @@ class Found:
 
 
 def find_symbol(kernel: KernelState, name: str, gplok: bool) -> Found | None:
-    """vmlinux's __ksymtab then __ksymtab_gpl, then each formed module's, newest first."""
+    """vmlinux's __ksymtab then __ksymtab_gpl, then each formed module's (its plain exports,
+    then its GPL-only ones), newest first."""
     sym = kernel.profile.exports.get(name)
     if sym is not None and (gplok or not sym.gpl):
         return Found(name, None, sym.crc, sym.gpl, sym.namespace, None)
     for mod in kernel.modules:
         if mod.state == State.UNFORMED:
             continue
-        for gpl in (False, True):
-            if gpl and not gplok:
-                continue
-            for s in mod.syms:
-                if s.gpl == gpl and s.name == name:
-                    return Found(name, mod, s.crc, s.gpl, s.namespace, s.value)
+        plain, gpl = _exports_by_name(mod).get(name, (None, None))
+        s = plain or (gpl if gplok else None)
+        if s is not None:
+            return Found(name, mod, s.crc, s.gpl, s.namespace, s.value)
     return None
+
+
+def _exports_by_name(mod: Module) -> dict[str, tuple[ExportedSymbol | None, ExportedSymbol | None]]:
+    """The module's exports by name: (the first plain one, the first GPL-only one), made once
+    for its list of exports. The kernel searches each module's sorted ksymtab; walking the list
+    for every import was most of a load for modules importing thousands of symbols from other
+    modules (drm's, ttm's and mac80211's users)."""
+    cached = mod.__dict__.get("_exports_index")
+    if cached is not None and cached[0] is mod.syms and cached[1] == len(mod.syms):
+        return cached[2]
+    index: dict[str, tuple[ExportedSymbol | None, ExportedSymbol | None]] = {}
+    for s in mod.syms:
+        plain, gpl = index.get(s.name, (None, None))
+        if s.gpl and gpl is None:
+            gpl = s
+        elif not s.gpl and plain is None:
+            plain = s
+        index[s.name] = (plain, gpl)
+    mod.__dict__["_exports_index"] = (mod.syms, len(mod.syms), index)
+    return index
 
 
 def inherit_taint(kernel: KernelState, mod: Module, owner: Module | None, name: str) -> bool:

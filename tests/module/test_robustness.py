@@ -390,3 +390,53 @@ def test_arguments_too_long_for_kmalloc(kernel):
         kernel.finit_module(HELLO.read_bytes(), "who=" + "a" * (5 << 20))
     assert e.value.errno == errno.ENOMEM
     nothing_left(kernel, area)
+
+
+def rela_offset(data: bytes, section: str, index: int, r_offset: int) -> bytes:
+    """The index-th relocation of `section` made to fill r_offset instead."""
+    e = Elf(data)
+    off, _ = e.section(".rela" + section)
+    at = off + index * RELA.size
+    _, r_info, addend = RELA.unpack_from(e.b, at)
+    RELA.pack_into(e.b, at, r_offset, r_info, addend)
+    return e.data()
+
+
+@pytest.mark.parametrize(("section", "index", "to", "rtype"), [
+    (".init.text", 1, 0x1, 2), (".init.text", 2, 0x1, 4), (".init.text", 5, 0x1, 11), ("__param", 1, 0x0, 1)])
+def test_two_relocations_of_one_place(kernel, section, index, to, rtype):
+    """The second relocation of a place finds it already written: apply_relocate_add()'s
+    "existing value is nonzero" refusal, whatever the type (PC32, PLT32, 32S, 64), as the kernel."""
+    data = rela_offset(HELLO.read_bytes(), section, index, to)
+    refused_with_note(kernel, data, (r"module: x86/modules: Skipping invalid relocation target, existing value is "
+                                     rf"nonzero for type {rtype}, loc [0-9a-f]+, val [0-9a-f]+").encode())
+    assert load_errno(kernel, HELLO.read_bytes()) == 0
+
+
+def test_an_array_of_relocations_over_a_written_place(kernel):
+    """ORC's ip table is relocated as a whole when it can be; with one of its places already
+    written, the kernel's refusal of that entry, as entry by entry."""
+    e = Elf(HELLO.read_bytes())
+    off, _ = e.section(".orc_unwind_ip")
+    e.b[off + 8] = 1
+    refused_with_note(kernel, e.data(), (br"module: x86/modules: Skipping invalid relocation target, existing value is "
+                                         br"nonzero for type 2, loc [0-9a-f]+, val [0-9a-f]+"))
+
+
+def test_an_array_of_relocations_as_entry_by_entry(profile, monkeypatch):
+    """The table relocated as a whole holds what the entry-by-entry loop writes (two kernels of
+    one seed place the module at the same address)."""
+    from pseudokernel.kernel import Kernel
+    from pseudokernel.module import relocate
+
+    tables = []
+    for whole in (True, False):
+        if not whole:
+            monkeypatch.setattr(relocate, "_fill_array", lambda *a: False)
+        k = Kernel(profile, seed=3)
+        try:
+            mod = k.finit_module(HELLO.read_bytes())
+            tables.append((mod.sections[".orc_unwind_ip"], k.machine.read(mod.sections[".orc_unwind_ip"], 24)))
+        finally:
+            k.close()
+    assert tables[0] == tables[1] and any(tables[0][1])
