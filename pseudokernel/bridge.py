@@ -172,7 +172,10 @@ class Bridge:
                 return
             ev = events.get(self.listener, 0)
             if ev & select.POLLIN:
-                n = seccomp.receive(self.listener)
+                try:
+                    n = seccomp.receive(self.listener)
+                except OSError:  # the listener is broken: the calls still waiting fail with ENOSYS
+                    return
                 if n is not None:
                     _thread.start_new_thread(self.answer, (n,))
             elif ev & (select.POLLHUP | select.POLLERR):

@@ -43,10 +43,13 @@ def package_tree(release: str, fetch: bool = True) -> str | None:
     with open(os.path.join(cache, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         debs = _debs(cache, package)
-        if not debs and fetch and shutil.which("apt-get"):
+        missing = os.path.join(cache, f".{package}.missing")  # asked once: every insmod asks
+        if not debs and fetch and shutil.which("apt-get") and not os.path.exists(missing):
             print(f"pseudokernel: fetching {package} for /lib/modules/{release}", file=sys.stderr)
             subprocess.run(["apt-get", "download", "-q", package], cwd=cache, capture_output=True)
             debs = _debs(cache, package)
+            if not debs:
+                open(missing, "w").close()
         if not debs:
             return None
         dest = os.path.join(cache, debs[-1][: -len(".deb")] + ".tree")
