@@ -29,7 +29,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import mfusepy as fuse
@@ -105,7 +105,7 @@ class Handle:
     file: Any = None  # vfs.ModuleFile: a file a module serves, open until release
     seq: int = 0  # /dev/kmsg: the next record to hand out
     nonblock: bool = False
-    closed: threading.Event = field(default_factory=threading.Event)
+    closed: threading.Event | None = None  # /dev/kmsg: set at release, for a blocked reader
 
 
 class KernelFS(fuse.Operations):
@@ -209,10 +209,10 @@ class KernelFS(fuse.Operations):
             comm = "?"
         return Caller(pid, comm, uid, gid)
 
-    def _may(self, node: File | Dir | Link, want: int) -> bool:
+    def _may(self, node: File | Dir | Link, want: int, who: tuple[int, int, int] | None = None) -> bool:
         """generic_permission(): want is a mask of 4 (read), 2 (write), 1 (exec/search);
         root passes, others get the owner's, the group's or the others' bits."""
-        uid, gid, _pid = fuse.fuse_get_context()
+        uid, gid, _pid = who or fuse.fuse_get_context()
         if uid == 0:
             return True
         mode = node.st_mode & 0o777
@@ -320,7 +320,8 @@ class KernelFS(fuse.Operations):
             raise fuse.FuseOSError(errno.EACCES)
         if not served and acc != os.O_WRONLY and (not node.mode & 0o444 or (node.read is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
-        if not self._may(node, {os.O_RDONLY: 4, os.O_WRONLY: 2}.get(acc, 6)):
+        who = fuse.fuse_get_context()
+        if not self._may(node, {os.O_RDONLY: 4, os.O_WRONLY: 2}.get(acc, 6), who):
             raise fuse.FuseOSError(errno.EACCES)
         h = Handle(node, nonblock=bool(fi.flags & os.O_NONBLOCK))
         if served:
@@ -332,15 +333,17 @@ class KernelFS(fuse.Operations):
         elif node.stream:
             records = self.kernel.log.records()
             h.seq = records[0].seq if records else self.kernel.log.next_seq
+            h.closed = threading.Event()
         elif acc != os.O_WRONLY:
-            h.data = self._snapshot(path, node, for_open=True) if node.size is None else self._content(node)
+            reader = Reader(who[0], who[0] == 0 or who[0] == self.uid)
+            h.data = self._snapshot(path, node, for_open=True) if node.size is None else self._content(node, reader)
         # the host keeps a cached file's pages from one open to the next (they are dropped
         # when its state changes), and every other's pages (dmesg's) at no open
         fi.direct_io = 1 if node.direct and not node.cache else 0
         fi.keep_cache = 1 if node.cache else 0
         fh = next(self._fh)
         self.handles[fh] = h
-        self._opened[self._opener(path)] = fh
+        self._opened[(path, who[2])] = fh
         fi.fh = fh
         return 0
 
@@ -396,7 +399,7 @@ class KernelFS(fuse.Operations):
                 return text
             if h.nonblock:
                 raise fuse.FuseOSError(errno.EAGAIN)
-            if h.closed.is_set() or sigpending.stopping():
+            if (h.closed is not None and h.closed.is_set()) or sigpending.stopping():
                 return b""
             if sigpending.signal_pending():
                 raise fuse.FuseOSError(errno.EINTR)
@@ -494,7 +497,8 @@ class KernelFS(fuse.Operations):
         _keep_thread_state()
         h = self.handles.pop(fi.fh, None)
         if h is not None:
-            h.closed.set()
+            if h.closed is not None:
+                h.closed.set()
             if h.file is not None:
                 try:
                     h.file.release()
