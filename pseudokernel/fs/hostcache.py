@@ -125,9 +125,15 @@ class HostCache:
                 self._volatile.add(path)
                 return
             entry = self._groups.get(group)
-            if entry is None:
-                entry = self._groups[group] = (self._fingerprint(group), set())
-            entry[1].add(path)
+            if entry is not None:
+                entry[1].add(path)
+                return
+        # the fingerprint asks the kernel (its mutex): never under this lock. A change that
+        # lands before the path is added makes the answer newer than the fingerprint: the
+        # next change finds them different and invalidates the path, once too often.
+        fp = self._fingerprint(group)
+        with self._lock:
+            self._groups.setdefault(group, (fp, set()))[1].add(path)
 
     # -- what changed ----------------------------------------------------------------------
 
@@ -140,13 +146,14 @@ class HostCache:
         with self._lock:
             paths = list(self._volatile)
             self._volatile.clear()
-            for group, (fp, members) in list(self._groups.items()):
-                now = self._fingerprint(group)
-                if now != fp:
-                    paths.extend(members)
-                    del self._groups[group]
-                    if now is None and fp is not None:
-                        entries.append(("/sys/module", group))  # the module went away
+            recorded = [(group, fp) for group, (fp, _) in self._groups.items()]
+        moved = [(group, fp, now) for group, fp in recorded if (now := self._fingerprint(group)) != fp]
+        with self._lock:
+            for group, fp, now in moved:
+                entry = self._groups.pop(group, None)
+                paths.extend(entry[1] if entry is not None else ())
+                if now is None and fp is not None:
+                    entries.append(("/sys/module", group))  # the module went away
         top = [p[len("/proc/"):] for p in paths if p.startswith("/proc/") and p.count("/") == 2]
         if top:
             listed = self._names("/proc")
