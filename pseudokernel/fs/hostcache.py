@@ -45,6 +45,9 @@ import mfusepy as fuse
 from .. import sigpending
 
 ATTR_TIMEOUT = 60.0  # seconds: a bound on a missed invalidation, not what keeps the cache true
+# seconds after a lookup was answered during which the host may still be making the inode it
+# describes: an invalidation that finds no inode then is tried again (see _notify)
+LOOKUP_RACE = 0.05
 FUSE_ROOT_ID = 1
 
 _lib = fuse._libfuse
@@ -65,6 +68,10 @@ def _group(path: str) -> str:
     if path.startswith(MODULE_DIR):
         return path[len(MODULE_DIR):].split("/", 1)[0]
     return ""
+
+
+def _join(parent: str, name: str) -> str:
+    return parent.rstrip("/") + "/" + name
 
 
 def _encode(name: str) -> bytes:
@@ -90,6 +97,8 @@ class HostCache:
         self._fuse_lock = threading.Lock()
         self._nodeids: dict[str, int | None] = {}
         self._nodeid_asked: dict[str, float] = {}
+        self._inflight: dict[str, int] = {}  # lookups being answered, by path
+        self._answered: dict[str, float] = {}  # when a lookup of the path was last answered
         self._queue: list[tuple[list[str], list[tuple[str, str]], threading.Event]] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -116,11 +125,14 @@ class HostCache:
 
     # -- what the host learns --------------------------------------------------------------
 
-    def seen(self, path: str) -> None:
+    def seen(self, path: str, lookup: bool = False) -> None:
         """A request is about to tell the host about path (its attributes, its listing, its
-        content): invalidate it at the next change that may concern it."""
+        content): invalidate it at the next change that may concern it. A lookup (getattr)
+        may make the host a new inode: answered() says when its answer is sent."""
         group = _group(path)
         with self._lock:
+            if lookup:
+                self._inflight[path] = self._inflight.get(path, 0) + 1
             if not group:
                 self._volatile.add(path)
                 return
@@ -134,6 +146,25 @@ class HostCache:
         fp = self._fingerprint(group)
         with self._lock:
             self._groups.setdefault(group, (fp, set()))[1].add(path)
+
+    def answered(self, path: str, ok: bool) -> None:
+        """The lookup seen(path, lookup=True) announced returns (ok: with attributes)."""
+        with self._lock:
+            n = self._inflight.pop(path, 1) - 1
+            if n:
+                self._inflight[path] = n
+            if ok:
+                now = time.monotonic()
+                if len(self._answered) > 4096:
+                    self._answered = {p: t for p, t in self._answered.items() if now - t < LOOKUP_RACE}
+                self._answered[path] = now
+
+    def _racing(self, path: str) -> bool:
+        """Whether the host may be making an inode for path right now (FUSE orders nothing
+        between a lookup's answer and a notification: one that lands first finds no inode,
+        and the answer then sets the attributes from before the change)."""
+        t = self._answered.get(path)
+        return path in self._inflight or (t is not None and time.monotonic() - t < LOOKUP_RACE)
 
     # -- what changed ----------------------------------------------------------------------
 
@@ -166,8 +197,8 @@ class HostCache:
         without waiting (printk runs under the kernel's locks); the system call that printed
         waits for it at its end (changed(): one queue, in order)."""
         with self._lock:
-            held = [(d, n) for d, n in LOG_FILES if (d.rstrip("/") + "/" + n) in self._volatile]
-            paths = [d.rstrip("/") + "/" + n for d, n in held]
+            held = [(d, n) for d, n in LOG_FILES if _join(d, n) in self._volatile]
+            paths = [_join(d, n) for d, n in held]
             self._volatile.difference_update(paths)
         if paths:
             self._send(paths, held, wait=False)
@@ -199,15 +230,34 @@ class HostCache:
                 done.set()
 
     def _notify(self, paths: list[str], entries: list[tuple[str, str]]) -> None:
+        """-ENOENT from fuse_invalidate_path: the host holds no inode for the path, or is
+        making one from a lookup answered meanwhile; that one is tried again until the inode
+        exists (then invalidated, and its name dropped again if it was to be) or the lookup
+        is LOOKUP_RACE old."""
         with self._fuse_lock:
             f = self._fuse
             if not f:
                 return
-            for path in paths:
-                _lib.fuse_invalidate_path(f, _encode(path))  # -ENOENT: the host holds nothing
+            racing = [p for p in paths if _lib.fuse_invalidate_path(f, _encode(p)) == -errno.ENOENT
+                      and self._racing(p)]
             session = _lib.fuse_get_session(f)
             for parent, name in entries:
                 self._inval_entry(session, parent, name)
+                if self._racing(_join(parent, name)) and _join(parent, name) not in racing:
+                    racing.append(_join(parent, name))
+            names = {_join(parent, name): (parent, name) for parent, name in entries}
+            delay, deadline = 0.001, time.monotonic() + 4 * LOOKUP_RACE
+            while racing and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(2 * delay, 0.02)
+                still = []
+                for path in racing:
+                    if _lib.fuse_invalidate_path(f, _encode(path)) == 0:
+                        if path in names:
+                            self._inval_entry(session, *names[path])
+                    elif self._racing(path):
+                        still.append(path)
+                racing = still
 
     def _inval_entry(self, session: int, parent: str, name: str) -> None:
         raw = _encode(name)

@@ -223,7 +223,15 @@ class KernelFS(fuse.Operations):
 
     @_killable
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
-        self.cache.seen(path)  # a lookup or a stat: the host keeps the answer
+        self.cache.seen(path, lookup=True)  # a lookup or a stat: the host keeps the answer
+        attrs = None
+        try:
+            attrs = self._getattr(path, fh)
+            return attrs
+        finally:
+            self.cache.answered(path, attrs is not None)
+
+    def _getattr(self, path: str, fh: Any) -> dict[str, Any]:
         node = self._node(path)
         t = int((node.mtime or self.boot) * 1e9)
         attrs = {

@@ -8,6 +8,7 @@ import errno
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,32 @@ def test_dmesg_grows_at_once(mount):
     text = read(mount / "dmesg")
     assert text.endswith(b"hello: goodbye world\n") and size == len(text)
     assert sendfile(mount / "dmesg") == text  # page-cache reads of dmesg are served (mmap)
+
+
+def test_lookups_racing_with_changes_keep_no_old_attributes(mount):
+    """Another process looking dmesg and /proc/modules up again and again while modules load
+    and unload: the host makes new inodes from lookups answered while a change lands."""
+    stop = threading.Event()
+
+    def look() -> None:
+        while not stop.is_set():
+            for name in ("dmesg", "proc/modules"):
+                try:
+                    os.stat(mount / name)
+                except OSError:
+                    pass
+
+    lookers = [threading.Thread(target=look) for _ in range(2)]
+    for t in lookers:
+        t.start()
+    try:
+        for _ in range(15):
+            insmod(mount, "hello")
+            rmmod(mount, "hello")
+            for name in ("dmesg", "proc/modules"):
+                size = os.stat(mount / name).st_size
+                assert size == len(read(mount / name)), name
+    finally:
+        stop.set()
+        for t in lookers:
+            t.join()
