@@ -74,12 +74,13 @@ POLLIN, POLLRDNORM = 0x001, 0x040
 DEFAULT_POLLMASK = 0x145  # EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM
 
 
-def _request_interrupted() -> Callable[[], bool]:
+def _interrupted() -> bool:
     """Whether the host sent an INTERRUPT for the request this thread serves: the caller
-    was signalled (SIGKILL included). Asked through sigpending while the daemon waits."""
+    was signalled (SIGKILL included). Asked through sigpending while the daemon waits, in
+    the thread serving the request (libfuse's context is per thread and request)."""
     ctx = _lib.fuse_get_context()
     req = ctypes.c_void_p.from_address(ctypes.addressof(ctx.contents) + _REQ_OFFSET).value if ctx else None
-    return (lambda: _lib.fuse_req_interrupted(req) == 1) if req else (lambda: False)
+    return bool(req) and _lib.fuse_req_interrupted(req) == 1
 
 
 def _killable(op: Callable) -> Callable:
@@ -89,8 +90,11 @@ def _killable(op: Callable) -> Callable:
     @functools.wraps(op)
     def wrapper(self, *args):
         _keep_thread_state()
-        with sigpending.interruptible(_request_interrupted()):
+        before = sigpending.set_pending(_interrupted)  # interruptible(), without its generator
+        try:
             return op(self, *args)
+        finally:
+            sigpending.set_pending(before)
 
     return wrapper
 
@@ -468,7 +472,7 @@ class KernelFS(fuse.Operations):
         direction, size = (cmd >> 30) & 3, (cmd >> 16) & 0x3FFF
         inbuf = ctypes.string_at(data, size) if direction & 1 and size and data else None
         out_size = size if direction & 2 else 0
-        with sigpending.interruptible(_request_interrupted()):
+        with sigpending.interruptible(_interrupted):
             ret, out = self._served(h.file.ioctl, cmd, arg or 0, inbuf, out_size)
         if out and data:
             ctypes.memmove(data, out, len(out))
