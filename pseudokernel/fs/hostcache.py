@@ -82,14 +82,18 @@ class HostCache:
     """The paths the host may hold, and their invalidation when the kernel's state changes.
 
     fingerprint(name) is what /sys/module/<name>/ shows as a comparable value, None when no
-    module has that directory; names(path) the names in a directory now (for /proc's names
-    that went away)."""
+    module has that directory; version() moves whenever a fingerprint may have (so a change
+    that touched no module compares none: a device's read stays cheap with 500 module
+    directories held); names(path) the names in a directory now (for /proc's names that
+    went away)."""
 
     def __init__(self, mountpoint: str | None, fingerprint: Callable[[str], object],
-                 names: Callable[[str], set[str]]) -> None:
+                 names: Callable[[str], set[str]], version: Callable[[], object]) -> None:
         self.mountpoint = mountpoint
         self._fingerprint = fingerprint
         self._names = names
+        self._version = version
+        self._checked: object = None  # version() when the fingerprints were last compared
         self._lock = threading.Lock()
         self._volatile: set[str] = set()
         self._groups: dict[str, tuple[object, set[str]]] = {}  # name -> (fingerprint, paths)
@@ -174,10 +178,12 @@ class HostCache:
         for callers that may hold a lock a request served meanwhile needs: the host waits for
         that request before it takes a notification."""
         entries: list[tuple[str, str]] = []
+        version = self._version()  # before the fingerprints: a move after it is seen next time
         with self._lock:
             paths = list(self._volatile)
             self._volatile.clear()
-            recorded = [(group, fp) for group, (fp, _) in self._groups.items()]
+            recorded = [(group, fp) for group, (fp, _) in self._groups.items()] if version != self._checked else []
+            self._checked = version
         moved = [(group, fp, now) for group, fp in recorded if (now := self._fingerprint(group)) != fp]
         with self._lock:
             for group, fp, now in moved:

@@ -132,7 +132,8 @@ class KernelFS(fuse.Operations):
         self._opened: dict[tuple[str, int], int] = {}
         # content of size=None files by (path, privileged): ((generation, log seq), time, bytes)
         self._snapshots: dict[tuple[str, bool], tuple[tuple[int, int], float, bytes]] = {}
-        self.cache = HostCache(mountpoint, lambda name: sysfs.module_fingerprint(kernel, name), self._names)
+        self.cache = HostCache(mountpoint, lambda name: sysfs.module_fingerprint(kernel, name), self._names,
+                               lambda: sysfs.modules_version(kernel))
         kernel.on_change.append(self.cache.changed)
         kernel.log.watchers.append(self.cache.log_changed)
         self._pollers: list[int] = []  # poll handles of /dev/kmsg readers waiting for a record

@@ -146,6 +146,13 @@ def module_fingerprint(kernel: Kernel, kname: str) -> tuple | None:
             tuple(kernel.module_drivers(mod).items()), mod.core_layout.size, mod.init_layout.size)
 
 
+def modules_version(kernel: Kernel) -> tuple:
+    """Moves whenever a module_fingerprint() may have: a module's state, refcnt or taints
+    was set (Module.changes: holders move with refcnt, sizes with state) or a driver link
+    came or went. Cheap, so the mount can ask it after every system call."""
+    return Module.changes, tuple((key, tuple(links)) for key, links in kernel.drivers.items())
+
+
 def module_root(kernel: Kernel, boot: float) -> Dir:
     """Each module's directory is named sysfs_name(mod->name): "a/b" lives in a!b."""
 
