@@ -86,7 +86,9 @@ class Kernel:
         # memory; readers key their caches on it (with the log's next_seq for the log files)
         self.generation = 0
         self._ranges: tuple[int, list[int], list[tuple[int, int, Module]]] | None = None
-        self.on_change: list[Callable[[], None]] = []  # after each syscall, outside its locks
+        # after each syscall that may change what the views show, outside its locks; the
+        # argument says whether the callee may wait (not when a caller may hold a lock)
+        self.on_change: list[Callable[[bool], None]] = []
         self.view_cache: dict[tuple, tuple[int, bytes]] = {}  # views made once per generation
         self.mutex = threading.RLock()  # module_mutex: held briefly, by readers too
         self.syscall_lock = threading.Lock()  # one load or unload at a time: one CPU
@@ -193,13 +195,13 @@ class Kernel:
     # -- the task making the syscall -------------------------------------------------------
 
     @contextmanager
-    def syscall(self, comm: str, where: str, notify: bool = True, changes: bool = True,
+    def syscall(self, comm: str, where: str, changes: bool = True,
                 caller: Caller | None = None) -> Iterator[None]:
         """One system call at a time (one CPU). A new process asks: it gets the next PID, as
-        on a quiet machine. Afterwards (changes) the generation moves and, outside the lock,
-        on_change runs (the mount drops the names the host kernel cached); a parameter write
-        changes no name and runs inside a FUSE request, where dropping names could deadlock:
-        notify=False; a read of a module's file changes nothing the views show."""
+        on a quiet machine. Afterwards (changes) the generation moves and, outside the locks,
+        on_change runs: the mount invalidates what the host kernel cached of what changed,
+        before the caller has its answer (fs/hostcache.py); a read of a module's /proc file
+        changes nothing the views show."""
         try:
             # the syscall lock, then the CPU: unicorn is not to be touched from two threads
             # (a parameter read from the mount takes the machine's lock alone)
@@ -221,9 +223,12 @@ class Kernel:
                 self.syscall_lock.release()
         finally:
             if changes:
-                self.generation += 1
-                for fn in list(self.on_change) if notify else ():
-                    fn()
+                self._changed(wait=True)
+
+    def _changed(self, wait: bool) -> None:
+        self.generation += 1
+        for fn in list(self.on_change):
+            fn(wait)
 
     def sleep(self, woken: Callable[[], bool]) -> bool:
         """schedule() of a process's task on a wait queue: the CPU and the syscall slot go to
@@ -236,6 +241,8 @@ class Kernel:
         budget = m.pause_budget(depth)
         held = m.lock._release_save()
         self.syscall_lock.release()
+        # what the task did so far is seen by the others from now on
+        self._changed(wait=False)
         try:
             with self.wakeups:
                 while not (woken() and m.depth() == depth):
@@ -340,7 +347,7 @@ class Kernel:
     def param_store(self, mod: Module, kp, data: bytes) -> int:
         from .module.params import param_attr_store
 
-        with self.syscall("sh", "param", notify=False):
+        with self.syscall("sh", "param"):
             if self.by_name.get(mod.name) is not mod or mod.state == State.UNFORMED:
                 raise OSError(errno.ENODEV, kp.name)
             try:

@@ -99,7 +99,7 @@ def _syscall(kernel: Kernel, caller: Caller | None, where: str, what: str, f: ko
     the CPU to itself (or asleep in the module, see Kernel.sleep); an oops or a stuck CPU is
     reported and ends the call with EFAULT."""
     comm = caller.comm if caller is not None else {"read": "cat", "write": "sh"}.get(where, "sh")
-    with kernel.syscall(comm, where, notify=False, caller=caller):
+    with kernel.syscall(comm, where, caller=caller):
         kernel.api.refresh_task()
         try:
             return fn()

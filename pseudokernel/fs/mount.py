@@ -1,20 +1,19 @@
 """The FUSE adapter: paths to view nodes, one content snapshot per open.
 
-sysfs files report the kernel's size (4096) and procfs files their length, and both are opened
-with direct_io so each open reads the kernel anew; dmesg and proc/kmsg go through the page
-cache, because util-linux `dmesg -F` mmaps its file (a MAP_SHARED map of a direct_io file fails
-with ENODEV). /dev/kmsg hands out one record per read(), as the kernel's devkmsg_read().
+sysfs files report the kernel's size (4096) and procfs files their length. dmesg and
+proc/kmsg go through the page cache, because util-linux `dmesg -F` mmaps its file (a
+MAP_SHARED map of a direct_io file fails with ENODEV). /dev/kmsg hands out one record per
+read(), as the kernel's devkmsg_read().
 
-Speed (docs/performance.md): the host kernel keeps looked-up names for ENTRY_TIMEOUT, so a walk
-over /sys/module does not ask for every path component again. Attributes are never cached: every
-stat() asks, and every open, read, readdir and access() is answered from the kernel as it is
-now, so a name the host still caches for a module that is gone only leads to ENOENT. What a
-cached name would get wrong is the size of a file whose length changes (proc/modules, dmesg):
-the host reads up to the size it last saw when it splices (sendfile(), as busybox cat does).
-So after each system call the names whose size may have changed, and the modules that went
-away, are dropped from the host's cache (invalidate()). Permissions are checked here (open,
-access), as kernfs does, rather than with default_permissions, which would cost a request per
-directory of every path.
+What the host kernel may cache (docs/design.md, "What the host caches"): names and
+attributes of everything, for ATTR_TIMEOUT, and the contents of files that are a pure
+function of the kernel's tracked state (File.cache: a module's sections/ and notes/); the
+daemon invalidates them when that state changes (fs/hostcache.py). Every other file is
+opened with direct_io, so each read asks the kernel, and its page-cache reads (sendfile()'s
+splice, mmap), which would stop at the size the host holds, are refused, as the kernel
+refuses splice on a file without splice_read: the reader falls back to read(). Permissions
+are checked here (open, access), as kernfs does, rather than with default_permissions,
+which would cost a request per directory of every path.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import mfusepy as fuse
@@ -39,7 +38,8 @@ from .. import sigpending
 from ..kernel import Caller
 from ..log import format_kmsg_record
 from ..paths import mount_point, mounted_paths
-from . import build_root
+from . import build_root, sysfs
+from .hostcache import ATTR_TIMEOUT, HostCache
 from .tree import Dir, File, Link, Reader, lookup
 
 if TYPE_CHECKING:
@@ -60,14 +60,8 @@ def _keep_thread_state() -> None:
         _tls.kept = True
 
 
-FUSE_ROOT_ID = 1
 FUSE_CAP_ATOMIC_O_TRUNC = 1 << 3
 _lib = fuse._libfuse
-_lib.fuse_get_session.argtypes = [ctypes.c_void_p]
-_lib.fuse_get_session.restype = ctypes.c_void_p
-_lib.fuse_lowlevel_notify_inval_entry.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]
-_lib.fuse_lowlevel_notify_inval_entry.restype = ctypes.c_int
-
 _lib.fuse_req_interrupted.argtypes = [ctypes.c_void_p]
 _lib.fuse_req_interrupted.restype = ctypes.c_int
 _lib.fuse_notify_poll.argtypes = [ctypes.c_void_p]
@@ -80,12 +74,13 @@ POLLIN, POLLRDNORM = 0x001, 0x040
 DEFAULT_POLLMASK = 0x145  # EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM
 
 
-def _request_interrupted() -> Callable[[], bool]:
+def _interrupted() -> bool:
     """Whether the host sent an INTERRUPT for the request this thread serves: the caller
-    was signalled (SIGKILL included). Asked through sigpending while the daemon waits."""
+    was signalled (SIGKILL included). Asked through sigpending while the daemon waits, in
+    the thread serving the request (libfuse's context is per thread and request)."""
     ctx = _lib.fuse_get_context()
     req = ctypes.c_void_p.from_address(ctypes.addressof(ctx.contents) + _REQ_OFFSET).value if ctx else None
-    return (lambda: _lib.fuse_req_interrupted(req) == 1) if req else (lambda: False)
+    return bool(req) and _lib.fuse_req_interrupted(req) == 1
 
 
 def _killable(op: Callable) -> Callable:
@@ -95,13 +90,15 @@ def _killable(op: Callable) -> Callable:
     @functools.wraps(op)
     def wrapper(self, *args):
         _keep_thread_state()
-        with sigpending.interruptible(_request_interrupted()):
+        before = sigpending.set_pending(_interrupted)  # interruptible(), without its generator
+        try:
             return op(self, *args)
+        finally:
+            sigpending.set_pending(before)
 
     return wrapper
 
 
-ENTRY_TIMEOUT = 1.0  # seconds; the tree's names are also dropped on every change (invalidate)
 SNAPSHOT_AGE = 0.5  # seconds a computed file content may serve a stat() and the open() after it
 
 
@@ -112,7 +109,7 @@ class Handle:
     file: Any = None  # vfs.ModuleFile: a file a module serves, open until release
     seq: int = 0  # /dev/kmsg: the next record to hand out
     nonblock: bool = False
-    closed: threading.Event = field(default_factory=threading.Event)
+    closed: threading.Event | None = None  # /dev/kmsg: set at release, for a blocked reader
 
 
 class KernelFS(fuse.Operations):
@@ -128,18 +125,17 @@ class KernelFS(fuse.Operations):
         self.uid = os.getuid() if owner_uid is None else owner_uid
         self.gid = os.getgid()
         self.handles: dict[int, Handle] = {}
+        self._nodes: dict[str, Any] = {}  # path -> node, and "" -> the generation they are of
         self._fh = itertools.count(1)
         # fstat() reaches getattr without the file handle: the size a process sees of a file it
         # has open is that of the content it reads, its latest open's (by path and pid)
         self._opened: dict[tuple[str, int], int] = {}
         # content of size=None files by (path, privileged): ((generation, log seq), time, bytes)
         self._snapshots: dict[tuple[str, bool], tuple[tuple[int, int], float, bytes]] = {}
-        self._fuse: int | None = None  # struct fuse *, once mounted
-        self._fuse_lock = threading.Lock()
-        self._listed: dict[str, set[str]] = {}  # what invalidate() last saw in each directory
-        self._nodeids: dict[str, int | None] = {}  # what _nodeid() learnt, and when it asked
-        self._nodeid_asked: dict[str, float] = {}
-        kernel.on_change.append(self.invalidate)
+        self.cache = HostCache(mountpoint, lambda name: sysfs.module_fingerprint(kernel, name), self._names,
+                               lambda: sysfs.modules_version(kernel))
+        kernel.on_change.append(self.cache.changed)
+        kernel.log.watchers.append(self.cache.log_changed)
         self._pollers: list[int] = []  # poll handles of /dev/kmsg readers waiting for a record
         self._served_pollers: list[tuple[set[int], int]] = []  # (wait queues, poll handle)
         self._poll_lock = threading.Lock()
@@ -154,76 +150,52 @@ class KernelFS(fuse.Operations):
         at open, which a rejected write would leave for the next sendfile() to stop at."""
         if conn is not None:
             conn.want &= ~FUSE_CAP_ATOMIC_O_TRUNC
-        with self._fuse_lock:
-            self._fuse = _lib.fuse_get_context().contents.fuse
+        self.cache.attach(_lib.fuse_get_context().contents.fuse)
 
     def destroy(self, path: str) -> None:
-        with self._fuse_lock:
-            self._fuse = None
-        if self.invalidate in self.kernel.on_change:
-            self.kernel.on_change.remove(self.invalidate)
+        self.cache.detach()
+        if self.cache.changed in self.kernel.on_change:
+            self.kernel.on_change.remove(self.cache.changed)
+        if self.cache.log_changed in self.kernel.log.watchers:
+            self.kernel.log.watchers.remove(self.cache.log_changed)
 
-    def invalidate(self) -> None:
-        """fuse_lowlevel_notify_inval_entry() for /dmesg, every name in /proc (with what is
-        below it) and the modules gone from /sys/module: the host looks them up again, fresh
-        sizes included. The directories themselves stay: they may be the roots of bind mounts
-        (`pseudokernel shell`), which would keep a dropped directory's stale names for good.
-        A directory's node ID is its st_ino (libfuse's high-level API without use_ino)."""
-        with self._fuse_lock:
-            if not self._fuse or not self.mountpoint:
-                return
-            session = _lib.fuse_get_session(self._fuse)
-            for path, names in self._volatile_names():
-                for retry in (False, True):
-                    nodeid = self._nodeid(path, fresh=retry)
-                    if nodeid is None:
-                        break
-                    errs = {_lib.fuse_lowlevel_notify_inval_entry(session, nodeid, raw, len(raw))
-                            for raw in (name.encode("utf-8", "surrogateescape") for name in names)}
-                    if errs != {-errno.ENOENT} or not self._nodeid_may_be_stale(path):
-                        break
-                    # no name known under it: the host may have dropped the directory and libfuse
-                    # given it a new ID (names cached under that one expire in ENTRY_TIMEOUT anyway)
-
-    def _nodeid(self, path: str, fresh: bool = False) -> int | None:
-        """The node ID of a directory of the mount, asked of the host by a `stat` process: a
-        thread of the daemon must never make a request to its own mount, since a kill -9 that
-        lands while libfuse holds that request leaves the thread waiting for an answer no one
-        will give and the mount dead for good (found by scripts/robustness faults)."""
-        if path == "/":
-            return FUSE_ROOT_ID
-        if fresh or self._nodeids.get(path) is None and self._nodeid_may_be_stale(path):
-            self._nodeid_asked[path] = time.monotonic()
-            try:
-                r = subprocess.run(["stat", "-c", "%i", self.mountpoint + path], capture_output=True, timeout=5)
-                self._nodeids[path] = int(r.stdout) if r.returncode == 0 else None
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                self._nodeids[path] = None
-        return self._nodeids[path]
-
-    def _nodeid_may_be_stale(self, path: str) -> bool:
-        return path != "/" and time.monotonic() - self._nodeid_asked.get(path, 0.0) >= ENTRY_TIMEOUT
-
-    def _volatile_names(self) -> list[tuple[str, set[str]]]:
-        out = [("/", {"dmesg"})]
-        for path, keep_present in (("/proc", False), ("/sys/module", True)):
+    def _names(self, path: str) -> set[str]:
+        try:
             node = lookup(self.root, path)
-            now = set(node.list()) if isinstance(node, Dir) else set()
-            before = self._listed.get(path, set())
-            self._listed[path] = now
-            out.append((path, before - now if keep_present else before | now))
-        return out
+        except OSError:
+            return set()
+        return set(node.list()) if isinstance(node, Dir) else set()
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _node(self, path: str):
         _keep_thread_state()
         try:
-            node = lookup(self.root, path)
+            node = self._lookup(path)
         except OSError as e:
             raise fuse.FuseOSError(e.errno or errno.EIO) from None
         if node is None:
             raise fuse.FuseOSError(errno.ENOENT)
+        return node
+
+    def _lookup(self, path: str) -> File | Dir | Link | None:
+        """lookup(), with the nodes found kept while the kernel's generation stays: building
+        the directories on a path again for every request was most of a request's cost. A
+        node reads the kernel when it is read, so only which nodes exist is kept, and every
+        change of the kernel moves the generation."""
+        gen = self.kernel.generation
+        nodes = self._nodes
+        if nodes.get("") != gen:
+            nodes = self._nodes = {"": gen}
+        node = nodes.get(path)
+        if node is None:
+            parent, _, name = path.rstrip("/").rpartition("/")
+            if not name:
+                return self.root
+            up = self._lookup(parent or "/")
+            node = up.child(name) if isinstance(up, Dir) else None
+            if node is not None and self.kernel.generation == gen:
+                nodes[path] = node
         return node
 
     def _opener(self, path: str) -> tuple[str, int]:
@@ -242,10 +214,10 @@ class KernelFS(fuse.Operations):
             comm = "?"
         return Caller(pid, comm, uid, gid)
 
-    def _may(self, node: File | Dir | Link, want: int) -> bool:
+    def _may(self, node: File | Dir | Link, want: int, who: tuple[int, int, int] | None = None) -> bool:
         """generic_permission(): want is a mask of 4 (read), 2 (write), 1 (exec/search);
         root passes, others get the owner's, the group's or the others' bits."""
-        uid, gid, _pid = fuse.fuse_get_context()
+        uid, gid, _pid = who or fuse.fuse_get_context()
         if uid == 0:
             return True
         mode = node.st_mode & 0o777
@@ -256,6 +228,15 @@ class KernelFS(fuse.Operations):
 
     @_killable
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
+        self.cache.seen(path, lookup=True)  # a lookup or a stat: the host keeps the answer
+        attrs = None
+        try:
+            attrs = self._getattr(path, fh)
+            return attrs
+        finally:
+            self.cache.answered(path, attrs is not None)
+
+    def _getattr(self, path: str, fh: Any) -> dict[str, Any]:
         node = self._node(path)
         t = int((node.mtime or self.boot) * 1e9)
         attrs = {
@@ -281,6 +262,7 @@ class KernelFS(fuse.Operations):
 
     def readdir(self, path: str, fh: Any) -> list[tuple[str, int, int]]:
         """Names with their types (d_type), so that `find -type f` need not stat each."""
+        self.cache.seen(path)
         node = self._node(path)
         if not isinstance(node, Dir):
             raise fuse.FuseOSError(errno.ENOTDIR)
@@ -339,6 +321,7 @@ class KernelFS(fuse.Operations):
 
     @_killable
     def open(self, path: str, fi: Any) -> int:
+        self.cache.seen(path)
         node = self._node(path)
         if not isinstance(node, File):
             raise fuse.FuseOSError(errno.EISDIR)
@@ -350,7 +333,8 @@ class KernelFS(fuse.Operations):
             raise fuse.FuseOSError(errno.EACCES)
         if not served and acc != os.O_WRONLY and (not node.mode & 0o444 or (node.read is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
-        if not self._may(node, {os.O_RDONLY: 4, os.O_WRONLY: 2}.get(acc, 6)):
+        who = fuse.fuse_get_context()
+        if not self._may(node, {os.O_RDONLY: 4, os.O_WRONLY: 2}.get(acc, 6), who):
             raise fuse.FuseOSError(errno.EACCES)
         h = Handle(node, nonblock=bool(fi.flags & os.O_NONBLOCK))
         if served:
@@ -362,13 +346,17 @@ class KernelFS(fuse.Operations):
         elif node.stream:
             records = self.kernel.log.records()
             h.seq = records[0].seq if records else self.kernel.log.next_seq
+            h.closed = threading.Event()
         elif acc != os.O_WRONLY:
-            h.data = self._snapshot(path, node, for_open=True) if node.size is None else self._content(node)
-        fi.direct_io = 1 if node.direct else 0
-        fi.keep_cache = 0
+            reader = Reader(who[0], who[0] == 0 or who[0] == self.uid)
+            h.data = self._snapshot(path, node, for_open=True) if node.size is None else self._content(node, reader)
+        # the host keeps a cached file's pages from one open to the next (they are dropped
+        # when its state changes), and every other's pages (dmesg's) at no open
+        fi.direct_io = 1 if node.direct and not node.cache else 0
+        fi.keep_cache = 1 if node.cache else 0
         fh = next(self._fh)
         self.handles[fh] = h
-        self._opened[self._opener(path)] = fh
+        self._opened[(path, who[2])] = fh
         fi.fh = fh
         return 0
 
@@ -394,6 +382,10 @@ class KernelFS(fuse.Operations):
                 raise
         if h.node.stream:
             return self._read_record(h, size)
+        if not fi.lock_owner and h.node.direct and not h.node.cache:
+            # a page-cache read of a direct_io file: the host would keep what it read, and
+            # stop at a size it may hold from before a change (module code, a load)
+            raise fuse.FuseOSError(errno.EINVAL)
         return h.data[offset : offset + size]
 
     @staticmethod
@@ -420,7 +412,7 @@ class KernelFS(fuse.Operations):
                 return text
             if h.nonblock:
                 raise fuse.FuseOSError(errno.EAGAIN)
-            if h.closed.is_set() or sigpending.stopping():
+            if (h.closed is not None and h.closed.is_set()) or sigpending.stopping():
                 return b""
             if sigpending.signal_pending():
                 raise fuse.FuseOSError(errno.EINTR)
@@ -481,7 +473,7 @@ class KernelFS(fuse.Operations):
         direction, size = (cmd >> 30) & 3, (cmd >> 16) & 0x3FFF
         inbuf = ctypes.string_at(data, size) if direction & 1 and size and data else None
         out_size = size if direction & 2 else 0
-        with sigpending.interruptible(_request_interrupted()):
+        with sigpending.interruptible(_interrupted):
             ret, out = self._served(h.file.ioctl, cmd, arg or 0, inbuf, out_size)
         if out and data:
             ctypes.memmove(data, out, len(out))
@@ -518,7 +510,8 @@ class KernelFS(fuse.Operations):
         _keep_thread_state()
         h = self.handles.pop(fi.fh, None)
         if h is not None:
-            h.closed.set()
+            if h.closed is not None:
+                h.closed.set()
             if h.file is not None:
                 try:
                     h.file.release()
@@ -537,13 +530,13 @@ class KernelFS(fuse.Operations):
 
 
 def mount_options(allow_other: bool = False) -> dict[str, Any]:
-    """Names cached briefly and dropped on change (KernelFS.invalidate), attributes and
-    missing names never: every stat() sees the kernel as it is now."""
+    """Names and attributes cached by the host and invalidated at each change of the kernel
+    (fs/hostcache.py); missing names never: a name a module creates is there at once."""
     opts: dict[str, Any] = {
         "fsname": "pseudokernel",
         "subtype": "pseudokernel",
-        "attr_timeout": 0,
-        "entry_timeout": ENTRY_TIMEOUT,
+        "attr_timeout": ATTR_TIMEOUT,
+        "entry_timeout": ATTR_TIMEOUT,
         "negative_timeout": 0,
     }
     if allow_other:

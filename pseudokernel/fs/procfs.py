@@ -253,10 +253,11 @@ def proc_entry(kernel: Kernel, rec) -> Dir | File | Link:
     API records it; this view builds the node): directories list what was created in them. A
     file with proc_ops is served per open (vfs.open_proc: its own open, read, write, lseek and
     release run as on the real kernel). A single_open() or seq_operations file is read
-    through its callbacks at open (seq_file.read_proc_entry) and its size is its content's
-    length, like every file of the mount's /proc: the host's splice (sendfile(), busybox cat)
-    stops at st_size. So a stat() runs its show once (the open right after it reads that
-    same snapshot), where the real kernel, which reports 0, runs nothing."""
+    through its callbacks at open (seq_file.read_proc_entry). Its size is 4096, as a served
+    file's, not its content's length: the host caches attributes, and the module's output
+    may change at any moment the daemon does not see, so a stat() runs nothing (nor does
+    the real kernel's, which reports 0), and the host's splice, which would stop at a size
+    it holds, is refused (fs/mount.py): sendfile() readers fall back to read()."""
     if rec.info.get("dir"):
         own = KERNEL_FILES.get(rec.info.get("path", ""), {}) if not rec.owner else {}
 
@@ -278,4 +279,4 @@ def proc_entry(kernel: Kernel, rec) -> Dir | File | Link:
             return vfs.open_proc(kernel, caller, rec, flags)
 
         return File(lambda reader: kernel.read_module_file(rec), mode, SERVED_SIZE, open=opener, device=True)
-    return File(lambda reader: kernel.read_module_file(rec), mode, None)
+    return File(lambda reader: kernel.read_module_file(rec), mode, SERVED_SIZE)

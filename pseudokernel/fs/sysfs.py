@@ -90,7 +90,8 @@ def sections_dir(kernel: Kernel, mod: Module) -> Dir:
 
     def child(name: str):
         if name in mod.sections:
-            return File(show(mod.sections[name]), 0o400, MODULE_SECT_READ_SIZE, None, mod.load_time)
+            # 0400: only the privileged open it, who all see the same address
+            return File(show(mod.sections[name]), 0o400, MODULE_SECT_READ_SIZE, None, mod.load_time, cache=True)
         return None
 
     return Dir(lambda: kernfs_order(list(mod.sections)), child, 0o755, mod.load_time)
@@ -102,7 +103,7 @@ def notes_dir(mod: Module) -> Dir | None:
 
     def child(name: str):
         data = mod.notes.get(name)
-        return File(lambda r: data, 0o444, len(data), None, mod.load_time) if data is not None else None
+        return File(lambda r: data, 0o444, len(data), None, mod.load_time, cache=True) if data is not None else None
 
     return Dir(lambda: kernfs_order(list(mod.notes)), child, 0o755, mod.load_time)
 
@@ -123,14 +124,40 @@ def _formed(kernel: Kernel) -> list[Module]:
         return [m for m in kernel.modules if m.state != State.UNFORMED]
 
 
+def _module_named(kernel: Kernel, kname: str) -> Module | None:
+    """The module whose directory is kname: sysfs_name(mod->name), "a/b" lives in a!b."""
+    mod = kernel.find_module(kname)
+    if mod is None or sysfs_name(mod.name) != kname:
+        # only a module whose name has a '/' is found under another name
+        mod = next((m for m in _formed(kernel) if sysfs_name(m.name) == kname), None) if "!" in kname else None
+    return mod
+
+
+def module_fingerprint(kernel: Kernel, kname: str) -> tuple | None:
+    """Everything /sys/module/<kname>/ shows, but parameter values and uevent, which are read
+    anew at each open: the host may keep the directory's names, attributes and its sections'
+    and notes' contents while this stays the same (fs/hostcache.py). A file added to
+    module_dir() that shows something else must add it here. The module itself stands for
+    what is fixed at load (sections, notes, parameters, versions, sizes), by identity."""
+    mod = _module_named(kernel, kname)
+    if mod is None:
+        return None
+    return (mod, mod.state, mod.refcnt, mod.taints, tuple(id(u) for u in mod.source_list),
+            tuple(kernel.module_drivers(mod).items()), mod.core_layout.size, mod.init_layout.size)
+
+
+def modules_version(kernel: Kernel) -> tuple:
+    """Moves whenever a module_fingerprint() may have: a module's state, refcnt or taints
+    was set (Module.changes: holders move with refcnt, sizes with state) or a driver link
+    came or went. Cheap, so the mount can ask it after every system call."""
+    return Module.changes, tuple((key, tuple(links)) for key, links in kernel.drivers.items())
+
+
 def module_root(kernel: Kernel, boot: float) -> Dir:
     """Each module's directory is named sysfs_name(mod->name): "a/b" lives in a!b."""
 
     def child(kname: str):
-        mod = kernel.find_module(kname)
-        if mod is None or sysfs_name(mod.name) != kname:
-            # only a module whose name has a '/' is found under another name
-            mod = next((m for m in _formed(kernel) if sysfs_name(m.name) == kname), None) if "!" in kname else None
+        mod = _module_named(kernel, kname)
         return module_dir(kernel, mod) if mod is not None else None
 
     return Dir(lambda: kernfs_order([sysfs_name(m.name) for m in _formed(kernel)]), child, 0o755, boot,

@@ -34,6 +34,10 @@ class File:
     mtime: float | None = None
     stream: bool = False  # /dev/kmsg: one record per read(), not a byte range
     direct: bool = True  # no page cache: each open reads the kernel anew
+    # the host keeps the content from one open to the next: only for a pure function of the
+    # kernel's tracked state, the same for every reader who may open it, with its exact size
+    # (fs/hostcache.py drops it when that state changes)
+    cache: bool = False
     # a file a module serves: open(caller, flags) -> a handle whose read, write, ioctl, poll
     # and release run the module's methods (vfs.ModuleFile); a device node uses it for every
     # open, a /proc file for the opens that write

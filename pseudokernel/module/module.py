@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 class State(enum.IntEnum):
@@ -47,6 +48,8 @@ class ModuleSymbol:
     size: int
     type: str
     core: bool
+
+_VISIBLE = frozenset({"state", "refcnt", "taints"})  # what /sys/module/NAME/ shows that moves
 
 
 @dataclass
@@ -92,6 +95,14 @@ class Module:
     load_time: float = field(default_factory=time.time)
     # what the emulator learnt while running this module's code
     report: dict = field(default_factory=dict)
+    # moves whenever any module's state, refcnt or taints is set: /sys/module shows them, and
+    # the mount asks for what it shows again only when this moved (fs/sysfs.module_fingerprint)
+    changes: ClassVar[int] = 0
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name in _VISIBLE:
+            Module.changes += 1  # after the value: who sees the count sees the value
 
     def __hash__(self) -> int:
         return id(self)

@@ -1,0 +1,224 @@
+"""The host kernel caches names, attributes and some contents of the mount (fs/hostcache.py):
+no stat or read may see the kernel as it was before a change that has returned. Each test
+first makes the host cache what it then changes, and reads it back at once."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from pkrun import pk
+from realref import PREBUILT
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
+
+
+@pytest.fixture(scope="module")
+def mount(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hostcache")
+    mnt = base / "mnt"
+    os.environ["PSEUDOKERNEL_STATE"] = str(base / "state")
+    r = pk("up", "--drop", str(base / "drop"), "--budget", "2", mount=mnt)
+    assert r.returncode == 0, r.stderr.decode()
+    yield mnt
+    pk("down", mount=mnt)
+    subprocess.run(["fusermount3", "-u", "-z", str(mnt)], capture_output=True)
+
+
+def insmod(mnt: Path, name: str, *args: str) -> None:
+    r = pk("insmod", str(PREBUILT / f"{name}.ko"), *args, mount=mnt)
+    assert r.returncode == 0, r.stderr.decode()
+
+
+def rmmod(mnt: Path, name: str) -> None:
+    r = pk("rmmod", name, mount=mnt)
+    assert r.returncode == 0, r.stderr.decode()
+
+
+def read(path: Path) -> bytes:
+    """open, fstat, read to the end, close: what cat does."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fstat(fd)
+        out = b""
+        while chunk := os.read(fd, 65536):
+            out += chunk
+        return out
+    finally:
+        os.close(fd)
+
+
+def sendfile(path: Path) -> bytes | None:
+    """What busybox cat does: sendfile() from the file (through the host's page cache);
+    None when the mount refuses it (the reader then falls back to read())."""
+    r, w = os.pipe()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        out = b""
+        while True:
+            try:
+                n = os.sendfile(w, fd, None, 65536)
+            except OSError as e:
+                assert e.errno == errno.EINVAL, e
+                return None
+            if not n:
+                return out
+            out += os.read(r, n)
+    finally:
+        os.close(fd)
+        os.close(r)
+        os.close(w)
+
+
+def modules(mnt: Path) -> dict[str, str]:
+    return {line.split()[0]: line for line in read(mnt / "proc/modules").decode().splitlines()}
+
+
+def test_a_parameter_written_reads_back_at_once(mount):
+    insmod(mount, "hello", "count=1")
+    try:
+        count = mount / "sys/module/hello/parameters/count"
+        for value in (b"7", b"12", b"-3", b"7"):
+            assert read(count) and os.stat(count).st_size == 4096  # cached name and attributes
+            with open(count, "wb") as f:
+                f.write(value)
+            assert read(count) == value + b"\n"
+            assert sendfile(count) in (None, value + b"\n")
+            assert os.stat(count).st_size == 4096
+    finally:
+        rmmod(mount, "hello")
+
+
+def test_an_unloaded_module_is_gone_at_once(mount):
+    insmod(mount, "hello")
+    d = mount / "sys/module/hello"
+    section = d / "sections/.init.text"
+    assert read(section).startswith(b"0x") and read(d / "initstate") == b"live\n"  # contents cached
+    assert os.stat(d).st_nlink > 2 and os.stat(section).st_size == 19
+    rmmod(mount, "hello")
+    for path in (d, section, d / "initstate", d / "sections"):
+        with pytest.raises(FileNotFoundError):
+            os.stat(path)
+    with pytest.raises(FileNotFoundError):
+        read(section)
+    assert "hello" not in os.listdir(mount / "sys/module")
+
+
+def test_proc_modules_right_after_a_load_and_an_unload(mount):
+    path = mount / "proc/modules"
+    before = read(path)
+    os.stat(path)  # a read leaves the host's atime stale: this stat asks again
+    assert os.stat(path).st_size == len(before)  # and this one is the host's
+    insmod(mount, "hello")
+    try:
+        size = os.stat(path).st_size  # before any read
+        now = read(path)
+        assert b"hello 16384 0 - Live" in now and size == len(now)
+        assert sendfile(path) in (None, now)
+    finally:
+        rmmod(mount, "hello")
+    size = os.stat(path).st_size
+    assert read(path) == before and size == len(before)
+    assert sendfile(path) in (None, before)
+
+
+def test_refcnt_and_holders_move_with_a_user(mount):
+    insmod(mount, "exporter")
+    ex = mount / "sys/module/exporter"
+    try:
+        assert read(ex / "refcnt") == b"0\n" and os.listdir(ex / "holders") == []
+        insmod(mount, "importer")
+        assert read(ex / "refcnt") == b"1\n"
+        assert os.listdir(ex / "holders") == ["importer"]
+        assert modules(mount)["exporter"].split()[3] == "importer,"
+        rmmod(mount, "importer")
+        assert read(ex / "refcnt") == b"0\n" and os.listdir(ex / "holders") == []
+    finally:
+        rmmod(mount, "exporter")
+
+
+def test_a_module_loaded_again_shows_its_new_sections(mount):
+    """Cached section addresses belong to one load of the module: after an unload and a load
+    elsewhere in memory, they are the new ones (as /proc/modules, never cached, says)."""
+
+    def offsets() -> dict[str, int]:
+        base = int(re.search(r" 0x([0-9a-f]+)", modules(mount)["hello"]).group(1), 16)
+        sections = mount / "sys/module/hello/sections"
+        return {name: int(read(sections / name), 16) - base for name in os.listdir(sections)}
+
+    insmod(mount, "hello")
+    first = offsets()
+    rmmod(mount, "hello")
+    insmod(mount, "exporter")  # takes the memory hello had
+    try:
+        insmod(mount, "hello")
+        assert offsets() == first
+        rmmod(mount, "hello")
+    finally:
+        rmmod(mount, "exporter")
+
+
+def test_what_module_code_shows_is_never_cached(mount):
+    insmod(mount, "kobj")
+    try:
+        ro = mount / "sys/kernel/pkkobj/ro"
+        first = read(ro)
+        assert re.fullmatch(rb"read \d+ of pkkobj/ro\n", first)
+        n = int(first.split()[1])
+        assert read(ro) == f"read {n + 1} of pkkobj/ro\n".encode()  # its show() ran again
+        assert os.stat(ro).st_size == 4096
+        value = mount / "sys/kernel/pkkobj/value"
+        assert read(value) == b"5\n"
+        with open(value, "wb") as f:
+            f.write(b"42")
+        assert read(value) == b"42\n"
+    finally:
+        rmmod(mount, "kobj")
+    with pytest.raises(FileNotFoundError):
+        os.stat(mount / "sys/kernel/pkkobj/ro")
+
+
+def test_dmesg_grows_at_once(mount):
+    size = os.stat(mount / "dmesg").st_size
+    assert len(read(mount / "dmesg")) == size
+    os.stat(mount / "dmesg")
+    insmod(mount, "hello")
+    rmmod(mount, "hello")
+    size = os.stat(mount / "dmesg").st_size  # before any read
+    text = read(mount / "dmesg")
+    assert text.endswith(b"hello: goodbye world\n") and size == len(text)
+    assert sendfile(mount / "dmesg") == text  # page-cache reads of dmesg are served (mmap)
+
+
+def test_lookups_racing_with_changes_keep_no_old_attributes(mount):
+    """Another process looking dmesg and /proc/modules up again and again while modules load
+    and unload: the host makes new inodes from lookups answered while a change lands."""
+    stop = threading.Event()
+
+    def look() -> None:
+        while not stop.is_set():
+            for name in ("dmesg", "proc/modules"):
+                try:
+                    os.stat(mount / name)
+                except OSError:
+                    pass
+
+    lookers = [threading.Thread(target=look) for _ in range(2)]
+    for t in lookers:
+        t.start()
+    try:
+        for _ in range(15):
+            insmod(mount, "hello")
+            rmmod(mount, "hello")
+            for name in ("dmesg", "proc/modules"):
+                size = os.stat(mount / name).st_size
+                assert size == len(read(mount / name)), name
+    finally:
+        stop.set()
+        for t in lookers:
+            t.join()
