@@ -19,7 +19,8 @@ of that module's fingerprint (fs/sysfs.module_fingerprint); they are invalidated
 moves, or when the module goes. Every other path is invalidated at every change.
 
 Names that went away are also dropped (fuse_lowlevel_notify_inval_entry) for /sys/module and
-/proc, and /dmesg and /proc/kmsg at each record: the host's sendfile() reads a page-cache
+/proc, and the names of files sized by their content at each change (/proc's files, and
+/dmesg and /proc/kmsg at each record): the host's sendfile() reads a page-cache
 file up to the size it holds, which only a new lookup refreshes (an invalidated attribute is
 asked again by a stat, not by a splice). That needs the node ID of the parent directory,
 which is its st_ino (the high-level API without use_ino), asked by a `stat` process.
@@ -195,6 +196,10 @@ class HostCache:
         if top:
             listed = self._names("/proc")
             entries.extend(("/proc", name) for name in top if name not in listed)
+        # a file sized by its content (/proc's, dmesg) is read by sendfile() up to the size the
+        # host holds: its name is dropped, so the next open looks it up and learns the new size
+        sized = [p.rpartition("/") for p in paths if p.startswith("/proc/") or p == "/dmesg"]
+        entries.extend((parent or "/", name) for parent, _, name in sized if (parent or "/", name) not in entries)
         if paths or entries:
             self._send(paths, entries, wait)
 
