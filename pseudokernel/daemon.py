@@ -139,7 +139,7 @@ class Daemon:
             if trace:
                 trace.failed(e.errno or errno.EIO)
             if origin == "drop" and e.errno == errno.ETXTBSY:
-                return {"errno": e.errno}  # still being written: its close will bring it back
+                return {"errno": e.errno}  # still being written: its close will bring it back (no trace)
             self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
                         "result": errno.errorcode.get(e.errno, "EIO"), "errno": e.errno})
             return {"errno": e.errno, "outcome": "error", **({"trace": trace.finish()} if trace else {})}
@@ -148,7 +148,27 @@ class Daemon:
         return self.load_data(data, args, flags, filename, origin, trace=trace)
 
     def load_path(self, path: str, args: str) -> dict:
-        """The drop folder's load: the reply (errno, name, exports or unknown_symbols)."""
+        """The drop folder's load: the reply (errno, name, exports or unknown_symbols). Its
+        trace goes to traces/FILE.txt in the state directory (`pseudokernel status` shows it),
+        since nobody is there to read a reply."""
+        reply = self._load_path(path, args)
+        if "trace" in reply:
+            self.write_trace(os.path.basename(path), reply.pop("trace"))
+        return reply
+
+    def write_trace(self, filename: str, steps: list[dict]) -> None:
+        from .print_trace import format_trace
+
+        try:
+            traces = self.paths.dir / "traces"
+            traces.mkdir(exist_ok=True)
+            tmp = traces / f".{filename}.txt.tmp"
+            tmp.write_text(format_trace(steps))
+            tmp.replace(traces / f"{filename}.txt")  # a reader sees the whole trace or the last one
+        except OSError as e:
+            log.warning("drop folder: cannot write the trace of %s: %s", filename, e.strerror)
+
+    def _load_path(self, path: str, args: str) -> dict:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as e:
@@ -158,7 +178,7 @@ class Daemon:
             if not self._inside_drop(fd):
                 log.warning("drop folder: %s is not a file of the drop folder; ignored", path)
                 return {"errno": errno.EPERM}
-            return self.load_fd(fd, args, 0, path, "drop")
+            return self.load_fd(fd, args, 0, path, "drop", LoadTrace(self.kernel.log))
         finally:
             os.close(fd)
 

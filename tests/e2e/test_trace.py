@@ -65,3 +65,18 @@ def test_layout_matches_sysfs(daemon, tmp_path):
     assert ET.parse(svg).getroot().tag.endswith("svg")
     r = pk("layout", "nosuch", mount=mount)
     assert r.returncode == 1 and b"no module 'nosuch' is loaded" in r.stderr
+
+
+def test_the_drop_folder_writes_each_loads_trace(daemon):
+    import shutil
+
+    from pkrun import wait_for
+
+    mount, drop = daemon
+    state = Path(json.loads(pk("status", "--json", mount=mount).stdout)["state"])
+    shutil.copy(PREBUILT / "hello.ko", drop / "hello.ko")
+    shutil.copy(PREBUILT / "unknown_sym.ko", drop / "unknown_sym.ko")
+    assert wait_for(lambda: (state / "traces" / "unknown_sym.ko.txt").exists()
+                    and (state / "traces" / "hello.ko.txt").exists())
+    assert "returned 0" in (state / "traces" / "hello.ko.txt").read_text()
+    assert "simplify_symbols       FAILED: -ENOENT" in (state / "traces" / "unknown_sym.ko.txt").read_text()
