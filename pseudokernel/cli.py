@@ -204,6 +204,51 @@ def mod_strerror(err: int) -> str:
     }.get(err) or os.strerror(err)
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Load FILE through the daemon with the loader's trace on; print the trace (text or JSON)."""
+    import json
+
+    from .print_trace import format_trace
+
+    try:
+        fd = os.open(args.file, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        err("trace", f"could not load module {args.file}: {e.strerror}")
+        return 1
+    try:
+        reply = request(args.mount, {"op": "insmod", "filename": os.path.abspath(args.file),
+                                     "args": " ".join(args.params), "trace": True}, [fd])
+    except NoDaemon as e:
+        return no_daemon("trace", str(e), e.why)
+    finally:
+        os.close(fd)
+    steps = reply.get("trace", [])
+    sys.stdout.write(json.dumps(steps, indent=1) + "\n" if args.json else format_trace(steps))
+    if reply.get("errno"):
+        err("trace", f"could not insert module {args.file}: {mod_strerror(reply['errno'])}")
+        return 1
+    return 0
+
+
+def cmd_layout(args: argparse.Namespace) -> int:
+    """Draw a loaded module's memory: its regions, sections, permissions (text or --svg)."""
+    from .draw_layout import draw_svg, draw_text
+
+    try:
+        reply = request(args.mount, {"op": "layout", "name": args.name})
+    except NoDaemon as e:
+        return no_daemon("layout", str(e), e.why)
+    if reply.get("errno"):
+        err("layout", reply.get("error") or os.strerror(reply["errno"]))
+        return 1
+    if args.svg:
+        with open(args.svg, "w") as f:
+            f.write(draw_svg(reply["layout"]))
+    else:
+        sys.stdout.write(draw_text(reply["layout"]))
+    return 0
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -276,6 +321,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--since", type=float, default=0.0, help="only outcomes after this Unix time")
+
+    p = add("trace", cmd_trace, "load a module through the daemon and print each step of the load")
+    p.add_argument("file")
+    p.add_argument("params", nargs="*", help="module parameters (name=value)")
+    p.add_argument("--json", action="store_true", help="the trace as JSON")
+    p = add("layout", cmd_layout, "draw a loaded module's memory: regions, sections, permissions")
+    p.add_argument("name")
+    p.add_argument("--svg", metavar="FILE", help="write the picture as SVG to FILE")
 
     p = add("profile", cmd_profile, "build a kernel profile: profile build --headers DIR [--image FILE]")
     p.add_argument("action", choices=("build",))

@@ -25,7 +25,9 @@ from .kmod import FEATURES_WITH_ZLIB
 from .kmod.compress import kmod_file_open
 from .kmod.log import KmodError
 from .module import LoadError
+from .module.layout import module_layout
 from .module.module import State
+from .module.trace import LoadTrace
 from .paths import StatePaths, state_paths
 from .profile import KernelProfile
 
@@ -77,23 +79,31 @@ class Daemon:
                 self.outcomes[record["name"]] = record
             self.outcome_cond.notify_all()
 
-    def load_data(self, data: bytes, args: str | None, flags: int, filename: str, origin: str, syscall: str = "finit") -> dict:
+    def load_data(self, data: bytes, args: str | None, flags: int, filename: str, origin: str, syscall: str = "finit",
+                  trace: LoadTrace | None = None) -> dict:
         """finit_module() of a file's bytes, or init_module() of an image kmod prepared.
 
         A compressed file from the drop folder is inflated first, as kmod does for a kernel
-        without in-kernel decompression (Debian's 6.1)."""
+        without in-kernel decompression (Debian's 6.1). With a trace, the reply carries it."""
+        reply = self._load_data(data, args, flags, filename, origin, syscall, trace)
+        if trace:
+            reply["trace"] = trace.finish()
+        return reply
+
+    def _load_data(self, data: bytes, args: str | None, flags: int, filename: str, origin: str, syscall: str,
+                   trace: LoadTrace | None) -> dict:
         k = self.kernel
         try:
             if syscall == "init":
-                mod = k.init_module(data, args)
+                mod = k.init_module(data, args, trace)
             else:
                 # only the drop folder inflates: a compressed file given to finit_module()
                 # itself is refused as the kernel without in-kernel decompression refuses it
                 kfile = kmod_file_open(data, FEATURES_WITH_ZLIB) if origin == "drop" and len(data) >= 6 else None
                 if kfile is not None and not kfile.direct:
-                    mod = k.init_module(kfile.contents, args)
+                    mod = k.init_module(kfile.contents, args, trace)
                 else:
-                    mod = k.finit_module(data, args, flags, filename)
+                    mod = k.finit_module(data, args, flags, filename, trace)
         except LoadError as e:
             outcome = e.reason if e.reason in ("oops", "budget", "panic") else errno.errorcode.get(e.errno, str(e.errno))
             name = _guess_name(filename)
@@ -117,21 +127,48 @@ class Daemon:
         log.info("load %s: %s live", filename, mod.name)
         return {"errno": 0, "name": mod.name, "exports": [s.name for s in mod.syms]}
 
-    def load_fd(self, fd: int, args: str | None, flags: int, filename: str, origin: str) -> dict:
+    def load_fd(self, fd: int, args: str | None, flags: int, filename: str, origin: str,
+                trace: LoadTrace | None = None) -> dict:
         from .server import kernel_read_file
 
+        if trace:
+            trace.begin("kernel_read_file")
         try:
             data = kernel_read_file(fd)
         except OSError as e:
+            if trace:
+                trace.failed(e.errno or errno.EIO)
             if origin == "drop" and e.errno == errno.ETXTBSY:
-                return {"errno": e.errno}  # still being written: its close will bring it back
+                return {"errno": e.errno}  # still being written: its close will bring it back (no trace)
             self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
                         "result": errno.errorcode.get(e.errno, "EIO"), "errno": e.errno})
-            return {"errno": e.errno, "outcome": "error"}
-        return self.load_data(data, args, flags, filename, origin)
+            return {"errno": e.errno, "outcome": "error", **({"trace": trace.finish()} if trace else {})}
+        if trace:
+            trace.end(file=filename, bytes=len(data))
+        return self.load_data(data, args, flags, filename, origin, trace=trace)
 
     def load_path(self, path: str, args: str) -> dict:
-        """The drop folder's load: the reply (errno, name, exports or unknown_symbols)."""
+        """The drop folder's load: the reply (errno, name, exports or unknown_symbols). Its
+        trace goes to traces/FILE.txt in the state directory (`pseudokernel status` shows it),
+        since nobody is there to read a reply."""
+        reply = self._load_path(path, args)
+        if "trace" in reply:
+            self.write_trace(os.path.basename(path), reply.pop("trace"))
+        return reply
+
+    def write_trace(self, filename: str, steps: list[dict]) -> None:
+        from .print_trace import format_trace
+
+        try:
+            traces = self.paths.dir / "traces"
+            traces.mkdir(exist_ok=True)
+            tmp = traces / f".{filename}.txt.tmp"
+            tmp.write_text(format_trace(steps))
+            tmp.replace(traces / f"{filename}.txt")  # a reader sees the whole trace or the last one
+        except OSError as e:
+            log.warning("drop folder: cannot write the trace of %s: %s", filename, e.strerror)
+
+    def _load_path(self, path: str, args: str) -> dict:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as e:
@@ -141,7 +178,7 @@ class Daemon:
             if not self._inside_drop(fd):
                 log.warning("drop folder: %s is not a file of the drop folder; ignored", path)
                 return {"errno": errno.EPERM}
-            return self.load_fd(fd, args, 0, path, "drop")
+            return self.load_fd(fd, args, 0, path, "drop", LoadTrace(self.kernel.log))
         finally:
             os.close(fd)
 
@@ -185,15 +222,24 @@ class Daemon:
             filename = msg.get("filename", "")
             if not fds:
                 return {"errno": errno.EBADF, "error": "no module image: it travels as a file descriptor"}
+            trace = LoadTrace(self.kernel.log) if msg.get("trace") else None
             if msg.get("init_module"):
                 from .server import copy_module_from_user
 
                 data = copy_module_from_user(fds[0])
-                return self.load_data(data, args, 0, filename, "insmod", "init")
-            return self.load_fd(fds[0], args, flags, filename, "insmod")
+                if trace:
+                    trace.begin("copy_module_from_user")
+                    trace.end(bytes=len(data))
+                return self.load_data(data, args, 0, filename, "insmod", "init", trace)
+            return self.load_fd(fds[0], args, flags, filename, "insmod", trace)
         if op == "rmmod":
             err = self.unload(msg["name"], int(msg.get("flags", os.O_NONBLOCK)), "rmmod")
             return {"errno": err, "report": [] if err else self.kernel.last_report}
+        if op == "layout":  # `pseudokernel layout NAME`: the module's regions and sections
+            mod = self.kernel.find_module(msg["name"])
+            if mod is None:
+                return {"errno": errno.ENOENT, "error": f"no module {msg['name']!r} is loaded"}
+            return {"errno": 0, "layout": module_layout(self.kernel, mod)}
         if op == "report":  # `pseudokernel rmmod --report`: what the module's last unload left
             return {"errno": 0, "report": self.unload_reports.get(msg["name"], [])}
         if op == "wait":

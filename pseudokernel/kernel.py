@@ -31,6 +31,7 @@ from .module.kallsyms import find_kallsyms_symbol
 from .module.main import __module_get as _module_get_ref
 from .module.main import delete_module, load_module, module_put, try_module_get
 from .module.module import Module, State
+from .module.trace import LoadTrace
 from .profile import KernelProfile
 from .unwind import OrcTable
 
@@ -402,8 +403,10 @@ class Kernel:
 
     # -- the syscalls ----------------------------------------------------------------------
 
-    def finit_module(self, data: bytes, args: str | None = "", flags: int = 0, filename: str = "") -> Module:
-        """Load a module image; returns the LIVE module or raises LoadError(errno)."""
+    def finit_module(self, data: bytes, args: str | None = "", flags: int = 0, filename: str = "",
+                     trace: LoadTrace | None = None) -> Module:
+        """Load a module image; returns the LIVE module or raises LoadError(errno). A trace
+        records each step of the load (module/trace.py)."""
         if flags & ~(MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC | MODULE_INIT_COMPRESSED_FILE):
             raise LoadError(errno.EINVAL, "flags")
         if not data:
@@ -411,14 +414,14 @@ class Kernel:
         if flags & MODULE_INIT_COMPRESSED_FILE:
             raise LoadError(errno.EOPNOTSUPP, "in-kernel decompression")
         with self.syscall("insmod", "init"):
-            return load_module(self, data, args, flags, filename)
+            return load_module(self, data, args, flags, filename, trace)
 
-    def init_module(self, data: bytes, args: str | None = "") -> Module:
+    def init_module(self, data: bytes, args: str | None = "", trace: LoadTrace | None = None) -> Module:
         """init_module(2): the image in memory (kmod's path for compressed or forced files)."""
         if len(data) < 64:
             raise LoadError(errno.ENOEXEC, "shorter than an ELF header")
         with self.syscall("insmod", "init"):
-            return load_module(self, data, args, 0, "")
+            return load_module(self, data, args, 0, "", trace)
 
     def delete_module(self, name: str, flags: int = O_NONBLOCK) -> None:
         """Unload a module: raises OSError(errno) as the syscall fails. What the module left

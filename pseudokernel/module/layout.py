@@ -9,11 +9,17 @@ after init is freed) to core. The resulting sizes are what /proc/modules and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..bits import PAGE_SIZE
 from .elf import INIT_OFFSET_MASK, SHF_ALLOC, SHF_EXECINSTR, SHF_RO_AFTER_INIT, SHF_WRITE, SYM, LoadInfo
-from .module import Module
+from .module import Module, ModuleLayout
+from .strict_rwx import section_permission
+
+if TYPE_CHECKING:
+    from ..state import KernelState
 
 ARCH_SHF_SMALL = 0
 SIZEOF_MOD_KALLSYMS = 32  # struct mod_kallsyms: symtab, num_symtab, strtab, typetab
@@ -170,3 +176,44 @@ def layout_symtab(mod: Module, info: LoadInfo, strict_rwx: bool = True, kallsyms
     init.size += nsrc
     init.size = strict_align(init.size)
     return out
+
+
+# -- what `pseudokernel trace` and `pseudokernel layout` show of the layout ------------------
+
+def layout_dict(lay: ModuleLayout) -> dict[str, int]:
+    return {"base": lay.base, "size": lay.size, "text_size": lay.text_size, "ro_size": lay.ro_size,
+            "ro_after_init_size": lay.ro_after_init_size}
+
+
+def section_rows(ranges: Iterable[tuple[str, int, int]], core: ModuleLayout, init: ModuleLayout,
+                 strict: bool) -> list[dict]:
+    """Each section (name, address, size) with its region and the page permission
+    strict_rwx.c gives it there, by address."""
+    rows = []
+    for name, addr, size in ranges:
+        region, perm = "-", "-"
+        for which, lay in (("core", core), ("init", init)):
+            if lay.size and lay.base <= addr < lay.base + lay.size:
+                region, perm = which, section_permission(lay, addr - lay.base, strict, which == "core")
+        rows.append({"name": name, "addr": addr, "size": size, "region": region, "perm": perm})
+    rows.sort(key=lambda r: (r["addr"], r["name"]))
+    return rows
+
+
+def module_layout(kernel: KernelState, mod: Module) -> dict:
+    """The module's memory as the kernel holds it: core, init as it was at load (freed once
+    the module went LIVE), each section, and where init, exit and __this_module are. Plain
+    data (JSON as it is) for the daemon to send and draw_layout.py to draw."""
+    freed = mod.init_layout_at_load is not None
+    init = mod.init_layout_at_load if freed else mod.init_layout
+    strict = kernel.profile.enabled("STRICT_MODULE_RWX")
+    ranges = [(name, addr, size) for name, (addr, size) in mod.section_ranges.items()]
+    symbols = []
+    for what, addr in (("init", mod.init), ("exit", mod.exit), ("__this_module", mod.struct_addr)):
+        if addr:
+            names = [s.name for s in mod.kallsyms if s.value == addr and s.name and s.type in "tTdDbB"]
+            symbols.append({"what": what, "addr": addr, "symbol": names[0] if names else what})
+    return {"name": mod.name, "state": mod.state.name, "strict_rwx": strict,
+            "core": {**layout_dict(mod.core_layout), "freed": False},
+            "init": {**layout_dict(init), "freed": freed},
+            "sections": section_rows(ranges, mod.core_layout, init, strict), "symbols": symbols}

@@ -6,6 +6,7 @@ releases what the steps before took, in reverse, as the kernel's goto ladder doe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from errno import EBUSY, EEXIST, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOEXEC, ENOMEM, EPERM, ETIME, EWOULDBLOCK
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ from .version import check_modstruct_version, read_versions
 
 if TYPE_CHECKING:
     from ..state import KernelState
+    from .trace import LoadTrace
 
 O_TRUNC = 0o1000  # delete_module(2)'s force flag
 NOP5 = bytes((0x0F, 0x1F, 0x44, 0x00, 0x00))  # x86_nops[5]: what ftrace_init_nop() writes
@@ -91,8 +93,14 @@ def rewrite_section_headers(info: LoadInfo) -> None:
     info.sechdrs[info.index.info].flags &= ~SHF_ALLOC
 
 
-def layout_and_allocate(kernel: KernelState, info: LoadInfo, mod: Module, flags: int) -> Image:
+def layout_and_allocate(kernel: KernelState, info: LoadInfo, mod: Module, flags: int,
+                        tr: LoadTrace | None = None) -> Image:
+    if tr:
+        tr.begin("check_modinfo")
     check_modinfo(kernel, mod, info, info.modinfo, flags)
+    if tr:
+        tr.check_modinfo(kernel, info)
+        tr.begin("layout_and_allocate")
     module_enforce_rwx_sections(kernel, info, mod)
     info.sechdrs[info.index.pcpu].flags &= ~SHF_ALLOC
     for name in (".data..ro_after_init", "__jump_table"):
@@ -102,7 +110,10 @@ def layout_and_allocate(kernel: KernelState, info: LoadInfo, mod: Module, flags:
     strict = kernel.profile.enabled("STRICT_MODULE_RWX")
     layout_sections(mod, info, strict, kernel.profile.enabled("MODULE_UNLOAD"))
     info.symtab_offsets = layout_symtab(mod, info, strict, kernel.profile.enabled("KALLSYMS_ALL"))
-    return move_module(kernel, info, mod)
+    image = move_module(kernel, info, mod)
+    if tr:
+        tr.layout_and_allocate(kernel, info, mod)
+    return image
 
 
 def move_module(kernel: KernelState, info: LoadInfo, mod: Module) -> Image:
@@ -192,37 +203,61 @@ def init_notes(mod: Module, info: LoadInfo, image: Image) -> None:
             mod.notes[s.name] = image.read(s.addr, s.size)
 
 
-def load_module(kernel: KernelState, data: bytes, args: str | None = "", flags: int = 0, filename: str = "") -> Module:
-    """finit_module(2) after the file has been read: returns the LIVE module or raises."""
+def load_module(kernel: KernelState, data: bytes, args: str | None = "", flags: int = 0, filename: str = "",
+                trace: LoadTrace | None = None) -> Module:
+    """finit_module(2) after the file has been read: returns the LIVE module or raises.
+    With a trace, each step is recorded in it as it runs (trace.py)."""
     info = LoadInfo(data)
     # kernel_read_file() vmalloc()ed the file: the address range the temporary copy has
     info.temp_base = kernel.machine.vmalloc_area.alloc(len(data)) or 0
     try:
-        mod = _load_module(kernel, info, args, flags, filename)
-    finally:
-        if info.temp_base:
-            kernel.machine.vmalloc_area.free(info.temp_base)  # free_copy()
-    return do_init_module(kernel, mod)
+        try:
+            mod = _load_module(kernel, info, args, flags, filename, trace)
+        finally:
+            if info.temp_base:
+                kernel.machine.vmalloc_area.free(info.temp_base)  # free_copy()
+        return do_init_module(kernel, mod, trace)
+    except OSError as e:
+        if trace:
+            trace.failed(e.errno or EINVAL)
+        raise
 
 
-def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, filename: str) -> Module:
+def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, filename: str,
+                 tr: LoadTrace | None) -> Module:
     log = kernel.log
+    if tr:
+        tr.begin("module_sig_check")
+        size = info.len
     module_sig_check(kernel, info, flags)
+    if tr:
+        tr.module_sig_check(kernel, info, size)
+        tr.begin("elf_validity_check")
     elf_validity_check(info, log)
+    if tr:
+        tr.elf_validity_check(info)
+        tr.begin("setup_load_info")
     setup_load_info(kernel, info, flags)
+    if tr:
+        tr.end(name=info.name, modinfo=info.modinfo, versions=len(info.versions))
+        tr.begin("blacklisted")
     if blacklisted(kernel, info.name):
         log.err(f"Module {info.name} is blacklisted\n")
         raise LoadError(EPERM, "blacklisted")
     rewrite_section_headers(info)
     mod = Module(name=info.mod_name, filename=filename)
+    if tr:
+        tr.begin("check_modstruct_version")
     check_modstruct_version(kernel, info, mod)
-    image = layout_and_allocate(kernel, info, mod, flags)
+    image = layout_and_allocate(kernel, info, mod, flags, tr)
     mod.name = info.mod_name
     stage = "allocated"
     try:
         if info.mod_name_overflows:
             fortify_strlen_overflow(kernel)
             raise LoadError(EFAULT, "oops")
+        if tr:
+            tr.begin("add_unformed_module")
         add_unformed_module(kernel, mod)
         stage = "listed"
         mod.sig_ok = info.sig_ok
@@ -237,8 +272,16 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
         find_module_sections(kernel, mod, info)
         check_module_license_and_versions(kernel, mod)
         setup_modinfo(mod, info)
+        if tr:
+            tr.begin("simplify_symbols")
         values = simplify_symbols(kernel, mod, info)
+        if tr:
+            tr.simplify_symbols(kernel, info, values)
+            tr.begin("apply_relocations")
         apply_relocations(kernel, mod, info, image, values)
+        if tr:
+            tr.apply_relocations(info, values)
+            tr.begin("post_relocation")
         post_relocation(kernel, mod, info, image, values)
         if args is None:  # strndup_user(uargs): the caller's pointer led nowhere
             raise OSError(EFAULT, "strndup_user")
@@ -246,13 +289,25 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
         for base, buf in image.regions:
             kernel.machine.write(base, bytes(buf))
         mod.args = args
+        if tr:
+            tr.begin("complete_formation")
         complete_formation(kernel, mod, info)
         stage = "formed"
+        if tr:
+            tr.end(state="COMING", exports=[s.name for s in mod.syms],
+                   protections="module_enable_ro(mod, false), module_enable_nx(), module_enable_x()")
+            tr.begin("parse_args")
         mod.params = read_params(kernel, mod, *mod.param_range) if mod.param_range[1] else []
         after_dashes = parse_args(kernel, mod, args)
         if after_dashes is not None:
             log.warn(f"{mod.name}: parameters '{after_dashes}' after `--' ignored\n")
+        if tr:
+            tr.parse_args(mod, args)
+            tr.begin("mod_sysfs_setup")
         mod_sysfs_setup(kernel, mod)
+        if tr:
+            tr.end(path=f"/sys/module/{mod.name}", sections=len(mod.sections),
+                   parameters=[p.name for p in mod.params if p.perm])
     except OSError as e:
         _unwind(kernel, mod, stage)
         err = e if isinstance(e, LoadError) else LoadError(e.errno or EINVAL, str(e))
@@ -361,11 +416,13 @@ def _kernel_text(kernel: KernelState, name: str, offset: int) -> int | None:
     return addr + offset if addr is not None else None
 
 
-def do_init_module(kernel: KernelState, mod: Module) -> Module:
+def do_init_module(kernel: KernelState, mod: Module, tr: LoadTrace | None = None) -> Module:
     """Run init. A fault leaves the module COMING, as the kernel leaves it when the oops
     kills insmod; a CPU stopped for running past its budget (the kernel would spin on
     forever) is unwound like an init that failed, so its memory comes back."""
     ret = 0
+    if tr:
+        tr.begin("do_init_module")
     if mod.init:
         ret_addr = _kernel_text(kernel, "do_one_initcall", 0x59)
         try:
@@ -383,6 +440,8 @@ def do_init_module(kernel: KernelState, mod: Module) -> Module:
                 err = {"budget": ETIME, "interrupted": EINTR}.get(outcome, EIO)
                 raise LoadError(err, outcome) from None
             raise LoadError(EFAULT, outcome) from None
+    if tr:
+        tr.do_init_module(kernel, mod, ret)
     if ret < 0:
         set_module_state(kernel, mod, State.GOING)
         mod.refcnt -= 1
@@ -399,11 +458,20 @@ def do_init_module(kernel: KernelState, mod: Module) -> Module:
         mod.refcnt -= 1
         if mod.init_layout.base:
             kernel.machine.module_memfree(mod.init_layout.base)
+        mod.init_layout_at_load = replace(mod.init_layout)  # what `pseudokernel layout` draws, freed
         mod.init_layout.base = 0
         mod.init_layout.size = mod.init_layout.text_size = 0
         mod.init_layout.ro_size = mod.init_layout.ro_after_init_size = 0
         kernel.generation += 1
+    if tr:
+        tr.begin("module_enable_ro")
     module_enable_protections(kernel, mod, after_init=True)
+    if tr:
+        core = mod.core_layout
+        tr.end(after_init=True, ro_after_init=[core.base + core.ro_size, core.base + core.ro_after_init_size])
+        freed = mod.init_layout_at_load
+        tr.begin("do_free_init")
+        tr.end(base=freed.base, size=freed.size)
     return mod
 
 

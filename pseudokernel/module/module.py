@@ -60,6 +60,7 @@ class Module:
     license: str = "unspecified"
     core_layout: ModuleLayout = field(default_factory=ModuleLayout)
     init_layout: ModuleLayout = field(default_factory=ModuleLayout)
+    init_layout_at_load: ModuleLayout | None = None  # the init region as it was, once freed
     # kernel-visible address of the module's struct module (.gnu.linkonce.this_module)
     struct_addr: int = 0
     init: int = 0

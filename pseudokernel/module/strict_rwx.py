@@ -14,8 +14,7 @@ from .internal import LoadError
 
 if TYPE_CHECKING:
     from ..state import KernelState
-    from .module import Module
-
+    from .module import Module, ModuleLayout
 
 
 def module_enforce_rwx_sections(kernel: KernelState, info: LoadInfo, mod: Module) -> None:
@@ -41,3 +40,17 @@ def module_enable_protections(kernel: KernelState, mod: Module, after_init: bool
         ro_end = lay.ro_after_init_size if (after_init and is_core) else lay.ro_size
         m.protect(lay.base + lay.ro_size, ro_end - lay.ro_size, UC_PROT_READ)
         m.protect(lay.base + ro_end, lay.size - ro_end, UC_PROT_READ | UC_PROT_WRITE)
+
+
+def section_permission(lay: ModuleLayout, offset: int, strict: bool, is_core: bool) -> str:
+    """The page permission module_enable_protections() gives what lies at offset in the
+    region: what the trace and `pseudokernel layout` show for each section."""
+    if not strict:
+        return "RWX"
+    if offset < lay.text_size:
+        return "RX"
+    if offset < lay.ro_size:
+        return "RO"
+    if is_core and offset < lay.ro_after_init_size:
+        return "RO after init"
+    return "RW NX"
