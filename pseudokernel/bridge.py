@@ -18,6 +18,7 @@ import ctypes
 import errno
 import os
 import select
+import sys
 
 from . import seccomp
 from .client import NoDaemon, request
@@ -146,9 +147,10 @@ def libc_syscall(nr: int, *args: int) -> int:
 class Bridge:
     """Answers the listener's notifications until every sealed process is gone or stop()."""
 
-    def __init__(self, mount: str, listener: int, uts: Uts, userns: int) -> None:
+    def __init__(self, mount: str, listener: int, uts: Uts, userns: int, trace: str | None = None) -> None:
         self.mount = mount
         self.userns = userns
+        self.trace = trace  # None, "text" or "json": each load's steps, on standard error
         self.listener = listener
         self.uts = uts
         self._stop_r, self._stop_w = os.pipe()
@@ -208,11 +210,22 @@ class Bridge:
             args = None  # load_module() fails with EFAULT where it copies them
         self._checked(n)
         msg = {"op": "insmod", "args": args, "flags": flags, "init_module": image,
-               "filename": _fd_path(n.pid, fd) if not image else ""}
+               "filename": _fd_path(fd) if not image else "", "trace": bool(self.trace)}
         reply = request(self.mount, msg, [fd])
+        if self.trace and "trace" in reply:
+            self._print_trace(reply["trace"])
         if reply.get("outcome") in ("oops", "halted", "panic") and seccomp.still_waiting(self.listener, n):
             os.kill(n.pid, signal.SIGKILL)  # the oops ended the task inside its system call
         return _result(reply)
+
+    def _print_trace(self, steps: list[dict]) -> None:
+        import json
+
+        from .print_trace import format_trace
+
+        text = json.dumps(steps) + "\n" if self.trace == "json" else format_trace(steps)
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
     def finit_module(self, n: seccomp.Notification, caller: Caller) -> int:
         fd_arg, uargs, flags = n.args[0], n.args[1], n.args[2] & 0xFFFFFFFF
@@ -262,8 +275,9 @@ def _result(reply: dict) -> int:
     return 0
 
 
-def _fd_path(pid: int, fd: int) -> str:
+def _fd_path(fd: int) -> str:
+    """The path of the file the caller gave (our copy of its fd is the same open file)."""
     try:
-        return os.readlink(f"/proc/{pid}/fd/{fd & 0xFFFFFFFF}")
+        return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return ""

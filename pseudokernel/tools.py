@@ -17,7 +17,9 @@ from .paths import mount_point
 
 def kmod_tool(name: str):
     """The CLI entry of one tool. `rmmod --report` (ours, not kmod's) prints afterwards what each
-    module's unload left behind: leaks, registrations, held locks."""
+    module's unload left behind: leaks, registrations, held locks; `insmod --trace[=json]` and
+    `modprobe --trace[=json]`, given first, print the loader's steps of each load the tool makes
+    (pseudokernel/module/trace.py) on standard error as it is answered."""
 
     def run(args) -> int:
         from .shell import run_sealed
@@ -27,7 +29,10 @@ def kmod_tool(name: str):
             return no_daemon(name, mount)
         report = name == "rmmod" and "--report" in args.argv
         argv = [a for a in args.argv if a != "--report"] if report else list(args.argv)
-        status = run_sealed(mount, [name, *argv])
+        trace = None
+        if name in ("insmod", "modprobe") and argv and argv[0] in ("--trace", "--trace=json"):
+            trace, argv = argv[0].partition("=")[2] or "text", argv[1:]
+        status = run_sealed(mount, [name, *argv], trace=trace)
         if report and status == 0:
             lines = []
             for mod in (a for a in argv if not a.startswith("-")):

@@ -41,8 +41,12 @@ def test_copy_then_delete(daemon):
     assert loaded(mount) == ["hello"]
     (drop / "hello.ko").unlink()
     assert wait_for(lambda: loaded(mount) == [])
-    acts = [(e["action"], e["name"], e["result"]) for e in events(mount)]
-    assert acts == [("load", "hello", "live"), ("unload", "hello", "unloaded")]
+
+    def acts() -> list[tuple]:  # the event is written once delete_module has returned
+        return [(e["action"], e["name"], e["result"]) for e in events(mount)]
+
+    assert wait_for(lambda: len(acts()) == 2)
+    assert acts() == [("load", "hello", "live"), ("unload", "hello", "unloaded")]
 
 
 def test_move_in_loads_once(daemon, tmp_path):

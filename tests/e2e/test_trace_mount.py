@@ -80,3 +80,21 @@ def test_the_drop_folder_writes_each_loads_trace(daemon):
                     and (state / "traces" / "hello.ko.txt").exists())
     assert "returned 0" in (state / "traces" / "hello.ko.txt").read_text()
     assert "simplify_symbols       FAILED: -ENOENT" in (state / "traces" / "unknown_sym.ko.txt").read_text()
+
+
+def test_insmod_and_modprobe_trace_their_loads(tmp_path):
+    """`pseudokernel insmod --trace` runs the real insmod sealed and prints each load's steps on
+    standard error; kmod's own output and status are untouched."""
+    for mount, _drop in daemon_at(tmp_path):
+        hello = str(PREBUILT / "hello.ko")
+        r = pk("insmod", "--trace", hello, "who=trace", mount=mount)
+        assert (r.returncode, r.stdout) == (0, b""), r.stderr
+        text = r.stderr.decode()
+        assert text.startswith(f"kernel_read_file       194592 bytes from {hello}\n")
+        assert "parse_args             args 'who=trace': who=trace" in text
+        assert "do_init_module         init hello_init [hello]" in text and text.rstrip().endswith("freed")
+        r = pk("insmod", "--trace=json", str(PREBUILT / "unknown_sym.ko"), mount=mount)
+        assert r.returncode == 1
+        steps = json.loads(r.stderr.decode().splitlines()[0])
+        assert steps[-1]["step"] == "simplify_symbols" and steps[-1].get("errno") == 2
+        assert r.stderr.decode().splitlines()[-1].endswith("unknown_sym.ko: Unknown symbol in module")
