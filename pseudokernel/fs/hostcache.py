@@ -47,8 +47,11 @@ from .. import sigpending
 
 ATTR_TIMEOUT = 60.0  # seconds: a bound on a missed invalidation, not what keeps the cache true
 # seconds after a lookup was answered during which the host may still be making the inode it
-# describes: an invalidation that finds no inode then is tried again (see _notify)
-LOOKUP_RACE = 0.05
+# describes: an invalidation that finds no inode then is tried again (see _notify). The
+# system call that made the change waits for those tries: at 50 ms every rmmod paid 50 ms
+# (kmod's rmmod has just looked /sys/module/NAME up); the host makes the inode as soon as
+# the requester runs again, microseconds on an idle machine, milliseconds on a loaded one
+LOOKUP_RACE = 0.01
 FUSE_ROOT_ID = 1
 
 _lib = fuse._libfuse
@@ -104,7 +107,7 @@ class HostCache:
         self._nodeid_asked: dict[str, float] = {}
         self._inflight: dict[str, int] = {}  # lookups being answered, by path
         self._answered: dict[str, float] = {}  # when a lookup of the path was last answered
-        self._queue: list[tuple[list[str], list[tuple[str, str]], threading.Event]] = []
+        self._queue: list[tuple[list[str], list[tuple[str, str]], list[tuple[str, str]], threading.Event]] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -123,7 +126,7 @@ class HostCache:
         with self._fuse_lock:
             self._fuse = None
         with self._wake:
-            for _, _, done in self._queue:
+            for *_, done in self._queue:
                 done.set()
             self._queue.clear()
             self._wake.notify_all()
@@ -198,10 +201,11 @@ class HostCache:
             entries.extend(("/proc", name) for name in top if name not in listed)
         # a file sized by its content (/proc's, dmesg) is read by sendfile() up to the size the
         # host holds: its name is dropped, so the next open looks it up and learns the new size
-        sized = [p.rpartition("/") for p in paths if p.startswith("/proc/") or p == "/dmesg"]
-        entries.extend((parent or "/", name) for parent, _, name in sized if (parent or "/", name) not in entries)
-        if paths or entries:
-            self._send(paths, entries, wait)
+        sized = [(parent or "/", name) for parent, _, name in (p.rpartition("/") for p in paths
+                                                                if p.startswith("/proc/") or p == "/dmesg")]
+        sized = [e for e in sized if e not in entries]
+        if paths or entries or sized:
+            self._send(paths, entries, wait, sized)
 
     def log_changed(self) -> None:
         """A log record was stored: dmesg and /proc/kmsg grew, if the host holds them. Sent
@@ -216,12 +220,13 @@ class HostCache:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _send(self, paths: list[str], entries: list[tuple[str, str]], wait: bool) -> None:
+    def _send(self, paths: list[str], entries: list[tuple[str, str]], wait: bool,
+              sized: list[tuple[str, str]] = ()) -> None:
         done = threading.Event()
         with self._wake:
             if self._thread is None or self._fuse is None:
                 return
-            self._queue.append((paths, entries, done))
+            self._queue.append((paths, entries, list(sized), done))
             self._wake.notify()
         while wait and not done.wait(sigpending.POLL):
             if sigpending.signal_pending() or sigpending.stopping():
@@ -232,15 +237,15 @@ class HostCache:
             with self._wake:
                 while not self._queue:
                     self._wake.wait()
-                paths, entries, done = self._queue.pop(0)
+                paths, entries, sized, done = self._queue.pop(0)
             try:
-                self._notify(paths, entries)
+                self._notify(paths, entries, sized)
             except Exception:  # a notification must never take the daemon down
                 pass
             finally:
                 done.set()
 
-    def _notify(self, paths: list[str], entries: list[tuple[str, str]]) -> None:
+    def _notify(self, paths: list[str], entries: list[tuple[str, str]], sized: list[tuple[str, str]] = ()) -> None:
         """-ENOENT from fuse_invalidate_path: the host holds no inode for the path, or is
         making one from a lookup answered meanwhile; that one is tried again until the inode
         exists (then invalidated, and its name dropped again if it was to be) or the lookup
@@ -252,6 +257,14 @@ class HostCache:
             racing = [p for p in paths if _lib.fuse_invalidate_path(f, _encode(p)) == -errno.ENOENT
                       and self._racing(p)]
             session = _lib.fuse_get_session(f)
+            # a sized file's name is dropped again only if a lookup of it is being answered now
+            # (one answered a moment ago is already in the host: retrying until it is old
+            # cost every load 50 ms, since kmod had just read /proc/cmdline)
+            for parent, name in sized:
+                self._inval_entry(session, parent, name)
+                if _join(parent, name) in self._inflight and _join(parent, name) not in racing:
+                    racing.append(_join(parent, name))
+                    entries.append((parent, name))
             for parent, name in entries:
                 self._inval_entry(session, parent, name)
                 if self._racing(_join(parent, name)) and _join(parent, name) not in racing:
