@@ -24,6 +24,9 @@ from . import seccomp
 from .client import NoDaemon, request
 
 CAP_SYS_MODULE = 16
+CAP_SYS_ADMIN = 21
+CAP_SYSLOG = 34
+SYSLOG_CLOSE, SYSLOG_OPEN, SYSLOG_READ_ALL, SYSLOG_SIZE_BUFFER = 0, 1, 3, 10
 MODULE_NAME_LEN = 56
 NEW_UTS_LEN = 65
 OLD_UTS_LEN = 9
@@ -65,7 +68,7 @@ class Caller:
         self.pid = n.pid
         self.mask = 0xFFFFFFFF if n.compat else (1 << 64) - 1
 
-    def capable(self, userns: int) -> bool:
+    def capable(self, userns: int, cap: int = 16) -> bool:
         """capable(CAP_SYS_MODULE) in the sealed machine's user namespace (the launcher's, or the
         one it made for a user who is not root): a process that gained the capability in a user
         namespace of its own does not have it."""
@@ -75,7 +78,7 @@ class Caller:
             with open(f"/proc/{self.pid}/status") as f:
                 for line in f:
                     if line.startswith("CapEff:"):
-                        return bool(int(line.split()[1], 16) >> CAP_SYS_MODULE & 1)
+                        return bool(int(line.split()[1], 16) >> cap & 1)
         except OSError:
             pass
         return False
@@ -151,6 +154,7 @@ class Bridge:
         self.mount = mount
         self.userns = userns
         self.trace = trace  # None, "text" or "json": each load's steps, on standard error
+        self._syslog: dict | None = None  # the log's size and dmesg_restrict, asked once
         self.listener = listener
         self.uts = uts
         self._stop_r, self._stop_w = os.pipe()
@@ -261,11 +265,49 @@ class Bridge:
         self._checked(n)
         return _result(request(self.mount, {"op": "rmmod", "name": name, "flags": n.args[1] & 0xFFFFFFFF}))
 
+    def syslog(self, n: seccomp.Notification, caller: Caller) -> int:
+        """do_syslog(): the emulated kernel's log for `dmesg -S` and busybox dmesg, not the
+        host's. Reading all and the buffer's size, with check_syslog_permissions(); clearing,
+        the console level and the destructive read are not emulated (ENOSYS)."""
+        kind, buf, size = _s32(n.args[0]), n.args[1] & caller.mask, _s32(n.args[2])
+        if self._syslog is None:
+            self._syslog = request(self.mount, {"op": "status"}).get("syslog") or {}
+        restricted = self._syslog.get("dmesg_restrict", 1) or kind not in (SYSLOG_READ_ALL, SYSLOG_SIZE_BUFFER)
+        if restricted and not (caller.capable(self.userns, CAP_SYSLOG) or caller.capable(self.userns, CAP_SYS_ADMIN)):
+            raise OSError(errno.EPERM, "syslog")
+        if kind in (SYSLOG_CLOSE, SYSLOG_OPEN):
+            return 0
+        if kind == SYSLOG_SIZE_BUFFER:
+            return int(self._syslog.get("log_buf_len", 0))
+        if kind != SYSLOG_READ_ALL:
+            raise OSError(errno.ENOSYS if 0 <= kind <= SYSLOG_SIZE_BUFFER else errno.EINVAL, "syslog")
+        if not buf or size < 0:
+            raise OSError(errno.EINVAL, "syslog")
+        with open(os.path.join(self.mount, "proc", "kmsg"), "rb") as f:
+            records = f.read().splitlines(True)
+        # syslog_print_all(): the last records that fit, whole, in order
+        out, total = [], 0
+        for rec in reversed(records):
+            if total + len(rec) > size:
+                break
+            out.append(rec)
+            total += len(rec)
+        data = b"".join(reversed(out))
+        if data:
+            caller.write(buf, data)
+        return len(data)
+
     def uname(self, n: seccomp.Notification, caller: Caller) -> int:
         caller.write(n.args[0], self.uts.struct(n.name))
         return 0
 
     olduname = oldolduname = uname
+
+
+def _s32(v: int) -> int:
+    """An int argument of the call (the register's low 32 bits, signed)."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
 
 
 def _result(reply: dict) -> int:

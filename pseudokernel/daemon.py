@@ -266,6 +266,10 @@ class Daemon:
             "events": str(self.paths.events),
             "profile": k.profile.name if k else None,
             "release": k.profile.release if k else None,
+            # what syslog(2) answers a sealed process (kernel/printk/printk.c: log_buf_len on
+            # one CPU, CONFIG_SECURITY_DMESG_RESTRICT's default)
+            "syslog": {"log_buf_len": 1 << k.profile.config_int("LOG_BUF_SHIFT", 17),
+                       "dmesg_restrict": int(k.profile.enabled("SECURITY_DMESG_RESTRICT"))} if k else None,
             "modules": mods,
         }
 

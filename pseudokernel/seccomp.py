@@ -2,7 +2,8 @@
 
 A sealed process (`pseudokernel shell`, `pseudokernel run`) must never reach the host kernel
 with init_module, finit_module or delete_module, whatever program makes the call. The filter
-turns those calls (and uname, so the tools see the emulated release) into notifications that the
+turns those calls (and uname, so the tools see the emulated release, and syslog, so dmesg reads
+the emulated log) into notifications that the
 launcher answers (bridge.py); every other call runs as usual. Why seccomp and not an LD_PRELOAD
 shim as kmod's own test suite uses: the filter lives in the host kernel, is inherited across
 fork and exec, cannot be removed, and stays on through setuid programs (sudo, which also clears
@@ -36,9 +37,9 @@ AUDIT_ARCH_I386 = 0x40000003
 X32_SYSCALL_BIT = 0x40000000
 
 # the calls the seal answers, per ABI: (number, name)
-X86_64 = {175: "init_module", 313: "finit_module", 176: "delete_module", 63: "uname"}
+X86_64 = {175: "init_module", 313: "finit_module", 176: "delete_module", 63: "uname", 103: "syslog"}
 I386 = {128: "init_module", 350: "finit_module", 129: "delete_module", 122: "uname", 109: "olduname",
-        59: "oldolduname"}
+        59: "oldolduname", 103: "syslog"}
 
 # <linux/seccomp.h>: struct seccomp_notif (80 bytes), seccomp_notif_resp (24)
 NOTIF = struct.Struct("=QIIiIQ6Q")

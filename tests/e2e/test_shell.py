@@ -154,3 +154,16 @@ def test_run_exits_with_the_commands_status_and_a_caller_stays_killable(sealed):
     # init loops until the budget (3 s) ends it: the caller interrupted meanwhile goes at once
     r = sealed("timeout -s INT 0.5 insmod spin.ko; echo $?")
     assert r.stdout == b"124\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_syslog_reads_the_emulated_log_not_the_hosts(sealed):
+    """busybox dmesg and `dmesg -S` ask syslog(2): the seal answers with the daemon's log, and
+    refuses an unprivileged reader as Debian's kernel does (dmesg_restrict)."""
+    nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+    r = sealed(f"insmod hello.ko && busybox dmesg | tail -1 && dmesg -S | tail -1 && rmmod hello; "
+               f"{nobody} busybox dmesg; {nobody} dmesg -S")
+    out = r.stdout.decode().splitlines()
+    assert out[0].endswith("] hello: hello world (1 of 1)") and out[1] == out[0], r.stderr
+    assert r.stderr.decode() == ("dmesg: klogctl: Operation not permitted\n"
+                                 "dmesg: read kernel buffer failed: Operation not permitted\n")
