@@ -84,18 +84,15 @@ class Caller:
         return False
 
     def read(self, addr: int, size: int) -> bytes:
-        """copy_from_user(): EFAULT when any byte cannot be read."""
-        addr &= self.mask
+        """copy_from_user(): EFAULT when any byte cannot be read. process_vm_readv, not
+        /proc/PID/mem: the latter forces its way past page protections, the kernel's copy does
+        not."""
         out = bytearray()
-        with open(f"/proc/{self.pid}/mem", "rb", buffering=0) as mem:
-            while len(out) < size:
-                try:
-                    chunk = os.pread(mem.fileno(), min(1 << 20, size - len(out)), addr + len(out))
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    raise OSError(errno.EFAULT, "bad address")
-                out += chunk
+        while len(out) < size:
+            chunk = _process_vm(self.pid, (addr + len(out)) & self.mask, min(1 << 20, size - len(out)))
+            if not chunk:
+                raise OSError(errno.EFAULT, "bad address")
+            out += chunk
         return bytes(out)
 
     def read_into(self, fd: int, addr: int, size: int) -> None:
@@ -122,13 +119,10 @@ class Caller:
         return out
 
     def write(self, addr: int, data: bytes) -> None:
-        """copy_to_user(): EFAULT when the caller's memory is not writable there."""
-        try:
-            with open(f"/proc/{self.pid}/mem", "r+b", buffering=0) as mem:
-                if os.pwrite(mem.fileno(), data, addr & self.mask) != len(data):
-                    raise OSError(errno.EFAULT, "short write")
-        except OSError as e:
-            raise OSError(errno.EFAULT, "bad address") from e
+        """copy_to_user(): EFAULT where the caller's memory is not writable (a read-only page
+        too: process_vm_writev honours the protections, as the kernel's copy does)."""
+        if _process_vm(self.pid, addr & self.mask, len(data), data) != len(data):
+            raise OSError(errno.EFAULT, "bad address")
 
     def file(self, fd: int) -> int:
         """fdget(): our own reference to the caller's open file (EBADF if it has none)."""
@@ -137,6 +131,23 @@ class Caller:
             return libc_syscall(SYS_PIDFD_GETFD, pidfd, fd & 0xFFFFFFFF, 0)
         finally:
             os.close(pidfd)
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+def _process_vm(pid: int, addr: int, size: int, data: bytes | None = None):
+    """One process_vm_readv (data None: the bytes read, b"" on a fault) or process_vm_writev
+    (data: how many bytes were written, 0 on a fault) of the caller's memory."""
+    buf = ctypes.create_string_buffer(data if data is not None else size, size)
+    local, remote = _Iovec(ctypes.addressof(buf), size), _Iovec(addr, size)
+    call = seccomp.libc.process_vm_writev if data is not None else seccomp.libc.process_vm_readv
+    call.restype = ctypes.c_ssize_t
+    n = call(pid, ctypes.byref(local), ctypes.c_ulong(1), ctypes.byref(remote), ctypes.c_ulong(1), ctypes.c_ulong(0))
+    if data is not None:
+        return max(n, 0)
+    return buf.raw[:n] if n > 0 else b""
 
 
 def libc_syscall(nr: int, *args: int) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -167,3 +169,24 @@ def test_syslog_reads_the_emulated_log_not_the_hosts(sealed):
     assert out[0].endswith("] hello: hello world (1 of 1)") and out[1] == out[0], r.stderr
     assert r.stderr.decode() == ("dmesg: klogctl: Operation not permitted\n"
                                  "dmesg: read kernel buffer failed: Operation not permitted\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_the_callers_memory_is_copied_as_the_kernel_copies_it(sealed):
+    """copy_to_user() into a read-only page and strndup_user() of an unreadable one fault
+    with EFAULT (the seal must not force its way past the caller's page protections)."""
+    script = (
+        "import ctypes, mmap, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.syscall.restype = ctypes.c_long\n"
+        "libc.mmap.restype = ctypes.c_void_p\n"
+        "def page(prot):\n"
+        "    return libc.mmap(None, 4096, prot, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)\n"
+        "ro, none = page(mmap.PROT_READ), page(0)\n"
+        "print(libc.syscall(63, ctypes.c_void_p(ro)), os.strerror(ctypes.get_errno()))\n"
+        "fd = os.open('hello.ko', os.O_RDONLY)\n"
+        "print(libc.syscall(313, fd, ctypes.c_void_p(none), 0), os.strerror(ctypes.get_errno()))\n"
+        "print(ctypes.string_at(ro, 1) == b'\\0')\n"
+    )
+    r = sealed(f"{sys.executable} -c {shlex.quote(script)}")
+    assert r.stdout.decode().splitlines() == ["-1 Bad address", "-1 Bad address", "True"], r.stderr
