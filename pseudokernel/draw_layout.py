@@ -1,5 +1,6 @@
-"""`pseudokernel layout`'s pictures: a loaded module's core and init regions, their permission
-bands (text RX, rodata RO, ro_after_init, data RW NX), the sections in each, and where init,
+"""`pseudokernel layout`'s pictures: a loaded module's memory (6.1's core and init regions, or a
+later kernel's allocation per kind), their permission bands (text RX, rodata RO, ro_after_init,
+data RW NX), the sections in each, and where init,
 exit and __this_module are. As text for a terminal and as SVG for slides.
 
 Pure functions of the layout module/layout.py's module_layout() makes (plain data, as the
@@ -14,15 +15,11 @@ COLOURS = {"RX": "#f6c3c3", "RO": "#c3daf6", "RO after init": "#c8e6c9", "RW NX"
 
 
 def bands(region: dict, strict: bool) -> list[tuple[int, int, str, str]]:
-    """(start, end, permission, what) of each non-empty band of a region, by offset: the ranges
+    """(start, end, permission, what) of each band of a region, by offset: the ranges
     strict_rwx.c protects differently."""
     if not strict:
         return [(0, region["size"], "RWX", "all")] if region["size"] else []
-    cuts = [(0, region["text_size"], "RX", "text"),
-            (region["text_size"], region["ro_size"], "RO", "rodata"),
-            (region["ro_size"], region["ro_after_init_size"], "RO after init", "ro_after_init"),
-            (max(region["ro_size"], region["ro_after_init_size"]), region["size"], "RW NX", "data")]
-    return [c for c in cuts if c[1] > c[0]]
+    return [(b["start"], b["end"], b["perm"], b["type"]) for b in region["bands"] if b["end"] > b["start"]]
 
 
 def _sections_in(layout: dict, region: dict, start: int, end: int) -> list[dict]:
@@ -35,7 +32,7 @@ def _symbols_in(layout: dict, sec: dict) -> list[dict]:
 
 
 def _regions(layout: dict) -> list[tuple[str, dict]]:
-    return [(name, layout[name]) for name in ("core", "init") if layout[name]["size"]]
+    return [(r["name"], r) for r in layout["regions"] if r["size"]]
 
 
 def _title(name: str, region: dict) -> str:

@@ -32,6 +32,7 @@ from .module.main import __module_get as _module_get_ref
 from .module.main import delete_module, load_module, module_put, try_module_get
 from .module.module import Module, State
 from .module.trace import LoadTrace
+from .module.versions import KALLSYMS_BY_MEM
 from .profile import KernelProfile
 from .unwind import OrcTable
 
@@ -168,9 +169,9 @@ class Kernel:
         if ranges is None or ranges[0] != self.generation:
             with self.mutex:
                 spans = sorted(
-                    (lay.base, lay.base + lay.size, mod)
+                    (a.base, a.base + a.size, mod)
                     for mod in self.modules if mod.state != State.UNFORMED
-                    for lay in (mod.core_layout, mod.init_layout) if lay.size
+                    for a in mod.allocations
                 )
                 ranges = self._ranges = (self.generation, [start for start, _, _ in spans], spans)
         i = bisect.bisect_right(ranges[1], addr) - 1
@@ -437,7 +438,7 @@ class Kernel:
         """kallsyms_lookup(): (name, offset, size, module) for an address, as %pS needs."""
         mod = self.module_at(addr)
         if mod is not None:
-            found = find_kallsyms_symbol(mod, addr)
+            found = find_kallsyms_symbol(mod, addr, self.profile.since(KALLSYMS_BY_MEM))
             if found is None:
                 return None
             return found[0], found[1], found[2], mod.name

@@ -39,15 +39,13 @@ def _modinfo(s: dict) -> list[str]:
             f"license {s.get('license')}, {'in-tree' if s.get('intree') else 'out-of-tree'}"]
 
 
-def _region(name: str, lay: dict) -> str:
-    return (f"{name} {_hex(lay['base'])} size {lay['size']} (text {lay['text_size']}, ro {lay['ro_size']}, "
-            f"ro_after_init {lay['ro_after_init_size']})")
+def _region(r: dict) -> str:
+    bands = ", ".join(f"{b['type']} {b['end'] - b['start']} {b['perm']}" for b in r["bands"])
+    return f"{r['name']} {_hex(r['base'])} size {r['size']} ({bands})"
 
 
 def _layout(s: dict) -> list[str]:
-    out = [_region("core", s["core"])]
-    if s["init"]["size"]:
-        out.append(_region("init", s["init"]))
+    out = [_region(r) for r in s["regions"]]
     for sec in s.get("sections", []):
         out.append(f"  {_hex(sec['addr'])} {sec['size']:>7}  {sec['region']:<4} {sec['perm']:<13} {sec['name']}")
     return out
@@ -93,7 +91,8 @@ def _enable_ro(s: dict) -> list[str]:
 
 
 def _free_init(s: dict) -> list[str]:
-    return [f"init region {_hex(s.get('base'))} ({s.get('size')} bytes) freed"]
+    regions = s.get("regions") or []
+    return [f"{r['name']} {_hex(r['base'])} ({r['size']} bytes) freed" for r in regions] or ["no init memory"]
 
 
 SUMMARIES: dict[str, Callable[[dict], list[str]]] = {

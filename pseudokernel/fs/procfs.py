@@ -8,7 +8,7 @@ from .. import sigpending, vfs
 from ..emu.kapi.device import BOOT_BLKDEVS, BOOT_CHRDEVS, BOOT_MISC
 from ..emu.kapi.input import bitmap
 from ..module.internal import module_flags
-from ..module.module import Module, State
+from ..module.module import MemType, Module, State
 from .kmsg import proc_kmsg
 from .tree import SERVED_SIZE, Dir, File, Link, Reader, StaticDir
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def m_show(mod: Module, show_value: bool, unload: bool = True) -> str:
     """One /proc/modules line."""
-    size = mod.init_layout.size + mod.core_layout.size
+    size = mod.total_size()
     line = f"{mod.name} {size}"
     if unload:
         line += f" {mod.refcount} "
@@ -34,7 +34,7 @@ def m_show(mod: Module, show_value: bool, unload: bool = True) -> str:
     else:
         line += " - -"
     state = {State.GOING: "Unloading", State.COMING: "Loading"}.get(mod.state, "Live")
-    line += f" {state} 0x{mod.core_layout.base if show_value else 0:016x}"
+    line += f" {state} 0x{mod.mem[MemType.TEXT].base if show_value else 0:016x}"
     if mod.taints:
         line += " " + module_flags(mod)
     return line + "\n"

@@ -38,8 +38,8 @@ def module_dir(kernel: Kernel, mod: Module) -> Dir:
         "version": lambda: attr_file(lambda r: (mod.version + "\n").encode(), 0o444, t) if mod.version else None,
         "srcversion": lambda: attr_file(lambda r: (mod.srcversion + "\n").encode(), 0o444, t) if mod.srcversion else None,
         "initstate": lambda: attr_file(lambda r: _initstate(mod), 0o444, t),
-        "coresize": lambda: attr_file(lambda r: f"{mod.core_layout.size}\n".encode(), 0o444, t),
-        "initsize": lambda: attr_file(lambda r: f"{mod.init_layout.size}\n".encode(), 0o444, t),
+        "coresize": lambda: attr_file(lambda r: f"{mod.core_size()}\n".encode(), 0o444, t),
+        "initsize": lambda: attr_file(lambda r: f"{mod.init_size()}\n".encode(), 0o444, t),
         "taint": lambda: attr_file(lambda r: (taint.module_flags_taint(mod.taints) + "\n").encode(), 0o444, t),
         "refcnt": lambda: attr_file(lambda r: f"{mod.refcount}\n".encode(), 0o444, t)
         if kernel.profile.enabled("MODULE_UNLOAD") else None,
@@ -143,7 +143,7 @@ def module_fingerprint(kernel: Kernel, kname: str) -> tuple | None:
     if mod is None:
         return None
     return (mod, mod.state, mod.refcnt, mod.taints, tuple(id(u) for u in mod.source_list),
-            tuple(kernel.module_drivers(mod).items()), mod.core_layout.size, mod.init_layout.size)
+            tuple(kernel.module_drivers(mod).items()), mod.core_size(), mod.init_size())
 
 
 def modules_version(kernel: Kernel) -> tuple:

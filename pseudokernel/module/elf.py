@@ -62,6 +62,10 @@ class Shdr:
     addralign: int
     entsize: int
     name: str = ""
+    # where layout_sections() put it: the kind of module memory and the offset in it (the
+    # kernel encodes both in sh_entsize, each version its own way)
+    mem_type: int = -1
+    mem_offset: int = 0
 
     @property
     def empty(self) -> bool:
@@ -97,6 +101,7 @@ class LoadInfo:
         self.mod_name_overflows = False  # struct module's name has no NUL in its 56 bytes
         self.versions: dict[str, int] = {}
         self.symtab_offsets = None
+        self.mem_types = False  # laid out by kind of memory (6.4 on), not in core and init
         self.temp_base = 0  # where the kernel's copy of the file is (info->hdr)
         self.unknown_symbols: list[str] = []  # what simplify_symbols() could not resolve
         # the symbol table and its names, read once for the data and string table they come from
@@ -163,63 +168,147 @@ def validate_section_offset(info: LoadInfo, s: Shdr) -> bool:
     return not (secend >= 1 << 64 or secend > info.len)
 
 
-def elf_validity_check(info: LoadInfo, log: PrintkLog) -> None:
-    """Sanity checks against invalid binaries, wrong arch, weird ELF (kernel/module/main.c)."""
+def _no_exec(log: PrintkLog, msg: str, warn: bool = False) -> LoadError:
+    (log.warn if warn else log.err)(msg + "\n")
+    return LoadError(ENOEXEC, msg)
 
-    def no_exec(msg: str) -> LoadError:
-        log.err(msg + "\n")
-        return LoadError(ENOEXEC, msg)
 
-    data = info.data
+def elf_validity_ehdr(info: LoadInfo, log: PrintkLog) -> tuple:
+    """The ELF header's checks, the same on every version; the header's fields."""
     if info.len < ELF_HDR.size:
-        raise no_exec(f"Invalid ELF header len {info.len}")
-    (ident, e_type, e_machine, _ver, _entry, _phoff, e_shoff, _flags, _ehsize, _phentsize, _phnum,
-     e_shentsize, e_shnum, e_shstrndx) = ELF_HDR.unpack_from(data)
+        raise _no_exec(log, f"Invalid ELF header len {info.len}")
+    hdr = ELF_HDR.unpack_from(info.data)
+    ident, e_type, e_machine = hdr[0], hdr[1], hdr[2]
     if ident[:4] != b"\x7fELF":
-        raise no_exec("Invalid ELF header magic: != \x7fELF")
+        raise _no_exec(log, "Invalid ELF header magic: != \x7fELF")
     if e_type != ET_REL:
-        raise no_exec(f"Invalid ELF header type: {e_type} != {ET_REL}")
+        raise _no_exec(log, f"Invalid ELF header type: {e_type} != {ET_REL}")
     if e_machine != EM_X86_64:
-        raise no_exec(f"Invalid architecture in ELF header: {e_machine}")
-    if e_shentsize != SHDR.size:
-        raise no_exec("Invalid ELF section header size")
-    if e_shoff >= info.len or e_shnum * SHDR.size > info.len - e_shoff:
-        raise no_exec("Invalid ELF section header overflow")
+        raise _no_exec(log, f"Invalid architecture in ELF header: {e_machine}")
     info.e_machine = e_machine
-    info.sechdrs = [Shdr(*SHDR.unpack_from(data, e_shoff + i * SHDR.size)) for i in range(e_shnum)]
+    return hdr
 
+
+def _read_sechdrs(info: LoadInfo, log: PrintkLog, hdr: tuple) -> None:
+    e_shoff, e_shentsize, e_shnum = hdr[6], hdr[11], hdr[12]
+    if e_shentsize != SHDR.size:
+        raise _no_exec(log, "Invalid ELF section header size")
+    if e_shoff >= info.len or e_shnum * SHDR.size > info.len - e_shoff:
+        raise _no_exec(log, "Invalid ELF section header overflow")
+    info.sechdrs = [Shdr(*SHDR.unpack_from(info.data, e_shoff + i * SHDR.size)) for i in range(e_shnum)]
+
+
+def _check_section0(info: LoadInfo, log: PrintkLog) -> None:
+    s0 = info.sechdrs[0]
+    if s0.type != SHT_NULL or s0.size != 0 or s0.addr != 0:
+        raise _no_exec(log, f"ELF Spec violation: section 0 type({s0.type})!=SH_NULL or non-zero len or addr")
+
+
+def elf_validity_check(info: LoadInfo, log: PrintkLog) -> None:
+    """Sanity checks against invalid binaries, wrong arch, weird ELF (6.1's kernel/module/main.c)."""
+    hdr = elf_validity_ehdr(info, log)
+    _read_sechdrs(info, log, hdr)
+    e_shnum, e_shstrndx = hdr[12], hdr[13]
     if e_shstrndx == SHN_UNDEF or e_shstrndx >= e_shnum:
-        raise no_exec(
+        raise _no_exec(log,
             f"Invalid ELF section name index: {e_shstrndx} || e_shstrndx ({e_shstrndx}) >= e_shnum ({e_shnum})"
         )
     strhdr = info.sechdrs[e_shstrndx]
     if not validate_section_offset(info, strhdr):
-        msg = f"Invalid ELF section hdr(type {strhdr.type})"
-        log.err(msg + "\n")
-        raise LoadError(ENOEXEC, msg)
+        raise _no_exec(log, f"Invalid ELF section hdr(type {strhdr.type})")
     if strhdr.size == 0:
-        raise no_exec("empty section name table")
-    info.secstrings = data[strhdr.offset : strhdr.offset + strhdr.size]
+        raise _no_exec(log, "empty section name table")
+    info.secstrings = info.data[strhdr.offset : strhdr.offset + strhdr.size]
     if info.secstrings[-1] != 0:
-        raise no_exec("ELF Spec violation: section name table isn't null terminated")
-    s0 = info.sechdrs[0]
-    if s0.type != SHT_NULL or s0.size != 0 or s0.addr != 0:
-        raise no_exec(f"ELF Spec violation: section 0 type({s0.type})!=SH_NULL or non-zero len or addr")
+        raise _no_exec(log, "ELF Spec violation: section name table isn't null terminated")
+    _check_section0(info, log)
 
     for i in range(1, e_shnum):
         s = info.sechdrs[i]
         if s.type in (SHT_NULL, SHT_NOBITS):
             continue
         if s.type == SHT_SYMTAB and (s.link == SHN_UNDEF or s.link >= e_shnum):
-            raise no_exec(
+            raise _no_exec(log,
                 f"Invalid ELF sh_link!=SHN_UNDEF({s.link}) or (sh_link({s.link}) >= hdr->e_shnum({e_shnum})"
             )
         if not validate_section_offset(info, s):
-            raise no_exec(f"Invalid ELF section in module (section {i} type {s.type})")
+            raise _no_exec(log, f"Invalid ELF section in module (section {i} type {s.type})")
         if s.flags & SHF_ALLOC and s.name_off >= strhdr.size:
-            raise no_exec(f"Invalid ELF section name in module (section {i} type {s.type})")
+            raise _no_exec(log, f"Invalid ELF section name in module (section {i} type {s.type})")
 
     _name_sections(info)
+
+
+def elf_validity_cache_copy(info: LoadInfo, log: PrintkLog, modinfo_name, struct_module_size: int | None) -> None:
+    """The same checks as later kernels split them (versions.ELF_VALIDITY_CACHE): section
+    offsets before the name table, every sh_name checked, then the unique .modinfo, exactly
+    one .gnu.linkonce.this_module (its size that of the kernel's struct module), one symbol
+    table and its string table. modinfo_name(info) is get_modinfo(info, "name"), read as soon
+    as .modinfo is found so later messages can name the module."""
+    hdr = elf_validity_ehdr(info, log)
+    _read_sechdrs(info, log, hdr)
+    _check_section0(info, log)
+    e_shnum, e_shstrndx = hdr[12], hdr[13]
+    for i in range(1, e_shnum):
+        s = info.sechdrs[i]
+        if s.type not in (SHT_NULL, SHT_NOBITS) and not validate_section_offset(info, s):
+            raise _no_exec(log, f"Invalid ELF section in module (section {i} type {s.type})")
+    if e_shstrndx == SHN_UNDEF or e_shstrndx >= e_shnum:
+        raise _no_exec(log,
+            f"Invalid ELF section name index: {e_shstrndx} || e_shstrndx ({e_shstrndx}) >= e_shnum ({e_shnum})"
+        )
+    strhdr = info.sechdrs[e_shstrndx]
+    if strhdr.type != SHT_STRTAB:
+        raise _no_exec(log, f"Invalid ELF section name table type: {strhdr.type}")
+    if strhdr.size == 0:
+        raise _no_exec(log, "empty section name table")
+    info.secstrings = info.data[strhdr.offset : strhdr.offset + strhdr.size]
+    if info.secstrings[-1] != 0:
+        raise _no_exec(log, "ELF Spec violation: section name table isn't null terminated")
+    for i, s in enumerate(info.sechdrs):
+        if s.type != SHT_NULL and s.name_off >= strhdr.size:
+            raise _no_exec(log, f"Invalid ELF section name in module (section {i} type {s.type})")
+    _name_sections(info)
+
+    n = find_any_unique_sec(info, ".modinfo")
+    if n < 0:
+        raise _no_exec(log, "Only one .modinfo section must exist.")
+    if n:
+        info.index.info = n
+        info.name = modinfo_name(info)
+    who = f"module {info.name or '(missing .modinfo section or name field)'}"
+    n = find_any_unique_sec(info, ".gnu.linkonce.this_module")
+    if n <= 0:
+        raise _no_exec(log, f"{who}: Exactly one .gnu.linkonce.this_module section must exist.")
+    s = info.sechdrs[n]
+    if s.type == SHT_NOBITS:
+        raise _no_exec(log, f"{who}: .gnu.linkonce.this_module section must have a size set")
+    if not s.flags & SHF_ALLOC:
+        raise _no_exec(log, f"{who}: .gnu.linkonce.this_module must occupy memory during process execution")
+    if struct_module_size is not None and s.size != struct_module_size:
+        raise _no_exec(log, f"{who}: .gnu.linkonce.this_module section size must match the kernel's "
+                            "built struct module size at run time")
+    info.index.mod = n
+    symtabs = [i for i in range(1, e_shnum) if info.sechdrs[i].type == SHT_SYMTAB]
+    if len(symtabs) != 1:
+        raise _no_exec(log, f"{info.name or '(missing .modinfo section or name field)'}: "
+                            "module has no symbols (stripped?)", warn=True)
+    info.index.sym = symtabs[-1]
+    str_idx = info.sechdrs[info.index.sym].link
+    if str_idx == SHN_UNDEF or str_idx >= e_shnum:
+        raise _no_exec(log, f"Invalid ELF sh_link!=SHN_UNDEF({str_idx}) or (sh_link({str_idx}) >= "
+                            f"hdr->e_shnum({e_shnum})")
+    if info.sechdrs[str_idx].type != SHT_STRTAB:
+        raise _no_exec(log, f"Invalid ELF symbol string table type: {info.sechdrs[str_idx].type}")
+    info.index.str = str_idx
+    info.strtab = info.section_bytes(str_idx)
+
+
+def find_any_unique_sec(info: LoadInfo, name: str) -> int:
+    """The index of the one section of that name (SHF_ALLOC or not); 0 if none, minus the
+    count if several."""
+    found = [i for i in range(1, info.shnum) if info.sechdrs[i].name == name]
+    return found[0] if len(found) == 1 else -len(found)
 
 
 def _name_sections(info: LoadInfo) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .elf import SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, LoadInfo
 from .layout import is_core_symbol
-from .module import Module, ModuleSymbol, State
+from .module import MemType, Module, ModuleSymbol, State
 
 
 def elf_type(sym: tuple, info: LoadInfo) -> str:
@@ -46,13 +46,18 @@ def is_mapping_symbol(name: str) -> bool:
     return len(name) >= 2 and name[0] == "$" and name[1] in "adtx" and (len(name) == 2 or name[2] == ".")
 
 
-def find_kallsyms_symbol(mod: Module, addr: int) -> tuple[str, int, int] | None:
+def find_kallsyms_symbol(mod: Module, addr: int, by_mem: bool = False) -> tuple[str, int, int] | None:
     """(name, offset, size) of the nearest symbol at or below addr, sized to the next symbol
-    or to the end of the text the address is in."""
-    if mod.init_layout.size and mod.init_layout.base <= addr < mod.init_layout.base + mod.init_layout.size:
-        nextval = mod.init_layout.base + mod.init_layout.text_size
+    or to the end of the memory the address is in: 6.1 bounds by the end of core or init
+    text, later kernels (by_mem) by the end of whichever kind of memory holds it."""
+    if by_mem:
+        t = mod.mem_type_at(addr)
+        if t is None:
+            return None
+        nextval = mod.mem[t].base + mod.mem[t].size
     else:
-        nextval = mod.core_layout.base + mod.core_layout.text_size
+        text = mod.mem[MemType.INIT_TEXT if mod.within_init(addr) else MemType.TEXT]
+        nextval = text.base + text.size
     best = None
     bestval = 0
     symbols = mod.kallsyms if mod.state != State.LIVE else [s for s in mod.kallsyms if s.core]

@@ -6,7 +6,6 @@ releases what the steps before took, in reverse, as the kernel's goto ladder doe
 
 from __future__ import annotations
 
-from dataclasses import replace
 from errno import EBUSY, EEXIST, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOEXEC, ENOMEM, EPERM, ETIME, EWOULDBLOCK
 from typing import TYPE_CHECKING
 
@@ -14,21 +13,28 @@ from .. import oops, taint
 from ..bits import s32
 from ..emu.traps import CpuStop
 from ..leaks import unload_report
+from . import elf
 from .bugs import fortify_strlen_overflow
 from .elf import (
-    INIT_OFFSET_MASK,
     SHF_ALLOC,
     SHF_RO_AFTER_INIT,
-    SHT_NOBITS,
     SHT_NOTE,
     LoadInfo,
     elf_validity_check,
 )
 from .internal import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_NAME_LEN, LoadError
 from .kallsyms import add_kallsyms
-from .layout import layout_sections, layout_symtab
-from .modinfo import check_modinfo, check_module_license_and_versions, get_modinfo, load_modinfo
-from .module import Module, State
+from .layout import free_module_memory, layout_and_allocate_memory, region_dicts
+from .modinfo import (
+    check_export_symbol_versions,
+    check_modinfo,
+    check_module_license_and_versions,
+    get_modinfo,
+    load_modinfo,
+    module_augment_kernel_taints,
+    module_sig_taint,
+)
+from .module import MemType, Module, State
 from .params import destroy_params, parse_args, read_params
 from .relocate import Image, apply_relocations
 from .signing import module_sig_check
@@ -36,6 +42,7 @@ from .strict_rwx import module_enable_protections, module_enforce_rwx_sections
 from .symbols import read_exports, simplify_symbols, verify_exported_symbols
 from .sysfs import mod_sysfs_setup
 from .version import check_modstruct_version, read_versions
+from .versions import EARLY_MOD_CHECK, ELF_VALIDITY_CACHE
 
 if TYPE_CHECKING:
     from ..state import KernelState
@@ -46,6 +53,8 @@ NOP5 = bytes((0x0F, 0x1F, 0x44, 0x00, 0x00))  # x86_nops[5]: what ftrace_init_no
 
 
 def setup_load_info(kernel: KernelState, info: LoadInfo, flags: int) -> None:
+    """6.1's setup_load_info(): .modinfo, the symbol table and struct module found (later
+    kernels find them in elf_validity_cache_copy(): _cache_load_info() does the rest)."""
     info.index.info = info.find_sec(".modinfo")
     info.modinfo = load_modinfo(info)
     if info.index.info:
@@ -63,6 +72,11 @@ def setup_load_info(kernel: KernelState, info: LoadInfo, flags: int) -> None:
     if not info.index.mod:
         kernel.log.warn(f"{info.name or '(missing .modinfo section or name field)'}: No module found in object\n")
         raise LoadError(ENOEXEC, "no module")
+    _cache_load_info(kernel, info, flags)
+
+
+def _cache_load_info(kernel: KernelState, info: LoadInfo, flags: int) -> None:
+    """The module's name in its struct module, __versions and the per-CPU section."""
     raw = info.section_bytes(info.index.mod)
     off = kernel.profile.structs.module.name
     name = raw[off : off + MODULE_NAME_LEN]
@@ -93,13 +107,58 @@ def rewrite_section_headers(info: LoadInfo) -> None:
     info.sechdrs[info.index.info].flags &= ~SHF_ALLOC
 
 
-def layout_and_allocate(kernel: KernelState, info: LoadInfo, mod: Module, flags: int,
-                        tr: LoadTrace | None = None) -> Image:
+def elf_validity_cache_copy(kernel: KernelState, info: LoadInfo, flags: int) -> None:
+    struct_size = kernel.profile.structs.module.get("sizeof", 0) if kernel.profile.btf is not None else None
+    elf.elf_validity_cache_copy(info, kernel.log, lambda i: get_modinfo(load_modinfo(i), "name"),
+                                struct_size or None)
+    info.modinfo = load_modinfo(info)
+    _cache_load_info(kernel, info, flags)
+
+
+def early_checks_61(kernel: KernelState, info: LoadInfo, mod: Module, tr: LoadTrace | None) -> None:
+    """What 6.1's load_module() checks before layout_and_allocate()."""
+    if tr:
+        tr.begin("blacklisted")
+    if blacklisted(kernel, info.name):
+        kernel.log.err(f"Module {info.name} is blacklisted\n")
+        raise LoadError(EPERM, "blacklisted")
+    rewrite_section_headers(info)
+    if tr:
+        tr.begin("check_modstruct_version")
+    check_modstruct_version(kernel, info, mod)
+
+
+def early_mod_check(kernel: KernelState, info: LoadInfo, mod: Module, flags: int, tr: LoadTrace | None) -> None:
+    """Later kernels' checks before anything is allocated: 6.1's, then check_modinfo() (which
+    no longer taints) and a module of the same name already there (EEXIST, or EBUSY while it
+    is still coming: wait_event_interruptible() for it to finish is not modelled, the load
+    fails at once as if interrupted)."""
+    early_checks_61(kernel, info, mod, tr)
     if tr:
         tr.begin("check_modinfo")
-    check_modinfo(kernel, mod, info, info.modinfo, flags)
+    check_modinfo(kernel, mod, info, info.modinfo, flags, taint=False)
     if tr:
         tr.check_modinfo(kernel, info)
+        tr.begin("module_patient_check_exists")
+    with kernel.mutex:
+        module_patient_check_exists(kernel, info.mod_name)
+
+
+def module_patient_check_exists(kernel: KernelState, name: str) -> None:
+    old = kernel.find_module(name, even_unformed=True)
+    if old is not None:
+        raise LoadError(EEXIST if old.state == State.LIVE else EBUSY, "already loaded")
+
+
+def layout_and_allocate(kernel: KernelState, info: LoadInfo, mod: Module, flags: int,
+                        tr: LoadTrace | None = None) -> Image:
+    if not kernel.profile.since(EARLY_MOD_CHECK):
+        if tr:
+            tr.begin("check_modinfo")
+        check_modinfo(kernel, mod, info, info.modinfo, flags)
+        if tr:
+            tr.check_modinfo(kernel, info)
+    if tr:
         tr.begin("layout_and_allocate")
     module_enforce_rwx_sections(kernel, info, mod)
     info.sechdrs[info.index.pcpu].flags &= ~SHF_ALLOC
@@ -107,41 +166,9 @@ def layout_and_allocate(kernel: KernelState, info: LoadInfo, mod: Module, flags:
         ndx = info.find_sec(name)
         if ndx:
             info.sechdrs[ndx].flags |= SHF_RO_AFTER_INIT
-    strict = kernel.profile.enabled("STRICT_MODULE_RWX")
-    layout_sections(mod, info, strict, kernel.profile.enabled("MODULE_UNLOAD"))
-    info.symtab_offsets = layout_symtab(mod, info, strict, kernel.profile.enabled("KALLSYMS_ALL"))
-    image = move_module(kernel, info, mod)
+    image = layout_and_allocate_memory(kernel, info, mod)
     if tr:
         tr.layout_and_allocate(kernel, info, mod)
-    return image
-
-
-def move_module(kernel: KernelState, info: LoadInfo, mod: Module) -> Image:
-    m = kernel.machine
-    core = m.module_alloc(mod.core_layout.size)
-    if core is None:
-        raise LoadError(ENOMEM, "module_alloc")
-    mod.core_layout.base = core
-    image = Image()
-    image.add(core, mod.core_layout.size)
-    if mod.init_layout.size:
-        init = m.module_alloc(mod.init_layout.size)
-        if init is None:
-            m.module_memfree(core)
-            raise LoadError(ENOMEM, "module_alloc")
-        mod.init_layout.base = init
-        image.add(init, mod.init_layout.size)
-    for s in info.sechdrs:
-        if not s.flags & SHF_ALLOC:
-            continue
-        if s.entsize & INIT_OFFSET_MASK:
-            dest = mod.init_layout.base + (s.entsize & ~INIT_OFFSET_MASK)
-        else:
-            dest = mod.core_layout.base + s.entsize
-        if s.type != SHT_NOBITS and s.size:
-            image.write(dest, info.data[s.offset : s.offset + s.size])
-        s.addr = dest
-    mod.struct_addr = info.sechdrs[info.index.mod].addr
     return image
 
 
@@ -233,22 +260,24 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
     if tr:
         tr.module_sig_check(kernel, info, size)
         tr.begin("elf_validity_check")
-    elf_validity_check(info, log)
-    if tr:
-        tr.elf_validity_check(info)
-        tr.begin("setup_load_info")
-    setup_load_info(kernel, info, flags)
-    if tr:
-        tr.end(name=info.name, modinfo=info.modinfo, versions=len(info.versions))
-        tr.begin("blacklisted")
-    if blacklisted(kernel, info.name):
-        log.err(f"Module {info.name} is blacklisted\n")
-        raise LoadError(EPERM, "blacklisted")
-    rewrite_section_headers(info)
+    if kernel.profile.since(ELF_VALIDITY_CACHE):
+        elf_validity_cache_copy(kernel, info, flags)
+        if tr:
+            tr.elf_validity_check(info)
+            tr.end(name=info.name, modinfo=info.modinfo, versions=len(info.versions))
+    else:
+        elf_validity_check(info, log)
+        if tr:
+            tr.elf_validity_check(info)
+            tr.begin("setup_load_info")
+        setup_load_info(kernel, info, flags)
+        if tr:
+            tr.end(name=info.name, modinfo=info.modinfo, versions=len(info.versions))
     mod = Module(name=info.mod_name, filename=filename)
-    if tr:
-        tr.begin("check_modstruct_version")
-    check_modstruct_version(kernel, info, mod)
+    if kernel.profile.since(EARLY_MOD_CHECK):
+        early_mod_check(kernel, info, mod, flags, tr)
+    else:
+        early_checks_61(kernel, info, mod, tr)
     image = layout_and_allocate(kernel, info, mod, flags, tr)
     mod.name = info.mod_name
     stage = "allocated"
@@ -260,17 +289,19 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
             tr.begin("add_unformed_module")
         add_unformed_module(kernel, mod)
         stage = "listed"
-        mod.sig_ok = info.sig_ok
-        if kernel.profile.enabled("MODULE_SIG") and not mod.sig_ok:
-            log.printk_once(
-                "module-sig",
-                f"\x015{mod.name}: module verification failed: signature and/or required key missing - tainting kernel\n",
-            )
-            kernel.add_taint_module(mod, taint.UNSIGNED_MODULE)
+        if kernel.profile.since(EARLY_MOD_CHECK):
+            if tr:
+                tr.begin("module_augment_kernel_taints")
+            module_augment_kernel_taints(kernel, mod, info)
+        else:
+            module_sig_taint(kernel, mod, info)
         percpu_modalloc(kernel, mod, info)
         mod.refcnt = 2  # module_unload_init(): MODULE_REF_BASE, plus one held during init
         find_module_sections(kernel, mod, info)
-        check_module_license_and_versions(kernel, mod)
+        if not kernel.profile.since(EARLY_MOD_CHECK):
+            check_module_license_and_versions(kernel, mod)
+        else:
+            check_export_symbol_versions(kernel, mod)
         setup_modinfo(mod, info)
         if tr:
             tr.begin("simplify_symbols")
@@ -388,9 +419,7 @@ def add_unformed_module(kernel: KernelState, mod: Module) -> None:
     """The name is taken from here on: a second load of it waits (EBUSY) or fails (EEXIST)."""
     with kernel.mutex:
         mod.state = State.UNFORMED
-        old = kernel.find_module(mod.name, even_unformed=True)
-        if old is not None:
-            raise LoadError(EEXIST if old.state == State.LIVE else EBUSY, "already loaded")
+        module_patient_check_exists(kernel, mod.name)
         kernel.modules.insert(0, mod)
         kernel.by_name[mod.name] = mod
 
@@ -456,22 +485,19 @@ def do_init_module(kernel: KernelState, mod: Module, tr: LoadTrace | None = None
     with kernel.mutex:
         set_module_state(kernel, mod, State.LIVE)
         mod.refcnt -= 1
-        if mod.init_layout.base:
-            kernel.machine.module_memfree(mod.init_layout.base)
-        mod.init_layout_at_load = replace(mod.init_layout)  # what `pseudokernel layout` draws, freed
-        mod.init_layout.base = 0
-        mod.init_layout.size = mod.init_layout.text_size = 0
-        mod.init_layout.ro_size = mod.init_layout.ro_after_init_size = 0
+        # what `pseudokernel layout` draws, freed
+        strict = kernel.profile.enabled("STRICT_MODULE_RWX")
+        mod.init_at_load = [{**r, "freed": True} for r in region_dicts(mod, strict, init=True)]
+        free_module_memory(kernel, mod, init_only=True)
         kernel.generation += 1
     if tr:
         tr.begin("module_enable_ro")
     module_enable_protections(kernel, mod, after_init=True)
     if tr:
-        core = mod.core_layout
-        tr.end(after_init=True, ro_after_init=[core.base + core.ro_size, core.base + core.ro_after_init_size])
-        freed = mod.init_layout_at_load
+        roai = mod.mem[MemType.RO_AFTER_INIT]
+        tr.end(after_init=True, ro_after_init=[roai.base, roai.base + roai.size])
         tr.begin("do_free_init")
-        tr.end(base=freed.base, size=freed.size)
+        tr.end(regions=[{"name": r["name"], "base": r["base"], "size": r["size"]} for r in mod.init_at_load])
     return mod
 
 
@@ -493,10 +519,7 @@ def free_module_resources(kernel: KernelState, mod: Module, unlink: bool) -> Non
     if mod.percpu_size:
         m.percpu.free(mod.percpu)
         mod.percpu_size = 0
-    for lay in (mod.init_layout, mod.core_layout):
-        if lay.base:
-            m.module_memfree(lay.base)
-            lay.base = 0
+    free_module_memory(kernel, mod)
     if getattr(mod, "args_addr", 0):
         kernel.api.kfree(mod.args_addr)
         mod.args_addr = 0

@@ -50,7 +50,10 @@ def load_modinfo(info: LoadInfo) -> list[str]:
     return modinfo_strings(info.section_bytes(i)) if i else []
 
 
-def check_modinfo(kernel: KernelState, mod: Module, info: LoadInfo, modinfo: list[str], flags: int) -> None:
+def check_modinfo(kernel: KernelState, mod: Module, info: LoadInfo, modinfo: list[str], flags: int,
+                  taint: bool = True) -> None:
+    """The vermagic and livepatch checks; on 6.1 also the taints that later kernels leave to
+    module_augment_kernel_taints(), once the module is known to be unique."""
     log = kernel.log
     modmagic = get_modinfo(modinfo, "vermagic")
     if flags & MODULE_INIT_IGNORE_VERMAGIC:
@@ -60,7 +63,21 @@ def check_modinfo(kernel: KernelState, mod: Module, info: LoadInfo, modinfo: lis
     elif not same_magic(modmagic, kernel.profile.vermagic, bool(info.index.vers)):
         log.err(f"{info.name}: version magic '{modmagic}' should be '{kernel.profile.vermagic}'\n")
         raise LoadError(ENOEXEC, "version magic")
+    if taint:
+        modinfo_taints(kernel, mod, modinfo)
+    else:
+        check_modinfo_livepatch(kernel, mod, modinfo)
 
+
+def check_modinfo_livepatch(kernel: KernelState, mod: Module, modinfo: list[str]) -> None:
+    if get_modinfo(modinfo, "livepatch") is not None and not kernel.profile.enabled("LIVEPATCH"):
+        kernel.log.err(f"{mod.name}: module is marked as livepatch module, but livepatch support is disabled")
+        raise LoadError(ENOEXEC, "livepatch")
+
+
+def modinfo_taints(kernel: KernelState, mod: Module, modinfo: list[str]) -> None:
+    """Out-of-tree, retpoline, staging, livepatch, license and test, in the kernel's order."""
+    log = kernel.log
     if get_modinfo(modinfo, "intree") is None:
         if not kernel.test_taint(taint.OOT_MODULE):
             log.warn(f"{mod.name}: loading out-of-tree module taints kernel.\n")
@@ -75,9 +92,7 @@ def check_modinfo(kernel: KernelState, mod: Module, info: LoadInfo, modinfo: lis
         )
 
     if get_modinfo(modinfo, "livepatch") is not None:
-        if not kernel.profile.enabled("LIVEPATCH"):
-            log.err(f"{mod.name}: module is marked as livepatch module, but livepatch support is disabled")
-            raise LoadError(ENOEXEC, "livepatch")
+        check_modinfo_livepatch(kernel, mod, modinfo)
         kernel.add_taint_module(mod, taint.LIVEPATCH)
         log.printk_once("taint-livepatch", f"\x015{mod.name}: tainting kernel with TAINT_LIVEPATCH\n")
 
@@ -113,14 +128,41 @@ def set_license(kernel: KernelState, mod: Module, license: str | None) -> None:
         kernel.add_taint_module(mod, taint.PROPRIETARY_MODULE, lockdep_ok=False)
 
 
-def check_module_license_and_versions(kernel: KernelState, mod: Module) -> None:
+def module_sig_taint(kernel: KernelState, mod: Module, info: LoadInfo) -> None:
+    mod.sig_ok = info.sig_ok
+    if kernel.profile.enabled("MODULE_SIG") and not mod.sig_ok:
+        kernel.log.printk_once(
+            "module-sig",
+            f"\x015{mod.name}: module verification failed: signature and/or required key missing - tainting kernel\n",
+        )
+        kernel.add_taint_module(mod, taint.UNSIGNED_MODULE)
+
+
+def module_augment_kernel_taints(kernel: KernelState, mod: Module, info: LoadInfo) -> None:
+    """Later kernels' taints, all once the module is in the list. The proprietary test is
+    taken before the license taints, so a proprietary module gets both license lines."""
     prev = kernel.test_taint(taint.PROPRIETARY_MODULE)
+    modinfo_taints(kernel, mod, info.modinfo)
+    module_sig_taint(kernel, mod, info)
+    _license_taints(kernel, mod, prev)
+
+
+def _license_taints(kernel: KernelState, mod: Module, prev: bool) -> None:
+    """ndiswrapper, driverloader and lve: GPL by their word, not by their source."""
     if mod.name == "ndiswrapper":
         kernel.add_taint(taint.PROPRIETARY_MODULE, lockdep_ok=False)
     if mod.name in ("driverloader", "lve"):
         kernel.add_taint_module(mod, taint.PROPRIETARY_MODULE, lockdep_ok=False)
     if not prev and kernel.test_taint(taint.PROPRIETARY_MODULE):
         kernel.log.warn(f"{mod.name}: module license taints kernel.\n")
+
+
+def check_module_license_and_versions(kernel: KernelState, mod: Module) -> None:
+    _license_taints(kernel, mod, kernel.test_taint(taint.PROPRIETARY_MODULE))
+    check_export_symbol_versions(kernel, mod)
+
+
+def check_export_symbol_versions(kernel: KernelState, mod: Module) -> None:
     if kernel.profile.enabled("MODVERSIONS") and (
         (mod.num_syms and not mod.has_crcs) or (mod.num_gpl_syms and not mod.has_gpl_crcs)
     ):

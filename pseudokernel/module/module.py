@@ -17,15 +17,54 @@ class State(enum.IntEnum):
     UNFORMED = 3
 
 
+class MemType(enum.IntEnum):
+    """enum mod_mem_type (include/linux/module.h, since 6.4): the kinds of module memory, each
+    with its own page permissions. 6.1 allocates two regions, core and init, each a run of
+    these kinds (text, rodata, ro_after_init, data) at page boundaries; 6.4 on allocates each
+    kind on its own. Both are described with the types, so what reads a module's memory (the
+    views, kallsyms, the permissions) need not know which kernel laid it out."""
+
+    TEXT = 0
+    DATA = 1
+    RODATA = 2
+    RO_AFTER_INIT = 3
+    INIT_TEXT = 4
+    INIT_DATA = 5
+    INIT_RODATA = 6
+
+    @property
+    def is_init(self) -> bool:
+        return self >= MemType.INIT_TEXT
+
+    @property
+    def is_text(self) -> bool:
+        return self in (MemType.TEXT, MemType.INIT_TEXT)
+
+
 @dataclass
-class ModuleLayout:
-    """struct module_layout: one module_alloc() region."""
+class ModuleMemory:
+    """struct module_memory: where one kind of the module's memory is."""
 
     base: int = 0
     size: int = 0
-    text_size: int = 0
-    ro_size: int = 0
-    ro_after_init_size: int = 0
+
+    def __contains__(self, addr: int) -> bool:
+        return self.size > 0 and 0 <= addr - self.base < self.size
+
+
+@dataclass
+class Allocation:
+    """One module_alloc()/execmem_alloc() block: 6.1's core or init region, or one type's
+    memory from 6.4 on. `name` is what the trace and `pseudokernel layout` call it."""
+
+    name: str
+    base: int
+    size: int
+    types: tuple[MemType, ...]
+
+    @property
+    def init(self) -> bool:
+        return self.types[0].is_init
 
 
 @dataclass
@@ -58,9 +97,10 @@ class Module:
     state: State = State.UNFORMED
     taints: int = 0
     license: str = "unspecified"
-    core_layout: ModuleLayout = field(default_factory=ModuleLayout)
-    init_layout: ModuleLayout = field(default_factory=ModuleLayout)
-    init_layout_at_load: ModuleLayout | None = None  # the init region as it was, once freed
+    mem: list[ModuleMemory] = field(default_factory=lambda: [ModuleMemory() for _ in MemType])
+    allocations: list[Allocation] = field(default_factory=list)
+    # the init memory as it was at load (what `pseudokernel layout` draws), once freed
+    init_at_load: list[Allocation] | None = None
     # kernel-visible address of the module's struct module (.gnu.linkonce.this_module)
     struct_addr: int = 0
     init: int = 0
@@ -121,8 +161,26 @@ class Module:
             return [s for s in self.kallsyms if s.core]
         return self.kallsyms
 
+    def mem_type_at(self, addr: int) -> MemType | None:
+        for t in MemType:
+            if addr in self.mem[t]:
+                return t
+        return None
+
     def within(self, addr: int) -> bool:
-        for lay in (self.core_layout, self.init_layout):
-            if lay.size and lay.base <= addr < lay.base + lay.size:
-                return True
-        return False
+        """within_module(): in any of the module's memory, core or init."""
+        return self.mem_type_at(addr) is not None
+
+    def within_init(self, addr: int) -> bool:
+        t = self.mem_type_at(addr)
+        return t is not None and t.is_init
+
+    def core_size(self) -> int:
+        return sum(self.mem[t].size for t in MemType if not t.is_init)
+
+    def init_size(self) -> int:
+        return sum(self.mem[t].size for t in MemType if t.is_init)
+
+    def total_size(self) -> int:
+        """module_total_size(): what /proc/modules shows."""
+        return self.core_size() + self.init_size()

@@ -11,10 +11,11 @@ from unicorn import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE
 
 from .elf import SHF_EXECINSTR, SHF_WRITE, LoadInfo
 from .internal import LoadError
+from .module import MemType
 
 if TYPE_CHECKING:
     from ..state import KernelState
-    from .module import Module, ModuleLayout
+    from .module import Module
 
 
 def module_enforce_rwx_sections(kernel: KernelState, info: LoadInfo, mod: Module) -> None:
@@ -28,29 +29,26 @@ def module_enforce_rwx_sections(kernel: KernelState, info: LoadInfo, mod: Module
 
 
 def module_enable_protections(kernel: KernelState, mod: Module, after_init: bool) -> None:
-    """module_enable_ro()/nx()/x(): text RX, rodata RO, ro_after_init RO once init is done."""
+    """module_enable_rodata_ro()/data_nx()/text_rox() (6.1: module_enable_ro()/nx()/x()):
+    text RX, rodata RO, data RW NX, and ro_after_init RO once init is done. Each kind of
+    memory is page-aligned on both versions (6.1's bands, later kernels' allocations)."""
     if not kernel.profile.enabled("STRICT_MODULE_RWX"):
         return
-    m = kernel.machine
-    for lay, is_core in ((mod.core_layout, True), (mod.init_layout, False)):
-        if not lay.size:
-            continue
-        m.protect(lay.base, lay.text_size, UC_PROT_READ | UC_PROT_EXEC)
-        m.protect(lay.base + lay.text_size, lay.ro_size - lay.text_size, UC_PROT_READ)
-        ro_end = lay.ro_after_init_size if (after_init and is_core) else lay.ro_size
-        m.protect(lay.base + lay.ro_size, ro_end - lay.ro_size, UC_PROT_READ)
-        m.protect(lay.base + ro_end, lay.size - ro_end, UC_PROT_READ | UC_PROT_WRITE)
+    for t in MemType:
+        mem = mod.mem[t]
+        if mem.size:
+            kernel.machine.protect(mem.base, mem.size, PROT[t] if after_init or t != MemType.RO_AFTER_INIT
+                                   else UC_PROT_READ | UC_PROT_WRITE)
 
 
-def section_permission(lay: ModuleLayout, offset: int, strict: bool, is_core: bool) -> str:
-    """The page permission module_enable_protections() gives what lies at offset in the
-    region: what the trace and `pseudokernel layout` show for each section."""
-    if not strict:
-        return "RWX"
-    if offset < lay.text_size:
-        return "RX"
-    if offset < lay.ro_size:
-        return "RO"
-    if is_core and offset < lay.ro_after_init_size:
-        return "RO after init"
-    return "RW NX"
+PROT = {MemType.TEXT: UC_PROT_READ | UC_PROT_EXEC, MemType.INIT_TEXT: UC_PROT_READ | UC_PROT_EXEC,
+        MemType.RODATA: UC_PROT_READ, MemType.INIT_RODATA: UC_PROT_READ, MemType.RO_AFTER_INIT: UC_PROT_READ,
+        MemType.DATA: UC_PROT_READ | UC_PROT_WRITE, MemType.INIT_DATA: UC_PROT_READ | UC_PROT_WRITE}
+PERM_NAME = {MemType.TEXT: "RX", MemType.INIT_TEXT: "RX", MemType.RODATA: "RO", MemType.INIT_RODATA: "RO",
+             MemType.RO_AFTER_INIT: "RO after init", MemType.DATA: "RW NX", MemType.INIT_DATA: "RW NX"}
+
+
+def section_permission(t: MemType, strict: bool) -> str:
+    """The page permission module_enable_protections() gives a kind of memory: what the trace
+    and `pseudokernel layout` show for each section."""
+    return PERM_NAME[t] if strict else "RWX"

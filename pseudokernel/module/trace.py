@@ -17,7 +17,7 @@ import errno as errnos
 from typing import TYPE_CHECKING, Any
 
 from .elf import SHF_ALLOC, SHN_UNDEF, SHT_RELA, LoadInfo
-from .layout import layout_dict, section_rows
+from .layout import region_dicts, section_rows
 from .relocate import RELA
 
 if TYPE_CHECKING:
@@ -96,9 +96,8 @@ class LoadTrace:
 
     def layout_and_allocate(self, kernel: KernelState, info: LoadInfo, mod: Module) -> None:
         ranges = [(s.name, s.addr, s.size) for s in info.sechdrs if not s.empty]
-        self.end(core=layout_dict(mod.core_layout), init=layout_dict(mod.init_layout),
-                 sections=section_rows(ranges, mod.core_layout, mod.init_layout,
-                                       kernel.profile.enabled("STRICT_MODULE_RWX")))
+        regions = region_dicts(mod, kernel.profile.enabled("STRICT_MODULE_RWX"))
+        self.end(regions=regions, sections=section_rows(ranges, regions))
 
     def simplify_symbols(self, kernel: KernelState, info: LoadInfo, values: list[int]) -> None:
         resolved = []

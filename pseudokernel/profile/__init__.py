@@ -113,6 +113,14 @@ class KernelProfile:
             f"Linux version {self.release} ({self.meta.get('compiler', 'gcc')}) {self.uts_version}\n"
         )
         self.name = self.path.name
+        # the upstream release the build is of: the loader follows that version's source
+        nums = self.release.split("-")[0].split("+")[0].split(".")
+        self.version: tuple[int, int] = (int(nums[0]), int(nums[1]))
+
+    def since(self, version: tuple[int, int]) -> bool:
+        """Whether this kernel has a change that upstream made in `version`: the loader asks
+        it at each place 6.1 and later kernels differ (module/versions.py lists them)."""
+        return self.version >= version
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None) -> KernelProfile:

@@ -11,6 +11,7 @@ import pytest
 from pseudokernel.draw_layout import draw_svg, draw_text
 from pseudokernel.module import LoadError
 from pseudokernel.module.layout import module_layout
+from pseudokernel.module.module import MemType
 from pseudokernel.module.trace import LoadTrace
 from pseudokernel.print_trace import format_trace
 
@@ -38,8 +39,9 @@ def test_hello_trace_is_the_loaders_state(kernel):
     assert "hello: loading out-of-tree module taints kernel." in by["check_modinfo"]["messages"]
     lay = by["layout_and_allocate"]
     assert {s["name"]: s["addr"] for s in lay["sections"]} == mod.sections
-    assert lay["core"]["base"] == mod.core_layout.base and lay["core"]["size"] == mod.core_layout.size
-    assert lay["init"]["base"] == mod.init_layout_at_load.base
+    regions = {r["name"]: r for r in lay["regions"]}
+    assert regions["core"]["base"] == mod.mem[MemType.TEXT].base and regions["core"]["size"] == mod.core_size()
+    assert regions["init"] == {**mod.init_at_load[0], "freed": False}
     perms = {s["name"]: s["perm"] for s in lay["sections"]}
     assert perms[".init.text"] == perms[".exit.text"] == "RX"
     assert perms[".rodata"] == "RO" and perms[".data"] == perms[".bss"] == "RW NX"
@@ -54,7 +56,7 @@ def test_hello_trace_is_the_loaders_state(kernel):
     init = by["do_init_module"]
     assert init["ret"] == 0 and init["init"] == mod.init and init["symbol"].startswith("hello_init")
     assert "hello: hello trace (2 of 2)" in init["messages"]
-    assert by["do_free_init"]["base"] == lay["init"]["base"] and mod.init_layout.size == 0
+    assert by["do_free_init"]["regions"][0]["base"] == regions["init"]["base"] and mod.init_size() == 0
     text = format_trace(steps)
     assert "do_init_module" in text and "returned 0" in text and ".init.text" in text
 
@@ -101,14 +103,15 @@ def test_failure_is_at_the_step_that_failed(kernel, name, step, err, line):
 
 def test_no_trace_is_the_default(kernel):
     mod = kernel.finit_module((PREBUILT / "hello.ko").read_bytes())
-    assert mod.init_layout_at_load is not None  # kept for `pseudokernel layout` whether traced or not
+    assert mod.init_at_load  # kept for `pseudokernel layout` whether traced or not
 
 
 def test_layout_pictures(kernel):
     mod = kernel.finit_module((PREBUILT / "hello.ko").read_bytes())
     layout = module_layout(kernel, mod)
     assert {s["name"]: s["addr"] for s in layout["sections"]} == mod.sections
-    assert layout["init"]["freed"] and layout["init"]["base"] == mod.init_layout_at_load.base
+    init = [r for r in layout["regions"] if r["name"] == "init"]
+    assert init == mod.init_at_load and init[0]["freed"]
     assert {y["what"]: y["symbol"] for y in layout["symbols"]} == {
         "init": "hello_init", "exit": "hello_exit", "__this_module": "__this_module"}
     text = draw_text(layout)

@@ -1,0 +1,48 @@
+"""Where the module loader changed between the kernels pseudokernel emulates, by the upstream
+release that made each change.
+
+The loader is written as 6.1's source, and at each place a later kernel does otherwise it asks
+`kernel.profile.since(CHANGE)` and does that instead, the two side by side in the file the
+kernel changed. A profile of another release (6.8, the next Debian kernel) then gets every
+change up to its version without more code; what it changed that is not listed here is the work
+of adding it (docs/design.md, "Kernel versions").
+
+The versions are those of the upstream merge. 6.1 and 6.12 were recorded on the real kernels
+(tests/expected/real, tests/expected/real-6.12); a kernel between them follows the list, which
+was read from the changes' history, not recorded.
+"""
+
+# struct module_memory and enum mod_mem_type replace core_layout/init_layout: each kind of
+# module memory (text, data, rodata, ro_after_init, init text/data/rodata) is allocated on
+# its own, page-aligned (kernel/module/main.c: module_memory_alloc; Song Liu, "module: replace
+# module_layout with module_memory")
+MOD_MEM = (6, 4)
+
+# load_module() checks the module against the list (blacklist, modstruct version, vermagic,
+# a duplicate name) in early_mod_check(), before anything is allocated, and taints only once
+# the module is unique (module_augment_kernel_taints()); Luis Chamberlain's series "module:
+# move early sanity checks into a helper" and "module: split taint adding with info checking"
+EARLY_MOD_CHECK = (6, 4)
+
+# concurrent finit_module() calls on one file share one load and its result (idempotent(),
+# idempotent_init_module(); Linus Torvalds, "module: add debug stats ... / catch concurrent
+# module loads, treat them as idempotent")
+IDEMPOTENT_FINIT = (6, 6)
+
+# elf_validity_check() split into elf_validity_cache_copy()'s steps: every sh_name checked,
+# ".gnu.linkonce.this_module" checked before the symbol table, new messages (Matthew Maurer,
+# "module: Factor out elf_validity_ehdr" and the rest of that series)
+ELF_VALIDITY_CACHE = (6, 12)
+
+# x86 apply_relocate_add(): "Invalid relocation target, existing value is nonzero" replaces
+# "Skipping invalid relocation target" (arch/x86/kernel/module.c)
+RELOC_NONZERO_MESSAGE = (6, 6)
+
+# dump_stack's header line gains "UID: n" (lib/dump_stack.c) and the oops/WARN report a
+# "Tainted: [O]=OOT_MODULE, ..." line (kernel/panic.c: print_tainted_verbose)
+DUMP_STACK_UID = (6, 10)
+TAINTED_VERBOSE = (6, 12)
+
+# find_kallsyms_symbol() bounds a symbol by the module memory that holds it, data as well as
+# text (kernel/module/kallsyms.c with module_memory)
+KALLSYMS_BY_MEM = MOD_MEM
