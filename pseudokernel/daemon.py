@@ -25,9 +25,12 @@ from .kmod import FEATURES_WITH_ZLIB
 from .kmod.compress import kmod_file_open
 from .kmod.log import KmodError
 from .module import LoadError
+from .module.decompress import module_compression
+from .module.internal import MODULE_INIT_COMPRESSED_FILE
 from .module.layout import module_layout
 from .module.module import State
 from .module.trace import LoadTrace
+from .module.versions import IDEMPOTENT_FINIT
 from .paths import StatePaths, state_paths
 from .profile import KernelProfile
 
@@ -66,6 +69,10 @@ class Daemon:
         self.watcher = None
         self.server = None
         self._stopping = threading.Event()
+        # finit_module() loads under way, by the file's inode: later kernels let concurrent
+        # calls on one file share the first one's result (main.c: idempotent())
+        self._idem: dict[tuple[int, int], dict] = {}
+        self._idem_lock = threading.Lock()
 
     # -- module operations (the drop folder and the socket both come here) ------------------
 
@@ -97,10 +104,14 @@ class Daemon:
             if syscall == "init":
                 mod = k.init_module(data, args, trace)
             else:
-                # only the drop folder inflates: a compressed file given to finit_module()
-                # itself is refused as the kernel without in-kernel decompression refuses it
+                # only the drop folder does what kmod does: a compressed file goes to the
+                # kernel as it is when it inflates that kind itself (/sys/module/compression,
+                # kmod 34), else inflated through init_module(); a compressed file given to
+                # finit_module() by a program is the kernel's to refuse or inflate
                 kfile = kmod_file_open(data, FEATURES_WITH_ZLIB) if origin == "drop" and len(data) >= 6 else None
-                if kfile is not None and not kfile.direct:
+                if kfile is not None and kfile.compression and kfile.compression == module_compression(k):
+                    mod = k.finit_module(data, args, flags | MODULE_INIT_COMPRESSED_FILE, filename, trace)
+                elif kfile is not None and not kfile.direct:
                     mod = k.init_module(kfile.contents, args, trace)
                 else:
                     mod = k.finit_module(data, args, flags, filename, trace)
@@ -129,6 +140,29 @@ class Daemon:
 
     def load_fd(self, fd: int, args: str | None, flags: int, filename: str, origin: str,
                 trace: LoadTrace | None = None) -> dict:
+        """finit_module() of an open file. From 6.6 (idempotent_init_module()) a call on a
+        file whose load is under way waits for it and returns what it returned."""
+        if not self.kernel.profile.since(IDEMPOTENT_FINIT):
+            return self._load_fd(fd, args, flags, filename, origin, trace)
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino)
+        with self._idem_lock:
+            first = self._idem.get(key)
+            if first is None:
+                mine = self._idem[key] = {"done": threading.Event(), "reply": {"errno": errno.EINTR}}
+        if first is not None:
+            first["done"].wait()
+            return {k: v for k, v in first["reply"].items() if k != "trace"}
+        try:
+            mine["reply"] = self._load_fd(fd, args, flags, filename, origin, trace)
+            return mine["reply"]
+        finally:
+            with self._idem_lock:
+                del self._idem[key]
+            mine["done"].set()
+
+    def _load_fd(self, fd: int, args: str | None, flags: int, filename: str, origin: str,
+                 trace: LoadTrace | None) -> dict:
         from .server import kernel_read_file
 
         if trace:

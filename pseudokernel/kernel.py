@@ -20,6 +20,7 @@ from .emu.memory_map import PERCPU_BASE
 from .emu.traps import CpuStop
 from .emu.vsprintf import Args, ListArgs, MemoryFault, vsnprintf
 from .log import PrintkLog
+from .module.decompress import module_decompress
 from .module.internal import (
     MODULE_INIT_COMPRESSED_FILE,
     MODULE_INIT_IGNORE_MODVERSIONS,
@@ -412,9 +413,9 @@ class Kernel:
             raise LoadError(errno.EINVAL, "flags")
         if not data:
             raise LoadError(errno.EINVAL, "empty file")
-        if flags & MODULE_INIT_COMPRESSED_FILE:
-            raise LoadError(errno.EOPNOTSUPP, "in-kernel decompression")
         with self.syscall("insmod", "init"):
+            if flags & MODULE_INIT_COMPRESSED_FILE:
+                data = module_decompress(self, data)
             return load_module(self, data, args, flags, filename, trace)
 
     def init_module(self, data: bytes, args: str | None = "", trace: LoadTrace | None = None) -> Module:

@@ -18,6 +18,7 @@ from .emu.memory_map import PERCPU_BASE, THREAD_SIZE
 from .emu.traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .module.internal import module_flags
 from .module.module import State
+from .module.versions import DUMP_STACK_UID, TAINTED_VERBOSE
 from .unwind import unwind
 
 if TYPE_CHECKING:
@@ -80,10 +81,11 @@ def dump_stack_print_info(kernel: KernelState) -> list[bytes]:
         i = words.index("Debian")
         debian = f" Debian {words[i + 1]}" if i + 1 < len(words) else ""
     tainted = taint.print_tainted(kernel.tainted)
-    return [
-        _default(f"CPU: 0 PID: {pid} Comm: {comm[:20]} {tainted} {p.release} {version} {debian}\n"),
-        _default(f"Hardware name: {HARDWARE}\n"),
-    ]
+    uid = f"UID: {kernel.current_uid} " if p.since(DUMP_STACK_UID) else ""
+    lines = [_default(f"CPU: 0 {uid}PID: {pid} Comm: {comm[:20]} {tainted} {p.release} {version} {debian}\n")]
+    if p.since(TAINTED_VERBOSE) and kernel.tainted:
+        lines.append(_default(taint.print_tainted_verbose(kernel.tainted) + "\n"))
+    return [*lines, _default(f"Hardware name: {HARDWARE}\n")]
 
 
 def show_opcodes(kernel: KernelState, ip: int) -> tuple[bytes, int | None]:

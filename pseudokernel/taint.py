@@ -63,6 +63,19 @@ def module_flags_taint(taints: int) -> str:
     return "".join(t.c_true for t in TAINT_FLAGS if t.module and taints & (1 << t.bit))
 
 
+# each flag's name (panic.c's TAINT_FLAG() desc, #taint), by bit: print_tainted_verbose()
+NAMES = ("PROPRIETARY_MODULE", "FORCED_MODULE", "CPU_OUT_OF_SPEC", "FORCED_RMMOD", "MACHINE_CHECK", "BAD_PAGE",
+         "USER", "DIE", "OVERRIDDEN_ACPI_TABLE", "WARN", "CRAP", "FIRMWARE_WORKAROUND", "OOT_MODULE",
+         "UNSIGNED_MODULE", "SOFTLOCKUP", "LIVEPATCH", "AUX", "RANDSTRUCT", "TEST")
+
+
+def print_tainted_verbose(mask: int) -> str:
+    """'Tainted: [O]=OOT_MODULE, [E]=UNSIGNED_MODULE' (later kernels' dump_stack)."""
+    if not mask:
+        return "Not tainted"
+    return "Tainted: " + ", ".join(f"[{t.c_true}]={NAMES[t.bit]}" for t in TAINT_FLAGS if mask & (1 << t.bit))
+
+
 def print_tainted(mask: int) -> str:
     """The 'Tainted: P        W  O ' string of oops and warning headers (kernel/panic.c)."""
     if not mask:

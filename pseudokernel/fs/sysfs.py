@@ -8,6 +8,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from .. import taint
+from ..module.decompress import module_compression
 from ..module.module import Module, State
 from ..module.sysfs import sysfs_name
 from . import bus, devices, kobject
@@ -154,14 +155,19 @@ def modules_version(kernel: Kernel) -> tuple:
 
 
 def module_root(kernel: Kernel, boot: float) -> Dir:
-    """Each module's directory is named sysfs_name(mod->name): "a/b" lives in a!b."""
+    """Each module's directory is named sysfs_name(mod->name): "a/b" lives in a!b. With
+    in-kernel decompression, `compression` says which (decompress.c)."""
+    kind = module_compression(kernel)
+    files = ["compression"] if kind else []
 
     def child(kname: str):
+        if kname in files:
+            return attr_file(lambda r: f"{kind}\n".encode(), 0o444, boot)
         mod = _module_named(kernel, kname)
         return module_dir(kernel, mod) if mod is not None else None
 
-    return Dir(lambda: kernfs_order([sysfs_name(m.name) for m in _formed(kernel)]), child, 0o755, boot,
-               lambda: len(_formed(kernel)))
+    return Dir(lambda: kernfs_order([*files, *(sysfs_name(m.name) for m in _formed(kernel))]), child, 0o755, boot,
+               lambda: len(_formed(kernel)) + len(files))
 
 
 def sys_dir(kernel: Kernel, boot: float) -> Dir:

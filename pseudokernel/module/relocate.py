@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..bits import MASK64, s32, s64
 from .elf import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_REL, SHT_RELA, SYM, LoadInfo
+from .versions import RELOC_NONZERO_MESSAGE
 
 if TYPE_CHECKING:
     from ..state import KernelState
@@ -132,8 +133,9 @@ def apply_relocate_add(kernel: KernelState, mod: Module, info: LoadInfo, relsec:
                 log.err(f"pseudokernel: {mod.name}: relocation target {loc:#x} outside the module\n")
                 raise OSError(ENOEXEC, "relocation target") from None
         if into[off : off + size].count(0) != size:
+            what = "Invalid" if kernel.profile.since(RELOC_NONZERO_MESSAGE) else "Skipping invalid"
             log.err(
-                "module: x86/modules: Skipping invalid relocation target, existing value is nonzero "
+                f"module: x86/modules: {what} relocation target, existing value is nonzero "
                 f"for type {rtype}, loc {kernel.hashed_pointer(loc)}, val {val:x}\n"
             )
             raise OSError(ENOEXEC, "relocation target")

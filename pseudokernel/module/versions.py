@@ -7,9 +7,10 @@ kernel changed. A profile of another release (6.8, the next Debian kernel) then 
 change up to its version without more code; what it changed that is not listed here is the work
 of adding it (docs/design.md, "Kernel versions").
 
-The versions are those of the upstream merge. 6.1 and 6.12 were recorded on the real kernels
-(tests/expected/real, tests/expected/real-6.12); a kernel between them follows the list, which
-was read from the changes' history, not recorded.
+6.1 and 6.12 were recorded on the real kernels (tests/expected/real, tests/expected/real-6.12).
+A change whose upstream release is known from its history names that release; one that was
+only seen to differ between the two recorded kernels names 6.12, the first release known to
+have it: a profile of a kernel in between gets 6.1's behaviour there until someone checks.
 """
 
 # struct module_memory and enum mod_mem_type replace core_layout/init_layout: each kind of
@@ -25,22 +26,24 @@ MOD_MEM = (6, 4)
 EARLY_MOD_CHECK = (6, 4)
 
 # concurrent finit_module() calls on one file share one load and its result (idempotent(),
-# idempotent_init_module(); Linus Torvalds, "module: add debug stats ... / catch concurrent
-# module loads, treat them as idempotent")
-IDEMPOTENT_FINIT = (6, 6)
+# idempotent_init_module(); Linus Torvalds, "modules: catch concurrent module loads, treat
+# them as idempotent", 2023; release not checked)
+IDEMPOTENT_FINIT = (6, 12)
 
 # elf_validity_check() split into elf_validity_cache_copy()'s steps: every sh_name checked,
 # ".gnu.linkonce.this_module" checked before the symbol table, new messages (Matthew Maurer,
-# "module: Factor out elf_validity_ehdr" and the rest of that series)
+# "module: Factor out elf_validity_ehdr" and the rest of that series; the this_module checks
+# themselves came earlier, 6.8 kernels print them)
 ELF_VALIDITY_CACHE = (6, 12)
 
 # x86 apply_relocate_add(): "Invalid relocation target, existing value is nonzero" replaces
-# "Skipping invalid relocation target" (arch/x86/kernel/module.c)
-RELOC_NONZERO_MESSAGE = (6, 6)
+# "Skipping invalid relocation target" (arch/x86/kernel/module.c; release not checked)
+RELOC_NONZERO_MESSAGE = (6, 12)
 
 # dump_stack's header line gains "UID: n" (lib/dump_stack.c) and the oops/WARN report a
-# "Tainted: [O]=OOT_MODULE, ..." line (kernel/panic.c: print_tainted_verbose)
-DUMP_STACK_UID = (6, 10)
+# "Tainted: [O]=OOT_MODULE, ..." line (kernel/panic.c: print_tainted_verbose); releases not
+# checked
+DUMP_STACK_UID = (6, 12)
 TAINTED_VERBOSE = (6, 12)
 
 # find_kallsyms_symbol() bounds a symbol by the module memory that holds it, data as well as
