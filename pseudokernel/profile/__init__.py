@@ -14,6 +14,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -125,6 +126,29 @@ class KernelProfile:
             if (base / str(name_or_path)).is_dir():
                 return cls(base / str(name_or_path))
         raise ProfileError(f"no kernel profile named {name_or_path!r}")
+
+    # -- version ---------------------------------------------------------------------------
+
+    @cached_property
+    def full_version(self) -> tuple[int, int, int]:
+        """The upstream kernel version (VERSION, PATCHLEVEL, SUBLEVEL), e.g. (6, 1, 192) for
+        Debian's 6.1.0-56-amd64 and (6, 12, 118) for 6.12.118+deb12-amd64. From the .config's
+        header ("# Linux/x86 6.1.192 Kernel Configuration"), which, unlike the release, has the
+        real sublevel (Debian's 6.1 releases say "6.1.0-N"); from the release otherwise."""
+        head = _read_text(self.path / "config.gz")[:400]
+        match = re.search(r"^# Linux/\S+ (\d+)\.(\d+)\.(\d+)\S* Kernel Configuration$", head,
+                          re.MULTILINE) or re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", self.release)
+        if match is None:
+            raise ProfileError(f"{self.path}: no kernel version in the config or the release "
+                               f"{self.release!r}")
+        return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """(VERSION, PATCHLEVEL): (6, 1) or (6, 12). What code that follows the kernel's own
+        differences compares against, as the kernel's sources do with LINUX_VERSION_CODE:
+        `if profile.version >= (6, 4): ...`."""
+        return self.full_version[:2]
 
     # -- configuration ---------------------------------------------------------------------
 
