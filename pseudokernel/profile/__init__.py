@@ -4,7 +4,8 @@ A profile directory (written by profile/build.py from a headers tree and, option
 image) holds the release, vermagic, .config and Module.symvers of one kernel; with an image also
 the real address and kind of every exported symbol, all of kallsyms, the vmlinux section table,
 the trusted certificates and BTF. The default profile, Debian's 6.1.0-56-amd64, ships with the
-package.
+package, and so does Debian 12's 6.12.118+deb12-amd64; any other Debian kernel release apt has is
+made on first use (profile/debian.py).
 """
 
 from __future__ import annotations
@@ -116,8 +117,11 @@ class KernelProfile:
         self.name = self.path.name
 
     @classmethod
-    def load(cls, name_or_path: str | Path | None = None) -> KernelProfile:
-        """A profile by name (shipped or user-built) or by directory path."""
+    def load(cls, name_or_path: str | Path | None = None, fetch: bool = True) -> KernelProfile:
+        """A profile by name (shipped or user-built) or by directory path. A name found
+        nowhere that is a Debian kernel release apt has (linux-headers-NAME and
+        linux-image-NAME) is built into the user profiles directory first, saying so on
+        stderr (profile/debian.py; not with fetch=False or PSEUDOKERNEL_NO_FETCH=1)."""
         name_or_path = name_or_path or DEFAULT_PROFILE
         p = Path(name_or_path)
         if p.is_dir():
@@ -125,6 +129,16 @@ class KernelProfile:
         for base in (DATA_DIR, user_profiles_dir()):
             if (base / str(name_or_path)).is_dir():
                 return cls(base / str(name_or_path))
+        if fetch:
+            from .debian import ensure_profile
+
+            try:
+                built = ensure_profile(str(name_or_path))
+            except (OSError, RuntimeError, ValueError) as e:
+                raise ProfileError(f"no kernel profile named {name_or_path!r}, and making it "
+                                   f"from Debian's packages failed: {e}") from e
+            if built is not None:
+                return cls(built)
         raise ProfileError(f"no kernel profile named {name_or_path!r}")
 
     # -- version ---------------------------------------------------------------------------
