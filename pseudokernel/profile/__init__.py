@@ -4,7 +4,8 @@ A profile directory (written by profile/build.py from a headers tree and, option
 image) holds the release, vermagic, .config and Module.symvers of one kernel; with an image also
 the real address and kind of every exported symbol, all of kallsyms, the vmlinux section table,
 the trusted certificates and BTF. The default profile, Debian's 6.1.0-56-amd64, ships with the
-package.
+package, and so does Debian 12's 6.12.118+deb12-amd64; any other Debian kernel release apt has is
+made on first use (profile/debian.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -123,8 +125,11 @@ class KernelProfile:
         return self.version >= version
 
     @classmethod
-    def load(cls, name_or_path: str | Path | None = None) -> KernelProfile:
-        """A profile by name (shipped or user-built) or by directory path."""
+    def load(cls, name_or_path: str | Path | None = None, fetch: bool = True) -> KernelProfile:
+        """A profile by name (shipped or user-built) or by directory path. A name found
+        nowhere that is a Debian kernel release apt has (linux-headers-NAME and
+        linux-image-NAME) is built into the user profiles directory first, saying so on
+        stderr (profile/debian.py; not with fetch=False or PSEUDOKERNEL_NO_FETCH=1)."""
         name_or_path = name_or_path or DEFAULT_PROFILE
         p = Path(name_or_path)
         if p.is_dir():
@@ -132,7 +137,40 @@ class KernelProfile:
         for base in (DATA_DIR, user_profiles_dir()):
             if (base / str(name_or_path)).is_dir():
                 return cls(base / str(name_or_path))
+        if fetch:
+            from .debian import ensure_profile
+
+            try:
+                built = ensure_profile(str(name_or_path))
+            except (OSError, RuntimeError, ValueError) as e:
+                raise ProfileError(f"no kernel profile named {name_or_path!r}, and making it "
+                                   f"from Debian's packages failed: {e}") from e
+            if built is not None:
+                return cls(built)
         raise ProfileError(f"no kernel profile named {name_or_path!r}")
+
+    # -- version ---------------------------------------------------------------------------
+
+    @cached_property
+    def full_version(self) -> tuple[int, int, int]:
+        """The upstream kernel version (VERSION, PATCHLEVEL, SUBLEVEL), e.g. (6, 1, 192) for
+        Debian's 6.1.0-56-amd64 and (6, 12, 118) for 6.12.118+deb12-amd64. From the .config's
+        header ("# Linux/x86 6.1.192 Kernel Configuration"), which, unlike the release, has the
+        real sublevel (Debian's 6.1 releases say "6.1.0-N"); from the release otherwise."""
+        head = _read_text(self.path / "config.gz")[:400]
+        match = re.search(r"^# Linux/\S+ (\d+)\.(\d+)\.(\d+)\S* Kernel Configuration$", head,
+                          re.MULTILINE) or re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", self.release)
+        if match is None:
+            raise ProfileError(f"{self.path}: no kernel version in the config or the release "
+                               f"{self.release!r}")
+        return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """(VERSION, PATCHLEVEL): (6, 1) or (6, 12). What code that follows the kernel's own
+        differences compares against, as the kernel's sources do with LINUX_VERSION_CODE:
+        `if profile.version >= (6, 4): ...`."""
+        return self.full_version[:2]
 
     # -- configuration ---------------------------------------------------------------------
 

@@ -397,17 +397,24 @@ def _align8(value: int) -> int:
 def find_kallsyms(rodata: bytes, base: int) -> KallsymsTables:
     """Locate the kallsyms tables in .rodata by their structure (scripts/kallsyms.c write_src).
 
-    The tables are emitted in this order, each label `.balign 8`:
-      kallsyms_offsets (s32 x N), kallsyms_relative_base (u64), kallsyms_num_syms (u32),
-      kallsyms_names (N entries: ULEB128 length + token bytes), kallsyms_markers (u32 per 256),
-      kallsyms_seqs_of_names (3 bytes x N; since 6.2, also in later 6.1.y), kallsyms_token_table
-      (256 NUL-terminated strings), kallsyms_token_index (u16 x 256).
+    Each label is `.balign 8`. Two orders exist:
+      up to 6.3 (6.1):  kallsyms_offsets (s32 x N), kallsyms_relative_base (u64),
+        kallsyms_num_syms (u32), kallsyms_names (N entries: ULEB128 length + token bytes),
+        kallsyms_markers (u32 per 256), kallsyms_seqs_of_names (3 bytes x N; since 6.2, also in
+        later 6.1.y), kallsyms_token_table (256 NUL-terminated strings), kallsyms_token_index
+        (u16 x 256);
+      since 6.4 (6.12; "scripts/kallsyms: change the output order", so that the tables the
+        final link can change come last): kallsyms_num_syms, kallsyms_names, kallsyms_markers,
+        kallsyms_token_table, kallsyms_token_index, kallsyms_offsets, kallsyms_relative_base,
+        kallsyms_seqs_of_names.
     1. kallsyms_token_index is 256 strictly increasing u16 starting at 0, and each entry points
        just past a NUL of the string table right before it; nothing else in .rodata looks so.
-    2. Walking back from the token table, kallsyms_relative_base is an 8-aligned kernel address
-       followed by num_syms and 4 bytes of padding; it is accepted only if decoding num_syms
-       names from right after it ends where the markers start, the markers agree with the
-       names, and the token table follows the markers (and seqs_of_names, when present).
+    2. Walking back from the token table, the old order has kallsyms_relative_base (an 8-aligned
+       kernel address) followed by num_syms and 4 bytes of padding; the new one has num_syms
+       and padding followed by the names, with the markers right before the token table and
+       the offsets right after the token index. A candidate is accepted only if decoding
+       num_syms names from it ends where the markers start and the markers agree with the
+       names (and, for the new order, a kernel-address relative_base follows the offsets).
     """
     token_index = _find_token_index(rodata)
     if token_index is None:
@@ -416,19 +423,54 @@ def find_kallsyms(rodata: bytes, base: int) -> KallsymsTables:
     token_table = _token_table_start(rodata, token_index, index)
     if token_table is None:
         raise ImageError("kallsyms_token_table not found before kallsyms_token_index")
+    found = _find_kallsyms_old_order(rodata, token_table) or \
+        _find_kallsyms_new_order(rodata, token_table, token_index)
+    if found is None:
+        raise ImageError("kallsyms_num_syms/kallsyms_names not found (is the kernel built with "
+                         "CONFIG_KALLSYMS_BASE_RELATIVE?)")
+    offsets, relative_base, num_syms, names, markers, seqs = found
+    return KallsymsTables(
+        offsets=base + offsets, relative_base=base + relative_base, num_syms=base + num_syms,
+        names=base + names, markers=base + markers,
+        seqs_of_names=base + seqs if seqs is not None else None,
+        token_table=base + token_table, token_index=base + token_index)
+
+
+_Found = tuple[int, int, int, int, int, int | None]  # offsets, relative_base, num_syms, names,
+#                                                      markers, seqs_of_names (in .rodata)
+
+
+def _find_kallsyms_old_order(rodata: bytes, token_table: int) -> _Found | None:
     for q in range((token_table - 16) & ~7, 7, -8):
         relative_base, num, pad = struct.unpack_from("<QII", rodata, q)
         if relative_base < KERNEL_HALF or pad or not 0 < num < 1 << 24 or 4 * num > q:
             continue
-        tables = _check_kallsyms(rodata, q, num, token_table)
+        tables = _check_kallsyms(rodata, q + 16, num, token_table)
         if tables is not None:
-            return KallsymsTables(
-                offsets=base + q - _align8(4 * num), relative_base=base + q,
-                num_syms=base + q + 8, names=base + tables[0], markers=base + tables[1],
-                seqs_of_names=base + tables[2] if tables[2] is not None else None,
-                token_table=base + token_table, token_index=base + token_index)
-    raise ImageError("kallsyms_num_syms/kallsyms_names not found (is the kernel built with "
-                     "CONFIG_KALLSYMS_BASE_RELATIVE?)")
+            return q - _align8(4 * num), q, q + 8, q + 16, tables[0], tables[1]
+    return None
+
+
+def _find_kallsyms_new_order(rodata: bytes, token_table: int, token_index: int
+                             ) -> _Found | None:
+    offsets = token_index + 2 * 256  # token_index is 8-aligned, so is its end
+    for q in range((token_table - 16) & ~7, -1, -8):
+        num, pad = struct.unpack_from("<II", rodata, q)
+        if pad or not 0 < num < 1 << 24:
+            continue
+        count = (num + 255) >> 8
+        markers = (token_table - 4 * count) & ~7
+        if markers <= q or rodata[markers:markers + 4] != bytes(4):
+            continue
+        relative_base = _align8(offsets + 4 * num)
+        seqs = relative_base + 8
+        if seqs + 3 * num > len(rodata) or \
+                struct.unpack_from("<Q", rodata, relative_base)[0] < KERNEL_HALF:
+            continue
+        tables = _check_kallsyms(rodata, q + 8, num, token_table, seqs_between=False)
+        if tables is not None:
+            return offsets, relative_base, q, q + 8, tables[0], seqs
+    return None
 
 
 def _find_token_index(rodata: bytes) -> int | None:
@@ -457,11 +499,11 @@ def _token_table_start(rodata: bytes, token_index: int, index: tuple[int, ...]) 
     return None
 
 
-def _check_kallsyms(rodata: bytes, q: int, num: int, token_table: int
-                    ) -> tuple[int, int, int | None] | None:
-    """(names, markers, seqs_of_names) offsets if the tables after relative_base at `q` are
-    consistent with num_syms = `num` and the token table at `token_table`."""
-    names = q + 16
+def _check_kallsyms(rodata: bytes, names: int, num: int, token_table: int,
+                    seqs_between: bool = True) -> tuple[int, int | None] | None:
+    """(markers, seqs_of_names) offsets if the `num` names from `names` are followed by
+    markers that agree with them, then (with `seqs_between`, the old order: maybe) by
+    kallsyms_seqs_of_names, then by the token table at `token_table`."""
     pos = names
     starts: list[int] = []
     for i in range(num):
@@ -481,10 +523,10 @@ def _check_kallsyms(rodata: bytes, q: int, num: int, token_table: int
         return None
     after = markers + 4 * count
     if _align8(after) == token_table:
-        return names, markers, None
+        return markers, None
     seqs = _align8(after)
-    if _align8(seqs + 3 * num) == token_table:
-        return names, markers, seqs
+    if seqs_between and _align8(seqs + 3 * num) == token_table:
+        return markers, seqs
     return None
 
 

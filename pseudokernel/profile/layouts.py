@@ -1,7 +1,8 @@
 """Debian 6.1's struct layouts (6.1.0-56-amd64, from its BTF): each struct with the members
 the kernel functions use and its sizeof. profile/structs.py resolves them against the running
 profile's BTF; these numbers are what a profile without BTF (built from headers alone) gets.
-A handler that needs a new member declares it here."""
+A handler that needs a new member declares it here. A struct 6.1 does not have (a 6.12 handler's)
+is declared with 6.12's offsets (6.12.118+deb12-amd64), marked so."""
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "_ddebug": {"sizeof": 56, "modname": 0, "function": 8, "filename": 16, "format": 24, "lineno": 32,
@@ -51,6 +52,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "input_dev": {"sizeof": 1384, "name": 0, "phys": 8, "uniq": 16, "id": 24, "propbit": 32, "evbit": 40,
                   "keybit": 48, "relbit": 144, "absbit": 152, "mscbit": 160, "ledbit": 168, "sndbit": 176,
                   "ffbit": 184, "swbit": 200, "dev": 544},
+    "kmem_cache_args": {"sizeof": 32, "align": 0, "ctor": 24},  # 6.12
     "kmem_cache": {
         "sizeof": 8408, "size": 24, "object_size": 28, "refcount": 64, "ctor": 72, "align": 84, "name": 96,
     },
@@ -66,7 +68,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
         "proc_net_stat": 176, "gen": 3144,
     },
     "net_device": {
-        "sizeof": 2432, "state": 56, "flags": 192, "netdev_ops": 208, "ifindex": 216, "hard_header_len": 222,
+        "sizeof": 2432, "name": 0, "state": 56, "flags": 192, "netdev_ops": 208, "ifindex": 216, "hard_header_len": 222,
         "mtu": 224, "min_mtu": 288, "max_mtu": 292, "type": 296, "header_ops": 560, "operstate": 568,
         "addr_assign_type": 604, "addr_len": 605,
         "dev_addr": 816, "num_rx_queues": 832, "real_num_rx_queues": 836, "broadcast": 904, "_tx": 960,
@@ -79,6 +81,8 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "nf_hook_ops": {"sizeof": 56},
     "ns_common": {"count": 20},
     "page": {"sizeof": 64, "compound_order": 17, "_refcount": 52},
+    "folio": {"_flags_1": 64},  # 6.12's folio_order() (6.1 has compound_order in struct page)
+    "pcpu_hot": {"sizeof": 64, "current_task": 0, "preempt_count": 8, "cpu_number": 12},  # 6.12
     "path": {"sizeof": 16, "dentry": 8},
     "pci_device_id": {"sizeof": 40},
     "pci_driver": {"name": 16, "id_table": 24},

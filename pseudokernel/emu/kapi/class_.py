@@ -31,6 +31,27 @@ def __class_register(k: KernelApi, cls: int, key: int) -> int:
     return create_groups(k, cls, "class", k.m.read_u64(cls + k.S["class"].class_groups))
 
 
+@kapi("class_create")
+def class_create(k: KernelApi, name: int) -> int:
+    """6.4+ (6.12): class_create(name), without the owner struct class no longer has; the class
+    belongs to the module calling. The kernel allocates it and runs class_register()."""
+    cls = k.m.kmalloc(k.S["class"].sizeof, k.caller_module_name(), k.caller, kind="class")
+    k.m.write_u64(cls + k.S["class"].name, name)
+    k.registry.add("class", k.cname(name), cls, k.caller_module_name())
+    return cls
+
+
+@kapi("class_register")
+def class_register(k: KernelApi, cls: int) -> int:
+    """6.4+ (6.12): class_register(cls), no lock_class_key, no owner to read."""
+    name = k.cname(k.m.read_u64(cls + k.S["class"].name))
+    reg = k.registry
+    if any(r.name == name for r in reg.of_kind("class")):
+        return _err(EEXIST)
+    reg.add("class", name, cls, k.caller_module_name())
+    return create_groups(k, cls, "class", k.m.read_u64(cls + k.S["class"].class_groups))
+
+
 @kapi("class_unregister")
 def class_unregister(k: KernelApi, cls: int) -> None:
     if cls and cls < (1 << 64) - 4096:

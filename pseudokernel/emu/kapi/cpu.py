@@ -361,6 +361,17 @@ def cpu_number(k: KernelApi, addr: int) -> None:
     k.m.write_u32(addr, 0)
 
 
+@kdata("pcpu_hot", size=64)
+@kdata("const_pcpu_hot", size=64)
+def pcpu_hot(k: KernelApi, addr: int) -> None:
+    """6.2+ (6.12): current_task, __preempt_count and cpu_number are members of one per-CPU
+    struct pcpu_hot (const_pcpu_hot is the same address, read with this_cpu_read_stable())."""
+    hot = k.S.pcpu_hot
+    k.m.write_u64(addr + hot.current_task, current(k))
+    k.m.write_u32(addr + hot.preempt_count, 0x80000000)
+    k.m.write_u32(addr + hot.cpu_number, 0)
+
+
 @kdata("this_cpu_off")
 def this_cpu_off(k: KernelApi, addr: int) -> None:
     k.m.write_u64(addr, k.kernel.percpu_address(0))
@@ -435,6 +446,9 @@ def setup_current(k: KernelApi) -> None:
     addr = percpu_var(k, "__preempt_count")
     if addr is not None:
         k.m.write_u32(addr, 0x80000000)
+    addr = percpu_var(k, "pcpu_hot")
+    if addr is not None:
+        pcpu_hot(k, addr)
     addr = percpu_var(k, "this_cpu_off")
     if addr is not None:
         k.m.write_u64(addr, k.kernel.percpu_address(0))

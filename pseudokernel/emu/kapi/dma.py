@@ -39,7 +39,8 @@ def dma_map_single_attrs(k: KernelApi, dev: int, ptr: int, size: int, direction:
     return virt_to_phys(ptr)
 
 
-@kapi("dma_unmap_page_attrs", "dma_unmap_single_attrs", "dma_sync_single_for_cpu", "dma_sync_single_for_device")
+@kapi("dma_unmap_page_attrs", "dma_unmap_single_attrs", "dma_sync_single_for_cpu", "dma_sync_single_for_device",
+      "__dma_sync_single_for_cpu", "__dma_sync_single_for_device")
 def dma_unmap(k: KernelApi, dev: int, addr: int) -> None:
     return None
 

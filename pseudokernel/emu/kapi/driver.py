@@ -142,7 +142,7 @@ def serio_unregister_driver(k: KernelApi, drv: int) -> None:
     _unregister_bus_driver(k, drv)
 
 
-@kapi("acpi_bus_register_driver")
+@kapi("acpi_bus_register_driver", "__acpi_bus_register_driver")  # 6.12: (driver, owner)
 def acpi_bus_register_driver(k: KernelApi, drv: int) -> int:
     return _register_bus_driver(k, "acpi", drv, k.cname(drv), 0)
 

@@ -55,22 +55,26 @@ def alloc_pages_virt(k: KernelApi, order: int, gfp: int) -> int:
     page = virt_to_page(addr)
     k.m.write_u32(page + k.S.page._refcount, 1)
     if order:
-        k.m.write_u8(page + k.S.page.sizeof + k.S.page.compound_order, order)  # in the first tail page
+        btf_page = k.S.btf("page")
+        if btf_page is None or "compound_order" in btf_page.members:  # in the first tail page
+            k.m.write_u8(page + k.S.page.sizeof + k.S.page.compound_order, order)
+        else:  # 6.12: folio_order() is the low byte of folio->_flags_1 (page[1].flags)
+            k.m.write_u8(page + k.S.folio._flags_1, order)
     return addr
 
 
-@kapi("alloc_pages", "alloc_pages_node", "__alloc_pages")
+@kapi("alloc_pages", "alloc_pages_node", "__alloc_pages", "alloc_pages_noprof", "__alloc_pages_noprof")
 def alloc_pages(k: KernelApi, gfp: int, order: int) -> int:
     addr = alloc_pages_virt(k, order, gfp)
     return virt_to_page(addr) if addr else 0
 
 
-@kapi("__get_free_pages")
+@kapi("__get_free_pages", "get_free_pages_noprof")
 def __get_free_pages(k: KernelApi, gfp: int, order: int) -> int:
     return alloc_pages_virt(k, order, gfp)
 
 
-@kapi("get_zeroed_page")
+@kapi("get_zeroed_page", "get_zeroed_page_noprof")
 def get_zeroed_page(k: KernelApi, gfp: int) -> int:
     return alloc_pages_virt(k, 0, gfp)
 
@@ -87,7 +91,7 @@ def __free_pages(k: KernelApi, page: int, order: int = 0) -> None:
         k.kfree(page_to_virt(page))
 
 
-@kapi("alloc_pages_exact")
+@kapi("alloc_pages_exact", "alloc_pages_exact_noprof")
 def alloc_pages_exact(k: KernelApi, size: int, gfp: int) -> int:
     order = max((size - 1).bit_length() - 12, 0)
     return alloc_pages_virt(k, order, gfp)
@@ -148,6 +152,18 @@ def kmem_cache_create_usercopy(k: KernelApi, name: int, size: int, align: int, f
     return _cache_create(k, name, size, align, flags, ctor)
 
 
+@kapi("__kmem_cache_create_args")
+def __kmem_cache_create_args(k: KernelApi, name: int, object_size: int, args: int, flags: int) -> int:
+    """6.12's kmem_cache_create() and kmem_cache_create_usercopy() (macros now): the align and
+    the constructor come in a struct kmem_cache_args (its members from the BTF)."""
+    align = ctor = 0
+    if args:
+        a = k.S.kmem_cache_args
+        align = k.m.read_u32(args + a.align)
+        ctor = k.m.read_u64(args + a.ctor)
+    return _cache_create(k, name, object_size, align, flags, ctor)
+
+
 @kapi("kmem_cache_destroy")
 def kmem_cache_destroy(k: KernelApi, s: int) -> None:
     if s and k.registry.remove("kmem_cache", s) is not None:
@@ -166,17 +182,17 @@ def cache_alloc(k: KernelApi, s: int, gfp: int) -> int:
     return p
 
 
-@kapi("kmem_cache_alloc")
+@kapi("kmem_cache_alloc", "kmem_cache_alloc_noprof")
 def kmem_cache_alloc(k: KernelApi, s: int, gfp: int) -> int:
     return cache_alloc(k, s, gfp)
 
 
-@kapi("kmem_cache_alloc_lru")
+@kapi("kmem_cache_alloc_lru", "kmem_cache_alloc_lru_noprof")
 def kmem_cache_alloc_lru(k: KernelApi, s: int, lru: int, gfp: int) -> int:
     return cache_alloc(k, s, gfp)
 
 
-@kapi("kmem_cache_alloc_node")
+@kapi("kmem_cache_alloc_node", "kmem_cache_alloc_node_noprof")
 def kmem_cache_alloc_node(k: KernelApi, s: int, gfp: int, node: int) -> int:
     return cache_alloc(k, s, gfp)
 
@@ -186,7 +202,7 @@ def kmem_cache_free(k: KernelApi, s: int, x: int) -> None:
     k.kfree(x)
 
 
-@kapi("kmem_cache_alloc_bulk")
+@kapi("kmem_cache_alloc_bulk", "kmem_cache_alloc_bulk_noprof")
 def kmem_cache_alloc_bulk(k: KernelApi, s: int, flags: int, size: int, p: int) -> int:
     for i in range(size):
         k.m.write_u64(p + 8 * i, cache_alloc(k, s, flags))
@@ -214,7 +230,14 @@ def __kmalloc_node_track_caller(k: KernelApi, size: int, flags: int) -> int:
     return k.kmalloc(size, flags)
 
 
-@kapi("vmalloc_user", "vmalloc_32", "vmalloc_32_user", "vmalloc_no_huge", "vmalloc_huge")
+@kapi("__kmalloc_node_track_caller_noprof")
+def __kmalloc_node_track_caller_noprof(k: KernelApi, size: int, b: int, flags: int) -> int:
+    """6.12: (size, kmem_buckets *b, flags, node, caller)."""
+    return k.kmalloc(size, flags)
+
+
+@kapi("vmalloc_user", "vmalloc_32", "vmalloc_32_user", "vmalloc_no_huge", "vmalloc_huge",
+      "vmalloc_user_noprof", "vmalloc_32_noprof", "vmalloc_32_user_noprof", "vmalloc_huge_noprof")
 def vmalloc_user(k: KernelApi, size: int) -> int:
     """These call __vmalloc_node_range() themselves: their own frame's offset was never
     recorded, so a refusal's stack shows the allocator's frame and then the module's."""
@@ -238,7 +261,8 @@ def vmap(k: KernelApi, pages: int, count: int, flags: int, prot: int) -> int:
 
 # -- per-CPU ---------------------------------------------------------------------------------------
 
-@kapi("__alloc_percpu", "__alloc_percpu_gfp", "__alloc_reserved_percpu")
+@kapi("__alloc_percpu", "__alloc_percpu_gfp", "__alloc_reserved_percpu",
+      "pcpu_alloc_noprof")  # 6.12: (size, align, reserved, gfp)
 def __alloc_percpu(k: KernelApi, size: int, align: int) -> int:
     addr = k.m.percpu.alloc(max(size, 1), max(align, 1))
     if addr is None:
@@ -269,13 +293,13 @@ def mempool_create(k: KernelApi, min_nr: int, alloc_fn: int, free_fn: int, pool_
     return _mempool(k, min_nr, alloc_fn, free_fn, pool_data)
 
 
-@kapi("mempool_create_node")
+@kapi("mempool_create_node", "mempool_create_node_noprof")  # 6.12's mempool_create() too
 def mempool_create_node(k: KernelApi, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int, gfp: int,
                         node: int) -> int:
     return _mempool(k, min_nr, alloc_fn, free_fn, pool_data)
 
 
-@kapi("mempool_init", "mempool_init_node")
+@kapi("mempool_init", "mempool_init_node", "mempool_init_noprof")
 def mempool_init(k: KernelApi, pool: int, min_nr: int, alloc_fn: int, free_fn: int, pool_data: int) -> int:
     k.m.write_u32(pool + k.S.mempool_s.min_nr, min_nr)
     k.m.write_u64(pool + k.S.mempool_s.pool_data, pool_data)
@@ -284,7 +308,7 @@ def mempool_init(k: KernelApi, pool: int, min_nr: int, alloc_fn: int, free_fn: i
     return 0
 
 
-@kapi("mempool_alloc")
+@kapi("mempool_alloc", "mempool_alloc_noprof")
 def mempool_alloc(k: KernelApi, pool: int, gfp: int) -> int:
     fn = k.m.read_u64(pool + k.S.mempool_s.alloc)
     data = k.m.read_u64(pool + k.S.mempool_s.pool_data)
@@ -574,12 +598,12 @@ def ida_destroy(k: KernelApi, ida: int) -> None:
 
 # -- lib/list_debug.c ------------------------------------------------------------------------------
 
-@kapi("__list_add_valid")
+@kapi("__list_add_valid", "__list_add_valid_or_report")  # 6.12's name
 def __list_add_valid(k: KernelApi, new: int, prev: int, nxt: int) -> int:
     return 1
 
 
-@kapi("__list_del_entry_valid")
+@kapi("__list_del_entry_valid", "__list_del_entry_valid_or_report")
 def __list_del_entry_valid(k: KernelApi, entry: int) -> int:
     return 1
 

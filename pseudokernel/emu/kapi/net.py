@@ -170,7 +170,11 @@ def alloc_netdev_mqs(k: KernelApi, sizeof_priv: int, name: int, assign: int, set
     dev = k.m.kmalloc(size, k.caller_module_name(), k.caller, kind="net_device")
     if not dev:
         return 0
-    k.m.write(dev, k.cstr(name, 15)[:15] + b"\0")
+    # name is the first member in 6.1; 6.12 groups the hot members first and has it at 304
+    k.m.write(dev + k.S.net_device.name, k.cstr(name, 15)[:15] + b"\0")
+    nd = k.btf_struct("net_device")
+    if nd is not None and "priv_len" in nd.members:  # 6.12: priv[] __counted_by(priv_len)
+        k.m.write_u32(dev + nd.members["priv_len"].offset, max(_s32(sizeof_priv), 0))
     qsize = k.S.netdev_queue.sizeof
     tx = k.m.kmalloc(qsize * txqs, k.caller_module_name(), k.caller, kind="netdev_queue")
     for i in range(txqs):
@@ -227,7 +231,7 @@ def ether_setup(k: KernelApi, dev: int) -> None:
 
 
 def _dev_alloc_name(k: KernelApi, dev: int) -> str | None:
-    name = k.m.read(dev, 16).split(b"\0", 1)[0].decode("utf-8", "replace")
+    name = k.m.read(dev + k.S.net_device.name, 16).split(b"\0", 1)[0].decode("utf-8", "replace")
     taken = {v for v in _st(k)["netdevs"].values()} | {"lo"}
     if "%d" in name:
         for i in range(32768):
@@ -244,7 +248,7 @@ def register_netdevice(k: KernelApi, dev: int) -> int:
     name = _dev_alloc_name(k, dev)
     if name is None:
         return _err(EEXIST)
-    k.m.write(dev, name.encode()[:15] + b"\0")
+    k.m.write(dev + k.S.net_device.name, name.encode()[:15] + b"\0")
     ops = k.m.read_u64(dev + k.S.net_device.netdev_ops)
     ndo_init = k.m.read_u64(ops + k.S.net_device_ops.ndo_init) if ops else 0
     if ndo_init:

@@ -19,6 +19,16 @@ def pd_off(k: KernelApi, m: str) -> int:
     return k.S.platform_device[m]
 
 
+def _driver_override_off(k: KernelApi) -> int:
+    """platform_device.driver_override (6.1); Debian's 6.12 has it in struct device instead, a
+    struct whose first member is the name."""
+    pd, dev = k.btf_struct("platform_device"), k.btf_struct("device")
+    if pd is not None and "driver_override" not in pd.members and dev is not None and \
+            "driver_override" in dev.members:
+        return pd_off(k, "dev") + dev.members["driver_override"].offset
+    return pd_off(k, "driver_override")
+
+
 def pdrv_off(k: KernelApi, m: str) -> int:
     return k.S.platform_driver[m]
 
@@ -37,7 +47,7 @@ def _platform_id_match(k: KernelApi, table: int, name: str) -> int:
 
 def _platform_match(k: KernelApi, pdev: int, pdrv: int) -> tuple[bool, int]:
     drv_name = k.cname(k.m.read_u64(pdrv + pdrv_off(k, "driver")))
-    override = k.m.read_u64(pdev + pd_off(k, "driver_override"))
+    override = k.m.read_u64(pdev + _driver_override_off(k))
     if override:
         return k.cname(override) == drv_name, 0
     pname = k.cname(k.m.read_u64(pdev + pd_off(k, "name")))

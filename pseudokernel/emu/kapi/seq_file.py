@@ -98,7 +98,7 @@ def seq_vprintf(k: KernelApi, m: int, fmt: int, va: int) -> None:
     _va_done(k, va, args)
 
 
-@kapi("seq_puts")
+@kapi("seq_puts", "__seq_puts")  # 6.12: seq_puts() is inline, calling __seq_puts()
 def seq_puts(k: KernelApi, m: int, s: int) -> None:
     Seq(k, m).append(k.cstr(s), strict=True)
 

@@ -1,4 +1,10 @@
-"""Memory allocation: kmalloc/kfree and friends (mm/slab_common.c, mm/slub.c, mm/vmalloc.c)."""
+"""Memory allocation: kmalloc/kfree and friends (mm/slab_common.c, mm/slub.c, mm/vmalloc.c).
+
+6.10 renamed the allocators for memory allocation profiling: the exported function is now
+NAME_noprof and NAME a macro wrapping it in alloc_hooks() (a no-op without
+CONFIG_MEM_ALLOC_PROFILING, as in Debian's 6.12). Each 6.12 name is registered beside its 6.1
+counterpart; where the arguments changed (kmem_buckets for CONFIG_SLAB_BUCKETS, kmalloc_trace
+became __kmalloc_cache_noprof) it has its own handler."""
 
 from __future__ import annotations
 
@@ -6,17 +12,17 @@ from . import KernelApi, kapi
 from .page_alloc import __GFP_ZERO, GFP_KERNEL, vmalloc_checked
 
 
-@kapi("__kmalloc")
+@kapi("__kmalloc", "__kmalloc_noprof")
 def __kmalloc(k: KernelApi, size: int, flags: int) -> int:
     return k.kmalloc(size, flags)
 
 
-@kapi("kmalloc_trace")
+@kapi("kmalloc_trace", "__kmalloc_cache_noprof")
 def kmalloc_trace(k: KernelApi, s: int, flags: int, size: int) -> int:
     return k.kmalloc(size, flags)
 
 
-@kapi("kmalloc_node_trace")
+@kapi("kmalloc_node_trace", "__kmalloc_cache_node_noprof")
 def kmalloc_node_trace(k: KernelApi, s: int, flags: int, node: int, size: int) -> int:
     return k.kmalloc(size, flags)
 
@@ -26,12 +32,18 @@ def __kmalloc_node(k: KernelApi, size: int, flags: int, node: int) -> int:
     return k.kmalloc(size, flags)
 
 
-@kapi("kmalloc_large")
+@kapi("__kmalloc_node_noprof")
+def __kmalloc_node_noprof(k: KernelApi, size: int, b: int, flags: int, node: int) -> int:
+    """6.12: (size, kmem_buckets *b, flags, node) with CONFIG_SLAB_BUCKETS (Debian's)."""
+    return k.kmalloc(size, flags)
+
+
+@kapi("kmalloc_large", "__kmalloc_large_noprof")
 def kmalloc_large(k: KernelApi, size: int, flags: int) -> int:
     return k.kmalloc(size, flags)
 
 
-@kapi("kmalloc_large_node")
+@kapi("kmalloc_large_node", "__kmalloc_large_node_noprof")
 def kmalloc_large_node(k: KernelApi, size: int, flags: int, node: int) -> int:
     return k.kmalloc(size, flags)
 
@@ -54,7 +66,13 @@ def kvmalloc_node(k: KernelApi, size: int, flags: int, node: int) -> int:
     return k.kmalloc(size, flags)
 
 
-@kapi("krealloc")
+@kapi("__kvmalloc_node_noprof")
+def __kvmalloc_node_noprof(k: KernelApi, size: int, b: int, flags: int, node: int) -> int:
+    """6.12's kvmalloc_node(): (size, kmem_buckets *b, flags, node)."""
+    return k.kmalloc(size, flags)
+
+
+@kapi("krealloc", "krealloc_noprof")
 def krealloc(k: KernelApi, p: int, new_size: int, flags: int) -> int:
     if new_size == 0:
         k.kfree(p)
@@ -69,7 +87,7 @@ def krealloc(k: KernelApi, p: int, new_size: int, flags: int) -> int:
     return q
 
 
-@kapi("kmemdup")
+@kapi("kmemdup", "kmemdup_noprof")
 def kmemdup(k: KernelApi, src: int, length: int, gfp: int) -> int:
     p = k.kmalloc(length, gfp)
     if p:
@@ -102,17 +120,17 @@ def kstrndup(k: KernelApi, s: int, maxlen: int, gfp: int) -> int:
 VMALLOC_FRAMES = ("__vmalloc_node_range+0x838", "__vmalloc_node+0x4a")
 
 
-@kapi("vmalloc", "vmalloc_node")
+@kapi("vmalloc", "vmalloc_node", "vmalloc_noprof", "vmalloc_node_noprof")
 def vmalloc(k: KernelApi, size: int) -> int:
     return vmalloc_checked(k, size, GFP_KERNEL, VMALLOC_FRAMES)
 
 
-@kapi("vzalloc", "vzalloc_node")
+@kapi("vzalloc", "vzalloc_node", "vzalloc_noprof", "vzalloc_node_noprof")
 def vzalloc(k: KernelApi, size: int) -> int:
     return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, VMALLOC_FRAMES)
 
 
-@kapi("__vmalloc")
+@kapi("__vmalloc", "__vmalloc_noprof")
 def __vmalloc(k: KernelApi, size: int, gfp: int) -> int:
     return vmalloc_checked(k, size, gfp, VMALLOC_FRAMES)
 
