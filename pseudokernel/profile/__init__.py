@@ -115,9 +115,6 @@ class KernelProfile:
             f"Linux version {self.release} ({self.meta.get('compiler', 'gcc')}) {self.uts_version}\n"
         )
         self.name = self.path.name
-        # the upstream release the build is of: the loader follows that version's source
-        nums = self.release.split("-")[0].split("+")[0].split(".")
-        self.version: tuple[int, int] = (int(nums[0]), int(nums[1]))
 
     def since(self, version: tuple[int, int]) -> bool:
         """Whether this kernel has a change that upstream made in `version`: the loader asks
