@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from realref import ROOT
 
-
 HEADERS = [Path(p) for p in sorted(glob.glob("/usr/src/linux-headers-*-amd64"))]
 pytestmark = pytest.mark.skipif(
     not HEADERS or shutil.which("make") is None or shutil.which("gcc") is None,
