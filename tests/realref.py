@@ -1,7 +1,9 @@
-"""The recordings of the real kernel in tests/expected/real/, as data.
+"""The recordings of the real kernels in tests/expected/real*/, as data.
 
 Each recording is a series of sections, `=== command ===`, the command's output, then
 `exit=N`; addresses and timestamps vary from boot to boot and are masked before comparing.
+The scenarios (NAME.sh) are in tests/expected/real/; each kernel recorded has its outputs
+(NAME.txt) in a directory of its own and its fixtures built against its headers: a Reference.
 """
 
 from __future__ import annotations
@@ -13,6 +15,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: tests live below tests/<part>/
 REAL = Path(__file__).parent / "expected" / "real"
 PREBUILT = Path(__file__).parent / "modules" / "prebuilt"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One real kernel the scenarios were recorded on: its profile's release, where its
+    recordings are and where the fixtures built against its headers are."""
+
+    release: str
+    real: Path
+    prebuilt: Path
+
+    @property
+    def id(self) -> str:
+        return self.release.split("-")[0].split("+")[0]
+
+    def ko(self, name: str) -> bytes:
+        return (self.prebuilt / f"{name}.ko").read_bytes()
+
+    def sections(self, scenario: str) -> list[Section]:
+        return parse((self.real / f"{scenario}.txt").read_bytes())
+
+    def scenarios(self) -> list[str]:
+        """The scenarios recorded on this kernel (a machine that panicked has only console
+        lines: test_hostile compares those)."""
+        return sorted(p.stem for p in REAL.glob("*.sh") if p.stem != "lib" and (self.real / f"{p.stem}.txt").exists()
+                      and "=== console ===" not in (self.real / f"{p.stem}.txt").read_text())
+
+
+REF_61 = Reference("6.1.0-56-amd64", REAL, PREBUILT)
+REF_612 = Reference("6.12.118+deb12-amd64", REAL.parent / "real-6.12", PREBUILT.parent / "prebuilt-6.12")
+REFERENCES = (REF_61, REF_612)
 
 TS = re.compile(rb"\[\s*\d+\.\d{6}\]")
 # a 64-bit value; or %p's "(____ptrval____)", what it prints before the kernel's random key is

@@ -93,9 +93,9 @@ def sign(data: bytes, pem: Path = UNTRUSTED) -> bytes:
     return data + der + struct.pack(">BBBBB3sI", 0, 0, 2, 0, 0, b"\0\0\0", len(der)) + MODULE_SIG_STRING
 
 
-def variants() -> dict[str, bytes]:
-    """name -> file contents."""
-    base = HELLO.read_bytes()
+def variants(hello: Path = HELLO) -> dict[str, bytes]:
+    """name -> file contents, made from that build of hello.ko (each kernel's own)."""
+    base = hello.read_bytes()
     out: dict[str, bytes] = {}
 
     def v(name: str, fn) -> None:
@@ -146,14 +146,14 @@ def variants() -> dict[str, bytes]:
     return out
 
 
-def compressed() -> dict[str, bytes]:
+def compressed(hello: Path = HELLO) -> dict[str, bytes]:
     """hello.ko as kmod finds compressed modules: file name -> contents (deterministic)."""
     import gzip
     import lzma
 
     import zstandard
 
-    base = HELLO.read_bytes()
+    base = hello.read_bytes()
     return {
         "v_xz.ko.xz": lzma.compress(base, check=lzma.CHECK_CRC32),
         "v_zst.ko.zst": zstandard.ZstdCompressor(level=19).compress(base),
@@ -161,10 +161,10 @@ def compressed() -> dict[str, bytes]:
     }
 
 
-def files() -> dict[str, bytes]:
+def files(hello: Path = HELLO) -> dict[str, bytes]:
     """Every generated file, by file name."""
-    out = {f"{name}.ko": data for name, data in variants().items()}
-    out.update(compressed())
+    out = {f"{name}.ko": data for name, data in variants(hello).items()}
+    out.update(compressed(hello))
     return out
 
 

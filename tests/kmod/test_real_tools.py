@@ -1,6 +1,6 @@
-"""The recorded scenarios, replayed with the real tools against the mount.
+"""The recorded scenarios, replayed with the real tools against the mount, on each kernel.
 
-Each script of tests/expected/real/ ran on Debian's real 6.1 kernel under QEMU, with
+Each script of tests/expected/real/ ran on Debian's real 6.1 and 6.12 kernels under QEMU, with
 busybox, kmod, util-linux and sysfsutils (tests/expected/real/). Here the same script runs
 sealed (`pseudokernel run`): the daemon's proc/, sys/ and dev/ are bound over /proc, /sys and
 /dev, and the module system calls of every program are the daemon's. insmod, rmmod, modprobe,
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from realref import PREBUILT, REAL, Section, mask, mask_memory_figures, parse, sections
+from realref import REAL, REFERENCES, Reference, Section, mask, mask_memory_figures, parse
 
 SCENARIOS = REAL  # each scenario NAME.sh next to its recording NAME.txt
 BUSYBOX = shutil.which("busybox")
@@ -62,10 +62,7 @@ def comparable(s: Section) -> bool:
     return not WHOLE_LOG.match(s.command)
 
 
-def scenario_names() -> list[str]:
-    # a scenario whose machine panicked has only console lines (test_hostile compares them)
-    return sorted(p.stem for p in SCENARIOS.glob("*.sh") if p.stem != "lib" and (REAL / f"{p.stem}.txt").exists()
-                  and "=== console ===" not in (REAL / f"{p.stem}.txt").read_text())
+CASES = [pytest.param(ref, name, id=f"{ref.id}-{name}") for ref in REFERENCES for name in ref.scenarios()]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +70,7 @@ def toolbox(tmp_path_factory) -> Path:
     """A bin/ with busybox's applets, plus insmod/rmmod/modprobe that call pseudokernel."""
     d = tmp_path_factory.mktemp("toolbox")
     # the C tools the scenarios run from their directory, built as scripts/record-reference does
-    for src in (PREBUILT.parent.parent / "tools").glob("pk-ioctl.c"):
+    for src in (REAL.parent.parent / "tools").glob("pk-ioctl.c"):
         subprocess.run(["gcc", "-O2", "-static", "-o", d / src.stem, src], check=True)
     applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
     for a in applets:
@@ -82,12 +79,12 @@ def toolbox(tmp_path_factory) -> Path:
     return d
 
 
-def run_scenario(name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
+def run_scenario(ref: Reference, name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
     from variants import files
 
-    for ko in PREBUILT.glob("*.ko"):
+    for ko in ref.prebuilt.glob("*.ko"):
         shutil.copy(ko, workdir / ko.name)
-    for fname, data in files().items():
+    for fname, data in files(ref.prebuilt / "hello.ko").items():
         (workdir / fname).write_bytes(data)
     shutil.copy(toolbox / "pk-ioctl", workdir / "pk-ioctl")
     preamble = "".join(f'{n}() {{ {p} "$@"; }}\n' for n, p in REAL_TOOLS.items())
@@ -100,8 +97,8 @@ def run_scenario(name: str, mount: Path, toolbox: Path, workdir: Path) -> bytes:
     return (r.stdout + r.stderr).replace(str(script).encode(), b"/script.sh")
 
 
-@pytest.mark.parametrize("name", scenario_names())
-def test_scenario_matches_the_real_kernel(name, tmp_path, toolbox):
+@pytest.mark.parametrize("ref,name", CASES)
+def test_scenario_matches_the_real_kernel(ref, name, tmp_path, toolbox):
     from pkrun import pk
 
     mount, drop = tmp_path / "mnt", tmp_path / "drop"
@@ -110,14 +107,14 @@ def test_scenario_matches_the_real_kernel(name, tmp_path, toolbox):
     os.environ["PSEUDOKERNEL_STATE"] = str(tmp_path / "state")
     append = re.search(r"^# qemu-append: (.*)$", (SCENARIOS / f"{name}.sh").read_text(), re.M)
     cmdline = "console=ttyS0 quiet panic=-1" + (" " + append.group(1) if append else "")
-    r = pk("up", "--drop", str(drop), "--budget", "10", "--cmdline", cmdline, mount=mount)
+    r = pk("up", "--drop", str(drop), "--budget", "10", "--cmdline", cmdline, "--profile", ref.release, mount=mount)
     assert r.returncode == 0, r.stderr
     try:
-        ours = parse(run_scenario(name, mount, toolbox, work))
+        ours = parse(run_scenario(ref, name, mount, toolbox, work))
     finally:
         pk("down", mount=mount)
         subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
-    real = sections(name)
+    real = ref.sections(name)
     assert [s.command for s in ours] == [s.command for s in real]
     # a step the mount cannot reproduce is named in the scenario with its reason; so is a log
     # line pseudokernel prints elsewhere than the kernel (it is left out of both logs, the rest
