@@ -36,6 +36,14 @@ class Reference:
     def sections(self, scenario: str) -> list[Section]:
         return parse((self.real / f"{scenario}.txt").read_bytes())
 
+    def section(self, scenario: str, command: str, index: int = 0) -> Section:
+        return [s for s in self.sections(scenario) if s.command == command][index]
+
+    def dmesg_since(self, scenario: str, index: int = -1) -> list[bytes]:
+        """The `dmesg -r` lines the scenario logged, masked."""
+        found = [s for s in self.sections(scenario) if s.command.startswith("dmesg -r (lines logged")]
+        return mask(found[index].output).splitlines()
+
     def scenarios(self) -> list[str]:
         """The scenarios recorded on this kernel (a machine that panicked has only console
         lines: test_hostile compares those)."""

@@ -1,8 +1,9 @@
-"""The fixtures' outcomes against the real 6.1 kernel's, scenario by scenario.
+"""The fixtures' outcomes against the real kernels', scenario by scenario.
 
-Each scenario of tests/expected/real/ is replayed on a fresh Kernel with the same loads,
-unloads and parameter writes, and what the kernel logged (dmesg -r), returned (errno),
-listed (/proc/modules) and tainted is compared with the recording in tests/expected/real/.
+Each scenario of tests/expected/real/ is replayed on a fresh Kernel of each recorded kernel's
+profile (6.1, 6.12) with the same loads, unloads and parameter writes, and what the kernel
+logged (dmesg -r), returned (errno), listed (/proc/modules) and tainted is compared with that
+kernel's recording (realref.Reference).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import errno
 import re
 
 import pytest
-from realref import dmesg_since, ko, mask, section
+from realref import REFERENCES, mask
 
 from pseudokernel.fs import build_root
 from pseudokernel.fs.tree import Reader, lookup
@@ -51,7 +52,7 @@ class Replay:
     def insmod(self, name: str, args: str = "", force: bool = False, data: bytes | None = None) -> int:
         flags = 3 if force else 0
         try:
-            self.k.finit_module(data if data is not None else ko(name), args, flags)
+            self.k.finit_module(data if data is not None else self.k.ref.ko(name), args, flags)
             rc = 0
         except LoadError as e:
             rc = e.errno
@@ -81,8 +82,28 @@ class Replay:
         return mask(format_dmesg(self.k.log.records(self.start), raw=True)).splitlines()
 
 
+@pytest.fixture(params=REFERENCES, ids=lambda ref: ref.id)
+def ref(request):
+    return request.param
+
+
+@pytest.fixture
+def kernel(ref):
+    from pseudokernel.kernel import Kernel
+    from pseudokernel.profile import KernelProfile
+
+    k = Kernel(KernelProfile.load(ref.release), seed=7)
+    k.ref = ref
+    yield k
+    k.close()
+
+
+def section(kernel, scenario: str, command: str, index: int = 0):
+    return kernel.ref.section(scenario, command, index)
+
+
 def assert_dmesg(replay: Replay, scenario: str, index: int = -1) -> None:
-    assert normalize(replay.dmesg()) == normalize(dmesg_since(scenario, index))
+    assert normalize(replay.dmesg()) == normalize(replay.k.ref.dmesg_since(scenario, index))
 
 
 def proc_modules(replay: Replay) -> bytes:
@@ -107,19 +128,19 @@ def test_single_load(kernel, scenario, name, err):
     r = Replay(kernel)
     assert r.insmod(name) == err
     assert_dmesg(r, scenario)
-    tainted = section(scenario, "cat /proc/sys/kernel/tainted").output
+    tainted = section(kernel, scenario, "cat /proc/sys/kernel/tainted").output
     assert r.read("/proc/sys/kernel/tainted") == tainted
-    listed = section(scenario, "cat /proc/modules").output
+    listed = section(kernel, scenario, "cat /proc/modules").output
     assert proc_modules(r) == mask(listed)
 
 
 def test_hello(kernel):
     r = Replay(kernel)
     assert r.insmod("hello", "count=3 who=there") == 0
-    assert proc_modules(r) == mask(section("hello", "cat /proc/modules").output)
+    assert proc_modules(r) == mask(section(kernel, "hello", "cat /proc/modules").output)
     assert r.read("/proc/sys/kernel/tainted") == b"12288\n"
     assert r.rmmod("hello") == 0
-    tail = section("hello", "dmesg | tail").output.splitlines()[-5:]
+    tail = section(kernel, "hello", "dmesg | tail").output.splitlines()[-5:]
     ours = mask(format_dmesg(kernel.log.records(r.start))).splitlines()[-5:]
     assert ours == mask(b"\n".join(tail)).splitlines()
 
@@ -130,7 +151,7 @@ def test_badmagic_then_forced(kernel):
     assert_dmesg(r, "badmagic", 0)
     assert r.insmod("badmagic", force=True) == 0
     assert_dmesg(r, "badmagic", 1)
-    assert proc_modules(r) == mask(section("badmagic", "cat /proc/modules", 1).output)
+    assert proc_modules(r) == mask(section(kernel, "badmagic", "cat /proc/modules", 1).output)
     assert r.read("/proc/sys/kernel/tainted") == b"12290\n"
 
 
@@ -138,7 +159,7 @@ def test_importer_holds_exporter(kernel):
     r = Replay(kernel)
     assert r.insmod("exporter") == 0
     assert r.insmod("importer") == 0
-    assert proc_modules(r) == mask(section("importer", "cat /proc/modules").output)
+    assert proc_modules(r) == mask(section(kernel, "importer", "cat /proc/modules").output)
     assert r.read("/sys/module/exporter/refcnt") == b"1\n"
     assert lookup(r.root, "/sys/module/exporter/holders").list() == ["importer"]
     assert lookup(r.root, "/sys/module/exporter/holders/importer").target == "../../importer"
@@ -152,7 +173,7 @@ def test_importer_holds_exporter(kernel):
 def test_noexit_is_permanent_until_forced(kernel):
     r = Replay(kernel)
     assert r.insmod("noexit") == 0
-    assert proc_modules(r) == mask(section("noexit", "cat /proc/modules").output)
+    assert proc_modules(r) == mask(section(kernel, "noexit", "cat /proc/modules").output)
     assert r.rmmod("noexit") == errno.EBUSY
     assert r.rmmod("noexit", force=True) == 0
     assert r.read("/proc/sys/kernel/tainted") == b"12296\n"
@@ -171,12 +192,12 @@ def test_proprietary_export_taints_user(kernel):
     assert r.insmod("proprietary") == 0
     assert r.insmod("propuser") == 0
     assert_dmesg(r, "propuser")
-    assert proc_modules(r) == mask(section("propuser", "cat /proc/modules").output)
+    assert proc_modules(r) == mask(section(kernel, "propuser", "cat /proc/modules").output)
 
 
 def test_twice_and_renamed(kernel):
     r = Replay(kernel)
-    hello = ko("hello")
+    hello = kernel.ref.ko("hello")
     assert r.insmod("hello") == 0
     assert r.insmod("hello") == errno.EEXIST
     assert r.insmod("renamed", data=hello) == errno.EEXIST
@@ -188,7 +209,7 @@ def test_twice_and_renamed(kernel):
 
 def test_broken_files(kernel):
     r = Replay(kernel)
-    hello = ko("hello")
+    hello = kernel.ref.ko("hello")
     random = b"".join(
         bytes.fromhex(__import__("hashlib").sha512(f"{i}\n".encode()).hexdigest()) for i in range(64)
     )
@@ -205,7 +226,7 @@ def test_params(kernel):
     r = Replay(kernel)
     assert r.insmod("params") == 0
     assert r.rmmod("params") == 0
-    many = section("params", "cat every file in /sys/module/params/parameters").output
+    many = section(kernel, "params", "cat every file in /sys/module/params/parameters").output
     args = ("p_byte=200 p_short=-300 p_ushort=400 p_int=-500 p_uint=600 p_long=-700 p_ulong=800 p_ullong=900 "
             "p_hexint=0xabc p_charp=eleven p_bool=1 p_invbool=0 p_bint=1 p_string=twelve p_array=5,6,7 p_hidden=18")
     assert r.insmod("params", args) == 0
@@ -220,7 +241,7 @@ def test_params(kernel):
     assert r.read("/sys/module/params/parameters/p_byte") == b"200\n"
     assert r.write("/sys/module/params/parameters/p_charp", b"newer\n") == 0
     assert r.read("/sys/module/params/parameters/p_charp") == section(
-        "params", "cat /sys/module/params/parameters/p_charp").output
+        kernel, "params", "cat /sys/module/params/parameters/p_charp").output
     assert r.write("/sys/module/params/parameters/p_array", b"9,8\n") == 0
     assert r.read("/sys/module/params/parameters/p_array") == b"9,8\n"
     assert r.rmmod("params") == 0
@@ -242,11 +263,11 @@ def test_params(kernel):
 def test_oops_in_init_leaves_module_coming(kernel):
     r = Replay(kernel)
     assert r.insmod("oops") == errno.EFAULT
-    assert proc_modules(r) == mask(section("oops", "cat /proc/modules").output)
+    assert proc_modules(r) == mask(section(kernel, "oops", "cat /proc/modules").output)
     assert r.read("/sys/module/oops/initstate") == b"coming\n"
-    assert r.read("/proc/sys/kernel/tainted") == section("oops", "cat /proc/sys/kernel/tainted").output
+    assert r.read("/proc/sys/kernel/tainted") == section(kernel, "oops", "cat /proc/sys/kernel/tainted").output
     ours = normalize(r.dmesg())
-    real = normalize(mask(section("oops", "dmesg").output).splitlines())
+    real = normalize(mask(section(kernel, "oops", "dmesg").output).splitlines())
     # `dmesg` (not -r) in the recording: compare the report from the module's first line on
     real = [line for line in real if line]
     first = next(i for i, line in enumerate(real) if b"oops: loading out-of-tree" in line)
@@ -258,9 +279,9 @@ def test_oops_in_init_leaves_module_coming(kernel):
 def test_warn_continues(kernel):
     r = Replay(kernel)
     assert r.insmod("warn") == 0
-    assert proc_modules(r) == mask(section("warn", "cat /proc/modules").output)
+    assert proc_modules(r) == mask(section(kernel, "warn", "cat /proc/modules").output)
     assert r.read("/proc/sys/kernel/tainted") == b"12800\n"
-    real = normalize(mask(section("warn", "dmesg").output).splitlines())
+    real = normalize(mask(section(kernel, "warn", "dmesg").output).splitlines())
     first = next(i for i, line in enumerate(real) if b"warn: loading out-of-tree" in line)
     ours = normalize(mask(format_dmesg(kernel.log.records(r.start))).splitlines())
     assert ours == real[first:]
