@@ -18,7 +18,7 @@ from .emu.memory_map import PERCPU_BASE, THREAD_SIZE
 from .emu.traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .module.internal import module_flags
 from .module.module import State
-from .module.versions import DUMP_STACK_UID, TAINTED_VERBOSE
+from .module.versions import DIE_HEADER_OOPS, DUMP_STACK_UID, TAINTED_VERBOSE
 from .unwind import unwind
 
 if TYPE_CHECKING:
@@ -33,27 +33,19 @@ X86_PF_PROT, X86_PF_WRITE, X86_PF_USER, X86_PF_INSTR = 1, 2, 4, 16
 BUGFLAG_WARNING, BUGFLAG_ONCE, BUGFLAG_DONE, BUGFLAG_NO_CUT_HERE = 1, 2, 4, 8
 BUG_ENTRY = struct.Struct("<iiHH")  # GENERIC_BUG_RELATIVE_POINTERS: bug_addr_disp file_disp line flags
 
-# the kernel frames below a module's init or exit, as Debian's 6.1 shows them
-SYSCALL_FRAMES = {
-    "init": ("do_one_initcall+0x59", "do_init_module+0x4a", "__do_sys_finit_module+0xac"),
-    "exit": ("__do_sys_delete_module+0x1a8",),
-    "parse_args": ("parse_args+0x10b", "load_module+0x1f1a", "__do_sys_finit_module+0xac"),
-    # busybox cat of a proc_create_single() file (sendfile), its show faulting (hostile-procoops)
-    "read": ("seq_read_iter+0x122", "proc_reg_read_iter+0x4d", "generic_file_splice_read+0xda",
-             "splice_direct_to_actor+0xab", "do_splice_direct+0x95", "do_sendfile+0x361",
-             "__x64_sys_sendfile64+0xaa"),
-}
-USER_TAIL = ("do_syscall_64+0x5d", "entry_SYSCALL_64_after_hwframe+0x6e")
-# kernel threads and interrupts: the frames below a deferred callback, and no user part
-KTHREAD_FRAMES = {
-    "work": ("process_one_work+0x1c7", "worker_thread+0x4d", "kthread+0xd7", "ret_from_fork+0x1f"),
-    "kthread": ("kthread+0xd7", "ret_from_fork+0x1f"),
-    "timer": ("call_timer_fn+0x27", "__run_timers+0x1ed", "run_timer_softirq+0x2b", "__do_softirq+0xc5"),
-    "hrtimer": ("__hrtimer_run_queues+0x108", "hrtimer_interrupt+0xfc", "__sysvec_apic_timer_interrupt+0x5b"),
-    "tasklet": ("tasklet_action_common+0xac", "__do_softirq+0xc5"),
-    "rcu": ("rcu_core+0x29f", "__do_softirq+0xc5"),
-    "firmware": ("process_one_work+0x1c7", "worker_thread+0x4d", "kthread+0xd7", "ret_from_fork+0x1f"),
-}
+# which paths through the kernel's own code lie below a module's code, by where it was called
+# from; each path's frames are the machine's (profile.frames(): return addresses in its build)
+SYSCALL_PATHS = {"init": ("init", "finit"), "exit": ("exit",), "parse_args": ("parse_args", "finit"),
+                 "read": ("read",)}
+KTHREAD_PATHS = frozenset({"work", "kthread", "timer", "hrtimer", "tasklet", "rcu", "firmware"})
+
+
+def syscall_frames(kernel: KernelState, where: str) -> tuple[str, ...]:
+    """The kernel's frames between a module's code called from a system call and user space."""
+    p = kernel.profile
+    return tuple(f for path in SYSCALL_PATHS.get(where, ()) for f in p.frames(path)) + p.frames("user")
+
+
 KERNEL_SPACE = 0xFFFF800000000000  # fault_in_kernel_space(): the upper half
 SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176, "read": 40}  # finit_module, delete_module, sendfile
 
@@ -151,7 +143,7 @@ def call_trace(kernel: KernelState, regs: dict[str, int], where: str, first: tup
     """Call Trace: the module's frames (ORC, through kernel functions that called back into
     module code), then the kernel's path from the syscall or the kernel thread."""
     irq = where in ("timer", "hrtimer", "tasklet", "rcu")
-    if where in KTHREAD_FRAMES:
+    if where in KTHREAD_PATHS:
         chain = ()  # the callback runs on its own (kernel thread's or interrupt's) stack
     out = [_default("Call Trace:\n"), _default(" <IRQ>\n" if irq else " <TASK>\n")]
     rip = regs["rip"]
@@ -169,12 +161,12 @@ def call_trace(kernel: KernelState, regs: dict[str, int], where: str, first: tup
         if kernel.module_at(ret) is None and kernel.machine.function_name(ret) is None:
             break
         out.append(_default(f" {kernel.format_symbol(ret)}\n"))
-    if where in KTHREAD_FRAMES:
-        for frame in KTHREAD_FRAMES[where]:
+    if where in KTHREAD_PATHS:
+        for frame in kernel.profile.frames(where):
             out.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
         out.append(_default(" </IRQ>\n" if irq else " </TASK>\n"))
         return out
-    for frame in SYSCALL_FRAMES.get(where, ()) + USER_TAIL:
+    for frame in syscall_frames(kernel, where):
         out.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
     out += user_regs_lines(kernel, where)
     out.append(_default(" </TASK>\n"))
@@ -204,7 +196,8 @@ def die_header(kernel: KernelState, what: str, err: int) -> bytes:
     pr = " PREEMPT" if p.enabled("PREEMPTION") else ""
     smp = " SMP" if p.enabled("SMP") else ""
     pti = " NOPTI" if p.enabled("PAGE_TABLE_ISOLATION") else ""
-    return _default(f"{what}: {err & 0xFFFF:04x} [#{kernel.die_counter}]{pr}{smp}{pti}\n")
+    oops = "Oops: " if p.since(DIE_HEADER_OOPS) else ""
+    return _default(f"{oops}{what}: {err & 0xFFFF:04x} [#{kernel.die_counter}]{pr}{smp}{pti}\n")
 
 
 def oops(kernel: KernelState, regs: dict[str, int], where: str, what: str, err: int, cr2: int, head: list[bytes],
@@ -380,8 +373,7 @@ def report(kernel: KernelState, mod: Module | None, stop: CpuStop | BaseExceptio
     return "error"
 
 
-def panic(kernel: KernelState, message: str, regs: dict[str, int], where: str,
-          first: tuple[str, ...] = ("dump_stack_lvl+0x44", "panic+0x118")) -> None:
+def panic(kernel: KernelState, message: str, regs: dict[str, int], where: str) -> None:
     """kernel/panic.c panic(): the message, the stack of the panicking task, the kernel
     offset, and the end marker. The machine is dead after it (on the reference machine,
     panic=-1 reboots it)."""
@@ -389,7 +381,7 @@ def panic(kernel: KernelState, message: str, regs: dict[str, int], where: str,
     lines = dump_stack_print_info(kernel)
     lines.append(_default("Call Trace:\n"))
     lines.append(_default(" <TASK>\n"))
-    for frame in first:
+    for frame in kernel.profile.frames("dump_stack") + kernel.profile.frames("panic"):
         lines.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
     lines.append(_default(f" {kernel.format_kernel_frame('__stack_chk_fail+0x10')}\n"))
     lines.append(_default(f" {kernel.format_symbol(regs['rip'])}\n"))
@@ -397,7 +389,7 @@ def panic(kernel: KernelState, message: str, regs: dict[str, int], where: str,
         if kernel.module_at(ret) is None and kernel.machine.function_name(ret) is None:
             break
         lines.append(_default(f" {kernel.format_symbol(ret)}\n"))
-    for frame in SYSCALL_FRAMES.get(where, ()) + USER_TAIL:
+    for frame in syscall_frames(kernel, where):
         lines.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
     lines += user_regs_lines(kernel, where)
     lines.append(_default(" </TASK>\n"))
@@ -423,12 +415,13 @@ def panic_after_oops(kernel: KernelState, message: str) -> None:
     kernel.log.err("pseudokernel: the real kernel stops here (panic); this one goes on, its state is the panic's\n")
 
 
-def dump_stack(kernel: KernelState, mod: Module | None, first: tuple[str, ...] = ("dump_stack_lvl+0x44",)) -> None:
+def dump_stack(kernel: KernelState, mod: Module | None) -> None:
     """dump_stack() from do_init_module (the "suspiciously returned" case)."""
+    p = kernel.profile
     lines = dump_stack_print_info(kernel)
     lines.append(_default("Call Trace:\n"))
     lines.append(_default(" <TASK>\n"))
-    for frame in first + ("do_init_module.cold+0x21", "__do_sys_finit_module+0xac") + USER_TAIL:
+    for frame in p.frames("dump_stack") + p.frames("init_returned") + p.frames("finit") + p.frames("user"):
         lines.append(_default(f" {kernel.format_kernel_frame(frame)}\n"))
     lines += user_regs_lines(kernel, "init")
     lines.append(_default(" </TASK>\n"))

@@ -2,7 +2,7 @@
 devices of a class: each device a directory under devices/virtual/<class>/ (a class device
 with no parent) with dev, uevent, power/ and the subsystem link; each class a directory of
 links to its devices. Misc devices are class "misc", the reference machine's built-in ones
-included (emu/kapi/device.py BOOT_MISC).
+included (the profile's machine.json).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import vfs
-from ..emu.kapi.device import BOOT_MISC
+from ..emu.kapi.device import boot_misc
 from ..emu.kapi.sysfs import attrs_of
 from .input import input_dir
 from .tree import Dir, File, Link, Node, StaticDir, attr_file, kernfs_order, power_dir
@@ -60,7 +60,8 @@ def _attr_node(kernel: Kernel, rec, path: str) -> File:
 def class_devices(kernel: Kernel) -> list[ClassDevice]:
     """Every device of a class, in the order they were added: the built-in misc devices,
     then what modules made."""
-    out = [ClassDevice(name, "misc", (MISC_MAJOR << 20) | minor, name, 0) for minor, name in reversed(BOOT_MISC)]
+    out = [ClassDevice(name, "misc", (MISC_MAJOR << 20) | minor, name, 0)
+           for minor, name in reversed(boot_misc(kernel.profile))]
     out += [ClassDevice("lo", "net", 0, "", 0, ifindex=1),
             ClassDevice("input0", "input", 0, "", 0, link="../../devices/platform/i8042/serio0/input/input0"),
             ClassDevice("mice", "input", (13 << 20) | 63, "input/mice", 0)]

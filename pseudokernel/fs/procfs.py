@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import sigpending, vfs
-from ..emu.kapi.device import BOOT_BLKDEVS, BOOT_CHRDEVS, BOOT_MISC
+from ..emu.kapi.device import boot_blkdevs, boot_chrdevs, boot_misc
 from ..emu.kapi.input import bitmap
 from ..module.internal import module_flags
 from ..module.module import MemType, Module, State
@@ -118,11 +118,11 @@ def proc_sys_kernel(kernel: Kernel, boot: float) -> Dir:
 def proc_devices(kernel: Kernel) -> bytes:
     """fs/char_dev.c chrdev_show() and block/genhd.c blkdev_show(): the built-in regions and
     the modules', by major and, within a major, by first minor."""
-    regions = [(major, -1, i, name) for i, (major, name) in enumerate(BOOT_CHRDEVS)]
+    regions = [(major, -1, i, name) for i, (major, name) in enumerate(boot_chrdevs(kernel.profile))]
     for i, r in enumerate(kernel.registry.of_kind("chrdev")):
         regions.append((r.info["major"], r.info["baseminor"], len(regions) + i, r.name))
     out = ["Character devices:\n"] + [f"{major:3d} {name}\n" for major, _m, _i, name in sorted(regions)]
-    out += ["\nBlock devices:\n"] + [f"{major:3d} {name}\n" for major, name in BOOT_BLKDEVS]
+    out += ["\nBlock devices:\n"] + [f"{major:3d} {name}\n" for major, name in boot_blkdevs(kernel.profile)]
     return "".join(out).encode()
 
 
@@ -209,7 +209,7 @@ KERNEL_FILES = {"net": {"dev": proc_net_dev}}
 def proc_misc(kernel: Kernel) -> bytes:
     """drivers/char/misc.c misc_seq_show(): newest first, the built-in ones last."""
     mods = [(r.info["minor"], r.name) for r in reversed(kernel.registry.of_kind("misc"))]
-    return "".join(f"{minor:3d} {name}\n" for minor, name in mods + list(BOOT_MISC)).encode()
+    return "".join(f"{minor:3d} {name}\n" for minor, name in mods + boot_misc(kernel.profile)).encode()
 
 
 def proc_dir(kernel: Kernel, boot: float) -> Dir:

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from ..state import KernelState
     from .module import Module
 
-SYSCALL_TAIL = ("__do_sys_finit_module+0xac", "do_syscall_64+0x5d", "entry_SYSCALL_64_after_hwframe+0x6e")
+def _finit(kernel: KernelState) -> tuple[str, ...]:
+    """The machine's frames from load_module() down to user space."""
+    return kernel.profile.frames("finit") + kernel.profile.frames("user")
 
 
 def _lines(kernel: KernelState, level: int, texts: list[str]) -> None:
@@ -51,7 +53,7 @@ def kobject_empty_name(kernel: KernelState, mod: Module) -> None:
     lines = [oops.print_modules(kernel)]
     lines += oops.dump_stack_print_info(kernel)
     lines.append(f"RIP: 0010:{kernel.format_kernel_frame('kobject_add_internal+0x241')}\n".encode())
-    lines += _trace(kernel, ("kobject_init_and_add+0x8c", "mod_sysfs_setup+0xbb", "load_module+0x1f55") + SYSCALL_TAIL)
+    lines += _trace(kernel, kernel.profile.frames("mod_sysfs_setup") + _finit(kernel))
     for line in lines:
         kernel.log.printk(line)
     _lines(kernel, 4, ["---[ end trace 0000000000000000 ]---\n"])
@@ -67,7 +69,7 @@ def fortify_strlen_overflow(kernel: KernelState) -> None:
     lines = [oops.die_header(kernel, "invalid opcode", 0)]
     lines += oops.dump_stack_print_info(kernel)
     lines.append(f"RIP: 0010:{kernel.format_kernel_frame('fortify_panic+0xf')}\n".encode())
-    lines += _trace(kernel, ("load_module.cold+0x95",) + SYSCALL_TAIL)
+    lines += _trace(kernel, kernel.profile.frames("load_module_cold") + _finit(kernel))
     lines.append(oops.print_modules(kernel))
     for line in lines:
         kernel.log.printk(line)
@@ -82,9 +84,8 @@ def sysfs_warn_dup(kernel: KernelState, kname: str) -> None:
     then kobject_add_internal()'s error line."""
     _lines(kernel, 4, [f"sysfs: cannot create duplicate filename '/module/{kname}'\n"])
     lines = oops.dump_stack_print_info(kernel)
-    lines += _trace(kernel, ("dump_stack_lvl+0x44", "sysfs_warn_dup.cold+0x17", "sysfs_create_dir_ns+0xca",
-                             "kobject_add_internal+0xba", "kobject_init_and_add+0x8c", "mod_sysfs_setup+0xbb",
-                             "load_module+0x1f55") + SYSCALL_TAIL)
+    p = kernel.profile
+    lines += _trace(kernel, p.frames("dump_stack") + p.frames("sysfs_dup") + p.frames("mod_sysfs_setup") + _finit(kernel))
     for line in lines:
         kernel.log.printk(line)
     _lines(kernel, 3, [f"kobject_add_internal failed for {kname} with -EEXIST, don't try to register things with "

@@ -36,7 +36,7 @@ from .modinfo import (
 )
 from .module import MemType, Module, State
 from .params import destroy_params, parse_args, read_params
-from .relocate import Image, apply_relocations
+from .relocate import Image, apply_relocations, module_finalize
 from .signing import module_sig_check
 from .strict_rwx import module_enable_protections, module_enforce_rwx_sections
 from .symbols import read_exports, simplify_symbols, verify_exported_symbols
@@ -365,6 +365,7 @@ def post_relocation(kernel: KernelState, mod: Module, info: LoadInfo, image: Ima
     mod.bug_table = _section_range(info, "__bug_table")
     mod.param_range = _section_range(info, "__param")
     mod.init, mod.exit = _init_exit(kernel, info, image)
+    module_finalize(kernel, info, image)
 
 
 def _section_range(info: LoadInfo, name: str) -> tuple[int, int]:
@@ -439,10 +440,12 @@ def set_module_state(kernel: KernelState, mod: Module, state: State) -> None:
 
 # -- init ---------------------------------------------------------------------------------------
 
-def _kernel_text(kernel: KernelState, name: str, offset: int) -> int | None:
-    """Where a call from the kernel's own text returns: the frames a backtrace shows."""
+def _kernel_text(kernel: KernelState, what: str) -> int | None:
+    """Where the kernel's call of a module's init or exit returns (the machine's frame
+    "name+0xoff"): what a backtrace through the module shows below it."""
+    name, _, offset = kernel.profile.frames(what)[0].partition("+")
     addr = kernel.profile.kallsyms_by_name.get(name)
-    return addr + offset if addr is not None else None
+    return addr + int(offset, 16) if addr is not None else None
 
 
 def do_init_module(kernel: KernelState, mod: Module, tr: LoadTrace | None = None) -> Module:
@@ -453,7 +456,7 @@ def do_init_module(kernel: KernelState, mod: Module, tr: LoadTrace | None = None
     if tr:
         tr.begin("do_init_module")
     if mod.init:
-        ret_addr = _kernel_text(kernel, "do_one_initcall", 0x59)
+        ret_addr = _kernel_text(kernel, "init_call")
         try:
             ret = s32(kernel.machine.call(mod.init, ret_addr=ret_addr))
         except Exception as stop:  # a CpuStop, or a bug in a handler: never lose the module
@@ -563,7 +566,7 @@ def delete_module(kernel: KernelState, name: str, flags: int) -> None:
         set_module_state(kernel, mod, State.GOING)
     if mod.exit:
         try:
-            kernel.machine.call(mod.exit, ret_addr=_kernel_text(kernel, "__do_sys_delete_module", 0x1A8))
+            kernel.machine.call(mod.exit, ret_addr=_kernel_text(kernel, "exit_call"))
         except Exception as stop:
             outcome = kernel.report_cpu_stop(mod, stop, "exit")
             if outcome not in ("budget", "error"):

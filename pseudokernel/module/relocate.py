@@ -183,3 +183,26 @@ def _fill_array(entries: list[tuple[int, int, int]], taddr: int, values: list[in
         vals = [(values[s] + a - loc - 4 * i) & 0xFFFFFFFF for i, (s, a) in enumerate(zip(syms, addends))]
         struct.pack_into(f"<{n}I", buf, start, *vals)
     return True
+
+
+def module_finalize(kernel: KernelState, info: LoadInfo, image: Image) -> None:
+    """arch/x86/kernel/module.c module_finalize(), the part the reference machines show:
+    apply_returns() over .return_sites. Each `jmp __x86_return_thunk` is left as it is where
+    the CPU wants the return thunk (the 6.1 machine), else becomes `ret; int3...` (the 6.12
+    one: profile.machine's "rethunk")."""
+    if not kernel.profile.enabled("RETHUNK") or kernel.profile.machine.get("rethunk", True):
+        return
+    i = info.find_sec(".return_sites")
+    if not i:
+        return
+    sec = info.sechdrs[i]
+    raw = image.read(sec.addr, sec.size)
+    for j in range(0, len(raw) - 3, 4):
+        site = (sec.addr + j + s32(int.from_bytes(raw[j : j + 4], "little"))) & MASK64
+        try:
+            insn = image.read(site, 5)
+        except LookupError:
+            continue
+        dest = (site + 5 + s32(int.from_bytes(insn[1:5], "little"))) & MASK64
+        if insn[0] == 0xE9 and kernel.machine.function_name(dest) == "__x86_return_thunk":
+            image.write(site, b"\xc3" + b"\xcc" * 4)

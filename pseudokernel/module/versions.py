@@ -44,7 +44,15 @@ RELOC_NONZERO_MESSAGE = (6, 12)
 # "Tainted: [O]=OOT_MODULE, ..." line (kernel/panic.c: print_tainted_verbose); releases not
 # checked
 DUMP_STACK_UID = (6, 12)
+
+# __die_header() says "Oops: " before what died ("Oops: Oops: 0000 [#1]", "Oops: invalid
+# opcode: 0000"; arch/x86/kernel/dumpstack.c; release not checked)
+DIE_HEADER_OOPS = (6, 12)
 TAINTED_VERBOSE = (6, 12)
+
+# misc_register(): dynamic minors from an IDA, the lowest free from 256 up, where 6.1 counted
+# down from 127 in a bitmap (drivers/char/misc.c; release not checked)
+MISC_MINOR_IDA = (6, 12)
 
 # find_kallsyms_symbol() bounds a symbol by the module memory that holds it, data as well as
 # text (kernel/module/kallsyms.c with module_memory)

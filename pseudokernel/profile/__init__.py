@@ -59,6 +59,15 @@ def _shf(letters: str) -> int:
     return sum(bits.get(c, 0) for c in letters)
 
 
+# x86's mitigation options by their 6.1 names -> the names 6.9 gave them ("x86/bugs: Rename
+# CONFIG_* to CONFIG_MITIGATION_*"); the code asks by the 6.1 name
+RENAMED_6_9 = {"PAGE_TABLE_ISOLATION": "MITIGATION_PAGE_TABLE_ISOLATION", "RETPOLINE": "MITIGATION_RETPOLINE",
+               "RETHUNK": "MITIGATION_RETHUNK", "CPU_UNRET_ENTRY": "MITIGATION_UNRET_ENTRY",
+               "CALL_DEPTH_TRACKING": "MITIGATION_CALL_DEPTH_TRACKING", "CPU_IBPB_ENTRY": "MITIGATION_IBPB_ENTRY",
+               "CPU_IBRS_ENTRY": "MITIGATION_IBRS_ENTRY", "CPU_SRSO": "MITIGATION_SRSO", "SLS": "MITIGATION_SLS",
+               "GDS_FORCE_MITIGATION": "MITIGATION_GDS_FORCE", "SPECULATION_MITIGATIONS": "CPU_MITIGATIONS"}
+
+
 class ProfileError(Exception):
     pass
 
@@ -169,6 +178,32 @@ class KernelProfile:
         `if profile.version >= (6, 4): ...`."""
         return self.full_version[:2]
 
+    # -- the reference machine ---------------------------------------------------------------
+
+    @cached_property
+    def machine(self) -> dict:
+        """What the machine this kernel was recorded on shows of itself (machine.json): the
+        frames of its own code in a backtrace (return addresses inside this build) and the
+        devices its built-in drivers hold at boot. A profile without the file, or a frame it
+        does not list, takes the shipped profile's of the same version, else the default's."""
+        own = self._machine_file(self.path)
+        if self.path.parent == DATA_DIR and self.name == DEFAULT_PROFILE:
+            return own
+        shipped = sorted(p for p in DATA_DIR.iterdir() if (p / "machine.json").is_file())
+        same = [p for p in shipped if p.name != self.name and KernelProfile(p).version == self.version]
+        base = KernelProfile(same[0] if same else DATA_DIR / DEFAULT_PROFILE).machine
+        return {**base, **own, "frames": {**base.get("frames", {}), **own.get("frames", {})}}
+
+    @staticmethod
+    def _machine_file(path: Path) -> dict:
+        f = path / "machine.json"
+        return json.loads(f.read_text()) if f.is_file() else {}
+
+    def frames(self, what: str) -> tuple[str, ...]:
+        """The machine's frames for one path through its code ("init", "finit", "user"...)."""
+        found = self.machine["frames"][what]
+        return (found,) if isinstance(found, str) else tuple(found)
+
     # -- configuration ---------------------------------------------------------------------
 
     @cached_property
@@ -176,8 +211,12 @@ class KernelProfile:
         return parse_config(_read_text(self.path / "config.gz"))
 
     def enabled(self, option: str) -> bool:
-        """IS_ENABLED(CONFIG_X): built in or modular."""
-        return self.config.get("CONFIG_" + option) in ("y", "m")
+        """IS_ENABLED(CONFIG_X): built in or modular. An option asked by its 6.1 name is
+        found under the name 6.9 gave it (the x86 mitigations became CONFIG_MITIGATION_*)."""
+        value = self.config.get("CONFIG_" + option)
+        if value is None and option in RENAMED_6_9:
+            value = self.config.get("CONFIG_" + RENAMED_6_9[option])
+        return value in ("y", "m")
 
     def config_int(self, option: str, default: int) -> int:
         try:

@@ -25,6 +25,10 @@ VOLATILE = [
     (re.compile(rb"RIP: 0033:0x[0-9a-f]+"), b"RIP: 0033:USER"),
     (re.compile(rb"(RSP: 00(?:18|2b):)[0-9a-f]{16}"), rb"\1ADDR"),
     (re.compile(rb"[0-9a-f]{8}(?= CR3:| DS:| RAX)"), b"N"),
+    # code bytes around the fault hold the module's and the kernel's addresses (a call's
+    # displacement, an immediate), which KASLR moves: the count and the faulting byte stay
+    (re.compile(rb"Code: ((?:[0-9a-f]{2} )*)<([0-9a-f]{2})>((?: [0-9a-f]{2})*)"),
+     lambda m: b"Code: %d <%s> %d" % (len(m.group(1)) // 3, m.group(2), len(m.group(3)) // 3)),
 ]
 
 

@@ -7,7 +7,7 @@ from errno import EBUSY
 
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import BOOT_CHRDEV_MAJORS, _kref_init, _state, dev_off, device_add, device_del
+from .device import _kref_init, _state, boot_chrdev_majors, dev_off, device_add, device_del
 
 CHRDEV_MAJOR_MAX = 512
 CHRDEV_MAJOR_HASH_SIZE = 255
@@ -59,7 +59,7 @@ def __unregister_chrdev(k: KernelApi, major: int, baseminor: int, count: int, na
 def register_chrdev_region(k: KernelApi, first: int, count: int, name: int) -> int:
     major = (first & 0xFFFFFFFF) >> 20
     st = _state(k)
-    if major in st["majors"] and major not in BOOT_CHRDEV_MAJORS:
+    if major in st["majors"] and major not in boot_chrdev_majors(k.kernel.profile):
         return _err(EBUSY)
     st["majors"].add(major)
     k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,

@@ -17,21 +17,28 @@ from . import neg_errno as _err
 from .printk import _level_of
 from .sysfs import create_groups, remove_attrs
 
-DYNAMIC_MINORS = 128
-# What the reference machine's built-in drivers hold before any module loads (Debian's 6.1 on
-# QEMU's i440FX, tests/expected/real/chardev.txt): /proc/devices' character majors with each
-# region's name (in minor order within a major), its block majors, and /proc/misc newest
-# first. A module's dynamic numbers come after them, as there: major 246 first, minor 124.
-BOOT_CHRDEVS = (
-    (1, "mem"), (4, "/dev/vc/0"), (4, "tty"), (4, "ttyS"), (5, "/dev/tty"), (5, "/dev/console"),
-    (5, "/dev/ptmx"), (7, "vcs"), (10, "misc"), (13, "input"), (29, "fb"), (128, "ptm"), (136, "pts"),
-    (153, "spi"), (247, "cxl"), (248, "bsg"), (249, "ptp"), (250, "pps"), (251, "rtc"), (252, "dax"),
-    (253, "tpm"), (254, "gpiochip"),
-)
-BOOT_BLKDEVS = ((259, "blkext"),)
-BOOT_MISC = ((125, "cpu_dma_latency"), (1, "psaux"), (228, "hpet"), (126, "userfaultfd"), (231, "snapshot"),
-             (183, "hw_random"), (127, "vga_arbiter"))
-BOOT_CHRDEV_MAJORS = frozenset(major for major, _name in BOOT_CHRDEVS)
+DYNAMIC_MINORS = 128  # 6.1's bitmap of dynamic misc minors (127 down)
+
+
+# What the reference machine's built-in drivers hold before any module loads (the profile's
+# machine.json, recorded there: tests/expected/real*/chardev.txt): /proc/devices' character
+# majors with each region's name (in minor order within a major), its block majors, and
+# /proc/misc newest first. A module's dynamic numbers come after them, as there.
+def boot_chrdevs(profile) -> list[tuple[int, str]]:
+    return [(major, name) for major, name in profile.machine["chrdevs"]]
+
+
+def boot_blkdevs(profile) -> list[tuple[int, str]]:
+    return [(major, name) for major, name in profile.machine["blkdevs"]]
+
+
+def boot_misc(profile) -> list[tuple[int, str]]:
+    return [(minor, name) for minor, name in profile.machine["misc"]]
+
+
+def boot_chrdev_majors(profile) -> frozenset[int]:
+    return frozenset(major for major, _name in boot_chrdevs(profile))
+
 
 def _forget(k: KernelApi, addr: int, size: int) -> None:
     st = _state(k)
@@ -50,8 +57,9 @@ def _state(k: KernelApi) -> dict:
     st = k.state.get("device")
     if st is None:
         k.free_hooks.append(_forget)
-        taken = [DYNAMIC_MINORS - minor - 1 for minor, _name in BOOT_MISC if minor < DYNAMIC_MINORS]
-        st = k.state["device"] = {"misc_bits": sum(1 << i for i in taken), "misc": {}, "majors": set(BOOT_CHRDEV_MAJORS),
+        taken = [DYNAMIC_MINORS - minor - 1 for minor, _name in boot_misc(k.kernel.profile) if minor < DYNAMIC_MINORS]
+        st = k.state["device"] = {"misc_bits": sum(1 << i for i in taken), "misc": {},
+                                  "majors": set(boot_chrdev_majors(k.kernel.profile)),
                                   "pdev_ids": {}, "platform_drivers": {}, "platform_devices": {}, "bound": {}}
     return st
 

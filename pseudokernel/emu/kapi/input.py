@@ -11,8 +11,6 @@ from __future__ import annotations
 from . import KernelApi, kapi
 from .device import free_kernel_object, set_dev_name
 
-# what the reference machine numbered at boot (input0 is its i8042 keyboard)
-BOOT_INPUT_DEVICES = 2  # input0 the keyboard, input1 taken by a probe that failed
 EV_SYN, EV_KEY, EV_REL, EV_ABS, EV_MSC, EV_SW, EV_LED, EV_SND, EV_REP, EV_FF = 0, 1, 2, 3, 4, 5, 0x11, 0x12, 0x14, 0x15
 BITMAPS = {EV_KEY: "keybit", EV_REL: "relbit", EV_ABS: "absbit", EV_MSC: "mscbit", EV_SW: "swbit",
            EV_LED: "ledbit", EV_SND: "sndbit", EV_FF: "ffbit"}
@@ -35,7 +33,9 @@ def bitmap(k: KernelApi, dev: int, member: str, longs: int) -> list[int]:
 @kapi("input_allocate_device", "devm_input_allocate_device")
 def input_allocate_device(k: KernelApi) -> int:
     dev = k.m.kmalloc(k.S.input_dev.sizeof, k.caller_module_name(), k.caller, kind="input_dev")
-    n = k.state.get("input_no", BOOT_INPUT_DEVICES)
+    # what the reference machine numbered at boot: input0 its i8042 keyboard, input1 taken by
+    # a probe that failed (profile.machine)
+    n = k.state.get("input_no", k.kernel.profile.machine["input_devices"])
     k.state["input_no"] = n + 1
     k.state.setdefault("input_names", {})[dev] = f"input{n}"
     set_dev_name(k, dev + k.S.input_dev.dev, f"input{n}")  # dev_set_name(&dev->dev, "input%lu", ...)

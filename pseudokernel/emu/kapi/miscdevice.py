@@ -6,23 +6,34 @@ from __future__ import annotations
 
 from errno import EBUSY
 
+from ...module.versions import MISC_MINOR_IDA
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import BOOT_MISC, DYNAMIC_MINORS, _state, new_device, release_device
+from .device import DYNAMIC_MINORS, _state, boot_misc, new_device, release_device
 
 MISC_MAJOR = 10
 MISC_DYNAMIC_MINOR = 255
+MINORMASK = (1 << 20) - 1
 
 
 @kapi("misc_register")
 def misc_register(k: KernelApi, misc: int) -> int:
-    """drivers/char/misc.c: a dynamic minor counts down from 127 past the built-in ones; the
-    device is misc/<name>."""
+    """drivers/char/misc.c: a dynamic minor counts down from 127 past the built-in ones (6.1),
+    or is the lowest free one from 256 up (an IDA, later kernels); the device is misc/<name>."""
     md = k.S.miscdevice
     st = _state(k)
     minor = k.m.read_u32(misc + md.minor)
     dynamic = minor == MISC_DYNAMIC_MINOR
-    if dynamic:
+    taken = set(st["misc"].values()) | {m for m, _name in boot_misc(k.kernel.profile)}
+    if k.kernel.profile.since(MISC_MINOR_IDA):
+        if dynamic:
+            minor = next(m for m in range(MISC_DYNAMIC_MINOR + 1, MINORMASK + 2) if m not in taken)
+            if minor > MINORMASK:
+                return _err(EBUSY)
+            k.m.write_u32(misc + md.minor, minor)
+        elif minor in taken:
+            return _err(EBUSY)
+    elif dynamic:
         bits = st["misc_bits"]
         i = 0
         while bits >> i & 1:
@@ -32,7 +43,7 @@ def misc_register(k: KernelApi, misc: int) -> int:
         minor = DYNAMIC_MINORS - i - 1
         st["misc_bits"] |= 1 << i
         k.m.write_u32(misc + md.minor, minor)
-    elif minor in st["misc"].values() or any(minor == m for m, _name in BOOT_MISC):
+    elif minor in taken:
         return _err(EBUSY)
     name = k.cname(k.m.read_u64(misc + md.name))
     dev = new_device(k, name, k.m.read_u64(misc + md.parent), (MISC_MAJOR << 20) | minor, 0, misc)

@@ -16,7 +16,7 @@ from ..alloc import PAGE_SIZE
 from ..memory_map import HEAP_START, PAGE_OFFSET
 from . import KernelApi, kapi, kboot
 from . import neg_errno as _err
-from .page_alloc import GFP_KERNEL, vmalloc_checked
+from .page_alloc import GFP_KERNEL, vmalloc_checked, vmalloc_frames
 
 VMEMMAP_BASE = 0xFFFFEA0000000000
 STRUCT_PAGE = 64
@@ -241,12 +241,12 @@ def __kmalloc_node_track_caller_noprof(k: KernelApi, size: int, b: int, flags: i
 def vmalloc_user(k: KernelApi, size: int) -> int:
     """These call __vmalloc_node_range() themselves: their own frame's offset was never
     recorded, so a refusal's stack shows the allocator's frame and then the module's."""
-    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, ("__vmalloc_node_range+0x838",))
+    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, vmalloc_frames(k, 1))
 
 
 @kapi("__vmalloc_node")
 def __vmalloc_node(k: KernelApi, size: int, align: int, gfp: int) -> int:
-    return vmalloc_checked(k, size, gfp, ("__vmalloc_node_range+0x838",))
+    return vmalloc_checked(k, size, gfp, vmalloc_frames(k, 1))
 
 
 @kapi("__vmalloc_node_range")

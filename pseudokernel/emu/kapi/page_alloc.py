@@ -75,6 +75,11 @@ def show_mem(k: KernelApi) -> list[bytes]:
     )]
 
 
+def vmalloc_frames(k: KernelApi, n: int = 2) -> tuple[str, ...]:
+    """__vmalloc_node_range() and its caller: the machine's frames (n=1: the first alone)."""
+    return k.kernel.profile.frames("vmalloc")[:n]
+
+
 def warn_alloc(k: KernelApi, gfp: int, what: str, frames: tuple[str, ...]) -> None:
     """warn_alloc(): "<comm>: <what>, mode:<gfp>(<flags>), nodemask=(null),cpuset=/,mems_allowed=0",
     dump_stack() from the allocator down through the module that asked, then show_mem()."""
@@ -83,7 +88,8 @@ def warn_alloc(k: KernelApi, gfp: int, what: str, frames: tuple[str, ...]) -> No
     k.log.printk(_warn(f"{kernel.current_comm}: {what}, mode:{gfp:#x}({flags}), nodemask=(null),cpuset=/,mems_allowed=0\n"))
     regs = k.m.registers()
     regs["rip"], regs["rsp"] = k.caller, regs["rsp"] + 8  # the module's frame that called the allocator
-    first = tuple(kernel.format_kernel_frame(f) for f in ("dump_stack_lvl+0x44", "warn_alloc+0x151") + frames)
+    own = kernel.profile.frames("dump_stack") + kernel.profile.frames("warn_alloc")
+    first = tuple(kernel.format_kernel_frame(f) for f in own + frames)
     first += (kernel.format_symbol(k.caller, with_offset=True),)
     kernel.dump_stack_at(regs, first, k.m.current_chain())
     for line in show_mem(k):

@@ -9,7 +9,7 @@ became __kmalloc_cache_noprof) it has its own handler."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
-from .page_alloc import __GFP_ZERO, GFP_KERNEL, vmalloc_checked
+from .page_alloc import __GFP_ZERO, GFP_KERNEL, vmalloc_checked, vmalloc_frames
 
 
 @kapi("__kmalloc", "__kmalloc_noprof")
@@ -117,22 +117,21 @@ def kstrndup(k: KernelApi, s: int, maxlen: int, gfp: int) -> int:
     return p
 
 
-VMALLOC_FRAMES = ("__vmalloc_node_range+0x838", "__vmalloc_node+0x4a")
 
 
 @kapi("vmalloc", "vmalloc_node", "vmalloc_noprof", "vmalloc_node_noprof")
 def vmalloc(k: KernelApi, size: int) -> int:
-    return vmalloc_checked(k, size, GFP_KERNEL, VMALLOC_FRAMES)
+    return vmalloc_checked(k, size, GFP_KERNEL, vmalloc_frames(k))
 
 
 @kapi("vzalloc", "vzalloc_node", "vzalloc_noprof", "vzalloc_node_noprof")
 def vzalloc(k: KernelApi, size: int) -> int:
-    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, VMALLOC_FRAMES)
+    return vmalloc_checked(k, size, GFP_KERNEL | __GFP_ZERO, vmalloc_frames(k))
 
 
 @kapi("__vmalloc", "__vmalloc_noprof")
 def __vmalloc(k: KernelApi, size: int, gfp: int) -> int:
-    return vmalloc_checked(k, size, gfp, VMALLOC_FRAMES)
+    return vmalloc_checked(k, size, gfp, vmalloc_frames(k))
 
 
 @kapi("vfree")
