@@ -6,7 +6,8 @@ kernel under QEMU (tests/expected/real/variants.sh via scripts/record-reference)
 pseudokernel (tests/kmod/test_real_tools.py), so every check's message and errno is compared.
 
 This file parses ELF with struct on its own, independent of pseudokernel's loader.
-Run as a script: `python3 tests/variants.py OUTDIR` writes the files.
+Run as a script: `python3 tests/variants.py OUTDIR [HELLO.ko]` writes the files, made from
+tests/modules/prebuilt/hello.ko or the given one (another kernel's build of it).
 """
 
 from __future__ import annotations
@@ -169,7 +170,10 @@ def files() -> dict[str, bytes]:
 
 
 def main() -> None:
+    global HELLO
     outdir = Path(sys.argv[1])
+    if len(sys.argv) > 2:
+        HELLO = Path(sys.argv[2])
     outdir.mkdir(parents=True, exist_ok=True)
     for name, data in files().items():
         (outdir / name).write_bytes(data)
