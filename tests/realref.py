@@ -1,4 +1,6 @@
-"""The recordings of the real kernel in tests/expected/real/, as data.
+"""The recordings of the real kernel in tests/expected/real/ (Debian 6.1), as data; those of
+Debian 6.12 are in tests/expected/real-6.12/ (REAL_612, fixtures PREBUILT_612), made from the
+same scenarios: the functions take the directory as `real`.
 
 Each recording is a series of sections, `=== command ===`, the command's output, then
 `exit=N`; addresses and timestamps vary from boot to boot and are masked before comparing.
@@ -13,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: tests live below tests/<part>/
 REAL = Path(__file__).parent / "expected" / "real"
 PREBUILT = Path(__file__).parent / "modules" / "prebuilt"
+REAL_612 = Path(__file__).parent / "expected" / "real-6.12"
+PREBUILT_612 = Path(__file__).parent / "modules" / "prebuilt-6.12"
 
 TS = re.compile(rb"\[\s*\d+\.\d{6}\]")
 # a 64-bit value; or %p's "(____ptrval____)", what it prints before the kernel's random key is
@@ -60,12 +64,12 @@ def parse(text: bytes) -> list[Section]:
     return out
 
 
-def sections(scenario: str) -> list[Section]:
-    return parse((REAL / f"{scenario}.txt").read_bytes())
+def sections(scenario: str, real: Path = REAL) -> list[Section]:
+    return parse((real / f"{scenario}.txt").read_bytes())
 
 
-def section(scenario: str, command: str, index: int = 0) -> Section:
-    found = [s for s in sections(scenario) if s.command == command]
+def section(scenario: str, command: str, index: int = 0, real: Path = REAL) -> Section:
+    found = [s for s in sections(scenario, real) if s.command == command]
     return found[index]
 
 
@@ -74,11 +78,11 @@ def mask(text: bytes) -> bytes:
     return ADDR.sub(b"ADDR", TS.sub(b"[TS]", text))
 
 
-def dmesg_since(scenario: str, index: int = -1) -> list[bytes]:
+def dmesg_since(scenario: str, index: int = -1, real: Path = REAL) -> list[bytes]:
     """The `dmesg -r` lines the scenario logged, masked."""
-    found = [s for s in sections(scenario) if s.command.startswith("dmesg -r (lines logged")]
+    found = [s for s in sections(scenario, real) if s.command.startswith("dmesg -r (lines logged")]
     return mask(found[index].output).splitlines()
 
 
-def ko(name: str) -> bytes:
-    return (PREBUILT / f"{name}.ko").read_bytes()
+def ko(name: str, prebuilt: Path = PREBUILT) -> bytes:
+    return (prebuilt / f"{name}.ko").read_bytes()
