@@ -15,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: tests live below tests/<part>/
 REAL = Path(__file__).parent / "expected" / "real"
 PREBUILT = Path(__file__).parent / "modules" / "prebuilt"
+REAL_612 = Path(__file__).parent / "expected" / "real-6.12"
+PREBUILT_612 = Path(__file__).parent / "modules" / "prebuilt-6.12"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Reference:
 
 
 REF_61 = Reference("6.1.0-56-amd64", REAL, PREBUILT)
-REF_612 = Reference("6.12.118+deb12-amd64", REAL.parent / "real-6.12", PREBUILT.parent / "prebuilt-6.12")
+REF_612 = Reference("6.12.118+deb12-amd64", REAL_612, PREBUILT_612)
 REFERENCES = (REF_61, REF_612)
 
 TS = re.compile(rb"\[\s*\d+\.\d{6}\]")

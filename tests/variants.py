@@ -6,7 +6,8 @@ kernel under QEMU (tests/expected/real/variants.sh via scripts/record-reference)
 pseudokernel (tests/kmod/test_real_tools.py), so every check's message and errno is compared.
 
 This file parses ELF with struct on its own, independent of pseudokernel's loader.
-Run as a script: `python3 tests/variants.py OUTDIR` writes the files.
+Run as a script: `python3 tests/variants.py OUTDIR [HELLO.ko]` writes the files, made from
+tests/modules/prebuilt/hello.ko or the given one (another kernel's build of it).
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ def variants(hello: Path = HELLO) -> dict[str, bytes]:
     v("v_layoutcrc", lambda e: struct.pack_into("<Q", e.b, e.versions_crc("module_layout"), 0x12345678))
     v("v_printkcrc", lambda e: struct.pack_into("<Q", e.b, e.versions_crc("_printk"), 0x12345678))
     v("v_relatype", lambda e: e.b.__setitem__(e.section(".rela.init.text")[0] + 8, 99))
-    v("v_relaset", lambda e: e.b.__setitem__(e.section(".init.text")[0] + 0x1, 0x55))
+    # a byte of the place the first .init.text relocation patches (the __fentry__ call's
+    # operand: offset 1 in a 6.1 build, 0x15 after 6.12's 16-byte padding and endbr64)
+    v("v_relaset", lambda e: e.b.__setitem__(
+        e.section(".init.text")[0] + struct.unpack_from("<Q", e.b, e.section(".rela.init.text")[0])[0], 0x55))
     v("v_novermagic", lambda e: e.replace_in(".modinfo", b"vermagic=", b""))
     v("v_noretpoline", lambda e: e.replace_in(".modinfo", b"retpoline=Y", b""))
     v("v_intree", lambda e: e.replace_in(".modinfo", b"author=pseudokernel fixtures", b"intree=Y"))
@@ -170,8 +174,9 @@ def files(hello: Path = HELLO) -> dict[str, bytes]:
 
 def main() -> None:
     outdir = Path(sys.argv[1])
+    hello = Path(sys.argv[2]) if len(sys.argv) > 2 else HELLO
     outdir.mkdir(parents=True, exist_ok=True)
-    for name, data in files().items():
+    for name, data in files(hello).items():
         (outdir / name).write_bytes(data)
 
 

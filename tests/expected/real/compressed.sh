@@ -1,5 +1,5 @@
-# Compressed module files through kmod: it decompresses in userspace, as Debian's 6.1 kernel has
-# no in-kernel decompression; Debian's kmod reads xz and zstd (it is built without zlib).
+# Compressed module files through kmod: it decompresses in userspace (kmod 30 does, whether or not
+# the kernel could: 6.1 has no in-kernel decompression, 6.12 has); Debian kmod reads xz and zstd (it is built without zlib).
 scenario_start
 run insmod v_xz.ko.xz count=2
 run cat /proc/modules

@@ -58,10 +58,10 @@ static int kapi_probe(struct platform_device *pdev)
 		return *p;
 	return 0;
 }
-static int kapi_remove(struct platform_device *pdev)
+static PK_REMOVE_T kapi_remove(struct platform_device *pdev)
 {
 	dev_info(&pdev->dev, "removed\n");
-	return 0;
+	return PK_REMOVE_RET;
 }
 static struct platform_driver kapi_driver = {
 	.probe = kapi_probe,

@@ -94,7 +94,7 @@ static struct class *pkattr_class;
 static struct device *pkattr_dev;
 static int dev_count = 3;
 
-static ssize_t version_show(struct class *class, struct class_attribute *attr, char *buf)
+static ssize_t version_show(PK_CLASS_CONST struct class *class, PK_CLASS_CONST struct class_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%s 1.2\n", class->name);
 }
@@ -138,10 +138,10 @@ static int pkplat_probe(struct platform_device *pdev)
 	return 0;
 }
 
-static int pkplat_remove(struct platform_device *pdev)
+static PK_REMOVE_T pkplat_remove(struct platform_device *pdev)
 {
 	dev_info(&pdev->dev, "remove\n");
-	return 0;
+	return PK_REMOVE_RET;
 }
 
 static struct platform_driver pkplat_driver = {
