@@ -66,6 +66,9 @@ REG_NAMES = (
 REG_IDS = tuple(getattr(X, "UC_X86_REG_" + n.upper()) for n in REG_NAMES)
 
 
+ENDBR_SIZE = 4  # endbr64
+
+
 @dataclass
 class Frame:
     """One active call(): where it returns, and what stopped it."""
@@ -96,6 +99,9 @@ class Machine(AddressSpace):
 
     def __init__(self, profile: KernelProfile, budget: float = 5.0, seed: int | None = None) -> None:
         self.profile = profile
+        # with CONFIG_X86_KERNEL_IBT every function starts with endbr64, and what skips it
+        # (a kprobe's address, arch_adjust_kprobe_addr()) enters 4 bytes in
+        self.ibt = profile.enabled("X86_KERNEL_IBT")
         self.budget = budget
         self.rand = Rand(seed if seed is not None else int.from_bytes(os.urandom(8), "little"))
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
@@ -253,6 +259,10 @@ class Machine(AddressSpace):
         self.text_lo, self.text_hi = lo, hi
         self.map(lo, hi - lo, UC_PROT_ALL)
 
+    def function_entry(self, addr: int) -> int:
+        """Where a call to the function at addr that skips its endbr64 lands."""
+        return addr + ENDBR_SIZE if self.ibt and addr in self.stubs else addr
+
     def _new_text_slot(self, name: str) -> int:
         addr = self._pseudo_text
         self._pseudo_text += 16
@@ -268,9 +278,11 @@ class Machine(AddressSpace):
         if addr is None or not (self.text_lo <= addr < self.text_hi):
             addr = self._new_text_slot(name)
         thunk = thunk_code(name)
-        self.write(addr, thunk or RET)
+        self.write(addr, thunk or (RET + b"\xcc" * 3 + RET if self.ibt else RET))
         if thunk is None:
             self.stubs[addr] = Stub(name, addr, handler)
+            if self.ibt:
+                self.stubs[addr + ENDBR_SIZE] = self.stubs[addr]
         self.stub_by_name[name] = addr
         self.symbols[name] = addr
         self.symbol_names[addr] = name

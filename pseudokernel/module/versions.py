@@ -1,5 +1,5 @@
-"""Where the module loader changed between the kernels pseudokernel emulates, by the upstream
-release that made each change.
+"""Where the kernel changed between the versions pseudokernel emulates (the module loader
+above all), by the upstream release that made each change.
 
 The loader is written as 6.1's source, and at each place a later kernel does otherwise it asks
 `kernel.profile.since(CHANGE)` and does that instead, the two side by side in the file the
@@ -53,6 +53,14 @@ TAINTED_VERBOSE = (6, 12)
 # misc_register(): dynamic minors from an IDA, the lowest free from 256 up, where 6.1 counted
 # down from 127 in a bitmap (drivers/char/misc.c; release not checked)
 MISC_MINOR_IDA = (6, 12)
+
+# show_mem()'s node line without the space in "shmem_thp: 0kB" and its neighbours (mm/show_mem.c;
+# release not checked)
+SHOW_MEM_THP = (6, 12)
+
+# debugfs_create_blob() files take writes (fs/debugfs/file.c write_file_blob(); release not
+# checked)
+DEBUGFS_BLOB_WRITE = (6, 12)
 
 # find_kallsyms_symbol() bounds a symbol by the module memory that holds it, data as well as
 # text (kernel/module/kallsyms.c with module_memory)

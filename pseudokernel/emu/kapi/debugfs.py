@@ -8,6 +8,7 @@ from __future__ import annotations
 from errno import EACCES, EINVAL
 
 from ...bits import MASK64
+from ...module.versions import DEBUGFS_BLOB_WRITE
 from . import KernelApi, Registration, kapi
 from .fs import _entry, _remove_tree
 from .kstrtox import kstrtobool, kstrtoll, kstrtoull
@@ -105,10 +106,16 @@ def value_read(k: KernelApi, rec: Registration) -> bytes | int:
 def value_write(k: KernelApi, rec: Registration, data: bytes) -> int:
     """simple_attr_write() (at most 23 bytes, kstrtoull or kstrtoll in base 0, the variable
     cut to its width, the whole input claimed); bool's kstrtobool_from_user (3 bytes, a bad
-    word ignored); a blob or a read-only file refuses."""
+    word ignored); a read-only file refuses, and so does a blob on 6.1 (no write in its
+    fops_blob); later kernels write a blob in place (write_file_blob(), at the file's start)."""
     kind, addr, mode = rec.info.get("type", ""), rec.info["value"], rec.info.get("mode", 0)
     if kind == "blob":
-        return -EINVAL  # no write in fops_blob
+        if not k.kernel.profile.since(DEBUGFS_BLOB_WRITE):
+            return -EINVAL
+        b = k.S.debugfs_blob_wrapper
+        data = data[: k.m.read_u64(addr + b.size)]  # simple_write_to_buffer()
+        k.m.write(k.m.read_u64(addr + b.data), data)
+        return len(data)
     if not mode & S_IWUGO:
         return -EACCES
     if kind == "bool":

@@ -52,6 +52,10 @@ def register_kprobe(k: KernelApi, kp: int) -> int:
         base = lookup_name(k, k.cname(sym))
         if not base:
             return _err(ENOENT)
+        # arch_adjust_kprobe_addr(): with IBT a probe at a function's entry (offset 0 or 4)
+        # goes past its endbr64
+        if offset in (0, 4) and k.m.function_entry(base) != base:
+            offset = 4
         addr = base + offset
         k.m.write_u64(kp + p.addr, addr)
     k.registry.add("kprobe", k.cname(sym) if sym else f"{addr:#x}", kp, k.caller_module_name(), addr=addr)

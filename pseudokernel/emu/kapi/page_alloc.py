@@ -10,6 +10,7 @@ holds.
 
 from __future__ import annotations
 
+from ...module.versions import SHOW_MEM_THP
 from ..vsprintf import ListArgs
 from . import KernelApi
 
@@ -36,6 +37,7 @@ def show_mem(k: KernelApi) -> list[bytes]:
     dma32_kb = max(free * 4 - _DMA_FREE_KB, 0)
     big = max((dma32_kb - _DMA32_SMALL_KB) // 4096, 0)
     dma32_kb = _DMA32_SMALL_KB + big * 4096
+    thp = "" if k.kernel.profile.since(SHOW_MEM_THP) else " "  # "shmem_thp: 0kB" on 6.1
     return [_warn(line) for line in (
         "Mem-Info:\n",
         "active_anon:1860 inactive_anon:3165 isolated_anon:0\n"
@@ -47,8 +49,8 @@ def show_mem(k: KernelApi) -> list[bytes]:
         " kernel_misc_reclaimable:0\n"
         f" free:{free} free_pcp:4095 free_cma:0\n",
         "Node 0 active_anon:7440kB inactive_anon:12660kB active_file:0kB inactive_file:0kB unevictable:0kB "
-        "isolated(anon):0kB isolated(file):0kB mapped:4464kB dirty:0kB writeback:0kB shmem:19484kB shmem_thp: 0kB "
-        "shmem_pmdmapped: 0kB anon_thp: 0kB writeback_tmp:0kB kernel_stack:784kB pagetables:96kB "
+        "isolated(anon):0kB isolated(file):0kB mapped:4464kB dirty:0kB writeback:0kB shmem:19484kB "
+        f"shmem_thp:{thp}0kB shmem_pmdmapped:{thp}0kB anon_thp:{thp}0kB writeback_tmp:0kB kernel_stack:784kB pagetables:96kB "
         "sec_pagetables:0kB all_unreclaimable? no\n",
         f"Node 0 DMA free:{_DMA_FREE_KB}kB boost:0kB min:712kB low:888kB high:1064kB reserved_highatomic:0KB "
         "active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB "
