@@ -29,10 +29,11 @@ from .module.internal import (
     LoadError,
 )
 from .module.kallsyms import find_kallsyms_symbol
-from .module.main import __module_get as _module_get_ref
-from .module.main import delete_module, load_module, module_put, try_module_get
+from .module.main import load_module
 from .module.module import Module, State
 from .module.trace import LoadTrace
+from .module.unload import __module_get as _module_get_ref
+from .module.unload import delete_module, module_put, try_module_get
 from .module.versions import KALLSYMS_BY_MEM
 from .profile import KernelProfile
 from .unwind import OrcTable

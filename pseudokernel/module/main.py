@@ -6,13 +6,12 @@ releases what the steps before took, in reverse, as the kernel's goto ladder doe
 
 from __future__ import annotations
 
-from errno import EBUSY, EEXIST, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOEXEC, ENOMEM, EPERM, ETIME, EWOULDBLOCK
+from errno import EBUSY, EEXIST, EFAULT, EINTR, EINVAL, EIO, ENOEXEC, ENOMEM, EPERM, ETIME
 from typing import TYPE_CHECKING
 
-from .. import oops, taint
+from .. import oops
 from ..bits import s32
 from ..emu.traps import CpuStop
-from ..leaks import unload_report
 from . import elf
 from .bugs import fortify_strlen_overflow
 from .elf import (
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
     from ..state import KernelState
     from .trace import LoadTrace
 
-O_TRUNC = 0o1000  # delete_module(2)'s force flag
 NOP5 = bytes((0x0F, 0x1F, 0x44, 0x00, 0x00))  # x86_nops[5]: what ftrace_init_nop() writes
 
 
@@ -537,81 +535,3 @@ def free_module(kernel: KernelState, mod: Module) -> None:
     destroy_params(kernel, mod)
     set_module_state(kernel, mod, State.UNFORMED)
     free_module_resources(kernel, mod, unlink=True)
-
-
-# -- delete_module(2) ---------------------------------------------------------------------------
-
-def delete_module(kernel: KernelState, name: str, flags: int) -> None:
-    """The syscall's body, run by Kernel.delete_module inside the syscall: raises
-    OSError(errno) as the syscall fails. What the module left behind (memory,
-    registrations, locks) is reported and kept in kernel.last_report."""
-    with kernel.mutex:
-        mod = kernel.find_module(name)
-        if mod is None:
-            raise OSError(ENOENT, name)
-        if mod.source_list:
-            raise OSError(EWOULDBLOCK, name)
-        if mod.state != State.LIVE:
-            raise OSError(EBUSY, name)
-        forced = False
-        if mod.init and not mod.exit:
-            forced = try_force_unload(kernel, flags)
-            if not forced:
-                raise OSError(EBUSY, name)
-        mod.refcnt -= 1
-        if mod.refcnt != 0:
-            if not forced and not try_force_unload(kernel, flags):
-                mod.refcnt += 1
-                raise OSError(EWOULDBLOCK, name)
-        set_module_state(kernel, mod, State.GOING)
-    if mod.exit:
-        try:
-            kernel.machine.call(mod.exit, ret_addr=_kernel_text(kernel, "exit_call"))
-        except Exception as stop:
-            outcome = kernel.report_cpu_stop(mod, stop, "exit")
-            if outcome not in ("budget", "error"):
-                raise OSError(EFAULT, name) from None  # oopsed: left GOING, as the kernel
-            kernel.log.err(f"pseudokernel: {mod.name}: exit did not return; module freed\n")
-    kernel.last_unloaded = (mod.name, taint.module_flags_taint(mod.taints))
-    kernel.last_report = unload_report(kernel, mod)
-    for line in kernel.last_report:
-        kernel.log.printk(b"\x013" + line.encode("utf-8", "replace") + b"\n")
-    free_module(kernel, mod)
-
-
-def try_force_unload(kernel: KernelState, flags: int) -> bool:
-    """O_TRUNC asks to unload a module in use or without exit: only with MODULE_FORCE_UNLOAD,
-    and it taints."""
-    if flags & O_TRUNC and kernel.profile.enabled("MODULE_FORCE_UNLOAD"):
-        kernel.add_taint(taint.FORCED_RMMOD, lockdep_ok=False)
-        return True
-    return False
-
-
-# -- module references (try_module_get & co) ---------------------------------------------------
-
-def try_module_get(kernel: KernelState, struct_addr: int) -> bool:
-    if not struct_addr:
-        return True
-    mod = kernel.module_by_struct(struct_addr)
-    if mod is None:
-        return True
-    if mod.state == State.GOING or mod.refcnt == 0:
-        return False
-    mod.refcnt += 1
-    kernel.generation += 1
-    return True
-
-
-def __module_get(kernel: KernelState, struct_addr: int) -> None:
-    mod = kernel.module_by_struct(struct_addr)
-    if mod is not None:
-        mod.refcnt += 1
-        kernel.generation += 1
-
-
-def module_put(kernel: KernelState, struct_addr: int) -> None:
-    mod = kernel.module_by_struct(struct_addr)
-    if mod is not None and mod.refcnt > 0:
-        mod.refcnt -= 1
-        kernel.generation += 1
