@@ -47,7 +47,7 @@ def _region(r: dict) -> str:
 def _layout(s: dict) -> list[str]:
     out = [_region(r) for r in s["regions"]]
     for sec in s.get("sections", []):
-        out.append(f"  {_hex(sec['addr'])} {sec['size']:>7}  {sec['region']:<4} {sec['perm']:<13} {sec['name']}")
+        out.append(f"  {_hex(sec['addr'])} {sec['size']:>7}  {sec['region']:<9} {sec['perm']:<13} {sec['name']}")
     return out
 
 
@@ -98,6 +98,7 @@ def _free_init(s: dict) -> list[str]:
 SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "kernel_read_file": _file, "copy_module_from_user": _file, "module_sig_check": _sig,
     "elf_validity_check": _elf, "setup_load_info": _setup, "check_modinfo": _modinfo,
+    "elf_validity_cache_copy": lambda s: _elf(s) + _setup(s),
     "layout_and_allocate": _layout, "simplify_symbols": _symbols, "apply_relocations": _relocations,
     "complete_formation": _formation, "parse_args": _args, "mod_sysfs_setup": _sysfs,
     "do_init_module": _init, "module_enable_ro": _enable_ro, "do_free_init": _free_init,

@@ -257,13 +257,15 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
     module_sig_check(kernel, info, flags)
     if tr:
         tr.module_sig_check(kernel, info, size)
-        tr.begin("elf_validity_check")
     if kernel.profile.since(ELF_VALIDITY_CACHE):
+        if tr:
+            tr.begin("elf_validity_cache_copy")
         elf_validity_cache_copy(kernel, info, flags)
         if tr:
-            tr.elf_validity_check(info)
-            tr.end(name=info.name, modinfo=info.modinfo, versions=len(info.versions))
+            tr.elf_validity_check(info, name=info.name, modinfo=info.modinfo, versions=len(info.versions))
     else:
+        if tr:
+            tr.begin("elf_validity_check")
         elf_validity_check(info, log)
         if tr:
             tr.elf_validity_check(info)

@@ -85,8 +85,8 @@ class LoadTrace:
             verdict = "unsigned"
         self.end(signed=signed, sig_ok=info.sig_ok, enforce=bool(kernel.sig_enforce), verdict=verdict)
 
-    def elf_validity_check(self, info: LoadInfo) -> None:
-        self.end(bytes=info.len, sections=info.shnum)
+    def elf_validity_check(self, info: LoadInfo, **more: Any) -> None:
+        self.end(bytes=info.len, sections=info.shnum, **more)
 
     def check_modinfo(self, kernel: KernelState, info: LoadInfo) -> None:
         from .modinfo import get_modinfo

@@ -142,3 +142,22 @@ def test_a_profile_without_machine_facts_takes_its_versions(tmp_path):
     assert p.version == (6, 12) and p.since((6, 4)) and not KernelProfile.load(REF_61.release).since((6, 4))
     assert p.frames("finit") == KernelProfile.load(REF_612.release).frames("finit")
     assert "udmabuf" in [name for _minor, name in p.machine["misc"]]
+
+
+def test_612_trace_names_612s_steps():
+    """The trace follows the kernel it emulates: 6.12's step names and order."""
+    from pseudokernel.module.trace import LoadTrace
+
+    k = kernel_of(REF_612)
+    tr = LoadTrace(k.log)
+    k.finit_module(REF_612.ko("hello"), "count=1", trace=tr)
+    steps = [s["step"] for s in tr.finish()]
+    # (blacklisted, check_modstruct_version and module_patient_check_exists show only when they fail)
+    assert steps == ["module_sig_check", "elf_validity_cache_copy", "check_modinfo", "layout_and_allocate",
+                     "module_augment_kernel_taints", "simplify_symbols", "apply_relocations", "complete_formation",
+                     "parse_args", "mod_sysfs_setup", "do_init_module", "module_enable_ro", "do_free_init"]
+    by = {s["step"]: s for s in tr.finish()}
+    assert by["elf_validity_cache_copy"]["name"] == "hello" and by["elf_validity_cache_copy"]["sections"] > 0
+    assert "hello: loading out-of-tree module taints kernel." in by["module_augment_kernel_taints"]["messages"]
+    assert [r["name"] for r in by["layout_and_allocate"]["regions"]] == ["text", "data", "rodata", "init_text",
+                                                                          "init_data"]
