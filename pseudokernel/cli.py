@@ -40,6 +40,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0 if st.get("ready") else 1
     except (NoDaemon, OSError, ValueError):
         pass
+    if args.profile:
+        # A Debian kernel release this machine has no profile of is made now, from apt's
+        # linux-headers/linux-image packages (saying so on stderr), before the daemon starts.
+        from .profile import KernelProfile, ProfileError
+
+        try:
+            KernelProfile.load(args.profile)
+        except ProfileError as e:
+            print(f"pseudokernel: {e}", file=sys.stderr)
+            return 1
     if recover_stale_mount(str(mount)):
         print(f"pseudokernel: recovered a stale mount at {mount}", file=sys.stderr)
     mount.mkdir(parents=True, exist_ok=True)
@@ -292,7 +302,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = add("up", cmd_up, "start the daemon; returns once the mount is ready")
     p.add_argument("--drop", default=DEFAULT_DROP, help="the drop folder (default ./modules)")
-    p.add_argument("--profile", help="kernel profile name or directory (default 6.1.0-56-amd64)")
+    p.add_argument("--profile", help="kernel profile name or directory (default 6.1.0-56-amd64; "
+                   "6.12.118+deb12-amd64 ships too; another Debian release is built from apt's "
+                   "packages on first use)")
     p.add_argument("--foreground", action="store_true", help="run in the foreground")
     p.add_argument("--cmdline", help="the kernel command line (module_blacklist=, module.sig_enforce=1 ...)")
     p.add_argument("--sig-enforce", action="store_true", help="reject modules without a valid signature")
