@@ -265,6 +265,19 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from .profile import user_profiles_dir
     from .profile.build import build_profile
 
+    if args.release:  # from Debian's packages, as `up --profile RELEASE` does on first use
+        if args.headers or args.image:
+            print("pseudokernel profile build: --release or --headers/--image, not both", file=sys.stderr)
+            return 2
+        from .profile.debian import build_from_debs
+
+        out = Path(args.out) if args.out else user_profiles_dir() / (args.name or args.release)
+        build_from_debs(args.release, out)
+        print(out)
+        return 0
+    if not args.headers:
+        print("pseudokernel profile build: --headers DIR (or --release RELEASE) is needed", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else user_profiles_dir() / (args.name or Path(args.headers).name)
     build_profile(Path(args.headers), out, Path(args.image) if args.image else None)
     print(out)
@@ -342,9 +355,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--svg", metavar="FILE", help="write the picture as SVG to FILE")
 
-    p = add("profile", cmd_profile, "build a kernel profile: profile build --headers DIR [--image FILE]")
+    p = add("profile", cmd_profile, "build a kernel profile: profile build --headers DIR [--image FILE], "
+                                    "or profile build --release RELEASE (Debian's packages, with apt)")
     p.add_argument("action", choices=("build",))
-    p.add_argument("--headers", required=True)
+    p.add_argument("--headers")
+    p.add_argument("--release", help="a Debian kernel release: its linux-headers and linux-image "
+                                     "packages are fetched with apt-get download")
     p.add_argument("--image", help="vmlinuz, vmlinux or a linux-image .deb")
     p.add_argument("--name")
     p.add_argument("--out")
