@@ -272,3 +272,56 @@ def _no_daemon(*args, **kwargs):
     from pseudokernel.client import NoDaemon
 
     raise NoDaemon("none")
+
+
+# --- both kallsyms orders, on synthetic tables (no download needed) -----------------------------
+
+
+def _kallsyms_rodata(symbols: list[tuple[int, str, str]], new_order: bool, base: int,
+                     percpu: int = 0x40000) -> bytes:
+    """scripts/kallsyms.c's tables for `symbols` (address order), with an identity token table
+    (token i is the character i), in 6.1's order or in the order since 6.4."""
+    relative_base = min(a for a, _, _ in symbols if a >= percpu)
+    offsets = b"".join(struct.pack("<i", a if a < percpu else relative_base - a - 1)
+                       for a, _, _ in symbols)
+    names, markers = bytearray(), []
+    for i, (_, kind, name) in enumerate(symbols):
+        if i % 256 == 0:
+            markers.append(len(names))
+        text = (kind + name).encode()
+        names += bytes([len(text)]) + text
+    tokens = b"".join((bytes([i]) if i else b"@") + b"\0" for i in range(256))
+    index = struct.pack("<256H", *range(0, 512, 2))
+    seqs = b"".join(i.to_bytes(3, "big") for i in range(len(symbols)))
+    out = bytearray(b"\x11" * 40)  # what .rodata has before: not aligned to anything
+
+    def label(data: bytes) -> None:
+        out.extend(bytes(-len(out) % 8))
+        out.extend(data)
+
+    num = struct.pack("<I", len(symbols))
+    mark = struct.pack(f"<{len(markers)}I", *markers)
+    if new_order:
+        for data in (num, bytes(names), mark, tokens, index, offsets,
+                     struct.pack("<Q", relative_base), seqs):
+            label(data)
+    else:
+        for data in (offsets, struct.pack("<Q", relative_base), num, bytes(names), mark, seqs,
+                     tokens, index):
+            label(data)
+    label(b"\x22" * 24)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("new_order", [False, True], ids=["6.1", "6.12"])
+def test_kallsyms_found_in_either_order(new_order: bool) -> None:
+    from pseudokernel.profile.image import decode_kallsyms, find_kallsyms
+
+    base = 0xFFFFFFFF82000000
+    symbols = [(0, "A", "fixed_percpu_data"), (0x1000, "A", "cpu_debug_store")]
+    symbols += [(0xFFFFFFFF81000000 + 16 * i, "Tt"[i % 2], f"function_{i}") for i in range(600)]
+    rodata = _kallsyms_rodata(symbols, new_order, base)
+    tables = find_kallsyms(rodata, base)
+    assert (tables.token_index < tables.offsets) == new_order
+    assert tables.seqs_of_names is not None
+    assert decode_kallsyms(rodata, base, tables) == symbols
