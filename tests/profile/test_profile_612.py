@@ -325,3 +325,20 @@ def test_kallsyms_found_in_either_order(new_order: bool) -> None:
     assert (tables.token_index < tables.offsets) == new_order
     assert tables.seqs_of_names is not None
     assert decode_kallsyms(rodata, base, tables) == symbols
+
+
+@pytest.mark.parametrize("release", ["6.1.0-56-amd64", RELEASE])
+def test_kvfree_call_rcu_on_either_kernel(release: str) -> None:
+    """6.1: kvfree_call_rcu(head, offset of head in the object); 6.12: (head, the object)."""
+    from pseudokernel.emu.kapi.rcu import kvfree_call_rcu
+    from pseudokernel.kernel import Kernel
+
+    k = Kernel(KernelProfile.load(release, fetch=False), seed=3)
+    try:
+        api = k.api
+        obj = api.kmalloc(64, 0xCC0)
+        assert obj in api.m.slab.live
+        kvfree_call_rcu(api, obj + 16, obj if release == RELEASE else 16)
+        assert obj not in api.m.slab.live
+    finally:
+        k.close()
