@@ -40,6 +40,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0 if st.get("ready") else 1
     except (NoDaemon, OSError, ValueError):
         pass
+    if args.profile:
+        # A Debian kernel release this machine has no profile of is made now, from apt's
+        # linux-headers/linux-image packages (saying so on stderr), before the daemon starts.
+        from .profile import KernelProfile, ProfileError
+
+        try:
+            KernelProfile.load(args.profile)
+        except ProfileError as e:
+            print(f"pseudokernel: {e}", file=sys.stderr)
+            return 1
     if recover_stale_mount(str(mount)):
         print(f"pseudokernel: recovered a stale mount at {mount}", file=sys.stderr)
     mount.mkdir(parents=True, exist_ok=True)
@@ -255,6 +265,19 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from .profile import user_profiles_dir
     from .profile.build import build_profile
 
+    if args.release:  # from Debian's packages, as `up --profile RELEASE` does on first use
+        if args.headers or args.image:
+            print("pseudokernel profile build: --release or --headers/--image, not both", file=sys.stderr)
+            return 2
+        from .profile.debian import build_from_debs
+
+        out = Path(args.out) if args.out else user_profiles_dir() / (args.name or args.release)
+        build_from_debs(args.release, out)
+        print(out)
+        return 0
+    if not args.headers:
+        print("pseudokernel profile build: --headers DIR (or --release RELEASE) is needed", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else user_profiles_dir() / (args.name or Path(args.headers).name)
     build_profile(Path(args.headers), out, Path(args.image) if args.image else None)
     print(out)
@@ -292,7 +315,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = add("up", cmd_up, "start the daemon; returns once the mount is ready")
     p.add_argument("--drop", default=DEFAULT_DROP, help="the drop folder (default ./modules)")
-    p.add_argument("--profile", help="kernel profile name or directory (default 6.1.0-56-amd64)")
+    p.add_argument("--profile", help="kernel profile name or directory (default 6.1.0-56-amd64; "
+                   "6.12.118+deb12-amd64 ships too; another Debian release is built from apt's "
+                   "packages on first use)")
     p.add_argument("--foreground", action="store_true", help="run in the foreground")
     p.add_argument("--cmdline", help="the kernel command line (module_blacklist=, module.sig_enforce=1 ...)")
     p.add_argument("--sig-enforce", action="store_true", help="reject modules without a valid signature")
@@ -330,9 +355,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--svg", metavar="FILE", help="write the picture as SVG to FILE")
 
-    p = add("profile", cmd_profile, "build a kernel profile: profile build --headers DIR [--image FILE]")
+    p = add("profile", cmd_profile, "build a kernel profile: profile build --headers DIR [--image FILE], "
+                                    "or profile build --release RELEASE (Debian's packages, with apt)")
     p.add_argument("action", choices=("build",))
-    p.add_argument("--headers", required=True)
+    p.add_argument("--headers")
+    p.add_argument("--release", help="a Debian kernel release: its linux-headers and linux-image "
+                                     "packages are fetched with apt-get download")
     p.add_argument("--image", help="vmlinuz, vmlinux or a linux-image .deb")
     p.add_argument("--name")
     p.add_argument("--out")

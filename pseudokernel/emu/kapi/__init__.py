@@ -492,7 +492,7 @@ class KernelApi:
 HZ = 250
 INITIAL_JIFFIES = (-300 * HZ) & 0xFFFFFFFF
 # lookups that find nothing on a machine without the hardware, or iterators at their end
-_NULL_RETURN = re.compile(r"(^|_)(find|lookup|next|first|get_device|get_class|get_subsys|get_slot|get_domain_bus"
+_NULL_RETURN = re.compile(r"(^|_)(find|lookup|next|first|get_device|get_class|get_base_class|get_subsys|get_slot|get_domain_bus"
                           r"|get_bus_and_slot|iter|match_device|match_id|search|by_name|_by_)")
 # bool checks whose failure would stop the caller on a healthy kernel (lib/list_debug.c, capable)
 _TRUE_RETURN = re.compile(r"(_valid$|^capable$|^ns_capable|^file_ns_capable|^has_capability)")

@@ -492,6 +492,11 @@ for _name, _value, _size in (
     ("__cpu_active_mask", 1, 8), ("cpu_all_bits", 1, 8), ("nr_cpu_ids", 1, 4), ("__num_online_cpus", 1, 4),
     ("tsc_khz", 2000000, 4), ("cpu_khz", 2000000, 4), ("loops_per_jiffy", 4000000, 8),
     ("system_state", 3, 4), ("nr_node_ids", 1, 4), ("nr_online_nodes", 1, 4),
+    # the topology of one package, one die, one core, one thread (topology_max_packages() ...):
+    # 6.1's names, then 6.12's (arch/x86/kernel/cpu/topology_common.c)
+    ("__max_logical_packages", 1, 4), ("__max_die_per_package", 1, 4),
+    ("__max_dies_per_package", 1, 4), ("__max_threads_per_core", 1, 4),
+    ("__num_cores_per_package", 1, 4), ("__num_threads_per_package", 1, 4),
 ):
     kdata(_name)(_int(_value, _size))
 

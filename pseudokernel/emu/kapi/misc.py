@@ -258,3 +258,19 @@ def acpi_dev_present(k: KernelApi, hid: int) -> int:
 @kapi("kernel_fpu_begin_mask", "kernel_fpu_end")
 def kernel_fpu_begin_mask(k: KernelApi) -> None:
     return None
+
+
+# -- EDAC ownership (drivers/edac/edac_mc.c, drivers/acpi/apei/ghes.c) -----------------------------
+
+@kapi("edac_get_owner")
+def edac_get_owner(k: KernelApi) -> int:
+    """No EDAC driver has claimed the machine yet: edac_mc_owner is NULL (an invented owner made
+    every EDAC driver refuse with -EBUSY, "another driver is loaded")."""
+    return 0
+
+
+@kapi("ghes_get_devices")
+def ghes_get_devices(k: KernelApi) -> int:
+    """6.12: no firmware-first (APEI GHES) error reporting on this machine, so NULL and the
+    platform EDAC drivers may probe (with GHES they would step aside with -EBUSY)."""
+    return 0

@@ -470,15 +470,21 @@ def _xa_alloc(k: KernelApi, xa: int, idp: int, entry: int, lo: int, hi: int, sta
     return i
 
 
+def _xa_limit(limit: int) -> tuple[int, int]:
+    """(min, max) of a struct xa_limit passed by value in one register: { u32 max; u32 min; },
+    so max is the low half (XA_LIMIT(min, max); xa_limit_32b is max 0xffffffff, min 0)."""
+    return (limit >> 32) & 0xFFFFFFFF, limit & 0xFFFFFFFF
+
+
 @kapi("__xa_alloc", "xa_alloc")
 def __xa_alloc(k: KernelApi, xa: int, idp: int, entry: int, limit: int, gfp: int) -> int:
-    lo, hi = limit & 0xFFFFFFFF, limit >> 32
+    lo, hi = _xa_limit(limit)
     return 0 if _xa_alloc(k, xa, idp, entry, lo, hi, lo) >= 0 else _err(EBUSY)
 
 
 @kapi("__xa_alloc_cyclic")
 def __xa_alloc_cyclic(k: KernelApi, xa: int, idp: int, entry: int, limit: int, nextp: int, gfp: int) -> int:
-    lo, hi = limit & 0xFFFFFFFF, limit >> 32
+    lo, hi = _xa_limit(limit)
     nxt = k.m.read_u32(nextp)
     i = _xa_alloc(k, xa, idp, entry, lo, hi, nxt)
     if i < 0:

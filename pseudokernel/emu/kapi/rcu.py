@@ -20,11 +20,34 @@ def call_srcu(k: KernelApi, ssp: int, head: int, func: int) -> None:
 
 @kapi("kvfree_call_rcu")
 def kvfree_call_rcu(k: KernelApi, head: int, func: int) -> None:
-    """kfree_rcu(): `func` is the offset of the rcu_head in the object (< 4096)."""
-    if func < 4096:
+    """kfree_rcu(): in 6.1 `func` is the offset of the rcu_head in the object (< 4096). Since
+    6.3 (6.12) the second argument is the object itself, `void *ptr` (head may be NULL:
+    kvfree_rcu_mightsleep()); it is never a function to call."""
+    if _takes_object(k):
+        if func:
+            if k.m.vmalloc_area.find(func):
+                k.m.vfree(func)
+            else:
+                k.kfree(func)
+    elif func < 4096:
         k.kfree(head - func)
     else:
         sched(k).rcu.append((head, func))
+
+
+def _takes_object(k: KernelApi) -> bool:
+    """Whether the profile's kvfree_call_rcu() is (head, void *ptr): by its BTF prototype,
+    else by the version."""
+    known = k.state.get("kvfree_call_rcu_ptr")
+    if known is None:
+        btf = k.profile.btf
+        proto = btf.func_proto("kvfree_call_rcu") if btf is not None else None
+        if proto is not None and len(proto.params) == 2:
+            known = proto.params[1].type.spelling == "void *"
+        else:
+            known = k.profile.version >= (6, 3)
+        k.state["kvfree_call_rcu_ptr"] = known
+    return known
 
 
 @runner("rcu")
