@@ -30,9 +30,9 @@ from .module.internal import MODULE_INIT_COMPRESSED_FILE
 from .module.layout import module_layout
 from .module.module import State
 from .module.trace import LoadTrace
-from .module.versions import IDEMPOTENT_FINIT
 from .paths import StatePaths, state_paths
 from .profile import KernelProfile
+from .profile.versions import IDEMPOTENT_FINIT
 
 log = logging.getLogger("pseudokernel.daemon")
 

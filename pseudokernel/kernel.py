@@ -34,8 +34,8 @@ from .module.module import Module, State
 from .module.trace import LoadTrace
 from .module.unload import __module_get as _module_get_ref
 from .module.unload import delete_module, module_put, try_module_get
-from .module.versions import KALLSYMS_BY_MEM
 from .profile import KernelProfile
+from .profile.versions import KALLSYMS_BY_MEM
 from .unwind import OrcTable
 
 O_NONBLOCK = 0o4000

@@ -18,7 +18,7 @@ from .emu.memory_map import PERCPU_BASE, THREAD_SIZE
 from .emu.traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .module.internal import module_flags
 from .module.module import State
-from .module.versions import DIE_HEADER_OOPS, DUMP_STACK_UID, TAINTED_VERBOSE
+from .profile.versions import DIE_HEADER_OOPS, DUMP_STACK_UID, TAINTED_VERBOSE
 from .unwind import unwind
 
 if TYPE_CHECKING:

@@ -17,12 +17,12 @@ from errno import ENOMEM
 from typing import TYPE_CHECKING
 
 from ..bits import PAGE_SIZE
+from ..profile.versions import MOD_MEM
 from .elf import INIT_OFFSET_MASK, SHF_ALLOC, SHF_EXECINSTR, SHF_RO_AFTER_INIT, SHF_WRITE, SHT_NOBITS, SYM, LoadInfo
 from .internal import LoadError
 from .module import Allocation, MemType, Module
 from .relocate import Image
 from .strict_rwx import section_permission
-from .versions import MOD_MEM
 
 if TYPE_CHECKING:
     from ..state import KernelState

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .. import oops
 from ..bits import s32
 from ..emu.traps import CpuStop
+from ..profile.versions import EARLY_MOD_CHECK, ELF_VALIDITY_CACHE
 from . import elf
 from .bugs import fortify_strlen_overflow
 from .elf import (
@@ -41,7 +42,6 @@ from .strict_rwx import module_enable_protections, module_enforce_rwx_sections
 from .symbols import read_exports, simplify_symbols, verify_exported_symbols
 from .sysfs import mod_sysfs_setup
 from .version import check_modstruct_version, read_versions
-from .versions import EARLY_MOD_CHECK, ELF_VALIDITY_CACHE
 
 if TYPE_CHECKING:
     from ..state import KernelState

@@ -12,8 +12,8 @@ from errno import ENOEXEC
 from typing import TYPE_CHECKING
 
 from ..bits import MASK64, s32, s64
+from ..profile.versions import RELOC_NONZERO_MESSAGE
 from .elf import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_REL, SHT_RELA, SYM, LoadInfo
-from .versions import RELOC_NONZERO_MESSAGE
 
 if TYPE_CHECKING:
     from ..state import KernelState

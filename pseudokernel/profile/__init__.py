@@ -127,7 +127,7 @@ class KernelProfile:
 
     def since(self, version: tuple[int, int]) -> bool:
         """Whether this kernel has a change that upstream made in `version`: the loader asks
-        it at each place 6.1 and later kernels differ (module/versions.py lists them)."""
+        it at each place 6.1 and later kernels differ (profile/versions.py lists them)."""
         return self.version >= version
 
     @classmethod
@@ -147,7 +147,7 @@ class KernelProfile:
             from .debian import ensure_profile
 
             try:
-                built = ensure_profile(str(name_or_path))
+                built = ensure_profile(str(name_or_path), user_profiles_dir())
             except (OSError, RuntimeError, ValueError) as e:
                 raise ProfileError(f"no kernel profile named {name_or_path!r}, and making it "
                                    f"from Debian's packages failed: {e}") from e

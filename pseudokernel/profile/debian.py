@@ -8,7 +8,7 @@ are all in the arch package, so -common is not needed) is unpacked with dpkg-deb
 temporary directory; the image package is read directly by profile/image.py (only its
 ./boot/vmlinuz-* is needed).
 
-    ensure_profile("6.12.117+deb12-amd64")  # builds into user_profiles_dir() if missing
+    ensure_profile("6.12.117+deb12-amd64", user_profiles_dir())  # builds it there if missing
 
 KernelProfile.load() calls ensure_profile() for a name it does not find, so `pseudokernel up
 --profile 6.1.0-55-amd64` works on any Debian machine whose apt has that kernel.
@@ -98,12 +98,11 @@ def build_from_debs(release: str, out: Path, cache: Path | None = None,
     return out
 
 
-def ensure_profile(name: str, say: Callable[[str], None] = _say) -> Path | None:
-    """The user profile directory for `name`, built from Debian's packages if it is a kernel
-    release apt has both packages of; None if it is not (or fetching is turned off)."""
-    from . import user_profiles_dir
-
-    out = user_profiles_dir() / name
+def ensure_profile(name: str, profiles: Path, say: Callable[[str], None] = _say) -> Path | None:
+    """The profile directory for `name` under `profiles` (the user's), built from Debian's
+    packages if it is a kernel release apt has both packages of; None if it is not (or
+    fetching is turned off)."""
+    out = profiles / name
     if (out / "profile.json").is_file():
         return out
     if os.environ.get("PSEUDOKERNEL_NO_FETCH") or not looks_like_release(name):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from errno import EACCES, EINVAL
 
 from ...bits import MASK64
-from ...module.versions import DEBUGFS_BLOB_WRITE
+from ...profile.versions import DEBUGFS_BLOB_WRITE
 from . import KernelApi, Registration, kapi
 from .fs import _entry, _remove_tree
 from .kstrtox import kstrtobool, kstrtoll, kstrtoull

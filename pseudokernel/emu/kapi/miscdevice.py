@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from errno import EBUSY
 
-from ...module.versions import MISC_MINOR_IDA
+from ...profile.versions import MISC_MINOR_IDA
 from . import KernelApi, kapi
 from . import neg_errno as _err
 from .device import DYNAMIC_MINORS, _state, boot_misc, new_device, release_device

@@ -10,7 +10,7 @@ holds.
 
 from __future__ import annotations
 
-from ...module.versions import SHOW_MEM_THP
+from ...profile.versions import SHOW_MEM_THP
 from ..vsprintf import ListArgs
 from . import KernelApi
 
