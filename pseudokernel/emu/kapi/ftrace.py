@@ -73,7 +73,7 @@ class Ftrace:
     events: deque = field(default_factory=lambda: deque(maxlen=BUFFER_EVENTS))
     written: int = 0  # entries-written (overwritten ones too)
     stacks: dict[int, list[Frame]] = field(default_factory=dict)  # ret_stack per task
-    patched: dict[int, list[int]] = field(default_factory=dict)  # struct module -> sites
+    patched: dict[int, tuple[Any, list[int]]] = field(default_factory=dict)  # id(module) -> it, sites
     lock: threading.Lock = field(default_factory=threading.Lock)
     _match: dict[str, bool] = field(default_factory=dict)
 
@@ -122,8 +122,8 @@ class Ftrace:
         for word in text.split():
             neg = word.startswith("!")
             pat = word[1:] if neg else word
-            if not any(True for _ in self.functions((pat,))):
-                raise OSError(errno.EINVAL, word)
+            if ":mod:" not in pat and not self.functions((pat,)):
+                raise OSError(errno.EINVAL, word)  # a :mod: one waits for its module (cache_mod)
             if neg:
                 self.filters = [f for f in self.filters if f != pat]
                 if self.filters:  # !glob over a set: what remains is the set minus the glob
@@ -145,9 +145,8 @@ class Ftrace:
             for m in getattr(self.k.kernel, "modules", []):
                 if mod is not None and m.name != mod:
                     continue
-                for s in m.kallsyms:
-                    if s.type in "tT" and s.name and fnmatch.fnmatchcase(s.name, glob):
-                        out.append(f"{s.name} [{m.name}]")
+                out.extend(f"{name} [{m.name}]" for name in module_functions(self.k, m)
+                           if fnmatch.fnmatchcase(name, glob))
         return list(dict.fromkeys(out))
 
     def wanted(self, func: str) -> bool:
@@ -263,7 +262,7 @@ class Ftrace:
     def unpatch_all(self) -> None:
         m = self.k.m
         fentry = m.stub_by_name.get("__fentry__")
-        for sites in self.patched.values():
+        for _, sites in self.patched.values():
             for site in sites:
                 try:
                     if fentry is not None and m.read(site, 5) == _call(site, fentry):
@@ -290,29 +289,44 @@ def patch_modules(tr: Ftrace) -> None:
     k = tr.k
     m = k.m
     for mod in getattr(k.kernel, "modules", []):
-        if mod.struct_addr in tr.patched or mod.state.name == "UNFORMED":
+        if id(mod) in tr.patched or mod.state.name == "UNFORMED":
             continue
         sites: list[int] = []
-        rng = mod.section_ranges.get("__mcount_loc")
-        if rng:
-            fentry = k.function("__fentry__")
-            raw = m.read(rng[0], rng[1])
-            for j in range(0, len(raw) - 7, 8):
-                site = int.from_bytes(raw[j:j + 8], "little")
-                try:
-                    if m.read(site, 5) == NOP5:
-                        _write_code(m, site, _call(site, fentry))
-                        sites.append(site)
-                except Exception:
-                    continue
-        tr.patched[mod.struct_addr] = sites
+        for site in mcount_sites(k, mod):
+            try:
+                if m.read(site, 5) == NOP5:
+                    _write_code(m, site, _call(site, k.function("__fentry__")))
+                    sites.append(site)
+            except Exception:
+                continue  # init text freed
+        tr.patched[id(mod)] = (mod, sites)
+
+
+def mcount_sites(k: KernelApi, mod) -> list[int]:
+    """The module's __mcount_loc: where its traceable functions call __fentry__."""
+    rng = mod.section_ranges.get("__mcount_loc")
+    if not rng:
+        return []
+    raw = k.m.read(rng[0], rng[1])
+    return [int.from_bytes(raw[j:j + 8], "little") for j in range(0, len(raw) - 7, 8)]
+
+
+def module_functions(k: KernelApi, mod) -> list[str]:
+    """The module's traceable functions still there (__init ones until init is freed; __exit
+    ones are notrace, so never)."""
+    try:
+        sites = mcount_sites(k, mod)
+    except Exception:
+        return []
+    return [s.name for s in mod.core_symbols() if s.type in "tT" and s.name
+            and any(s.value <= site < s.value + max(s.size, 1) for site in sites)]
 
 
 def _patch_hook(k: KernelApi) -> None:
     """Before the CPU runs module code: modules loaded since the tracer was chosen."""
     tr = ftrace(k)
     if tr.tracer == "function_graph":
-        live = {mod.struct_addr for mod in getattr(k.kernel, "modules", [])}
+        live = {id(mod) for mod in getattr(k.kernel, "modules", [])}
         for gone in [a for a in tr.patched if a not in live]:
             del tr.patched[gone]
         patch_modules(tr)
