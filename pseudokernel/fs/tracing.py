@@ -1,8 +1,8 @@
 """/sys/kernel/tracing (and /sys/kernel/debug/tracing): tracefs, over the recorder in
 emu/kapi/ftrace.py. The trace file is printed as kernel/trace/trace_functions_graph.c prints
 function_graph's events (print_graph_entry_leaf/_nested, print_graph_return,
-print_graph_comment, print_graph_duration, verif_pid) and, for nop, as trace.c and
-trace_output.c print trace_printk's lines. docs/ftrace.md says what was checked against what.
+print_graph_comment, print_graph_duration, verif_pid) and, for nop and function, as trace.c
+and trace_output.c print function calls and trace_printk's lines. docs/ftrace.md says what was checked against what.
 """
 
 from __future__ import annotations
@@ -111,11 +111,13 @@ def graph_text(events: list[ft.Event], cpu: int = 0) -> str:
     return "".join(out)
 
 
-def nop_text(events: list[ft.Event], written: int, cpu: int = 0) -> str:
-    """trace.c's print_func_help_header_irq() and trace_printk's lines (trace_bprint_print)."""
-    prints = [e for e in events if e.kind == "print"]
-    out = ["# tracer: nop\n#\n",
-           f"# entries-in-buffer/entries-written: {len(prints)}/{len(prints)}   #P:{NR_CPUS}\n#\n",
+def context_text(tracer: str, events: list[ft.Event], cpu: int = 0) -> str:
+    """nop's and function's trace: trace.c's print_func_help_header_irq(), then each entry
+    after trace_print_context(): function's calls (trace_fn_trace: `func <-parent`, names as
+    kallsyms_lookup() gives them, no module) and trace_printk's lines (trace_bprint_print)."""
+    shown = [e for e in events if e.kind in ("fn", "print")]
+    out = [f"# tracer: {tracer}\n#\n",
+           f"# entries-in-buffer/entries-written: {len(shown)}/{len(shown)}   #P:{NR_CPUS}\n#\n",
            "#                                _-----=> irqs-off/BH-disabled\n",
            "#                               / _----=> need-resched\n",
            "#                              | / _---=> hardirq/softirq\n",
@@ -124,11 +126,14 @@ def nop_text(events: list[ft.Event], written: int, cpu: int = 0) -> str:
            "#                              |||| /     delay\n",
            "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n",
            "#              | |         |   |||||     |         |\n"]
-    for e in prints:
+    for e in shown:
         secs, ns = divmod(e.ts, 1_000_000_000)
         name = e.func.split(" [")[0]
-        out.append(f"{e.comm:>16}-{e.pid:<7} [{cpu:03d}] ..... {secs:5d}.{ns // 1000:06d}: {name}: "
-                   f"{e.text}{'' if e.text.endswith(chr(10)) else chr(10)}")
+        head = f"{e.comm:>16}-{e.pid:<7} [{cpu:03d}] ..... {secs:5d}.{ns // 1000:06d}: {name}"
+        if e.kind == "fn":
+            out.append(f"{head} <-{e.text.split(' [')[0]}\n")
+        else:
+            out.append(f"{head}: {e.text}{'' if e.text.endswith(chr(10)) else chr(10)}")
     return "".join(out)
 
 
@@ -145,10 +150,10 @@ def tracing_dir(kernel: Kernel, boot: float | None = None) -> Dir:
     tr = ft.tracing(kernel)
 
     def trace(reader: Reader) -> bytes:
-        events, written = tr.snapshot()
+        events, _ = tr.snapshot()
         if tr.tracer == "function_graph":
             return graph_text(events).encode()
-        return nop_text(events, written).encode()
+        return context_text(tr.tracer, events).encode()
 
     def set_tracing_on(text: str) -> None:
         try:
@@ -174,7 +179,8 @@ def tracing_dir(kernel: Kernel, boot: float | None = None) -> Dir:
         pass
 
     files = {
-        "available_tracers": lambda: File(lambda r: (ft.AVAILABLE + "\n").encode(), TRACE_MODE_READ, 0, mtime=boot),
+        "available_tracers": lambda: File(lambda r: (" ".join(tr.available()) + "\n").encode(), TRACE_MODE_READ, 0,
+                                          mtime=boot),
         "current_tracer": lambda: File(lambda r: (tr.tracer + "\n").encode(), TRACE_MODE_WRITE, 0,
                                        _store(set_tracer), mtime=boot),
         "set_ftrace_filter": lambda: File(show_filter, TRACE_MODE_WRITE, 0, _store(tr.filter_write, False),

@@ -51,7 +51,7 @@ def test_the_files_at_boot(kernel):
     for top in (T, "/sys/kernel/debug/tracing/"):
         assert read(kernel, top + "current_tracer") == "nop\n"
         assert read(kernel, top + "tracing_on") == "1\n"
-        assert "function_graph" in read(kernel, top + "available_tracers").split()
+        assert read(kernel, top + "available_tracers") == "blk mmiotrace function_graph function nop\n"  # Debian's
         assert read(kernel, top + "trace_clock").startswith("[local] global counter uptime perf")
         assert read(kernel, top + "set_ftrace_filter") == "#### all functions enabled ####\n"
         assert read(kernel, top + "trace").startswith("# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:1\n")
@@ -144,6 +144,10 @@ def test_current_tracer_and_clock(kernel):
     with pytest.raises(OSError) as e:
         write(kernel, T + "current_tracer", "nonesuch")
     assert e.value.errno == errno.EINVAL
+    with pytest.raises(OSError) as e:
+        write(kernel, T + "current_tracer", "wakeup")  # not built in Debian's 6.1
+    assert e.value.errno == errno.EINVAL
+    assert read(kernel, T + "current_tracer") == "nop\n"
     write(kernel, T + "trace_clock", "global")
     assert read(kernel, T + "trace_clock").startswith("local [global] counter")
     with pytest.raises(OSError):
@@ -239,3 +243,21 @@ def test_duration_column_and_marks():
     assert trace_print_graph_duration(1234567890) == "1234567 us  "
     assert [trace_find_mark(d) for d in (10_000, 10_001, 100_001, 1_000_001, 10_000_001, 100_000_001,
                                          1_000_000_001)] == [" ", "+", "!", "#", "*", "@", "$"]
+
+
+def test_the_function_tracer(kernel):
+    write(kernel, T + "current_tracer", "function")
+    try:
+        kernel.finit_module(HELLO.read_bytes())
+        text = read(kernel, T + "trace")
+        assert text.startswith("# tracer: function\n#\n# entries-in-buffer/entries-written: ")
+        lines = [line for line in text.splitlines() if not line.startswith("#")]
+        calls = [re.fullmatch(r" *insmod-\d+ +\[000\] \.\.\.\.\. +\d+\.\d{6}: (\S+) <-(\S+)", line) for line in lines]
+        assert all(calls), lines
+        pairs = [(c[1], c[2]) for c in calls]
+        assert ("kmalloc_trace", "hello_init") in pairs and ("_printk", "hello_init") in pairs
+        assert pairs.index(("kmalloc_trace", "hello_init")) > [f for f, _ in pairs].index("hello_init")
+        assert f"entries-written: {len(lines)}/{len(lines)} " in text
+    finally:
+        write(kernel, T + "current_tracer", "nop")
+        kernel.delete_module("hello")

@@ -30,9 +30,14 @@ from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi
 
 NOP5 = bytes((0x0F, 0x1F, 0x44, 0x00, 0x00))  # what ftrace_init_nop() left at each site
-TRACERS = ("nop", "function_graph")  # the ones that run here
-# available_tracers of Debian's 6.1 (register order reversed, as the kernel lists them)
-AVAILABLE = "timerlat osnoise hwlat blk mmiotrace function_graph wakeup_dl wakeup_rt wakeup function nop"
+TRACERS = ("nop", "function", "function_graph")  # the ones that run here
+# the tracers a kernel registers, in the order it registers them (nop in tracer_alloc_buffers,
+# then the initcalls: core, device, late), each with the option that builds it in
+REGISTERED = (("nop", ""), ("function", "FUNCTION_TRACER"), ("irqsoff", "IRQSOFF_TRACER"),
+              ("preemptoff", "PREEMPT_TRACER"), ("preemptirqsoff", "PREEMPT_TRACER"), ("wakeup", "SCHED_TRACER"),
+              ("wakeup_rt", "SCHED_TRACER"), ("wakeup_dl", "SCHED_TRACER"), ("function_graph", "FUNCTION_GRAPH_TRACER"),
+              ("mmiotrace", "MMIOTRACE"), ("blk", "BLK_DEV_IO_TRACE"), ("hwlat", "HWLAT_TRACER"),
+              ("osnoise", "OSNOISE_TRACER"), ("timerlat", "TIMERLAT_TRACER"))
 CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai", "x86-tsc")
 BUFFER_EVENTS = 1 << 18  # the ring buffer overwrites its oldest events past this
 # asm the kernel never traces (notrace): the thunks and ftrace's own entry points
@@ -79,9 +84,14 @@ class Ftrace:
 
     # -- the files' operations -----------------------------------------------------------
 
+    def available(self) -> list[str]:
+        """available_tracers: register_tracer() pushes each on the list's head."""
+        profile = self.k.profile
+        return [name for name, opt in reversed(REGISTERED) if not opt or profile.enabled(opt)]
+
     def set_tracer(self, name: str) -> None:
         """tracing_set_tracer(): the buffer is reset, the sites patched or NOPed again."""
-        if name not in AVAILABLE.split():
+        if name not in self.available():
             raise OSError(errno.EINVAL, name)
         if name not in TRACERS:
             raise OSError(errno.ENODEV, f"{name}: not emulated")  # listed, but not run here
@@ -89,13 +99,13 @@ class Ftrace:
             return
         k = self.k
         with k.m.lock:
-            self.tracer = name
+            was, self.tracer = self.tracer, name
             self.clear()
-            if name == "function_graph":
+            if was == "nop":
                 k.m.dispatch = self.dispatch
                 k.enter_hooks.append(_patch_hook)
                 patch_modules(self)
-            else:
+            elif name == "nop":
                 k.m.dispatch = k._dispatch
                 if _patch_hook in k.enter_hooks:
                     k.enter_hooks.remove(_patch_hook)
@@ -176,13 +186,21 @@ class Ftrace:
         return pid, getattr(kern, "current_comm", ""), self.stacks.setdefault(pid, [])
 
     def dispatch(self, stub) -> None:
-        """The machine's dispatch while function_graph is the tracer."""
+        """The machine's dispatch while function or function_graph is the tracer."""
         k = self.k
         name = stub.name
         if name == "__fentry__":
-            self.function_entry()
+            if self.tracer == "function":
+                self.function_call(k.m.read_u64(k.m.reg(_RSP)) - 5, k.m.read_u64(k.m.reg(_RSP) + 8))
+            else:
+                self.function_entry()
             return
         if name.startswith(_NOTRACE_PREFIX):
+            k._dispatch(stub)
+            return
+        if self.tracer == "function":
+            if self.wanted(name):
+                self.emit_fn(name, k.caller)
             k._dispatch(stub)
             return
         m = k.m
@@ -203,6 +221,16 @@ class Ftrace:
             if wanted:
                 now = k.now_ns()
                 self.emit(Event("ret", now, pid, comm, name, depth, frame.calltime))
+
+    def function_call(self, site: int, parent: int) -> None:
+        """function_trace_call() for a module function: its name and its caller's."""
+        func = self.k.kernel.format_symbol(site, with_offset=False)
+        if not func.startswith("0x") and self.wanted(func):
+            self.emit_fn(func, parent)
+
+    def emit_fn(self, func: str, parent: int) -> None:
+        pid, comm, _ = self._task()
+        self.emit(Event("fn", self.k.now_ns(), pid, comm, func, text=self.k.kernel.format_symbol(parent, False)))
 
     def function_entry(self) -> None:
         """__fentry__ from a module function's first instructions: prepare_ftrace_return()."""
@@ -325,7 +353,7 @@ def module_functions(k: KernelApi, mod) -> list[str]:
 def _patch_hook(k: KernelApi) -> None:
     """Before the CPU runs module code: modules loaded since the tracer was chosen."""
     tr = ftrace(k)
-    if tr.tracer == "function_graph":
+    if tr.tracer != "nop":
         live = {id(mod) for mod in getattr(k.kernel, "modules", [])}
         for gone in [a for a in tr.patched if a not in live]:
             del tr.patched[gone]
