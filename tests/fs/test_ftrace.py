@@ -261,3 +261,13 @@ def test_the_function_tracer(kernel):
     finally:
         write(kernel, T + "current_tracer", "nop")
         kernel.delete_module("hello")
+
+
+def test_an_oops_under_the_graph_tracer_unwinds_past_return_to_handler(graph):
+    """The ORC walk asks the tracer for the real return address, as ftrace_graph_ret_addr()."""
+    with pytest.raises(OSError):
+        graph.finit_module((PREBUILT / "oops.ko").read_bytes())
+    log = "".join(r.text.decode() for r in graph.log.records(0))
+    assert "Call Trace:" in log and "do_one_initcall+0x59/0x220" in log
+    assert "return_to_handler" not in log
+    assert " 0)               |  faulty_init [oops]() {\n" in read(graph, T + "trace")

@@ -388,6 +388,19 @@ def _match(pat: str, name: str, mod: str | None) -> bool:
     return fnmatch.fnmatchcase(name, glob)
 
 
+def ftrace_graph_ret_addr(k: KernelApi, ret: int, slot: int) -> int:
+    """The return address an unwinder should see at `slot`: the real one where the graph
+    tracer put return_to_handler (arch/x86's ftrace_graph_ret_addr, for the ORC walk)."""
+    tr = k.state.get("ftrace")
+    if tr is None or ret != k.m.stub_by_name.get("return_to_handler"):
+        return ret
+    for stack in tr.stacks.values():  # type: ignore[attr-defined]
+        for f in stack:
+            if f.slot == slot and f.orig:
+                return f.orig
+    return ret
+
+
 def ftrace(k: KernelApi) -> Ftrace:
     tr = k.state.get("ftrace")
     if tr is None:
