@@ -29,7 +29,7 @@ from .module.decompress import module_compression
 from .module.internal import MODULE_INIT_COMPRESSED_FILE
 from .module.layout import module_layout
 from .module.module import State
-from .module.trace import LoadTrace
+from .module.trace import LoadTrace, UnloadTrace
 from .paths import StatePaths, state_paths
 from .profile import KernelProfile
 from .profile.versions import IDEMPOTENT_FINIT
@@ -65,6 +65,8 @@ class Daemon:
         self.events_lock = threading.Lock()
         self.outcomes: dict[str, dict] = {}
         self.unload_reports: dict[str, list[str]] = {}  # by module name: its last unload's report
+        # by module name: the steps of its last delete_module(2), and when (`rmmod --trace`)
+        self.unload_traces: dict[str, dict[str, Any]] = {}
         self.outcome_cond = threading.Condition()
         self.watcher = None
         self.server = None
@@ -221,8 +223,12 @@ class Daemon:
         return os.path.dirname(real) == str(self.drop)
 
     def unload(self, name: str, flags: int = os.O_NONBLOCK, origin: str = "rmmod") -> int:
+        trace = UnloadTrace(self.kernel.log)  # a handful of steps: kept for every unload
         try:
-            self.kernel.delete_module(name, flags)
+            try:
+                self.kernel.delete_module(name, flags, trace)
+            finally:
+                self.unload_traces[name] = {"time": time.time(), "steps": trace.finish()}
         except Exception as e:
             if not isinstance(e, OSError):
                 log.exception("unload %s: internal error", name)
@@ -275,7 +281,8 @@ class Daemon:
                 return {"errno": errno.ENOENT, "error": f"no module {msg['name']!r} is loaded"}
             return {"errno": 0, "layout": module_layout(self.kernel, mod)}
         if op == "report":  # `pseudokernel rmmod --report`: what the module's last unload left
-            return {"errno": 0, "report": self.unload_reports.get(msg["name"], [])}
+            return {"errno": 0, "report": self.unload_reports.get(msg["name"], []),
+                    "trace": self.unload_traces.get(msg["name"])}  # `rmmod --trace`: its last delete_module
         if op == "wait":
             return self.wait_outcome(msg["name"], float(msg.get("timeout", 60)), float(msg.get("since", 0)))
         if op == "down":

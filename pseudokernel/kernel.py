@@ -31,7 +31,7 @@ from .module.internal import (
 from .module.kallsyms import find_kallsyms_symbol
 from .module.main import load_module
 from .module.module import Module, State
-from .module.trace import LoadTrace
+from .module.trace import LoadTrace, UnloadTrace
 from .module.unload import __module_get as _module_get_ref
 from .module.unload import delete_module, module_put, try_module_get
 from .profile import KernelProfile
@@ -426,13 +426,18 @@ class Kernel:
         with self.syscall("insmod", "init"):
             return load_module(self, data, args, 0, "", trace)
 
-    def delete_module(self, name: str, flags: int = O_NONBLOCK) -> None:
+    def delete_module(self, name: str, flags: int = O_NONBLOCK, trace: UnloadTrace | None = None) -> None:
         """Unload a module: raises OSError(errno) as the syscall fails. What the module left
-        behind (memory, registrations, locks) is reported and kept in last_report."""
+        behind (memory, registrations, locks) is reported and kept in last_report. With a
+        trace, each step of the unload is recorded in it (module/trace.py)."""
         if not name or len(name.encode("utf-8", "surrogateescape")) >= MODULE_NAME_LEN:
+            if trace:  # no module has that name (the kernel cut it to MODULE_NAME_LEN - 1)
+                trace.begin("find_module")
+                trace.find_module(None, name)
+                trace.failed(errno.ENOENT)
             raise OSError(errno.ENOENT, name)
         with self.syscall("rmmod", "exit"):
-            delete_module(self, name, flags)
+            delete_module(self, name, flags, trace)
 
     # -- formatting ------------------------------------------------------------------------
 

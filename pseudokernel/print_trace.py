@@ -1,5 +1,6 @@
 """`pseudokernel trace`'s text: a load's trace (module/trace.py's steps, as the daemon sends
-them) as lines a terminal shows, one block per step under the kernel function's name.
+them) as lines a terminal shows, one block per step under the kernel function's name; an
+unload's (`rmmod --trace`) the same way.
 
 A pure function of the steps, so a test or a program gets the same text from the JSON.
 """
@@ -95,6 +96,60 @@ def _free_init(s: dict) -> list[str]:
     return [f"{r['name']} {_hex(r['base'])} ({r['size']} bytes) freed" for r in regions] or ["no init memory"]
 
 
+def _names(names: list | None) -> str:
+    return " ".join(names or []) or "-"
+
+
+def _find_module(s: dict) -> list[str]:
+    if not s.get("found"):
+        return [f"no module '{s.get('name')}'"]
+    return [f"'{s.get('name')}' {s.get('state')}, refcount {s.get('refcount')}, holders: {_names(s.get('holders'))}, "
+            f"uses: {_names(s.get('uses'))}", f"init {_hex(s.get('init') or None)}, exit {_hex(s.get('exit') or None)}"]
+
+
+def _source_list(s: dict) -> list[str]:
+    holders = s.get("holders") or []
+    return [f"used by {' '.join(holders)}" if holders else "no module uses it"]
+
+
+def _stop(s: dict) -> list[str]:
+    refs = s.get("refcount", 0)
+    text = f"refcount {refs}: " + ("no users" if not refs else f"{refs} in use")
+    if s.get("forced"):
+        text += ", forced (taints: R)"
+    return [text + (f"; state {s['state']}" if s.get("state") else "")]
+
+
+def _exit(s: dict) -> list[str]:
+    if not s.get("exit"):
+        return ["no exit function"]
+    us = s.get("duration_ns", 0) / 1000
+    return [f"exit {s.get('symbol') or _hex(s.get('exit'))} ({_hex(s.get('exit'))}) {s.get('outcome')} in {us:.3f} us"]
+
+
+def _report(s: dict) -> list[str]:
+    n = len(s.get("report") or [])
+    return [f"{n} report lines (below)" if n else "no leaks, registrations or held locks"]
+
+
+def _free_module(s: dict) -> list[str]:
+    return [f"unlinked: {'yes' if s.get('unlinked') else 'no'}, {s.get('modules_after')} modules left"]
+
+
+def _teardown(s: dict) -> list[str]:
+    return [f"{s.get('path')} removed: {s.get('sections')} sections, parameters: {_names(s.get('parameters'))}"]
+
+
+def _memfree(s: dict) -> list[str]:
+    out = [f"{r['name']} {_hex(r['base'])} size {r['size']} freed" for r in s.get("regions") or []]
+    kinds = s.get("kinds") or []
+    if len(kinds) > len(out):  # 6.1's core region holds several kinds; 6.4 allocates each alone
+        out += [f"  {k['type']:<15} {_hex(k['base'])} {k['size']:>7}" for k in kinds]
+    if s.get("percpu"):
+        out.append(f"per-CPU data {s['percpu']} bytes freed")
+    return out or ["no memory"]
+
+
 SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "kernel_read_file": _file, "copy_module_from_user": _file, "module_sig_check": _sig,
     "elf_validity_check": _elf, "setup_load_info": _setup, "check_modinfo": _modinfo,
@@ -102,6 +157,13 @@ SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "layout_and_allocate": _layout, "simplify_symbols": _symbols, "apply_relocations": _relocations,
     "complete_formation": _formation, "parse_args": _args, "mod_sysfs_setup": _sysfs,
     "do_init_module": _init, "module_enable_ro": _enable_ro, "do_free_init": _free_init,
+    # delete_module(2) (module/unload.py)
+    "find_module": _find_module, "source_list": _source_list,
+    "module_state": lambda s: [f"state {s.get('state')}"],
+    "try_force_unload": lambda s: [f"init without exit: force {'asked' if s.get('force') else 'not asked'}"],
+    "try_stop_module": _stop, "exit": _exit, "unload_report": _report, "free_module": _free_module,
+    "mod_sysfs_teardown": _teardown, "destroy_params": lambda s: [f"parameters: {_names(s.get('parameters'))}"],
+    "list_del_rcu": lambda s: [f"unlinked from {s.get('modules_before')} modules"], "module_memfree": _memfree,
 }
 
 
@@ -110,7 +172,8 @@ def format_trace(steps: list[dict], width: int = WIDTH) -> str:
     (`printk:`), and FAILED with the errno where the load stopped."""
     lines = []
     for s in steps:
-        body = [] if s.get("failed") and s["step"] != "do_init_module" else SUMMARIES.get(s["step"], lambda _: [])(s)
+        keep = s["step"] in ("do_init_module", "find_module", "source_list", "module_state", "try_stop_module", "exit")
+        body = [] if s.get("failed") and not keep else SUMMARIES.get(s["step"], lambda _: [])(s)
         if s.get("failed"):
             body.append(f"FAILED: -{s.get('error')} ({s.get('errno')})")
         body += [f"printk: {m}" for m in s.get("messages", [])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from .client import no_daemon, request
 from .paths import mount_point
@@ -19,7 +20,8 @@ def kmod_tool(name: str):
     """The CLI entry of one tool. `rmmod --report` (ours, not kmod's) prints afterwards what each
     module's unload left behind: leaks, registrations, held locks; `insmod --trace[=json]` and
     `modprobe --trace[=json]`, given first, print the loader's steps of each load the tool makes
-    (pseudokernel/module/trace.py) on standard error as it is answered."""
+    (pseudokernel/module/trace.py) on standard error as it is answered; `rmmod --trace[=json]`
+    the steps of each unload it asked for, once it exited (the daemon keeps the last one)."""
 
     def run(args) -> int:
         from .shell import run_sealed
@@ -30,9 +32,15 @@ def kmod_tool(name: str):
         report = name == "rmmod" and "--report" in args.argv
         argv = [a for a in args.argv if a != "--report"] if report else list(args.argv)
         trace = None
-        if name in ("insmod", "modprobe") and argv and argv[0] in ("--trace", "--trace=json"):
+        if name in ("insmod", "modprobe", "rmmod") and argv and argv[0] in ("--trace", "--trace=json"):
             trace, argv = argv[0].partition("=")[2] or "text", argv[1:]
-        status = run_sealed(mount, [name, *argv], trace=trace)
+        if name == "rmmod":  # the unload's steps: asked of the daemon afterwards, as --report
+            since = time.time()
+            status = run_sealed(mount, [name, *argv])
+            if trace:
+                print_unload_traces(mount, [a for a in argv if not a.startswith("-")], since, trace)
+        else:
+            status = run_sealed(mount, [name, *argv], trace=trace)
         if report and status == 0:
             lines = []
             for mod in (a for a in argv if not a.startswith("-")):
@@ -41,6 +49,23 @@ def kmod_tool(name: str):
         return status
 
     return run
+
+
+def print_unload_traces(mount: str, names: list[str], since: float, form: str) -> None:
+    """`rmmod --trace[=json]`: each module's delete_module(2) steps, made by this rmmod, on
+    standard error (module/trace.py's UnloadTrace, kept by the daemon for each unload)."""
+    import json
+
+    from .print_trace import format_trace
+
+    for mod in names:
+        mod = os.path.basename(mod).removesuffix(".ko")
+        got = request(mount, {"op": "report", "name": mod}).get("trace")
+        if not got or got.get("time", 0) < since:  # kmod refused before the system call
+            sys.stderr.write(f"rmmod --trace: no delete_module(2) for {mod} reached the kernel\n")
+            continue
+        steps = got["steps"]
+        sys.stderr.write(json.dumps(steps) + "\n" if form == "json" else format_trace(steps))
 
 
 KMOD_TOOLS = {name: kmod_tool(name) for name in ("insmod", "rmmod", "lsmod", "modinfo", "modprobe", "depmod")}

@@ -7,6 +7,8 @@ import bisect
 import struct
 from typing import TYPE_CHECKING
 
+from .emu.kapi.ftrace import ftrace_graph_ret_addr
+
 if TYPE_CHECKING:
     from .module.module import Module
     from .state import KernelState
@@ -81,7 +83,7 @@ def unwind(kernel: KernelState, rip: int, rsp: int, rbp: int, limit: int = 256,
         else:
             break
         try:
-            ret = m.read_u64(cfa - 8)
+            ret = ftrace_graph_ret_addr(kernel.api, m.read_u64(cfa - 8), cfa - 8)  # the graph tracer's
             if bp_reg == ORC_REG_PREV_SP:
                 rbp = m.read_u64(cfa + bp_offset)
             elif bp_reg == ORC_REG_BP:

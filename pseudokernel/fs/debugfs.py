@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .. import vfs
 from ..emu.kapi import dynamic_debug as ddebug
+from . import tracing
 from .tree import SERVED_SIZE, Dir, File, Link, Node, StaticDir
 
 CONTROL = "/sys/kernel/debug/dynamic_debug/control"
@@ -59,6 +60,8 @@ def debug_dir(kernel: Kernel, boot: float) -> Dir:
     mine = _dir(kernel, 0, boot)
 
     def child(name: str) -> Node | None:
+        if name == "tracing":  # tracefs, automounted there as on the kernel
+            return tracing.tracing_dir(kernel, boot)
         return dynamic_debug_dir(kernel, boot) if name == "dynamic_debug" else mine.child(name)
 
-    return Dir(lambda: sorted(["dynamic_debug", *mine.list()]), child, 0o700, boot)
+    return Dir(lambda: sorted(["dynamic_debug", "tracing", *mine.list()]), child, 0o700, boot)

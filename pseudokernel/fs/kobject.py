@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..emu.kapi.sysfs import boot_kobject_path
-from . import debugfs
+from . import debugfs, tracing
 from .devices import attr_entries
 from .tree import Dir, Node, kernfs_order
 
@@ -49,7 +49,8 @@ def under(kernel: Kernel, where: str, path: str, boot: float) -> dict[str, Calla
 
 def kernel_dir(kernel: Kernel, boot: float) -> Dir:
     def entries() -> dict[str, Callable[[], Node]]:
-        return {"debug": lambda: debugfs.debug_dir(kernel, boot), **under(kernel, "kernel", "/sys/kernel", boot)}
+        return {"debug": lambda: debugfs.debug_dir(kernel, boot), "tracing": lambda: tracing.tracing_dir(kernel, boot),
+                **under(kernel, "kernel", "/sys/kernel", boot)}
 
     def child(name: str) -> Node | None:
         make = entries().get(name)

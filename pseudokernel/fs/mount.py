@@ -502,6 +502,12 @@ class KernelFS(fuse.Operations):
 
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
         node = self._node(path)
+        if isinstance(node, File) and node.truncate is not None:
+            try:
+                node.truncate()
+            except OSError as e:
+                raise fuse.FuseOSError(e.errno or errno.EIO) from None
+            return 0
         if isinstance(node, File) and (node.write is not None or node.open is not None):
             return 0  # `echo v > file` truncates first: sysfs, procfs and devices ignore it
         raise fuse.FuseOSError(errno.EACCES)

@@ -43,6 +43,8 @@ class File:
     # open, a /proc file for the opens that write
     open: Callable | None = None
     device: bool = False
+    # what an O_TRUNC open does (tracefs: `> trace` empties the buffer); None: nothing
+    truncate: Callable[[], None] | None = None
 
     @property
     def st_mode(self) -> int:

@@ -154,3 +154,45 @@ class LoadTrace:
 
 def _cstr(buf: bytearray, off: int) -> str:
     return bytes(buf[off:]).split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+class UnloadTrace(LoadTrace):
+    """The trace of one delete_module(2): its checks under the kernel's names (find_module,
+    the holders in source_list, the state, the exit function, try_stop_module), the exit
+    call and its duration, pseudokernel's unload report, and free_module()'s parts.
+
+    free_module() is one call of the loader (main.py); its parts' values are taken from the
+    module just before it runs and recorded once it returned (the module is gone then)."""
+
+    def failed(self, err: int) -> None:
+        super().failed(err)
+        if err == errnos.EWOULDBLOCK and self._current is not None:
+            self._current["error"] = "EWOULDBLOCK"  # delete_module's own name for EAGAIN
+
+    def find_module(self, mod: Module | None, name: str) -> None:
+        if mod is None:
+            self.end(name=name, found=False)
+            return
+        self.end(name=name, found=True, state=mod.state.name, refcount=mod.refcount,
+                 holders=[m.name for m in mod.source_list], uses=[m.name for m in mod.target_list],
+                 init=mod.init, exit=mod.exit)
+
+    def exit_call(self, kernel: KernelState, mod: Module, ns: int, outcome: str) -> None:
+        self.end(exit=mod.exit, symbol=kernel.format_symbol(mod.exit, with_offset=False) if mod.exit else None,
+                 duration_ns=ns, outcome=outcome)
+
+    def free_module_parts(self, kernel: KernelState, mod: Module) -> list[tuple[str, dict[str, Any]]]:
+        """What each part of free_module() is about to release."""
+        from .module import MemType
+
+        regions = [{**r, "freed": True} for r in region_dicts(mod, kernel.profile.enabled("STRICT_MODULE_RWX"))]
+        kinds = [{"type": t.name.lower(), "base": mod.mem[t].base, "size": mod.mem[t].size}
+                 for t in sorted(MemType, key=lambda t: mod.mem[t].base) if mod.mem[t].size]
+        return [
+            ("mod_sysfs_teardown", {"path": f"/sys/module/{mod.name}", "parameters": [p.name for p in mod.params],
+                                    "sections": len(mod.sections)}),
+            ("destroy_params", {"parameters": [p.name for p in mod.params]}),
+            ("list_del_rcu", {"modules_before": len(kernel.modules)}),
+            ("module_memfree", {"regions": regions, "kinds": kinds,
+                                "percpu": mod.percpu_size, "total": sum(k["size"] for k in kinds)}),
+        ]

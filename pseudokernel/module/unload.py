@@ -14,48 +14,99 @@ from .module import State
 
 if TYPE_CHECKING:
     from ..state import KernelState
+    from .trace import UnloadTrace
 
 O_TRUNC = 0o1000  # delete_module(2)'s force flag
 
 
 # -- delete_module(2) ---------------------------------------------------------------------------
 
-def delete_module(kernel: KernelState, name: str, flags: int) -> None:
+def delete_module(kernel: KernelState, name: str, flags: int, trace: UnloadTrace | None = None) -> None:
     """The syscall's body, run by Kernel.delete_module inside the syscall: raises
     OSError(errno) as the syscall fails. What the module left behind (memory,
-    registrations, locks) is reported and kept in kernel.last_report."""
+    registrations, locks) is reported and kept in kernel.last_report. With a trace, each
+    step is recorded in it (module/trace.py's UnloadTrace), the failing one with its errno."""
+    try:
+        _delete_module(kernel, name, flags, trace)
+    except OSError as e:
+        if trace:
+            trace.failed(e.errno or 0)
+        raise
+
+
+def _delete_module(kernel: KernelState, name: str, flags: int, tr: UnloadTrace | None) -> None:
     with kernel.mutex:
+        if tr:
+            tr.begin("find_module")
         mod = kernel.find_module(name)
+        if tr:
+            tr.find_module(mod, name)
         if mod is None:
             raise OSError(ENOENT, name)
+        if tr:
+            tr.begin("source_list")  # other modules depend on us: get rid of them first
+            tr.end(holders=[m.name for m in mod.source_list])
         if mod.source_list:
             raise OSError(EWOULDBLOCK, name)
+        if tr:
+            tr.begin("module_state")  # doing init or already dying?
+            tr.end(state=mod.state.name)
         if mod.state != State.LIVE:
             raise OSError(EBUSY, name)
         forced = False
         if mod.init and not mod.exit:
+            if tr:
+                tr.begin("try_force_unload")  # an init function needs an exit one to unload
+                tr.end(init=mod.init, exit=None, force=bool(flags & O_TRUNC))
             forced = try_force_unload(kernel, flags)
             if not forced:
                 raise OSError(EBUSY, name)
+        if tr:
+            tr.begin("try_stop_module")
+            before = mod.refcount
         mod.refcnt -= 1
         if mod.refcnt != 0:
             if not forced and not try_force_unload(kernel, flags):
                 mod.refcnt += 1
+                if tr:
+                    tr.end(refcount=before, users=before, forced=False)
                 raise OSError(EWOULDBLOCK, name)
+            forced = True
         set_module_state(kernel, mod, State.GOING)
+        if tr:
+            tr.end(refcount=before, users=before, forced=forced, state=mod.state.name)
+    if tr:
+        tr.begin("exit")
+    outcome = "returned" if mod.exit else "no exit function"
+    t0 = kernel.api.now_ns()
     if mod.exit:
         try:
             kernel.machine.call(mod.exit, ret_addr=_kernel_text(kernel, "exit_call"))
         except Exception as stop:
             outcome = kernel.report_cpu_stop(mod, stop, "exit")
             if outcome not in ("budget", "error"):
+                if tr:
+                    tr.exit_call(kernel, mod, kernel.api.now_ns() - t0, outcome)
                 raise OSError(EFAULT, name) from None  # oopsed: left GOING, as the kernel
             kernel.log.err(f"pseudokernel: {mod.name}: exit did not return; module freed\n")
+    if tr:
+        tr.exit_call(kernel, mod, kernel.api.now_ns() - t0, outcome)
     kernel.last_unloaded = (mod.name, taint.module_flags_taint(mod.taints))
+    if tr:
+        tr.begin("unload_report")
     kernel.last_report = unload_report(kernel, mod)
     for line in kernel.last_report:
         kernel.log.printk(b"\x013" + line.encode("utf-8", "replace") + b"\n")
+    if tr:
+        tr.end(report=list(kernel.last_report))
+        parts = tr.free_module_parts(kernel, mod)
+        tr.begin("free_module")
     free_module(kernel, mod)
+    if tr:
+        tr.end(modules_after=len(kernel.modules), unlinked=kernel.find_module(name) is None)
+        for step, values in parts:
+            tr.begin(step)
+            tr.end(**values)
 
 
 def try_force_unload(kernel: KernelState, flags: int) -> bool:

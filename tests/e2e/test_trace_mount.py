@@ -98,3 +98,30 @@ def test_insmod_and_modprobe_trace_their_loads(tmp_path):
         steps = json.loads(r.stderr.decode().splitlines()[0])
         assert steps[-1]["step"] == "simplify_symbols" and steps[-1].get("errno") == 2
         assert r.stderr.decode().splitlines()[-1].endswith("unknown_sym.ko: Unknown symbol in module")
+
+
+def test_rmmod_traces_its_unload_and_ftrace_on_the_mount(tmp_path):
+    """`pseudokernel rmmod --trace` prints delete_module's steps on standard error after the
+    real rmmod; /sys/kernel/tracing answers shell redirections as tracefs does."""
+    for mount, _drop in daemon_at(tmp_path):
+        tracing = mount / "sys/kernel/tracing"
+        (tracing / "current_tracer").write_text("function_graph\n")
+        assert pk("insmod", str(PREBUILT / "hello.ko"), mount=mount).returncode == 0
+        graph = (mount / "sys/kernel/debug/tracing/trace").read_text()
+        assert graph.startswith("# tracer: function_graph\n#\n# CPU  DURATION")
+        assert " 0)               |  hello_init [hello]() {\n" in graph
+        with open(tracing / "trace", "w"):  # `> trace`
+            pass
+        assert (tracing / "trace").read_text().count("\n") == 4
+        r = pk("rmmod", "--trace", "hello", mount=mount)
+        assert (r.returncode, r.stdout) == (0, b""), r.stderr
+        text = r.stderr.decode()
+        assert text.startswith("find_module            'hello' LIVE, refcount 0")
+        assert "exit hello_exit [hello]" in text and "printk: hello: goodbye world" in text
+        assert "module_memfree         core 0x" in text
+        assert "|  _printk();" in (tracing / "trace").read_text()
+        (tracing / "current_tracer").write_text("nop\n")
+        r = pk("rmmod", "--trace=json", "hello", mount=mount)
+        assert r.returncode == 1
+        assert "no delete_module(2) for hello reached the kernel" in r.stderr.decode() or \
+            json.loads(r.stderr.decode().splitlines()[-1])[-1]["error"] == "ENOENT"

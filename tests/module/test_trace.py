@@ -3,6 +3,7 @@ each failing fixture, and the layout pictures drawn from module_layout()."""
 
 from __future__ import annotations
 
+import errno
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from pseudokernel.draw_layout import draw_svg, draw_text
 from pseudokernel.module import LoadError
 from pseudokernel.module.layout import module_layout
 from pseudokernel.module.module import MemType
-from pseudokernel.module.trace import LoadTrace
+from pseudokernel.module.trace import LoadTrace, UnloadTrace
 from pseudokernel.print_trace import format_trace
 
 PREBUILT = Path(__file__).resolve().parents[1] / "modules" / "prebuilt"
+UNLOAD_STEPS = ["find_module", "source_list", "module_state", "try_stop_module", "exit", "unload_report",
+                "free_module", "mod_sysfs_teardown", "destroy_params", "list_del_rcu", "module_memfree"]
 STEPS = ["module_sig_check", "elf_validity_check", "setup_load_info", "check_modinfo", "layout_and_allocate",
          "add_unformed_module", "simplify_symbols", "apply_relocations", "complete_formation", "parse_args",
          "mod_sysfs_setup", "do_init_module", "module_enable_ro", "do_free_init"]
@@ -122,3 +125,72 @@ def test_layout_pictures(kernel):
     svg = ET.fromstring(draw_svg(layout))
     words = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
     assert ".init.text" in words and "hello_exit" in words and "freed after init" in words
+
+
+def unloaded(kernel, name: str, flags: int | None = None):
+    tr = UnloadTrace(kernel.log)
+    err = 0
+    try:
+        if flags is None:
+            kernel.delete_module(name, trace=tr)
+        else:
+            kernel.delete_module(name, flags, trace=tr)
+    except OSError as e:
+        err = e.errno
+    steps = tr.finish()
+    return err, {s["step"]: s for s in steps}, steps
+
+
+def test_rmmod_trace_is_the_unloads_state(kernel):
+    mod = kernel.finit_module((PREBUILT / "hello.ko").read_bytes(), "who=trace")
+    regions = [(a.base, a.size) for a in mod.allocations]
+    kinds = {t.name.lower(): (mod.mem[t].base, mod.mem[t].size) for t in MemType if mod.mem[t].size}
+    params, exit_ = [p.name for p in mod.params], mod.exit
+    err, by, steps = unloaded(kernel, "hello")
+    assert err == 0 and kernel.find_module("hello") is None
+    assert [s["step"] for s in steps] == UNLOAD_STEPS
+    assert not any(s.get("failed") for s in steps)
+    found = by["find_module"]
+    assert found["found"] and found["state"] == "LIVE" and found["refcount"] == 0 and found["holders"] == []
+    assert found["exit"] == exit_
+    assert by["try_stop_module"]["refcount"] == 0 and by["try_stop_module"]["state"] == "GOING"
+    ex = by["exit"]
+    assert ex["symbol"] == "hello_exit [hello]" and ex["outcome"] == "returned" and ex["duration_ns"] > 0
+    assert ex["messages"] == ["hello: goodbye trace"]
+    assert by["unload_report"]["report"] == kernel.last_report == []
+    assert by["free_module"]["unlinked"] and by["free_module"]["modules_after"] == len(kernel.modules)
+    assert by["mod_sysfs_teardown"]["path"] == "/sys/module/hello"
+    assert by["destroy_params"]["parameters"] == params
+    mem = by["module_memfree"]
+    assert [(r["base"], r["size"]) for r in mem["regions"]] == regions and all(r["freed"] for r in mem["regions"])
+    assert {k["type"]: (k["base"], k["size"]) for k in mem["kinds"]} == kinds
+    assert mem["total"] == sum(size for _, size in kinds.values())
+    text = format_trace(steps)
+    assert "exit                   exit hello_exit [hello]" in text and " returned in " in text
+    assert "printk: hello: goodbye trace" in text and "/sys/module/hello removed" in text
+
+
+def test_rmmod_trace_of_a_module_in_use(kernel):
+    kernel.finit_module((PREBUILT / "exporter.ko").read_bytes())
+    kernel.finit_module((PREBUILT / "importer.ko").read_bytes())
+    err, by, steps = unloaded(kernel, "exporter")
+    assert err == errno.EWOULDBLOCK and [s["step"] for s in steps] == ["find_module", "source_list"]
+    assert by["find_module"]["holders"] == by["source_list"]["holders"] == ["importer"]
+    assert by["source_list"]["failed"] and by["source_list"]["error"] == "EWOULDBLOCK"
+    assert "used by importer" in format_trace(steps) and "FAILED: -EWOULDBLOCK" in format_trace(steps)
+    mod = kernel.find_module("importer")
+    assert kernel.try_module_get(mod.struct_addr)  # a reference held, as an open file's
+    err, by, steps = unloaded(kernel, "importer")
+    assert err == errno.EWOULDBLOCK and steps[-1]["step"] == "try_stop_module"
+    assert steps[-1]["refcount"] == 1 == mod.refcount and steps[-1]["error"] == "EWOULDBLOCK"
+    assert mod.state.name == "LIVE" and "1 in use" in format_trace(steps)
+    kernel.module_put(mod.struct_addr)
+    assert unloaded(kernel, "importer")[0] == 0
+    assert unloaded(kernel, "exporter")[0] == 0
+
+
+def test_rmmod_trace_of_no_such_module(kernel):
+    err, by, steps = unloaded(kernel, "nonesuch")
+    assert err == errno.ENOENT and steps == [{"step": "find_module", "name": "nonesuch", "found": False,
+                                              "failed": True, "errno": errno.ENOENT, "error": "ENOENT"}]
+    assert format_trace(steps).startswith("find_module            no module 'nonesuch'\n")
