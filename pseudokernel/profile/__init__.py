@@ -189,10 +189,17 @@ class KernelProfile:
         own = self._machine_file(self.path)
         if self.path.parent == DATA_DIR and self.name == DEFAULT_PROFILE:
             return own
-        shipped = sorted(p for p in DATA_DIR.iterdir() if (p / "machine.json").is_file())
-        same = [p for p in shipped if p.name != self.name and KernelProfile(p).version == self.version]
-        base = KernelProfile(same[0] if same else DATA_DIR / DEFAULT_PROFILE).machine
+        sibling = self.shipped_sibling()
+        base = (sibling or KernelProfile(DATA_DIR / DEFAULT_PROFILE)).machine
         return {**base, **own, "frames": {**base.get("frames", {}), **own.get("frames", {})}}
+
+    def shipped_sibling(self) -> KernelProfile | None:
+        """A profile shipped with the package of the same upstream version (6.12.118 for any
+        6.12 build), not this one: what this one borrows what it lacks from."""
+        for p in sorted(DATA_DIR.iterdir()):
+            if p != self.path and (p / "profile.json").is_file() and KernelProfile(p).version == self.version:
+                return KernelProfile(p)
+        return None
 
     @staticmethod
     def _machine_file(path: Path) -> dict:
@@ -325,8 +332,14 @@ class KernelProfile:
 
     @cached_property
     def structs(self) -> Structs:
-        """The struct layouts handlers use (profile/layouts.py), resolved against the BTF."""
-        return Structs(self.btf)
+        """The struct layouts handlers use (profile/layouts.py), resolved against the BTF; a
+        profile without (headers only) takes a shipped one's of the same upstream version, whose
+        layouts are its own (6.12's net_device is not 6.1's), else layouts.py's 6.1 offsets."""
+        btf = self.btf
+        if btf is None:
+            sibling = self.shipped_sibling()
+            btf = sibling.btf if sibling is not None else None
+        return Structs(btf)
 
     @property
     def has_image(self) -> bool:

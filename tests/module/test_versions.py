@@ -133,15 +133,19 @@ def test_concurrent_finit_of_one_file(tmp_path, ref, loads):
 
 
 def test_a_profile_without_machine_facts_takes_its_versions(tmp_path):
-    """A user-built 6.12 profile (no machine.json) has the shipped 6.12 machine's frames
-    and devices, not 6.1's."""
+    """A user-built 6.12 profile from headers alone (no machine.json, no BTF) has the shipped
+    6.12 machine's frames and devices and 6.12's struct layouts, not 6.1's."""
     copy = tmp_path / "6.12.0-test-amd64"
     shutil.copytree(DATA_DIR / REF_612.release, copy)
     (copy / "machine.json").unlink()
+    (copy / "btf.xz").unlink()
     p = KernelProfile(copy)
     assert p.version == (6, 12) and p.since((6, 4)) and not KernelProfile.load(REF_61.release).since((6, 4))
     assert p.frames("finit") == KernelProfile.load(REF_612.release).frames("finit")
     assert "udmabuf" in [name for _minor, name in p.machine["misc"]]
+    shipped, old = KernelProfile.load(REF_612.release), KernelProfile.load(REF_61.release)
+    assert p.btf is None and p.structs.net_device.name == shipped.structs.net_device.name
+    assert p.structs.net_device.name != old.structs.net_device.name
 
 
 def test_612_trace_names_612s_steps():
