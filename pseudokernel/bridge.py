@@ -26,7 +26,7 @@ from .client import NoDaemon, request
 CAP_SYS_MODULE = 16
 CAP_SYS_ADMIN = 21
 CAP_SYSLOG = 34
-SYSLOG_CLOSE, SYSLOG_OPEN, SYSLOG_READ_ALL, SYSLOG_SIZE_BUFFER = 0, 1, 3, 10
+SYSLOG_CLOSE, SYSLOG_OPEN, SYSLOG_READ, SYSLOG_READ_ALL, SYSLOG_READ_CLEAR, SYSLOG_SIZE_BUFFER = 0, 1, 2, 3, 4, 10
 MODULE_NAME_LEN = 56
 NEW_UTS_LEN = 65
 OLD_UTS_LEN = 9
@@ -277,36 +277,30 @@ class Bridge:
         return _result(request(self.mount, {"op": "rmmod", "name": name, "flags": n.args[1] & 0xFFFFFFFF}))
 
     def syslog(self, n: seccomp.Notification, caller: Caller) -> int:
-        """do_syslog(): the emulated kernel's log for `dmesg -S` and busybox dmesg, not the
-        host's. Reading all and the buffer's size, with check_syslog_permissions(); clearing,
-        the console level and the destructive read are not emulated (ENOSYS)."""
+        """do_syslog(): the emulated kernel's log for `dmesg -S`, `-c`, `-C`, `-n` and busybox
+        dmesg, not the host's, after check_syslog_permissions(); the daemon does the rest
+        (syslog.py; the destructive read is not emulated: ENOSYS)."""
         kind, buf, size = _s32(n.args[0]), n.args[1] & caller.mask, _s32(n.args[2])
         if self._syslog is None:
             self._syslog = request(self.mount, {"op": "status"}).get("syslog") or {}
         restricted = self._syslog.get("dmesg_restrict", 1) or kind not in (SYSLOG_READ_ALL, SYSLOG_SIZE_BUFFER)
         if restricted and not (caller.capable(self.userns, CAP_SYSLOG) or caller.capable(self.userns, CAP_SYS_ADMIN)):
             raise OSError(errno.EPERM, "syslog")
+        if not 0 <= kind <= SYSLOG_SIZE_BUFFER:
+            raise OSError(errno.EINVAL, "syslog")
         if kind in (SYSLOG_CLOSE, SYSLOG_OPEN):
             return 0
         if kind == SYSLOG_SIZE_BUFFER:
             return int(self._syslog.get("log_buf_len", 0))
-        if kind != SYSLOG_READ_ALL:
-            raise OSError(errno.ENOSYS if 0 <= kind <= SYSLOG_SIZE_BUFFER else errno.EINVAL, "syslog")
-        if not buf or size < 0:
+        if kind in (SYSLOG_READ, SYSLOG_READ_ALL, SYSLOG_READ_CLEAR) and (not buf or size < 0):
             raise OSError(errno.EINVAL, "syslog")
-        with open(os.path.join(self.mount, "proc", "kmsg"), "rb") as f:
-            records = f.read().splitlines(True)
-        # syslog_print_all(): the last records that fit, whole, in order
-        out, total = [], 0
-        for rec in reversed(records):
-            if total + len(rec) > size:
-                break
-            out.append(rec)
-            total += len(rec)
-        data = b"".join(reversed(out))
+        self._checked(n)
+        reply = request(self.mount, {"op": "syslog", "action": kind, "size": size})
+        _result(reply)
+        data = str(reply.get("data", "")).encode("latin-1")
         if data:
             caller.write(buf, data)
-        return len(data)
+        return int(reply.get("ret", 0))
 
     def uname(self, n: seccomp.Notification, caller: Caller) -> int:
         caller.write(n.args[0], self.uts.struct(n.name))

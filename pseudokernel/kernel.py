@@ -118,6 +118,8 @@ class Kernel:
         self.last_report: list[str] = []
         self.last_unloaded: tuple[str, str] | None = None  # print_modules' [last unloaded: ...]
         self.console_loglevel = 4 if "quiet" in self.cmdline.split() else p.config_int("CONSOLE_LOGLEVEL_DEFAULT", 7)
+        self.saved_console_loglevel = -1  # do_syslog()'s, while the console is off
+        self.syslog_clear_seq = 0  # where `dmesg -S` starts: the last SYSLOG_ACTION_CLEAR
         self.drivers: dict[int, dict[str, str]] = {}  # id(module) -> drivers/ links
         self._kallsyms_text: dict[bool, bytes] = {}
         self._boot_messages()

@@ -172,6 +172,22 @@ def test_syslog_reads_the_emulated_log_not_the_hosts(sealed):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_dmesg_clears_and_sets_the_console_level_of_the_emulated_kernel(sealed):
+    """`dmesg -C` and `-c` move syslog's clear point (do_syslog CLEAR, READ_CLEAR): a later
+    `dmesg -S` starts after it, /dev/kmsg still has everything; `-n`, `-D` and `-E` set the
+    console level /proc/sys/kernel/printk shows (CONSOLE_LEVEL, _OFF, _ON)."""
+    r = sealed("insmod hello.ko who=one && dmesg -C && dmesg -S | wc -l && rmmod hello && insmod hello.ko who=two "
+               "&& dmesg -c | tail -1 && dmesg -S | wc -l && dmesg -r | grep -c 'hello one' && rmmod hello; "
+               "dmesg -n 2; cut -f1 /proc/sys/kernel/printk; dmesg -D; cut -f1 /proc/sys/kernel/printk; "
+               "dmesg -E; cut -f1 /proc/sys/kernel/printk")
+    out = r.stdout.decode().splitlines()
+    assert out[0] == "0" and out[1].endswith("] hello: hello two (1 of 1)") and out[2] == "0", r.stderr
+    assert out[3] == "1"  # /dev/kmsg (dmesg -r) is not cleared
+    # the console level: 4 at boot ("quiet"), 2 after -n 2, CONSOLE_LOGLEVEL_MIN while off
+    assert out[4:] == ["2", "1", "2"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
 def test_the_callers_memory_is_copied_as_the_kernel_copies_it(sealed):
     """copy_to_user() into a read-only page and strndup_user() of an unreadable one fault
     with EFAULT (the seal must not force its way past the caller's page protections)."""
