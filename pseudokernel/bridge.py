@@ -26,6 +26,8 @@ from .client import NoDaemon, request
 CAP_SYS_MODULE = 16
 CAP_SYS_ADMIN = 21
 CAP_SYSLOG = 34
+KMALLOC_MAX_SIZE = 1 << 22  # SLUB's largest kmalloc() on x86-64 (order-10 pages)
+ARGS_INLINE = 16 << 10  # module parameters longer than this travel in a memfd, not the JSON
 SYSLOG_CLOSE, SYSLOG_OPEN, SYSLOG_READ, SYSLOG_READ_ALL, SYSLOG_READ_CLEAR, SYSLOG_SIZE_BUFFER = 0, 1, 2, 3, 4, 10
 MODULE_NAME_LEN = 56
 NEW_UTS_LEN = 65
@@ -219,14 +221,27 @@ class Bridge:
             raise OSError(errno.ESRCH, "the caller is gone")
 
     def _load(self, n: seccomp.Notification, caller: Caller, fd: int, uargs: int, flags: int, image: bool) -> int:
+        # strndup_user(uargs, ~0UL >> 1): any length memdup_user() can kmalloc(); load_module()
+        # fails where it copies them, EFAULT for a bad pointer, ENOMEM for a longer string
+        args: str | int | None
         try:
-            args: str | None = caller.string(uargs, 1 << 20).decode("utf-8", "surrogateescape")
+            raw = caller.string(uargs, KMALLOC_MAX_SIZE)
+            args = raw.decode("utf-8", "surrogateescape") if len(raw) < KMALLOC_MAX_SIZE else errno.ENOMEM
         except OSError:
-            args = None  # load_module() fails with EFAULT where it copies them
+            args = None
         self._checked(n)
         msg = {"op": "insmod", "args": args, "flags": flags, "init_module": image,
                "filename": _fd_path(fd) if not image else "", "trace": bool(self.trace)}
-        reply = request(self.mount, msg, [fd])
+        fds = [fd]
+        if isinstance(args, str) and len(args) > ARGS_INLINE:  # past the request's size: a memfd
+            fds.append(os.memfd_create("uargs"))
+            os.write(fds[1], raw)
+            msg.update(args="", args_fd=True)
+        try:
+            reply = request(self.mount, msg, fds)
+        finally:
+            for extra in fds[1:]:
+                os.close(extra)
         if self.trace and "trace" in reply:
             self._print_trace(reply["trace"])
         if reply.get("outcome") in ("oops", "halted", "panic") and seccomp.still_waiting(self.listener, n):

@@ -268,6 +268,8 @@ class Daemon:
             return self.status()
         if op == "insmod":
             args = msg.get("args", "")
+            if msg.get("args_fd") and len(fds) > 1:  # too long for the request: in a memfd
+                args = os.pread(fds[1], 1 << 23, 0).decode("utf-8", "surrogateescape")
             flags = int(msg.get("flags", 0))
             filename = msg.get("filename", "")
             if not fds:

@@ -314,8 +314,8 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
             tr.apply_relocations(info, values)
             tr.begin("post_relocation")
         post_relocation(kernel, mod, info, image, values)
-        if args is None:  # strndup_user(uargs): the caller's pointer led nowhere
-            raise OSError(EFAULT, "strndup_user")
+        if not isinstance(args, str):  # strndup_user(uargs) failed: the errno it gave (None: EFAULT)
+            raise OSError(args or EFAULT, "strndup_user")
         ftrace_module_init(kernel, info, image)
         for base, buf in image.regions:
             kernel.machine.write(base, bytes(buf))

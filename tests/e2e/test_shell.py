@@ -206,3 +206,24 @@ def test_the_callers_memory_is_copied_as_the_kernel_copies_it(sealed):
     )
     r = sealed(f"{sys.executable} -c {shlex.quote(script)}")
     assert r.stdout.decode().splitlines() == ["-1 Bad address", "-1 Bad address", "True"], r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_long_parameters_reach_the_module_and_too_long_ones_get_enomem(sealed):
+    """strndup_user(uargs) copies any length memdup_user() can allocate: 24 KB of parameters
+    (p_int given 3,000 times) load, travelling to the daemon beside the request; past
+    KMALLOC_MAX_SIZE (4 MiB) the load fails with ENOMEM where the kernel copies them."""
+    script = (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.syscall.restype = ctypes.c_long\n"
+        "fd = os.open('params.ko', os.O_RDONLY)\n"
+        "for n in (3_000, 700_000):\n"
+        "    rc = libc.syscall(313, fd, ctypes.c_char_p(b'p_int=7 ' * n), 0)\n"
+        "    print(rc, os.strerror(ctypes.get_errno()) if rc else 'ok')\n"
+        "    if rc == 0:\n"
+        "        print(open('/sys/module/params/parameters/p_int').read().strip())\n"
+        "        print(libc.syscall(176, b'params', 0))\n"
+    )
+    r = sealed(f"cp {PREBUILT}/params.ko . && {sys.executable} -c {shlex.quote(script)}")
+    assert r.stdout.decode().splitlines() == ["0 ok", "7", "0", "-1 Cannot allocate memory"], r.stderr
