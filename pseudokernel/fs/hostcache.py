@@ -64,6 +64,11 @@ _lib.fuse_lowlevel_notify_inval_entry.argtypes = [ctypes.c_void_p, ctypes.c_uint
 _lib.fuse_lowlevel_notify_inval_entry.restype = ctypes.c_int
 
 MODULE_DIR = "/sys/module/"
+# files whose content is fixed at boot: the host may keep them for good (kmod reads
+# /proc/cmdline at every insmod and modprobe; dropping it at each change cost a lookup, an
+# open and a read each time)
+CONSTANT = frozenset({"/proc/cmdline", "/proc/version", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/ostype",
+                      "/proc/sys/kernel/version", "/proc/sys/kernel/random/boot_id", "/sys/module/compression"})
 LOG_FILES = (("/", "dmesg"), ("/proc", "kmsg"))
 
 
@@ -141,6 +146,8 @@ class HostCache:
         with self._lock:
             if lookup:
                 self._inflight[path] = self._inflight.get(path, 0) + 1
+            if path in CONSTANT:
+                return
             if not group:
                 self._volatile.add(path)
                 return

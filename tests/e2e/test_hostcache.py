@@ -227,3 +227,14 @@ def test_lookups_racing_with_changes_keep_no_old_attributes(mount):
         stop.set()
         for t in lookers:
             t.join()
+
+
+def test_files_fixed_at_boot_are_never_dropped():
+    """/proc/cmdline and its kind never change: the host keeps them across changes (kmod
+    reads /proc/cmdline at every insmod); /proc/modules is dropped at the next change."""
+    from pseudokernel.fs.hostcache import HostCache
+
+    hc = HostCache(None, lambda group: None, lambda path: set(), lambda: 0)
+    for path in ("/proc/cmdline", "/proc/version", "/proc/modules"):
+        hc.seen(path)
+    assert hc._volatile == {"/proc/modules"}
