@@ -161,10 +161,12 @@ def libc_syscall(nr: int, *args: int) -> int:
 class Bridge:
     """Answers the listener's notifications until every sealed process is gone or stop()."""
 
-    def __init__(self, mount: str, listener: int, uts: Uts, userns: int, trace: str | None = None) -> None:
+    def __init__(self, mount: str, listener: int, uts: Uts, userns: int, trace: str | None = None,
+                 gdb: int | None = None) -> None:
         self.mount = mount
         self.userns = userns
         self.trace = trace  # None, "text" or "json": each load's steps, on standard error
+        self.gdb = gdb  # a port: each load's init waits for gdb there (gdbstub.py)
         self._syslog: dict | None = None  # the log's size and dmesg_restrict, asked once
         self.listener = listener
         self.uts = uts
@@ -226,6 +228,8 @@ class Bridge:
         self._checked(n)
         msg = {"op": "insmod", "args": args, "flags": flags, "init_module": image,
                "filename": _fd_path(fd) if not image else "", "trace": bool(self.trace)}
+        if self.gdb is not None:  # the daemon waits for gdb only as long as we are here
+            msg.update(gdb=self.gdb, pid=os.getpid())
         reply = request(self.mount, msg, [fd])
         if self.trace and "trace" in reply:
             self._print_trace(reply["trace"])

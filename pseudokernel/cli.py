@@ -249,6 +249,27 @@ def cmd_layout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gdbinit(args: argparse.Namespace) -> int:
+    """gdb's add-symbol-file command for a loaded (or coming: init stopped for gdb) module."""
+    try:
+        reply = request(args.mount, {"op": "gdbinit", "name": args.name})
+    except NoDaemon as e:
+        return no_daemon("gdbinit", str(e), e.why)
+    if reply.get("errno"):
+        err("gdbinit", reply.get("error") or os.strerror(reply["errno"]))
+        return 1
+    print(gdbinit_command(args.file or reply.get("file") or "", args.name, reply["sections"]))
+    return 0
+
+
+def gdbinit_command(path: str, name: str, sections: dict[str, int]) -> str:
+    """`add-symbol-file FILE -s .text ADDR ...`: .text first, the rest by address. A file the
+    daemon does not know (an image kmod sent itself) is a placeholder for the user to replace."""
+    path = path if path and os.path.exists(path) else f"/path/to/{name}.ko"
+    order = sorted(sections, key=lambda s: (s != ".text", sections[s]))
+    return "add-symbol-file " + path + "".join(f" -s {s} {sections[s]:#x}" for s in order)
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -329,6 +350,10 @@ def parser() -> argparse.ArgumentParser:
     p = add("layout", cmd_layout, "draw a loaded module's memory: regions, sections, permissions")
     p.add_argument("name")
     p.add_argument("--svg", metavar="FILE", help="write the picture as SVG to FILE")
+
+    p = add("gdbinit", cmd_gdbinit, "print gdb's add-symbol-file command for a loaded module")
+    p.add_argument("name")
+    p.add_argument("--file", help="the module's .ko with its debug info (default: the file it was loaded from)")
 
     p = add("profile", cmd_profile, "build a kernel profile: profile build --headers DIR [--image FILE]")
     p.add_argument("action", choices=("build",))
