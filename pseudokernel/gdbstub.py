@@ -1,8 +1,8 @@
 """A GDB Remote Serial Protocol stub on the emulated CPU: gdb on a module's init.
 
 `pseudokernel insmod --gdb PORT FILE` arms one for that load (daemon.py): at the call of the
-module's init the stub puts a code hook on the CPU (Machine.add_debug_hook) and stops at
-init's first instruction, waiting for gdb on 127.0.0.1:PORT. The connection is served
+module's init the stub puts a code hook on the CPU (Machine.add_debug_hook) and stops before
+init's first instruction (gdb sees the caller's `call`), waiting for gdb on 127.0.0.1:PORT. The connection is served
 synchronously from inside the hook, on the thread running the module's code: registers and
 memory are there to read and write, `continue` is returning from the hook, `step` stops at the
 next instruction of module code (kernel functions, answered in Python, are stepped over).
