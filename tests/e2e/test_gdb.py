@@ -139,3 +139,41 @@ def test_a_port_in_use_fails_the_insmod(daemon):
     assert r.returncode == 1
     assert b"Address already in use" in r.stderr
     assert module_line(mount, "hello") == ""
+
+
+@pytest.fixture
+def short_budget(tmp_path):
+    yield from daemon_at(tmp_path, "--budget", "3")
+
+
+def test_interrupt_a_running_init_and_outlast_its_budget(short_budget):
+    """spin.ko's init loops until `stop` is set: gdb's Ctrl-C stops it in spin_init, a stop
+    longer than the init's budget (3 s here) does not count against it, and a memory write
+    from gdb ends the loop."""
+    mount, _ = short_budget
+    port = free_port()
+    insmod = subprocess.Popen([sys.executable, "-m", "pseudokernel", "--mount", str(mount), "insmod", "--gdb",
+                               str(port), str(PREBUILT / "spin.ko")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        symbols = gdbinit(mount, "spin")
+        argv = ["gdb", "-batch", "-nx", "-ex", f"target remote :{port}", "-ex", symbols, "-ex", "echo running\\n",
+                "-ex", "continue", "-ex", "bt 1", "-ex", "shell sleep 4", "-ex", "echo running\\n", "-ex", "continue",
+                "-ex", "set var stop = 1", "-ex", "continue"]
+        g = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out = ""
+        for _ in range(2):  # Ctrl-C a second after each continue: 1 s + 4 s stopped + 1 s > 3 s
+            while "running" not in (line := g.stdout.readline()):
+                assert line, out
+                out += line
+            out += line
+            time.sleep(1)
+            g.send_signal(signal.SIGINT)
+        out += g.communicate(timeout=60)[0]
+        status = insmod.wait(30)
+    finally:
+        insmod.kill()
+    assert out.count("received signal SIGINT") == 2, out
+    assert re.search(r"^#0 +.*spin_init \(\) at \S*spin\.c:\d+", out, re.M), out
+    assert "exited normally" in out, out
+    assert status == 0, insmod.stderr.read()
+    assert " Live " in module_line(mount, "spin")
