@@ -228,8 +228,9 @@ class Bridge:
         self._checked(n)
         msg = {"op": "insmod", "args": args, "flags": flags, "init_module": image,
                "filename": _fd_path(fd) if not image else "", "trace": bool(self.trace)}
-        if self.gdb is not None:  # the daemon waits for gdb only as long as we are here
-            msg.update(gdb=self.gdb, pid=os.getpid())
+        if self.gdb is not None:
+            msg["gdb"] = self.gdb
+        msg["pid"] = os.getpid()  # a wait for gdb (insmod --gdb, up --gdb) lasts as long as we do
         reply = request(self.mount, msg, [fd])
         if self.trace and "trace" in reply:
             self._print_trace(reply["trace"])

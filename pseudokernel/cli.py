@@ -53,6 +53,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         allow_other=args.allow_other,
         kptr_restrict=args.kptr_restrict,
         log_level=args.log_level,
+        gdb=args.gdb,
     )
     if args.foreground:
         return Daemon(opts).run()
@@ -66,6 +67,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         argv.append("--sig-enforce")
     if args.allow_other:
         argv.append("--allow-other")
+    if args.gdb:
+        argv += ["--gdb", str(args.gdb)]
     ok, why = start_background(argv, paths)
     if not ok:
         print(f"pseudokernel: the daemon did not start:\n{why}", file=sys.stderr)
@@ -318,6 +321,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cmdline", help="the kernel command line (module_blacklist=, module.sig_enforce=1 ...)")
     p.add_argument("--sig-enforce", action="store_true", help="reject modules without a valid signature")
     p.add_argument("--budget", type=float, default=5.0, help="seconds a module's init or exit may run (default 5)")
+    p.add_argument("--gdb", type=int, metavar="PORT",
+                   help="every module's init waits for gdb on 127.0.0.1:PORT before it runs")
     p.add_argument("--allow-other", action="store_true", help="let other users read the mount")
     p.add_argument("--kptr-restrict", type=int, default=0, choices=(0, 1, 2), help="as kernel.kptr_restrict")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))

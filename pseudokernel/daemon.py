@@ -53,6 +53,7 @@ class Options:
     kptr_restrict: int = 0
     log_level: str = "info"
     seed: int | None = None
+    gdb: int | None = None  # every init waits for gdb on this port (`up --gdb PORT`)
 
 
 class Daemon:
@@ -216,6 +217,9 @@ class Daemon:
             if not self._inside_drop(fd):
                 log.warning("drop folder: %s is not a file of the drop folder; ignored", path)
                 return {"errno": errno.EPERM}
+            if self.opts.gdb:
+                return self.with_gdb(self.opts.gdb, None, lambda: self.load_fd(fd, args, 0, path, "drop",
+                                                                              LoadTrace(self.kernel.log)), required=False)
             return self.load_fd(fd, args, 0, path, "drop", LoadTrace(self.kernel.log))
         finally:
             os.close(fd)
@@ -257,6 +261,8 @@ class Daemon:
         if op == "insmod":
             if msg.get("gdb") is not None:  # `insmod --gdb PORT`: init stops for gdb
                 return self.with_gdb(int(msg["gdb"]), msg.get("pid"), lambda: self.insmod(msg, fds))
+            if self.opts.gdb:
+                return self.with_gdb(self.opts.gdb, msg.get("pid"), lambda: self.insmod(msg, fds), required=False)
             return self.insmod(msg, fds)
         if op == "rmmod":
             err = self.unload(msg["name"], int(msg.get("flags", os.O_NONBLOCK)), "rmmod")
@@ -299,10 +305,12 @@ class Daemon:
 
     # -- gdb on a module's init (gdbstub.py) -----------------------------------------------
 
-    def with_gdb(self, port: int, pid: int | None, load: Callable[[], dict]) -> dict:
+    def with_gdb(self, port: int, pid: int | None, load: Callable[[], dict], required: bool = True) -> dict:
         """load() with a gdb stub on 127.0.0.1:port armed for the init it calls. The stub
         waits for gdb until the requesting process (pid, the launcher of the sealed insmod)
-        is gone; then init runs on, and the load finishes as for any insmod killed meanwhile."""
+        is gone; then init runs on, and the load finishes as for any insmod killed meanwhile.
+        A port that cannot be had fails the load, unless the daemon arms every init (`up
+        --gdb`: not required): that load then runs without gdb."""
         from .gdbstub import GdbStub
 
         pidfd = _pidfd(pid)
@@ -311,6 +319,8 @@ class Daemon:
         except OSError as e:
             _close(pidfd)
             log.info("gdb on port %s: %s", port, e.strerror)
+            if not required:
+                return load()
             return {"errno": e.errno or errno.EIO, "error": f"gdb port {port}: {e.strerror}"}
         me = threading.get_ident()
         with self._gdb_lock:

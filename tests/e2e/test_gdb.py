@@ -177,3 +177,22 @@ def test_interrupt_a_running_init_and_outlast_its_budget(short_budget):
     assert "exited normally" in out, out
     assert status == 0, insmod.stderr.read()
     assert " Live " in module_line(mount, "spin")
+
+
+
+@pytest.fixture
+def armed(tmp_path):
+    port = free_port()
+    for mount, drop in daemon_at(tmp_path, "--gdb", str(port)):
+        yield mount, drop, port
+
+
+def test_up_gdb_arms_every_init(armed):
+    """`up --gdb PORT`: a module dropped in the folder waits for gdb too."""
+    mount, drop, port = armed
+    shutil.copy(PREBUILT / "hello.ko", drop / "hello.ko")
+    symbols = gdbinit(mount, "hello")
+    assert "Loading" in module_line(mount, "hello")
+    out = gdb(port, symbols, "break hello_init", "continue", "continue")
+    assert re.search(r"Breakpoint 1, hello_init \(\) at \S*hello\.c:\d+", out), out
+    assert wait_for(lambda: " Live " in module_line(mount, "hello"), 10)
