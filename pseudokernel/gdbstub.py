@@ -98,7 +98,7 @@ class GdbStub:
     # -- the session's life -----------------------------------------------------------------
 
     def attach(self) -> None:
-        """The init's call begins: stop at its first instruction of module code."""
+        """The init's call begins: the first stop comes before its first instruction."""
         self.attached = True
         self._precall = True
         self.handle = self.m.add_debug_hook(self._hook)
