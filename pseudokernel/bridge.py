@@ -163,10 +163,12 @@ def libc_syscall(nr: int, *args: int) -> int:
 class Bridge:
     """Answers the listener's notifications until every sealed process is gone or stop()."""
 
-    def __init__(self, mount: str, listener: int, uts: Uts, userns: int, trace: str | None = None) -> None:
+    def __init__(self, mount: str, listener: int, uts: Uts, userns: int, trace: str | None = None,
+                 gdb: int | None = None) -> None:
         self.mount = mount
         self.userns = userns
         self.trace = trace  # None, "text" or "json": each load's steps, on standard error
+        self.gdb = gdb  # a port: each load's init waits for gdb there (gdbstub.py)
         self._syslog: dict | None = None  # the log's size and dmesg_restrict, asked once
         self.listener = listener
         self.uts = uts
@@ -232,6 +234,9 @@ class Bridge:
         self._checked(n)
         msg = {"op": "insmod", "args": args, "flags": flags, "init_module": image,
                "filename": _fd_path(fd) if not image else "", "trace": bool(self.trace)}
+        if self.gdb is not None:
+            msg["gdb"] = self.gdb
+        msg["pid"] = os.getpid()  # a wait for gdb (insmod --gdb, up --gdb) lasts as long as we do
         fds = [fd]
         if isinstance(args, str) and len(args) > ARGS_INLINE:  # past the request's size: a memfd
             fds.append(os.memfd_create("uargs"))

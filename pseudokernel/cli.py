@@ -63,6 +63,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         allow_other=args.allow_other,
         kptr_restrict=args.kptr_restrict,
         log_level=args.log_level,
+        gdb=args.gdb,
     )
     if args.foreground:
         return Daemon(opts).run()
@@ -76,6 +77,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         argv.append("--sig-enforce")
     if args.allow_other:
         argv.append("--allow-other")
+    if args.gdb:
+        argv += ["--gdb", str(args.gdb)]
     ok, why = start_background(argv, paths)
     if not ok:
         print(f"pseudokernel: the daemon did not start:\n{why}", file=sys.stderr)
@@ -259,6 +262,27 @@ def cmd_layout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gdbinit(args: argparse.Namespace) -> int:
+    """gdb's add-symbol-file command for a loaded (or coming: init stopped for gdb) module."""
+    try:
+        reply = request(args.mount, {"op": "gdbinit", "name": args.name})
+    except NoDaemon as e:
+        return no_daemon("gdbinit", str(e), e.why)
+    if reply.get("errno"):
+        err("gdbinit", reply.get("error") or os.strerror(reply["errno"]))
+        return 1
+    print(gdbinit_command(args.file or reply.get("file") or "", args.name, reply["sections"]))
+    return 0
+
+
+def gdbinit_command(path: str, name: str, sections: dict[str, int]) -> str:
+    """`add-symbol-file FILE -s .text ADDR ...`: .text first, the rest by address. A file the
+    daemon does not know (an image kmod sent itself) is a placeholder for the user to replace."""
+    path = path if path and os.path.exists(path) else f"/path/to/{name}.ko"
+    order = sorted(sections, key=lambda s: (s != ".text", sections[s]))
+    return "add-symbol-file " + path + "".join(f" -s {s} {sections[s]:#x}" for s in order)
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -322,6 +346,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cmdline", help="the kernel command line (module_blacklist=, module.sig_enforce=1 ...)")
     p.add_argument("--sig-enforce", action="store_true", help="reject modules without a valid signature")
     p.add_argument("--budget", type=float, default=5.0, help="seconds a module's init or exit may run (default 5)")
+    p.add_argument("--gdb", type=int, metavar="PORT",
+                   help="every module's init waits for gdb on 127.0.0.1:PORT before it runs")
     p.add_argument("--allow-other", action="store_true", help="let other users read the mount")
     p.add_argument("--kptr-restrict", type=int, default=0, choices=(0, 1, 2), help="as kernel.kptr_restrict")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
@@ -354,6 +380,10 @@ def parser() -> argparse.ArgumentParser:
     p = add("layout", cmd_layout, "draw a loaded module's memory: regions, sections, permissions")
     p.add_argument("name")
     p.add_argument("--svg", metavar="FILE", help="write the picture as SVG to FILE")
+
+    p = add("gdbinit", cmd_gdbinit, "print gdb's add-symbol-file command for a loaded module")
+    p.add_argument("name")
+    p.add_argument("--file", help="the module's .ko with its debug info (default: the file it was loaded from)")
 
     p = add("profile", cmd_profile, "build a kernel profile: profile build --headers DIR [--image FILE], "
                                     "or profile build --release RELEASE (Debian's packages, with apt)")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ class Options:
     kptr_restrict: int = 0
     log_level: str = "info"
     seed: int | None = None
+    gdb: int | None = None  # every init waits for gdb on this port (`up --gdb PORT`)
 
 
 class Daemon:
@@ -75,6 +77,9 @@ class Daemon:
         # calls on one file share the first one's result (main.c: idempotent())
         self._idem: dict[tuple[int, int], dict] = {}
         self._idem_lock = threading.Lock()
+        # gdb stubs armed for a load's init, by the thread that loads (insmod --gdb)
+        self._gdb_stubs: dict[int, Any] = {}
+        self._gdb_lock = threading.Lock()
 
     # -- module operations (the drop folder and the socket both come here) ------------------
 
@@ -214,6 +219,9 @@ class Daemon:
             if not self._inside_drop(fd):
                 log.warning("drop folder: %s is not a file of the drop folder; ignored", path)
                 return {"errno": errno.EPERM}
+            if self.opts.gdb:
+                return self.with_gdb(self.opts.gdb, None, lambda: self.load_fd(fd, args, 0, path, "drop",
+                                                                              LoadTrace(self.kernel.log)), required=False)
             return self.load_fd(fd, args, 0, path, "drop", LoadTrace(self.kernel.log))
         finally:
             os.close(fd)
@@ -267,23 +275,11 @@ class Daemon:
         if op == "status":
             return self.status()
         if op == "insmod":
-            args = msg.get("args", "")
-            if msg.get("args_fd") and len(fds) > 1:  # too long for the request: in a memfd
-                args = os.pread(fds[1], 1 << 23, 0).decode("utf-8", "surrogateescape")
-            flags = int(msg.get("flags", 0))
-            filename = msg.get("filename", "")
-            if not fds:
-                return {"errno": errno.EBADF, "error": "no module image: it travels as a file descriptor"}
-            trace = LoadTrace(self.kernel.log) if msg.get("trace") else None
-            if msg.get("init_module"):
-                from .server import copy_module_from_user
-
-                data = copy_module_from_user(fds[0])
-                if trace:
-                    trace.begin("copy_module_from_user")
-                    trace.end(bytes=len(data))
-                return self.load_data(data, args, 0, filename, "insmod", "init", trace)
-            return self.load_fd(fds[0], args, flags, filename, "insmod", trace)
+            if msg.get("gdb") is not None:  # `insmod --gdb PORT`: init stops for gdb
+                return self.with_gdb(int(msg["gdb"]), msg.get("pid"), lambda: self.insmod(msg, fds))
+            if self.opts.gdb:
+                return self.with_gdb(self.opts.gdb, msg.get("pid"), lambda: self.insmod(msg, fds), required=False)
+            return self.insmod(msg, fds)
         if op == "syslog":  # the sealed shell's syslog(2): the bridge checked the caller
             return self.syslog(int(msg.get("action", -1)), int(msg.get("size", 0)))
         if op == "rmmod":
@@ -294,6 +290,11 @@ class Daemon:
             if mod is None:
                 return {"errno": errno.ENOENT, "error": f"no module {msg['name']!r} is loaded"}
             return {"errno": 0, "layout": module_layout(self.kernel, mod)}
+        if op == "gdbinit":  # `pseudokernel gdbinit NAME`: where gdb finds the module's sections
+            mod = self.kernel.find_module(msg["name"])
+            if mod is None:
+                return {"errno": errno.ENOENT, "error": f"no module {msg['name']!r} is loaded"}
+            return {"errno": 0, "file": mod.filename, "state": mod.state.name, "sections": gdb_sections(mod)}
         if op == "report":  # `pseudokernel rmmod --report`: what the module's last unload left
             return {"errno": 0, "report": self.unload_reports.get(msg["name"], []),
                     "trace": self.unload_traces.get(msg["name"])}  # `rmmod --trace`: its last delete_module
@@ -303,6 +304,70 @@ class Daemon:
             threading.Thread(target=self.shutdown, daemon=True).start()
             return {"errno": 0}
         return {"errno": errno.EINVAL, "error": f"unknown request {op!r}"}
+
+    def insmod(self, msg: dict, fds: list[int]) -> dict:
+        args = msg.get("args", "")
+        if msg.get("args_fd") and len(fds) > 1:  # too long for the request: in a memfd
+            args = os.pread(fds[1], 1 << 23, 0).decode("utf-8", "surrogateescape")
+        flags = int(msg.get("flags", 0))
+        filename = msg.get("filename", "")
+        if not fds:
+            return {"errno": errno.EBADF, "error": "no module image: it travels as a file descriptor"}
+        trace = LoadTrace(self.kernel.log) if msg.get("trace") else None
+        if msg.get("init_module"):
+            from .server import copy_module_from_user
+
+            data = copy_module_from_user(fds[0])
+            if trace:
+                trace.begin("copy_module_from_user")
+                trace.end(bytes=len(data))
+            return self.load_data(data, args, 0, filename, "insmod", "init", trace)
+        return self.load_fd(fds[0], args, flags, filename, "insmod", trace)
+
+    # -- gdb on a module's init (gdbstub.py) -----------------------------------------------
+
+    def with_gdb(self, port: int, pid: int | None, load: Callable[[], dict], required: bool = True) -> dict:
+        """load() with a gdb stub on 127.0.0.1:port armed for the init it calls. The stub
+        waits for gdb until the requesting process (pid, the launcher of the sealed insmod)
+        is gone; then init runs on, and the load finishes as for any insmod killed meanwhile.
+        A port that cannot be had fails the load, unless the daemon arms every init (`up
+        --gdb`: not required): that load then runs without gdb."""
+        from .gdbstub import GdbStub
+
+        pidfd = _pidfd(pid)
+        try:
+            stub = GdbStub(self.kernel.machine, port, gone=lambda: _exited(pidfd))
+        except OSError as e:
+            _close(pidfd)
+            log.info("gdb on port %s: %s", port, e.strerror)
+            if not required:
+                return load()
+            return {"errno": e.errno or errno.EIO, "error": f"gdb port {port}: {e.strerror}"}
+        me = threading.get_ident()
+        with self._gdb_lock:
+            self._gdb_stubs[me] = stub
+            self.kernel.machine.on_call = self._gdb_on_call
+        reply: dict = {"errno": errno.EIO}
+        try:
+            reply = load()
+            return reply
+        finally:
+            with self._gdb_lock:
+                del self._gdb_stubs[me]
+                if not self._gdb_stubs:
+                    self.kernel.machine.on_call = None
+            stub.finish(int(reply.get("errno") or 0))
+            _close(pidfd)
+
+    def _gdb_on_call(self, addr: int) -> None:
+        """Machine.on_call while a stub is armed: the call of a COMING module's init, made
+        by the thread that armed the stub, is where it attaches."""
+        stub = self._gdb_stubs.get(threading.get_ident())
+        if stub is None or stub.attached:
+            return
+        if any(m.state == State.COMING and m.init == addr for m in list(self.kernel.modules)):
+            log.info("init at %#x waits for gdb on port %d", addr, stub.port)
+            stub.attach()
 
     def status(self) -> dict:
         k = self.kernel
@@ -460,6 +525,40 @@ def _tune_malloc() -> None:
         libc.mallopt(M_ARENA_MAX, 2)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to tune
+
+
+def gdb_sections(mod) -> dict[str, int]:
+    """The sections gdb's add-symbol-file relocates, by address: the module's allocated
+    sections but the symbol table the kernel keeps for kallsyms; init's only while it is
+    mapped (the module is not LIVE yet)."""
+    out = {}
+    for name, (addr, _size) in mod.section_ranges.items():
+        if name in (".symtab", ".strtab") or (name.startswith(".init") and mod.state == State.LIVE):
+            continue
+        out[name] = addr
+    return out
+
+
+def _pidfd(pid: int | None) -> int | None:
+    try:
+        return os.pidfd_open(int(pid)) if pid else None
+    except (OSError, ValueError):
+        return -1  # gone already
+
+
+def _exited(pidfd: int | None) -> bool:
+    if pidfd is None:
+        return False
+    if pidfd < 0:
+        return True
+    import select
+
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None and fd >= 0:
+        os.close(fd)
 
 
 def _guess_name(filename: str) -> str:

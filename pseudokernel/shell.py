@@ -77,7 +77,8 @@ def enter_namespaces() -> None:
                 f.write(text)
 
 
-def run_sealed(mount: str | os.PathLike, command: list[str], trace: str | None = None) -> int:
+def run_sealed(mount: str | os.PathLike, command: list[str], trace: str | None = None,
+               gdb: int | None = None) -> int:
     """Run `command` (a shell if empty) sealed; its exit status, or the launcher dies of the
     signal that killed it. Every `pseudokernel insmod` pays for this function's imports: fork
     and _socket, not subprocess and socket (which import selectors, enum ... ~10 ms)."""
@@ -118,7 +119,7 @@ def run_sealed(mount: str | os.PathLike, command: list[str], trace: str | None =
             userns = os.stat(f"/proc/{pid}/ns/user").st_ino
         except OSError:  # the command is over already; nothing will ask
             userns = 0
-        bridge = Bridge(mount, listener, uts, userns, trace)
+        bridge = Bridge(mount, listener, uts, userns, trace, gdb)
         done = _thread.allocate_lock()
         done.acquire()
         _thread.start_new_thread(_serve, (bridge, done))

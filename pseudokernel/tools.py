@@ -21,7 +21,9 @@ def kmod_tool(name: str):
     module's unload left behind: leaks, registrations, held locks; `insmod --trace[=json]` and
     `modprobe --trace[=json]`, given first, print the loader's steps of each load the tool makes
     (pseudokernel/module/trace.py) on standard error as it is answered; `rmmod --trace[=json]`
-    the steps of each unload it asked for, once it exited (the daemon keeps the last one)."""
+    the steps of each unload it asked for, once it exited (the daemon keeps the last one);
+    `insmod --gdb PORT` (also first) stops the module's init before its first instruction
+    until gdb, connected to 127.0.0.1:PORT, lets it run (gdbstub.py)."""
 
     def run(args) -> int:
         from .shell import run_sealed
@@ -31,16 +33,31 @@ def kmod_tool(name: str):
             return no_daemon(name, mount)
         report = name == "rmmod" and "--report" in args.argv
         argv = [a for a in args.argv if a != "--report"] if report else list(args.argv)
-        trace = None
-        if name in ("insmod", "modprobe", "rmmod") and argv and argv[0] in ("--trace", "--trace=json"):
-            trace, argv = argv[0].partition("=")[2] or "text", argv[1:]
+        trace = gdb = None
+        while name in ("insmod", "modprobe", "rmmod") and argv:
+            if argv[0] in ("--trace", "--trace=json"):
+                trace, argv = argv[0].partition("=")[2] or "text", argv[1:]
+            elif name == "insmod" and argv[0].startswith("--gdb"):
+                if argv[0].startswith("--gdb="):
+                    port, argv = argv[0][6:], argv[1:]
+                else:
+                    port, argv = (argv[1] if len(argv) > 1 else ""), argv[2:]
+                if not port.isdigit() or not 0 < int(port) < 65536:
+                    sys.stderr.write(f"pseudokernel insmod: --gdb takes a TCP port, not {port!r}\n")
+                    return 2
+                gdb = int(port)
+                files = [a for a in argv if a.endswith((".ko", ".ko.xz", ".ko.zst", ".ko.gz"))]
+                sys.stderr.write(f"pseudokernel insmod: the init of {files[0] if files else 'the module'} waits for gdb "
+                                 f"on 127.0.0.1:{gdb} (`pseudokernel gdbinit NAME`: its symbols)\n")
+            else:
+                break
         if name == "rmmod":  # the unload's steps: asked of the daemon afterwards, as --report
             since = time.time()
             status = run_sealed(mount, [name, *argv])
             if trace:
                 print_unload_traces(mount, [a for a in argv if not a.startswith("-")], since, trace)
         else:
-            status = run_sealed(mount, [name, *argv], trace=trace)
+            status = run_sealed(mount, [name, *argv], trace=trace, gdb=gdb)
         if report and status == 0:
             lines = []
             for mod in (a for a in argv if not a.startswith("-")):

@@ -125,6 +125,9 @@ class Machine(AddressSpace):
         self.on_tick: Callable[[], None] | None = None
         self.on_module_free: Callable[[int, int], None] | None = None
         self.on_invalid_opcode: Callable[[int], bool] | None = None
+        # asked with the callee's address before each call(): a debugger armed for a module's
+        # init attaches there (gdbstub.py); None, the rule, costs one test per call
+        self.on_call: Callable[[int], None] | None = None
         self._map_kernel_image()
         self._pseudo_text = mm.PSEUDO_TEXT
         self._pseudo_data = Area(mm.PSEUDO_DATA, mm.PSEUDO_DATA + mm.PSEUDO_DATA_SIZE, granule=64, guard=0)
@@ -453,6 +456,8 @@ class Machine(AddressSpace):
             deadline = time.monotonic() + seconds
             if nested:
                 deadline = min(deadline, self._frames[-1].deadline)
+            if self.on_call is not None:
+                self.on_call(addr)
             frame = Frame(until, deadline)
             self._frames.append(frame)
             self.stats.calls += 1
@@ -553,6 +558,32 @@ class Machine(AddressSpace):
         now = time.monotonic()
         for f, rest in zip(self._frames, left):
             f.deadline = now + rest
+
+    # -- a debugger (gdbstub.py) --------------------------------------------------------------
+
+    def add_debug_hook(self, fn: Callable[[int], None]) -> int:
+        """fn(address) before every instruction from now on, until remove_debug_hook(): a
+        debugger's breakpoints and steps. Only a debug session pays for it. fn may wait (a stop):
+        it runs as a handler does, so the watchdog declines to stop the CPU meanwhile; the
+        waiting itself should pause the budget (pause_budget)."""
+
+        def hook(uc: Uc, addr: int, size: int, _data: object) -> None:
+            in_hook, self._in_hook = self._in_hook, True
+            try:
+                fn(addr)
+            except CpuStop as e:
+                self._stop(e)
+            finally:
+                self._in_hook = in_hook
+
+        if not self._frames:
+            self.uc.ctl_flush_tb()  # code translated before has no hook compiled in
+        return self.uc.hook_add(UC_HOOK_CODE, hook, begin=1, end=0)
+
+    def remove_debug_hook(self, handle: int) -> None:
+        self.uc.hook_del(handle)
+        self._stale_code = True  # translations made meanwhile still call into the hook list
+        self._flush_stale_code()
 
     def close(self) -> None:
         """Free unicorn's memory now rather than when the garbage collector gets to it."""
