@@ -29,7 +29,8 @@ def err(prog: str, text: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .daemon import Daemon, Options, recover_stale_mount, start_background
+    from .daemon import Daemon, Options
+    from .launch import recover_stale_mount, start_background
     from .paths import resolve_mount, state_paths
 
     mount = resolve_mount(args.mount)
@@ -90,7 +91,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     import time
 
-    from .daemon import recover_stale_mount
+    from .launch import recover_stale_mount
     from .paths import resolve_mount, state_paths
 
     mount = resolve_mount(args.mount)
