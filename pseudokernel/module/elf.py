@@ -204,23 +204,35 @@ def _check_section0(info: LoadInfo, log: PrintkLog) -> None:
         raise _no_exec(log, f"ELF Spec violation: section 0 type({s0.type})!=SH_NULL or non-zero len or addr")
 
 
-def elf_validity_check(info: LoadInfo, log: PrintkLog) -> None:
-    """Sanity checks against invalid binaries, wrong arch, weird ELF (6.1's kernel/module/main.c)."""
-    hdr = elf_validity_ehdr(info, log)
-    _read_sechdrs(info, log, hdr)
+def _secstrings(info: LoadInfo, log: PrintkLog, hdr: tuple, check) -> Shdr:
+    """The section name table: its index, the version's own check of its header (check),
+    then not empty and NUL-terminated."""
     e_shnum, e_shstrndx = hdr[12], hdr[13]
     if e_shstrndx == SHN_UNDEF or e_shstrndx >= e_shnum:
         raise _no_exec(log,
             f"Invalid ELF section name index: {e_shstrndx} || e_shstrndx ({e_shstrndx}) >= e_shnum ({e_shnum})"
         )
     strhdr = info.sechdrs[e_shstrndx]
-    if not validate_section_offset(info, strhdr):
-        raise _no_exec(log, f"Invalid ELF section hdr(type {strhdr.type})")
+    check(strhdr)
     if strhdr.size == 0:
         raise _no_exec(log, "empty section name table")
     info.secstrings = info.data[strhdr.offset : strhdr.offset + strhdr.size]
     if info.secstrings[-1] != 0:
         raise _no_exec(log, "ELF Spec violation: section name table isn't null terminated")
+    return strhdr
+
+
+def elf_validity_check(info: LoadInfo, log: PrintkLog) -> None:
+    """Sanity checks against invalid binaries, wrong arch, weird ELF (6.1's kernel/module/main.c)."""
+    hdr = elf_validity_ehdr(info, log)
+    _read_sechdrs(info, log, hdr)
+    e_shnum = hdr[12]
+
+    def strhdr_ok(strhdr: Shdr) -> None:
+        if not validate_section_offset(info, strhdr):
+            raise _no_exec(log, f"Invalid ELF section hdr(type {strhdr.type})")
+
+    strhdr = _secstrings(info, log, hdr, strhdr_ok)
     _check_section0(info, log)
 
     for i in range(1, e_shnum):
@@ -248,23 +260,16 @@ def elf_validity_cache_copy(info: LoadInfo, log: PrintkLog, modinfo_name, struct
     hdr = elf_validity_ehdr(info, log)
     _read_sechdrs(info, log, hdr)
     _check_section0(info, log)
-    e_shnum, e_shstrndx = hdr[12], hdr[13]
+    e_shnum = hdr[12]
     for i in range(1, e_shnum):
         s = info.sechdrs[i]
         if s.type not in (SHT_NULL, SHT_NOBITS) and not validate_section_offset(info, s):
             raise _no_exec(log, f"Invalid ELF section in module (section {i} type {s.type})")
-    if e_shstrndx == SHN_UNDEF or e_shstrndx >= e_shnum:
-        raise _no_exec(log,
-            f"Invalid ELF section name index: {e_shstrndx} || e_shstrndx ({e_shstrndx}) >= e_shnum ({e_shnum})"
-        )
-    strhdr = info.sechdrs[e_shstrndx]
-    if strhdr.type != SHT_STRTAB:
-        raise _no_exec(log, f"Invalid ELF section name table type: {strhdr.type}")
-    if strhdr.size == 0:
-        raise _no_exec(log, "empty section name table")
-    info.secstrings = info.data[strhdr.offset : strhdr.offset + strhdr.size]
-    if info.secstrings[-1] != 0:
-        raise _no_exec(log, "ELF Spec violation: section name table isn't null terminated")
+    def strhdr_ok(strhdr: Shdr) -> None:
+        if strhdr.type != SHT_STRTAB:
+            raise _no_exec(log, f"Invalid ELF section name table type: {strhdr.type}")
+
+    strhdr = _secstrings(info, log, hdr, strhdr_ok)
     for i, s in enumerate(info.sechdrs):
         if s.type != SHT_NULL and s.name_off >= strhdr.size:
             raise _no_exec(log, f"Invalid ELF section name in module (section {i} type {s.type})")
