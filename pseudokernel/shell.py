@@ -127,9 +127,11 @@ def run_sealed(mount: str | os.PathLike, command: list[str], trace: str | None =
             status = _wait_relaying(pid)
         finally:
             bridge.stop()
-            done.acquire()
-            bridge.close()
-            os.close(listener)
+            # the command is gone: the launcher goes too, whatever the bridge is doing (a
+            # thread of it may wait for the daemon, e.g. on gdb, for as long as we live)
+            if done.acquire(timeout=2.0):
+                bridge.close()
+                os.close(listener)
             try:
                 os.rmdir(hostdev)
             except OSError:
