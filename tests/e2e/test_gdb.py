@@ -32,8 +32,11 @@ def free_port() -> int:
 
 
 def insmod_gdb(mount: Path, port: int, *args: str) -> subprocess.Popen:
+    # SIGINT as at a terminal: a test run started in the background by a non-interactive shell
+    # (a CI runner's) inherits it ignored, and an ignored SIGINT is ignored by insmod too
     return subprocess.Popen([sys.executable, "-m", "pseudokernel", "--mount", str(mount), "insmod", "--gdb", str(port),
-                             str(PREBUILT / "hello.ko"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             str(PREBUILT / "hello.ko"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def gdbinit(mount: Path, name: str) -> str:
