@@ -4,21 +4,20 @@ use, the 6.12 names of the kernel functions, a 6.12 module loaded on it, and a p
 Debian release that is not shipped, made from apt's packages on first use.
 
 The facts below come from the shipped data; those about the image are checked against the
-linux-image .deb when it is in the download cache (scripts/regen-default-profile puts it there).
+linux-image .deb in the download cache (scripts/install --test puts it there).
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
 import lzma
-import os
 import shutil
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import debs
 import pytest
 from realref import ROOT
 
@@ -28,7 +27,6 @@ from pseudokernel.profile.image import KernelImage
 
 RELEASE = "6.12.118+deb12-amd64"
 DATA = DATA_DIR / RELEASE
-DEB_CACHE = Path(os.environ.get("PSEUDOKERNEL_DEBS", Path.home() / ".cache/pseudokernel/debs"))
 HEADERS = Path("/usr/src") / f"linux-headers-{RELEASE}"
 
 
@@ -37,19 +35,9 @@ def p612() -> KernelProfile:
     return KernelProfile.load(RELEASE, fetch=False)
 
 
-@functools.cache
-def cached_image() -> KernelImage | None:
-    found = sorted(DEB_CACHE.glob(f"linux-image-{RELEASE}_*.deb"))
-    return KernelImage.open(found[-1]) if found else None
-
-
 @pytest.fixture(scope="module")
 def image() -> KernelImage:
-    kernel = cached_image()
-    if kernel is None:
-        pytest.skip(f"linux-image-{RELEASE} .deb not in {DEB_CACHE} "
-                    f"(scripts/regen-default-profile {RELEASE})")
-    return kernel
+    return debs.image(RELEASE)
 
 
 # --- version ----------------------------------------------------------------------------------

@@ -9,12 +9,10 @@ assertions hold for the code and for the data committed to git.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import io
 import json
 import lzma
-import os
 import struct
 import sys
 import tarfile
@@ -22,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import debs
 import pytest
 from elftools.elf.elffile import ELFFile
 from realref import ROOT
@@ -41,24 +40,13 @@ REPO = ROOT
 RELEASE = "6.1.0-56-amd64"
 DATA = REPO / "pseudokernel/profile/data" / RELEASE
 HEADERS = Path("/usr/src") / f"linux-headers-{RELEASE}"
-DEB_CACHE = Path(os.environ.get("PSEUDOKERNEL_DEBS", Path.home() / ".cache/pseudokernel/debs"))
+DEB_CACHE = debs.DEB_CACHE
 HELLO_KO = REPO / "tests/modules/prebuilt/hello.ko"
-
-
-@functools.cache
-def cached_image() -> KernelImage | None:
-    """The real image, read once per test session (about 1 s: the xz payload), if cached."""
-    found = sorted(DEB_CACHE.glob(f"linux-image-{RELEASE}_*.deb"))
-    return KernelImage.open(found[-1]) if found else None
 
 
 @pytest.fixture(scope="module")
 def image() -> KernelImage:
-    kernel = cached_image()
-    if kernel is None:
-        pytest.skip(f"linux-image-{RELEASE} .deb not in {DEB_CACHE} "
-                    "(run scripts/regen-default-profile)")
-    return kernel
+    return debs.image(RELEASE)
 
 
 @dataclass
@@ -75,7 +63,7 @@ class Facts:
 
 @pytest.fixture(scope="module")
 def facts() -> Facts:
-    kernel = cached_image()
+    kernel = debs.cached_image(RELEASE)
     if kernel is not None:
         return Facts(kernel.kallsyms,
                      {e.name: (e.addr, build.symbol_kind(e.addr, kernel)) for e in kernel.exports},
