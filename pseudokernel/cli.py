@@ -244,17 +244,25 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask_about_module(op: str, args: argparse.Namespace) -> dict | int:
+    """The daemon's answer about the module args.name, or the exit status when there is none."""
+    try:
+        reply = request(args.mount, {"op": op, "name": args.name})
+    except NoDaemon as e:
+        return no_daemon(op, str(e), e.why)
+    if reply.get("errno"):
+        err(op, reply.get("error") or os.strerror(reply["errno"]))
+        return 1
+    return reply
+
+
 def cmd_layout(args: argparse.Namespace) -> int:
     """Draw a loaded module's memory: its regions, sections, permissions (text or --svg)."""
     from .draw_layout import draw_svg, draw_text
 
-    try:
-        reply = request(args.mount, {"op": "layout", "name": args.name})
-    except NoDaemon as e:
-        return no_daemon("layout", str(e), e.why)
-    if reply.get("errno"):
-        err("layout", reply.get("error") or os.strerror(reply["errno"]))
-        return 1
+    reply = _ask_about_module("layout", args)
+    if isinstance(reply, int):
+        return reply
     if args.svg:
         with open(args.svg, "w") as f:
             f.write(draw_svg(reply["layout"]))
@@ -265,13 +273,9 @@ def cmd_layout(args: argparse.Namespace) -> int:
 
 def cmd_gdbinit(args: argparse.Namespace) -> int:
     """gdb's add-symbol-file command for a loaded (or coming: init stopped for gdb) module."""
-    try:
-        reply = request(args.mount, {"op": "gdbinit", "name": args.name})
-    except NoDaemon as e:
-        return no_daemon("gdbinit", str(e), e.why)
-    if reply.get("errno"):
-        err("gdbinit", reply.get("error") or os.strerror(reply["errno"]))
-        return 1
+    reply = _ask_about_module("gdbinit", args)
+    if isinstance(reply, int):
+        return reply
     print(gdbinit_command(args.file or reply.get("file") or "", args.name, reply["sections"]))
     return 0
 
