@@ -92,7 +92,6 @@ the WARN_ONCE (one per call site, so the caller can print each once per boot).""
 BOOT_HASH_KEY: bytes = os.urandom(16)
 
 
-
 # --------------------------------------------------------------------------------------------
 # ptr_to_id() hashes %p pointers with siphash_1u64 (lib/siphash.c)
 
@@ -100,7 +99,6 @@ BOOT_HASH_KEY: bytes = os.urandom(16)
 def _ptr_to_hashval(ptr: int, key: bytes) -> int:
     """__ptr_to_hashval() on 64-bit: siphash_1u64 of the pointer, low 32 bits kept."""
     return siphash_1u64(ptr, key) & 0xFFFFFFFF
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,7 +36,6 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 
-
 # --------------------------------------------------------------------------------------------
 # Kernel objects: %pd %pD %pg %pC (the profile's struct layouts, profile/layouts.py)
 

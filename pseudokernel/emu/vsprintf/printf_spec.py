@@ -78,7 +78,6 @@ default_dec02_spec = PrintfSpec(base=10, field_width=2, precision=-1, flags=ZERO
 default_dec04_spec = PrintfSpec(base=10, field_width=4, precision=-1, flags=ZEROPAD)
 
 
-
 # --------------------------------------------------------------------------------------------
 # What one vsnprintf call needs besides the format and the arguments
 
