@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from . import oops, sigpending, taint
 from .emu.kapi import KernelApi, Registry
+from .emu.kapi.sched import close_tasks
 from .emu.machine import Machine
 from .emu.memory_map import PERCPU_BASE
 from .emu.traps import CpuStop
@@ -243,6 +244,7 @@ class Kernel:
         other tasks made meanwhile have returned: they run nested on the one CPU."""
         m = self.machine
         depth = m.depth()
+        frames = m._frames  # the processes' context's calls (a kthread's run on its own)
         task = (self.current_pid, self.current_comm, self.current_where, self.current_uid, self.current_gid)
         budget = m.pause_budget(depth)
         held = m.lock._release_save()
@@ -251,8 +253,8 @@ class Kernel:
         self._changed(wait=False)
         try:
             with self.wakeups:
-                while not (woken() and m.depth() == depth):
-                    if (sigpending.signal_pending() or sigpending.stopping()) and m.depth() == depth:
+                while not (woken() and len(frames) == depth):
+                    if (sigpending.signal_pending() or sigpending.stopping()) and len(frames) == depth:
                         m.signal_delivered = True
                         return False
                     self.wakeups.wait(sigpending.POLL)
@@ -491,5 +493,8 @@ class Kernel:
         return vsnprintf(b"%p", ListArgs([addr]), self.machine, self, hash_key=self.ptr_key).decode()
 
     def close(self) -> None:
-        self.machine.close()
+        """Free the machine, once no kthread can run on it any more (a thread still running
+        module code keeps it: leaked rather than freed under it)."""
+        if close_tasks(self.api):
+            self.machine.close()
 

@@ -1,9 +1,16 @@
 """The kernel's address space as the CPU sees it: pages mapped with their permissions, and the
 reads and writes the kernel functions make, which fault (MemoryFault) where the MMU would.
-Machine builds on it; the unicorn instance (self.uc) is the page tables."""
+Machine builds on it; the unicorn instance (self.uc) is the page tables.
+
+Every task has a CPU context of its own (a kthread runs on one unicorn instance, processes on
+another: machine.py), and all of them see one memory: each mapping is host memory of ours
+(an anonymous private mmap, so a forked corpus worker gets a copy, not a share) mapped into
+every instance with uc_mem_map_ptr, and a change of mapping or protection is made in all."""
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import struct
 
 from unicorn import UC_PROT_READ, UC_PROT_WRITE, Uc, UcError
@@ -16,18 +23,45 @@ from .vsprintf import MemoryFault
 class AddressSpace:
     uc: Uc
     _mapped: list[tuple[int, int]]  # what map() mapped, for close() and the tests
+    _ucs: list[Uc]  # every CPU context's instance: the pages are the same in each
+    _host: dict[int, tuple[mmap.mmap, ctypes.Array]]  # mapping -> its host memory
 
     def map(self, addr: int, size: int, perms: int = UC_PROT_READ | UC_PROT_WRITE) -> None:
-        self.uc.mem_map(addr, page_align(size), perms)
-        self._mapped.append((addr, page_align(size)))
+        size = page_align(size)
+        mem = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        buf = (ctypes.c_char * size).from_buffer(mem)
+        for uc in self._ucs:
+            uc.mem_map_ptr(addr, size, perms, ctypes.addressof(buf))
+        self._host[addr] = (mem, buf)
+        self._mapped.append((addr, size))
 
     def unmap(self, addr: int, size: int) -> None:
-        self.uc.mem_unmap(addr, page_align(size))
+        for uc in self._ucs:
+            uc.mem_unmap(addr, page_align(size))
         self._mapped.remove((addr, page_align(size)))
+        mem, buf = self._host.pop(addr)
+        del buf
+        try:
+            mem.close()
+        except BufferError:  # a view of it is still alive: the collector frees it
+            pass
 
     def protect(self, addr: int, size: int, perms: int) -> None:
         if size:
-            self.uc.mem_protect(addr, page_align(size), perms)
+            for uc in self._ucs:
+                uc.mem_protect(addr, page_align(size), perms)
+
+    def share_memory(self, uc: Uc) -> None:
+        """Map everything mapped so far into a new CPU context's instance, with the
+        permissions the pages have now, and make later changes there too."""
+        for addr, size in self._mapped:
+            uc.mem_map_ptr(addr, size, UC_PROT_READ, ctypes.addressof(self._host[addr][1]))
+        for begin, end, perms in self.uc.mem_regions():
+            uc.mem_protect(begin, end + 1 - begin, perms)
+        self._ucs.append(uc)
+
+    def unshare_memory(self, uc: Uc) -> None:
+        self._ucs.remove(uc)
 
     def read(self, addr: int, size: int) -> bytes:
         try:

@@ -46,8 +46,8 @@ from ..sigpending import signal_pending
 from . import memory_map as mm
 from .address_space import AddressSpace
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
+from .cpu_context import Cpu
 from .prandom import Rand
-from .registers import Registers
 from .retpoline import RET, thunk_code
 from .traps import Budget, CpuStop, Fault, Halted, InterruptedCall, InvalidOpcode
 from .vsprintf import MemoryFault
@@ -104,15 +104,16 @@ class Machine(AddressSpace):
         self.ibt = profile.enabled("X86_KERNEL_IBT")
         self.budget = budget
         self.rand = Rand(seed if seed is not None else int.from_bytes(os.urandom(8), "little"))
-        self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
-        self.regs = Registers(self.uc)  # the 64-bit registers without the binding's dispatch
-        self.uc.ctl_set_cpu_model(X.UC_CPU_X86_QEMU64)
-        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self.lock = threading.RLock()
         self.stats = MachineStats()
-        self._frames: list[Frame] = []
-        self._links: list[tuple[int, int, int, int] | None] = []
         self._mapped: list[tuple[int, int]] = []
+        self._ucs: list[Uc] = []
+        self._host: dict = {}
+        self._uc_hooks: list[tuple] = []  # hooks every CPU context's instance gets (hook_all)
+        self.code_log: list[tuple[int, int]] = []  # code rewritten in memory (code_written)
+        self.cpu = self.main_cpu = self._bind(Cpu(self._new_uc(), 0, 0))  # the processes' context
+        self._ucs.append(self.cpu.uc)
+        self.cpu.install(self)
 
         # kernel text and data
         self.stubs: dict[int, Stub] = {}
@@ -144,30 +145,85 @@ class Machine(AddressSpace):
         self.slab = Slab(mm.HEAP_START, mm.HEAP_END)
         self.percpu = PercpuAlloc(profile.percpu_size)
         self.map(mm.PERCPU_BASE, page_align(self.percpu.size), UC_PROT_READ | UC_PROT_WRITE)
-        self.uc.reg_write(X.UC_X86_REG_GS_BASE, mm.PERCPU_BASE)
-        # CR0.MP|NE, CR4.OSFXSR|OSXMMEXCPT: SSE works (kernel_fpu_begin() sections), as on x86_64
-        self.uc.reg_write(X.UC_X86_REG_CR0, self.uc.reg_read(X.UC_X86_REG_CR0) | 0x22)
-        self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | 0x600)
         self.stack_base = self.vmalloc(mm.THREAD_SIZE)
         self.stack_top = self.stack_base + mm.THREAD_SIZE
         self.uc.reg_write(X.UC_X86_REG_RSP, self.stack_top - 0x100)
-
-        self.uc.hook_add(UC_HOOK_CODE, self._on_stub, begin=self.text_lo, end=self.text_hi - 1)
-        self.uc.hook_add(UC_HOOK_CODE, self._on_stub, begin=mm.PSEUDO_TEXT, end=mm.PSEUDO_TEXT + mm.PSEUDO_TEXT_SIZE - 1)
-        self.uc.hook_add(
+        self.hook_all(UC_HOOK_CODE, self._on_stub, begin=self.text_lo, end=self.text_hi - 1)
+        self.hook_all(UC_HOOK_CODE, self._on_stub, begin=mm.PSEUDO_TEXT, end=mm.PSEUDO_TEXT + mm.PSEUDO_TEXT_SIZE - 1)
+        self.hook_all(
             UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
             | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
             self._on_bad_access,
         )
-        self.uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
-        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
-        self._last_fault: tuple[str, int] | None = None
+        self.hook_all(UC_HOOK_INSN_INVALID, self._on_invalid)
+        self.hook_all(UC_HOOK_INTR, self._on_interrupt)
         self._user_buffer = 0
-        self._in_hook = False  # a kernel function's handler is running (watchdog.py)
-        # the module's own wait saw the caller's signal (a sleep ended by it): its code is left
-        # to return -ERESTARTSYS, as the kernel's would, instead of being stopped between slices
-        self.signal_delivered = False
-        self._stale_code = False  # module memory was freed since the last flush of translations
+
+    # -- CPU contexts (cpu_context.py) --------------------------------------------------------
+
+    def _new_uc(self) -> Uc:
+        uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        uc.ctl_set_cpu_model(X.UC_CPU_X86_QEMU64)
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        uc.reg_write(X.UC_X86_REG_GS_BASE, mm.PERCPU_BASE)
+        # CR0.MP|NE, CR4.OSFXSR|OSXMMEXCPT: SSE works (kernel_fpu_begin() sections), as on x86_64
+        uc.reg_write(X.UC_X86_REG_CR0, uc.reg_read(X.UC_X86_REG_CR0) | 0x22)
+        uc.reg_write(X.UC_X86_REG_CR4, uc.reg_read(X.UC_X86_REG_CR4) | 0x600)
+        for args, kwargs in self._uc_hooks:
+            uc.hook_add(*args, **kwargs)
+        return uc
+
+    def _bind(self, cpu: Cpu) -> Cpu:
+        cpu.stop = lambda: self._watchdog_stop(cpu)
+        cpu.code_seen = len(self.code_log)
+        return cpu
+
+    def hook_all(self, *args: object, **kwargs: object) -> None:
+        """uc.hook_add() on every CPU context's instance, now and to come."""
+        self._uc_hooks.append((args, kwargs))
+        for uc in self._ucs:
+            uc.hook_add(*args, **kwargs)
+
+    def new_cpu(self) -> Cpu:
+        """A CPU context of its own (a kernel thread's), its stack in vmalloc space."""
+        uc = self._new_uc()
+        self.share_memory(uc)
+        stack = self.vmalloc(mm.THREAD_SIZE)
+        return self._bind(Cpu(uc, stack, stack + mm.THREAD_SIZE, entry=False))
+
+    def free_cpu(self, cpu: Cpu) -> None:
+        if cpu is self.cpu or cpu.uc not in self._ucs:
+            return
+        self.unshare_memory(cpu.uc)
+        self.vfree(cpu.stack_base)
+        try:
+            cpu.uc.release_handle()
+        except Exception:
+            pass
+
+    def switch_cpu(self, cpu: Cpu) -> Cpu:
+        """Install cpu's context; returns the one that was. The instance coming in drops its
+        translations of code rewritten while it was out (its own writes dropped them there)."""
+        old = self.cpu
+        if cpu is old:
+            return old
+        old.save(self)
+        old.code_seen = len(self.code_log)
+        cpu.install(self)
+        for lo, hi in self.code_log[cpu.code_seen:]:
+            cpu.uc.ctl_remove_cache(lo, hi)
+        cpu.code_seen = len(self.code_log)
+        return old
+
+    def code_written(self, addr: int, size: int) -> None:
+        """Instructions were rewritten in memory (a static key, an ftrace site): no CPU
+        context may run its old translation."""
+        self.uc.ctl_remove_cache(addr, addr + size)
+        self._log_code(addr, size)
+
+    def _log_code(self, addr: int, size: int) -> None:
+        if len(self._ucs) > 1:
+            self.code_log.append((addr, addr + size))
 
     # -- allocation ------------------------------------------------------------------------
 
@@ -181,6 +237,7 @@ class Machine(AddressSpace):
     def module_memfree(self, addr: int) -> None:
         size = self.modules_area.free(addr)
         self.unmap(addr, size)
+        self._log_code(addr, size)
         self._stale_code = True
         self._flush_stale_code()
         if self.on_module_free is not None:
@@ -319,9 +376,10 @@ class Machine(AddressSpace):
 
     # -- hooks -----------------------------------------------------------------------------
 
-    def _watchdog_stop(self) -> None:
-        """The watchdog's uc_emu_stop(), declined while a handler runs (it retries)."""
-        if not self._in_hook:
+    def _watchdog_stop(self, cpu: Cpu) -> None:
+        """The watchdog's uc_emu_stop() for a call on cpu, declined while a handler runs (it
+        retries), or while cpu is switched out (its task waits in a handler)."""
+        if cpu is self.cpu and not self._in_hook:
             self.uc.emu_stop()
 
     def _on_stub(self, uc: Uc, addr: int, size: int, _data: object) -> None:
@@ -447,9 +505,11 @@ class Machine(AddressSpace):
             self.regs.write(X.UC_X86_REG_RSP, rsp)
             for reg, v in zip(ARG_REGS, args):
                 self.regs.write(reg, v & MASK64)
+            entry = not nested and self.cpu.entry
             if not nested:
                 self.signal_delivered = False
                 self.regs.write(X.UC_X86_REG_EFLAGS, eflags)  # as the kernel's caller left them
+            if entry:
                 if self.on_enter is not None:
                     self.on_enter()
             seconds = self.budget if budget is None else budget
@@ -479,7 +539,7 @@ class Machine(AddressSpace):
                 if ctx is not None:
                     self.uc.context_restore(ctx)
                 self._flush_stale_code()
-            if not nested and self.on_exit is not None:
+            if entry and self.on_exit is not None:
                 self.on_exit()
                 self.regs.write(X.UC_X86_REG_RAX, result)
             return result
@@ -499,7 +559,7 @@ class Machine(AddressSpace):
             t0 = time.monotonic()
             try:
                 if outer:
-                    with WATCHDOG.armed(id(self), t0 + slice_, self._watchdog_stop):
+                    with WATCHDOG.armed(id(self.cpu), t0 + slice_, self.cpu.stop):
                         self.uc.emu_start(pc, frame.until)
                 else:
                     self.uc.emu_start(pc, frame.until)
@@ -586,8 +646,18 @@ class Machine(AddressSpace):
         self._flush_stale_code()
 
     def close(self) -> None:
-        """Free unicorn's memory now rather than when the garbage collector gets to it."""
-        try:
-            self.uc.release_handle()
-        except Exception:
-            pass
+        """Free unicorn's memory, and ours it maps, now rather than when the garbage collector
+        gets to it."""
+        for uc in self._ucs:
+            try:
+                uc.release_handle()
+            except Exception:
+                pass
+        self._ucs.clear()
+        while self._host:
+            _, (mem, buf) = self._host.popitem()
+            del buf
+            try:
+                mem.close()
+            except BufferError:
+                pass

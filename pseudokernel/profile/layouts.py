@@ -117,7 +117,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "socket": {"sizeof": 128, "type": 4, "sk": 24},
     "spi_driver": {"driver": 32},
     "super_block": {"sizeof": 1472, "s_type": 40, "s_root": 104},
-    "task_struct": {"sizeof": 9792, "usage": 40, "pid": 2416, "tgid": 2420, "cred": 2960, "comm": 2976},
+    "task_struct": {"sizeof": 9792, "__state": 24, "usage": 40, "pid": 2416, "tgid": 2420, "cred": 2960, "comm": 2976},
     "tasklet_struct": {"sizeof": 40, "count": 16, "use_callback": 20, "callback": 24, "func": 24, "data": 32},
     "timer_list": {"expires": 16, "function": 24, "flags": 32},
     "vfsmount": {"sizeof": 32, "mnt_root": 0, "mnt_sb": 8},

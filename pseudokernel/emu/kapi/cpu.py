@@ -382,8 +382,26 @@ def __per_cpu_offset(k: KernelApi, addr: int) -> None:
     k.m.write_u64(addr, k.kernel.percpu_address(0))
 
 
+def set_current_task(k: KernelApi, task: int) -> None:
+    """The per-CPU pointer module code reads as current (%gs:current_task, 6.12's pcpu_hot):
+    switched with the task on the CPU (sched.py's switch_to)."""
+    addrs = k.state.get("current_task_addrs")
+    if addrs is None:
+        hot = percpu_var(k, "pcpu_hot")
+        addrs = [a for a in (percpu_var(k, "current_task"),
+                             hot + k.S.pcpu_hot.current_task if hot is not None else None) if a is not None]
+        k.state["current_task_addrs"] = addrs
+    for addr in addrs:
+        k.m.write_u64(addr, task)
+
+
 def current(k: KernelApi) -> int:
-    """The task_struct of the process making the syscall (insmod, rmmod)."""
+    """The task_struct of the running task: a kernel thread's own, or the one the processes
+    making system calls share (insmod, rmmod, cat: its pid, comm and credentials are the
+    caller's)."""
+    s = k.state.get("sched")
+    if s is not None and s.running is not None:
+        return s.running.task
     task = k.state.get("current")
     if task is None:
         s = k.btf_struct("task_struct")
@@ -453,9 +471,8 @@ def setup_current(k: KernelApi) -> None:
     if addr is not None:
         k.m.write_u64(addr, k.kernel.percpu_address(0))
     k.enter_hooks.append(current)
-    uc = k.m.uc
-    uc.hook_add(UC_HOOK_INSN, _on_in, k, 1, 0, X.UC_X86_INS_IN)
-    uc.hook_add(UC_HOOK_INSN, _on_out, k, 1, 0, X.UC_X86_INS_OUT)
+    k.m.hook_all(UC_HOOK_INSN, _on_in, k, 1, 0, X.UC_X86_INS_IN)
+    k.m.hook_all(UC_HOOK_INSN, _on_out, k, 1, 0, X.UC_X86_INS_OUT)
 
 
 def _on_in(uc, port: int, size: int, k: KernelApi) -> int:

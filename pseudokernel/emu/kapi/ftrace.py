@@ -309,7 +309,7 @@ def _call(site: int, target: int) -> bytes:
 
 def _write_code(m, site: int, code: bytes) -> None:
     m.write(site, code)
-    m.uc.ctl_remove_cache(site, site + len(code))
+    m.code_written(site, len(code))
 
 
 def patch_modules(tr: Ftrace) -> None:

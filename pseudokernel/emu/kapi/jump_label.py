@@ -44,7 +44,7 @@ def _patch(k: KernelApi, key: int) -> None:
         else:
             insn = NOP2 if size == 2 else NOP5
         k.m.write(code, insn)
-        k.m.uc.ctl_remove_cache(code, code + size)  # the old instruction's translation goes
+        k.m.code_written(code, size)  # the old instruction's translation goes
 
 
 def set_key(k: KernelApi, key: int, count: int) -> None:

@@ -1,8 +1,7 @@
-"""Kernel threads (kernel/kthread.c): created and stopped as the kernel does; wake_up_process()
-is the scheduler's (sched.py). A woken thread's function runs only when a waiting task would
-otherwise block forever, and then once, with kthread_should_stop() true inside it, since its loop
-would only end at kthread_stop(); kthread_stop() returns what it returned, or -EINTR for a thread
-that never ran (documented approximation)."""
+"""Kernel threads (kernel/kthread.c): each a task of its own with its own CPU context
+(sched.py's Task), created asleep as kthreadd leaves it, run from the first wake_up_process(),
+stopped by kthread_stop() as the kernel stops one: the stop flag set, the thread woken, and
+the caller waits until its function has returned, whose value kthread_stop() returns."""
 
 from __future__ import annotations
 
@@ -11,7 +10,10 @@ from errno import EINTR
 from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi
 from .completion import complete
-from .sched import _callback2, runner, sched
+from .idle import start_idle
+from .sched import Task, TaskExit, running_task, sched, wait_until
+
+FIRST_KTHREAD_PID = 200
 
 # -- kthreads --------------------------------------------------------------------------------------
 
@@ -20,14 +22,17 @@ def kthread_create_on_node(k: KernelApi, threadfn: int, data: int, node: int, na
     name = k.format(namefmt, args).decode("utf-8", "replace")
     task = k.m.kmalloc(k.S.task_struct.sizeof, "", k.caller, kind="task")  # the kernel frees it when the thread is reaped
     s = sched(k)
-    pid = 200 + len(s.kthreads)
+    pid = FIRST_KTHREAD_PID + s.kthreads_made
+    s.kthreads_made += 1
     off_comm = k.S.task_struct.comm
     k.m.write(task + off_comm, name.encode()[:15] + b"\0")
     k.m.write_u32(task + k.S.task_struct.pid, pid)
     k.m.write_u32(task + k.S.task_struct.tgid, pid)
     k.m.write_u32(task + k.S.task_struct.usage, 1)
-    s.kthreads[task] = {"fn": threadfn, "data": data, "name": name, "woken": False}
+    k.m.write_u32(task + k.S.task_struct["__state"], 0x2)  # TASK_UNINTERRUPTIBLE, as kthread() waits
+    s.tasks[task] = Task(task, pid, name, threadfn, data, k.m.new_cpu())
     k.registry.add("kthread", name, task, k.caller_module_name())
+    start_idle(k)
     return task
 
 
@@ -40,43 +45,48 @@ def kthread_create_on_cpu(k: KernelApi, threadfn: int, data: int, cpu: int, name
 
 @kapi("kthread_stop", "kthread_stop_put")
 def kthread_stop(k: KernelApi, p: int) -> int:
-    t = sched(k).kthreads.pop(p, None)
+    """Set the stop flag, wake the thread, wait for its function to return: its value (or
+    -EINTR for a thread never woken, whose function never runs)."""
+    s = sched(k)
+    t = s.tasks.get(p)
     if t is None:
         return 0
+    t.should_stop = True
+    if t.state == "new":
+        t.state = "runnable"
+    t.woken = True
+    if t.state != "dead":
+        wait_until(k, lambda: t.state == "dead", None)
+    if t.state != "dead":
+        return -EINTR & MASK64  # it could not be run to its end (the daemon is going away)
+    del s.tasks[p]
+    k.m.free_cpu(t.cpu)
     k.registry.remove("kthread", p)
-    if t.get("ran") and t.get("ret") is not None:
-        return t["ret"] & 0xFFFFFFFF
-    return -EINTR & MASK64
+    return (t.ret if t.ret is not None else 0) & MASK64
 
 
-@kapi("complete_and_exit", "kthread_complete_and_exit")
-def complete_and_exit(k: KernelApi, x: int, code: int) -> None:
+@kapi("complete_and_exit", "kthread_complete_and_exit", "kthread_exit", "do_exit")
+def kthread_complete_and_exit(k: KernelApi, x: int, code: int | None = None) -> None:
+    """do_exit() of the running kthread: its function ends here with code (after complete(x)
+    for the _complete_ variants)."""
+    name = k.stub.name if k.stub else ""
+    if name in ("kthread_exit", "do_exit"):
+        x, code = 0, x
     if x:
         complete(k, x)
+    if running_task(k) is not None:
+        raise TaskExit(code or 0)
 
 
-@runner("kthreads")
-def start_kthreads(k: KernelApi) -> bool:
-    """The waiting task would block forever: let the woken kthreads run. Each runs its loop
-    once and is then asked to stop (kthread_should_stop() is true inside it), since a thread's
-    loop only ends on kthread_stop(); its function's return is kept for kthread_stop()."""
-    s = sched(k)
-    todo = [t for t, info in s.kthreads.items() if info["woken"] and not info.get("ran")]
-    for task in todo:
-        info = s.kthreads[task]
-        info["ran"] = True
-        k.state["kthread_stopping"] = k.state.get("kthread_stopping", 0) + 1
-        try:
-            ret = _callback2(k, info["fn"], info["data"], None, "kthread", budget=0.2)
-        finally:
-            k.state["kthread_stopping"] -= 1
-        info["ret"] = ret
-    return bool(todo)
-
-
-@kapi("kthread_should_stop", "kthread_freezable_should_stop", "kthread_should_park")
+@kapi("kthread_should_stop", "kthread_freezable_should_stop")
 def kthread_should_stop(k: KernelApi) -> int:
-    return int(k.state.get("kthread_stopping", 0) > 0 and (k.stub is None or k.stub.name != "kthread_should_park"))
+    t = running_task(k)
+    return int(t is not None and t.should_stop)
+
+
+@kapi("kthread_should_park")
+def kthread_should_park(k: KernelApi) -> int:
+    return 0
 
 
 @kapi("kthread_bind", "kthread_bind_mask", "kthread_park", "kthread_unpark")

@@ -1,14 +1,68 @@
-"""Locks (kernel/locking/): one CPU and no preemption inside the emulator, so a lock is a
-state to track, not something to wait for. Mutexes record their owner so that a lock still
-held when a module unloads can be reported."""
+"""Locks (kernel/locking/). One CPU, and a task gives it away only when it sleeps, so a
+spinlock is a state to track (its holder cannot sleep). A mutex or a semaphore can be held
+by a task that sleeps (a kthread in msleep, a reader waiting in the module): another task that
+wants it blocks until it is released (sched.py's block()). Locks record who took them so that
+one still held when a module unloads can be reported."""
 
 from __future__ import annotations
 
+from errno import EINTR
+
+from ...bits import MASK64
 from . import KernelApi, kapi
+from .sched import block
 
 
 def _held(k: KernelApi) -> dict[int, int]:
     return k.kernel.held_locks
+
+
+def _wait_handoff(k: KernelApi, lock: int, interruptible: bool) -> bool | None:
+    """Queue for lock and block until a release hands it over (first come, first served, as
+    the kernel's handoff makes it for a waiter the releaser would otherwise beat to it: a
+    kthread that unlocks and locks again in its loop). True: handed over; False: a signal;
+    None: the wait was given up (the daemon stopping, or nothing left that could release it)."""
+    me = [k.caller, False]
+    queue = k.state.setdefault("lock_waiters", {}).setdefault(lock, [])
+    queue.append(me)
+    ok = block(k, lambda: me[1], interruptible)
+    if me[1]:
+        return True
+    queue.remove(me)
+    return False if interruptible and not ok else None
+
+
+def _handoff(k: KernelApi, lock: int) -> bool:
+    """A release with a task queued: lock goes to the first, who is woken."""
+    queues = k.state.get("lock_waiters", {})
+    queue = queues.get(lock)
+    if not queue:
+        return False
+    first = queue.pop(0)
+    if not queue:
+        del queues[lock]
+    _held(k)[lock] = first[0]
+    first[1] = True
+    k.kernel.wake_up()
+    return True
+
+
+def _take(k: KernelApi, lock: int, interruptible: bool) -> int:
+    """Hold lock, blocking while another task does: 0, or -EINTR for a signal meanwhile."""
+    held = _held(k)
+    if lock in held:
+        got = _wait_handoff(k, lock, interruptible)
+        if got:
+            return 0
+        if got is False:
+            return -EINTR & MASK64
+    held[lock] = k.caller
+    return 0
+
+
+def _release(k: KernelApi, lock: int) -> None:
+    if _held(k).pop(lock, None) is not None:
+        _handoff(k, lock)
 
 
 @kapi("__mutex_init")
@@ -18,13 +72,12 @@ def __mutex_init(k: KernelApi, lock: int, name: int, key: int) -> None:
 
 @kapi("mutex_lock", "mutex_lock_nested", "mutex_lock_io")
 def mutex_lock(k: KernelApi, lock: int) -> None:
-    _held(k)[lock] = k.caller
+    _take(k, lock, False)
 
 
 @kapi("mutex_lock_interruptible", "mutex_lock_killable", "mutex_lock_interruptible_nested")
 def mutex_lock_interruptible(k: KernelApi, lock: int) -> int:
-    _held(k)[lock] = k.caller
-    return 0
+    return _take(k, lock, True)
 
 
 @kapi("mutex_trylock")
@@ -37,7 +90,7 @@ def mutex_trylock(k: KernelApi, lock: int) -> int:
 
 @kapi("mutex_unlock")
 def mutex_unlock(k: KernelApi, lock: int) -> None:
-    _held(k).pop(lock, None)
+    _release(k, lock)
 
 
 @kapi("mutex_is_locked")
@@ -79,14 +132,21 @@ def init_lock(k: KernelApi, lock: int, name: int, key: int) -> None:
     return None
 
 
-@kapi("down_read", "down_write")
-def down(k: KernelApi, sem: int) -> None:
+@kapi("down_read")
+def down_read(k: KernelApi, sem: int) -> None:
+    """Readers share an rw_semaphore: recorded, never waited for."""
     _held(k)[sem] = k.caller
+
+
+@kapi("down_write")
+def down_write(k: KernelApi, sem: int) -> None:
+    """A writer waits until no reader or writer holds it (a holder that sleeps)."""
+    _take(k, sem, False)
 
 
 @kapi("up_read", "up_write")
 def up(k: KernelApi, sem: int) -> None:
-    _held(k).pop(sem, None)
+    _release(k, sem)
 
 
 @kapi("rtnl_lock", "rtnl_lock_killable")
@@ -132,18 +192,42 @@ def _raw_trylock_more(k: KernelApi, lock: int) -> int:
     return 1
 
 
-@kapi("down_interruptible", "down_killable", "down_timeout", "down_read_killable", "down_write_killable",
-      "down_read_interruptible")
-def down_interruptible(k: KernelApi, sem: int) -> int:
-    _held(k)[sem] = k.caller
+# struct semaphore { raw_spinlock_t lock; unsigned int count; struct list_head wait_list; }:
+# sema_init() is inline, so the count is in the module's memory, where down() and up() look
+SEM_COUNT = 4
+
+
+def _down(k: KernelApi, sem: int, interruptible: bool) -> int:
+    """down(): take one of the count, or block until up() hands one over; -EINTR for a
+    signal meanwhile."""
+    count = k.m.read_u32(sem + SEM_COUNT)
+    if count:
+        k.m.write_u32(sem + SEM_COUNT, count - 1)
+    else:
+        got = _wait_handoff(k, sem, interruptible)
+        if got is False:
+            return -EINTR & MASK64
+    _held(k)[sem] = k.caller  # for the unload report: a semaphore still down
     return 0
+
+
+@kapi("down_interruptible", "down_killable", "down_timeout")
+def down_interruptible(k: KernelApi, sem: int) -> int:
+    return _down(k, sem, True)
+
+
+@kapi("down_read_killable", "down_write_killable", "down_read_interruptible")
+def down_rw_interruptible(k: KernelApi, sem: int) -> int:
+    return _take(k, sem, True)
 
 
 @kapi("down_trylock")
 def down_trylock(k: KernelApi, sem: int) -> int:
     """Returns 0 when the semaphore was taken (the inverse of mutex_trylock)."""
-    if sem in _held(k):
+    count = k.m.read_u32(sem + SEM_COUNT)
+    if not count:
         return 1
+    k.m.write_u32(sem + SEM_COUNT, count - 1)
     _held(k)[sem] = k.caller
     return 0
 
@@ -156,16 +240,33 @@ def down_read_trylock(k: KernelApi, sem: int) -> int:
     return 1
 
 
-@kapi("down", "down_read_nested", "down_write_nested")
+@kapi("down")
 def down_plain(k: KernelApi, sem: int) -> None:
-    _held(k)[sem] = k.caller
+    _down(k, sem, False)
 
 
-@kapi("up", "up_read_non_owner", "downgrade_write")
+@kapi("down_read_nested", "down_write_nested")
+def down_rw_nested(k: KernelApi, sem: int) -> None:
+    _take(k, sem, False)
+
+
+@kapi("up")
 def up_plain(k: KernelApi, sem: int) -> None:
     _held(k).pop(sem, None)
+    if not _handoff(k, sem):
+        k.m.write_u32(sem + SEM_COUNT, k.m.read_u32(sem + SEM_COUNT) + 1)
+
+
+@kapi("up_read_non_owner", "downgrade_write")
+def up_rw(k: KernelApi, sem: int) -> None:
+    _release(k, sem)
 
 
 @kapi("sema_init")
 def sema_init(k: KernelApi, sem: int, val: int) -> None:
-    return None
+    """Inline in the kernel's headers (a module's own copy does this); here for a caller
+    that reaches it as a function."""
+    k.m.write_u32(sem, 0)
+    k.m.write_u32(sem + SEM_COUNT, val & 0xFFFFFFFF)
+    k.m.write_u64(sem + 8, sem + 8)
+    k.m.write_u64(sem + 16, sem + 8)

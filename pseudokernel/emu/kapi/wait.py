@@ -33,7 +33,13 @@ TASK_INTERRUPTIBLE, TASK_WAKEKILL = 0x1, 0x100
 ERESTARTSYS = 512
 
 
-def _enqueue(k: KernelApi, wq_head: int) -> None:
+def set_current_state(k: KernelApi, state: int) -> None:
+    """What set_current_state() stores: schedule() of a kthread reads it (sched.py)."""
+    k.m.write_u32(current(k) + k.S.task_struct["__state"], state)
+
+
+def _enqueue(k: KernelApi, wq_head: int, state: int) -> None:
+    set_current_state(k, state)
     s = sleepers(k).get(k.kernel.current_pid)
     if s is None or s["wq"] != wq_head:
         sleepers(k)[k.kernel.current_pid] = {"wq": wq_head, "woken": False}
@@ -46,18 +52,31 @@ def prepare_to_wait_event(k: KernelApi, wq_head: int, wq_entry: int, state: int)
     if state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL) and signal_pending():
         sleepers(k).pop(k.kernel.current_pid, None)
         return -ERESTARTSYS & 0xFFFFFFFFFFFFFFFF
-    _enqueue(k, wq_head)
+    _enqueue(k, wq_head, state)
     return 0
 
 
-@kapi("prepare_to_wait", "prepare_to_wait_exclusive", "add_wait_queue", "add_wait_queue_exclusive",
-      "add_wait_queue_priority")
-def prepare_to_wait(k: KernelApi, wq_head: int, wq_entry: int) -> None:
-    _enqueue(k, wq_head)
+@kapi("prepare_to_wait", "prepare_to_wait_exclusive")
+def prepare_to_wait(k: KernelApi, wq_head: int, wq_entry: int, state: int) -> None:
+    _enqueue(k, wq_head, state)
 
 
-@kapi("finish_wait", "remove_wait_queue")
+@kapi("add_wait_queue", "add_wait_queue_exclusive", "add_wait_queue_priority")
+def add_wait_queue(k: KernelApi, wq_head: int, wq_entry: int) -> None:
+    """On the queue; the state is the caller's to set (set_current_state before schedule)."""
+    s = sleepers(k).get(k.kernel.current_pid)
+    if s is None or s["wq"] != wq_head:
+        sleepers(k)[k.kernel.current_pid] = {"wq": wq_head, "woken": False}
+
+
+@kapi("finish_wait")
 def finish_wait(k: KernelApi, wq_head: int, wq_entry: int) -> None:
+    set_current_state(k, 0)  # __set_current_state(TASK_RUNNING)
+    sleepers(k).pop(k.kernel.current_pid, None)
+
+
+@kapi("remove_wait_queue")
+def remove_wait_queue(k: KernelApi, wq_head: int, wq_entry: int) -> None:
     sleepers(k).pop(k.kernel.current_pid, None)
 
 

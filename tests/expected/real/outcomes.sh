@@ -4,7 +4,6 @@
 # tasklet scheduled before an mdelay, get_current_tty, shash digests of built-in and modular
 # algorithms, pr_debug with and without dyndbg=+p, dma_alloc_coherent. The order of the lines in
 # the kernel log (thread and tasklet against init's) is part of the answer.
-# differs in order: outcomes: thread stops (the kthread loops in msleep until kthread_stop; here its loop ends within init's wait, since a kthread is not yet a task of its own on the CPU: see docs/design.md, Tasks)
 scenario_start
 run insmod outcomes.ko
 run insmod outcomes.ko case=gpio
