@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import oops, sigpending, taint
 from .emu.kapi import KernelApi, Registry
-from .emu.kapi.sched import close_tasks
+from .emu.kapi.task import close_tasks
 from .emu.machine import Machine
 from .emu.memory_map import PERCPU_BASE
 from .emu.traps import CpuStop

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from unicorn import Uc
+from unicorn import UC_ARCH_X86, UC_MODE_64, UC_TLB_VIRTUAL, Uc
+from unicorn import x86_const as X
 
+from . import memory_map as mm
 from .registers import Registers
 
 # what Machine holds of the installed context
@@ -54,3 +56,78 @@ class Cpu:
     def save(self, m: object) -> None:
         for name in STATE:
             setattr(self, name, getattr(m, name))
+
+
+class CpuContexts:
+    """Machine's part that makes, switches and frees CPU contexts (a mixin, as AddressSpace
+    is: it works on Machine's attributes)."""
+
+    cpu: Cpu
+    main_cpu: Cpu
+    _ucs: list[Uc]
+    _uc_hooks: list[tuple]
+    code_log: list[tuple[int, int]]
+
+    def _new_uc(self) -> Uc:
+        uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        uc.ctl_set_cpu_model(X.UC_CPU_X86_QEMU64)
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        uc.reg_write(X.UC_X86_REG_GS_BASE, mm.PERCPU_BASE)
+        # CR0.MP|NE, CR4.OSFXSR|OSXMMEXCPT: SSE works (kernel_fpu_begin() sections), as on x86_64
+        uc.reg_write(X.UC_X86_REG_CR0, uc.reg_read(X.UC_X86_REG_CR0) | 0x22)
+        uc.reg_write(X.UC_X86_REG_CR4, uc.reg_read(X.UC_X86_REG_CR4) | 0x600)
+        for args, kwargs in self._uc_hooks:
+            uc.hook_add(*args, **kwargs)
+        return uc
+
+    def _bind(self, cpu: Cpu) -> Cpu:
+        cpu.stop = lambda: self._watchdog_stop(cpu)
+        cpu.code_seen = len(self.code_log)
+        return cpu
+
+    def hook_all(self, *args: object, **kwargs: object) -> None:
+        """uc.hook_add() on every CPU context's instance, now and to come."""
+        self._uc_hooks.append((args, kwargs))
+        for uc in self._ucs:
+            uc.hook_add(*args, **kwargs)
+
+    def new_cpu(self) -> Cpu:
+        """A CPU context of its own (a kernel thread's), its stack in vmalloc space."""
+        uc = self._new_uc()
+        self.share_memory(uc)
+        stack = self.vmalloc(mm.THREAD_SIZE)
+        return self._bind(Cpu(uc, stack, stack + mm.THREAD_SIZE, entry=False))
+
+    def free_cpu(self, cpu: Cpu) -> None:
+        if cpu is self.cpu or cpu.uc not in self._ucs:
+            return
+        self.unshare_memory(cpu.uc)
+        self.vfree(cpu.stack_base)
+        try:
+            cpu.uc.release_handle()
+        except Exception:
+            pass
+
+    def switch_cpu(self, cpu: Cpu) -> Cpu:
+        """Install cpu's context; returns the one that was. The instance coming in drops its
+        translations of code rewritten while it was out (its own writes dropped them there)."""
+        old = self.cpu
+        if cpu is old:
+            return old
+        old.save(self)
+        old.code_seen = len(self.code_log)
+        cpu.install(self)
+        for lo, hi in self.code_log[cpu.code_seen:]:
+            cpu.uc.ctl_remove_cache(lo, hi)
+        cpu.code_seen = len(self.code_log)
+        return old
+
+    def code_written(self, addr: int, size: int) -> None:
+        """Instructions were rewritten in memory (a static key, an ftrace site): no CPU
+        context may run its old translation."""
+        self.uc.ctl_remove_cache(addr, addr + size)
+        self._log_code(addr, size)
+
+    def _log_code(self, addr: int, size: int) -> None:
+        if len(self._ucs) > 1:
+            self.code_log.append((addr, addr + size))

@@ -10,7 +10,7 @@ import time
 
 from realref import ROOT, ko
 
-from pseudokernel.emu.kapi.sched import sched
+from pseudokernel.emu.kapi.task import tasks
 
 
 def lines(kernel, since: int = 0) -> list[str]:
@@ -27,7 +27,7 @@ def test_kthread_init_waits_for_runs_in_its_wait_and_lives_until_stopped(kernel)
     assert [x for x in lines(kernel, seq) if x.startswith("outcomes: ")][-4:] == [
         "outcomes: case kthread", "outcomes: init waits", "outcomes: thread runs", "outcomes: init resumes"]
     # its loop (msleep until kthread_stop) goes on: the thread is alive, asleep
-    (task,) = sched(kernel.api).tasks.values()
+    (task,) = tasks(kernel.api).tasks.values()
     assert task.state == "sleeping" and task.thread.is_alive()
     seq = kernel.log.next_seq
     kernel.delete_module("outcomes")
@@ -40,7 +40,7 @@ def test_work_falls_due_while_no_system_call_runs(kernel):
     runs it on time; the ticker kthread and the timer tick meanwhile."""
     kernel.finit_module(ko("ktask"), "period_ms=10")
     seq = kernel.log.next_seq
-    ticker = next(t for t in sched(kernel.api).tasks.values() if t.name == "pk-ticker")
+    ticker = next(t for t in tasks(kernel.api).tasks.values() if t.name == "pk-ticker")
     first = ticker.wake_at
     end = time.monotonic() + 10
     while "ktask: delayed work runs in a task" not in lines(kernel, seq) and time.monotonic() < end:
@@ -51,7 +51,7 @@ def test_work_falls_due_while_no_system_call_runs(kernel):
     assert lines(kernel, seq)[-5:] == [
         "ktask: exit", "ktask: pk-waiter stops", "ktask: kthread_stop(waiter) = 6",
         "ktask: pk-ticker stops", "ktask: kthread_stop(ticker) = 5"]
-    assert sched(kernel.api).tasks == {}
+    assert tasks(kernel.api).tasks == {}
 
 
 def test_close_ends_sleeping_kthreads(profile):

@@ -399,7 +399,7 @@ def current(k: KernelApi) -> int:
     """The task_struct of the running task: a kernel thread's own, or the one the processes
     making system calls share (insmod, rmmod, cat: its pid, comm and credentials are the
     caller's)."""
-    s = k.state.get("sched")
+    s = k.state.get("tasks")
     if s is not None and s.running is not None:
         return s.running.task
     task = k.state.get("current")

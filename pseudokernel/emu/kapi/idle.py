@@ -14,7 +14,8 @@ import threading
 import weakref
 
 from . import KernelApi
-from .sched import RUNNERS, next_event_ns, run_ready, run_tasks, runner, sched, track
+from .sched import RUNNERS, next_event_ns, run_ready, runner, sched
+from .task import run_tasks, tasks, track
 
 POLL = 0.02  # seconds: how soon a timer armed meanwhile (the next event moved closer) is seen
 IDLE_WAIT = 0.5  # seconds, with nothing pending at all
@@ -23,7 +24,7 @@ IDLE_WAIT = 0.5  # seconds, with nothing pending at all
 @runner("idle")
 def start_idle(k: KernelApi) -> None:
     """There is something the idle task may have to run later (a kthread, a timer)."""
-    s = sched(k)
+    s = tasks(k)
     if s.idle is None and not s.closing:
         track(s)
         s.idle = threading.Thread(target=_idle_loop, args=(weakref.ref(k),), name="pseudokernel-idle", daemon=True)
@@ -32,14 +33,14 @@ def start_idle(k: KernelApi) -> None:
 
 def _due(k: KernelApi) -> tuple[bool, float]:
     """(whether something is due now, seconds until something may be), asked holding the CPU."""
-    s = sched(k)
-    if s.running is not None:
+    s, ts = sched(k), tasks(k)
+    if ts.running is not None:
         return False, POLL
-    if any(t.ready(k) for t in s.tasks.values()) or s.works or s.tasklets or s.py:
+    if any(t.ready(k) for t in ts.tasks.values()) or s.works or s.tasklets or s.py:
         return True, 0.0
     nxt = next_event_ns(k)
     if nxt is None:
-        return False, IDLE_WAIT if not s.tasks else POLL
+        return False, IDLE_WAIT if not ts.tasks else POLL
     left = (nxt - k.now_ns()) / 1e9
     return left <= 0, min(max(left, 0.0), POLL)
 
@@ -52,15 +53,15 @@ def _idle_loop(ref: weakref.ref) -> None:
         k = ref()
         if k is None:
             return
-        s = sched(k)
-        cond = s.cond
+        s, ts = sched(k), tasks(k)
+        cond = ts.cond
         del k
         with cond:
-            if s.closing:
+            if ts.closing:
                 return
             if wait:
                 cond.wait(wait)
-            if s.closing:
+            if ts.closing:
                 return
         k = ref()
         if k is None:
@@ -73,8 +74,8 @@ def _idle_loop(ref: weakref.ref) -> None:
         ran = False
         try:
             with m.lock:
-                if not (s.tasks or s.timers or s.hrtimers):
-                    s.idle = None
+                if not (ts.tasks or s.timers or s.hrtimers):
+                    ts.idle = None
                     return
                 due, wait = _due(k)
                 if due:

@@ -11,7 +11,8 @@ from ...bits import MASK64
 from . import KernelApi, VarArgs, kapi
 from .completion import complete
 from .idle import start_idle
-from .sched import Task, TaskExit, running_task, sched, wait_until
+from .sched import wait_until
+from .task import Task, TaskExit, running_task, tasks
 
 FIRST_KTHREAD_PID = 200
 
@@ -21,7 +22,7 @@ FIRST_KTHREAD_PID = 200
 def kthread_create_on_node(k: KernelApi, threadfn: int, data: int, node: int, namefmt: int, args: VarArgs) -> int:
     name = k.format(namefmt, args).decode("utf-8", "replace")
     task = k.m.kmalloc(k.S.task_struct.sizeof, "", k.caller, kind="task")  # the kernel frees it when the thread is reaped
-    s = sched(k)
+    s = tasks(k)
     pid = FIRST_KTHREAD_PID + s.kthreads_made
     s.kthreads_made += 1
     off_comm = k.S.task_struct.comm
@@ -47,7 +48,7 @@ def kthread_create_on_cpu(k: KernelApi, threadfn: int, data: int, cpu: int, name
 def kthread_stop(k: KernelApi, p: int) -> int:
     """Set the stop flag, wake the thread, wait for its function to return: its value (or
     -EINTR for a thread never woken, whose function never runs)."""
-    s = sched(k)
+    s = tasks(k)
     t = s.tasks.get(p)
     if t is None:
         return 0
