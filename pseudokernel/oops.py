@@ -251,9 +251,10 @@ def page_fault(kernel: KernelState, stop: Fault, where: str) -> str:
     head.append(_p(1, f"#PF: error_code(0x{err:04x}) - {'permissions violation' if prot else 'not-present page'}\n"))
     head.append(_p(6, dump_pagetable(addr, prot, where) + "\n"))
     oops(kernel, regs, where, "Oops", err, addr, head, stop.chain)
-    # do_kern_addr_fault(), and do_user_addr_fault() for kernel code fetching from user memory,
-    # oops before the fault handler turns interrupts back on: the task exits with them off
-    if addr >= KERNEL_SPACE or err & X86_PF_INSTR:
+    # do_kern_addr_fault(), and do_user_addr_fault() for kernel code fetching from user memory
+    # or for a task with no mm of its own (a kthread, a kworker: `|| !mm`), oops before the
+    # fault handler turns interrupts back on: the task exits with them off
+    if addr >= KERNEL_SPACE or err & X86_PF_INSTR or where in KTHREAD_PATHS:
         pid, comm = _task(kernel)
         kernel.log.printk(_p(6, f"note: {comm}[{pid}] exited with irqs disabled\n"))
     return "oops"
@@ -263,9 +264,10 @@ def dump_pagetable(addr: int, present: bool, where: str = "init") -> str:
     """The page-table walk line; the entry values are those of a 1 GiB QEMU guest. A user
     address walks the faulting process's tables: insmod (a PIE far up) has nothing in the
     first 512 GiB; busybox cat, the reader of a /proc file (static, at 4 MiB), has its first
-    gigabyte's PUD but nothing in the 2 MiB below its image (hostile-procoops)."""
+    gigabyte's PUD but nothing in the 2 MiB below its image (hostile-procoops); a kthread has
+    no mm and walks the one it borrowed from the last process, busybox's (ktask-oops)."""
     if addr < (1 << 47):
-        if where == "read" and addr < 0x400000:
+        if where in ("read", "kthread") and addr < 0x400000:
             return "PGD 3ff01067 P4D 3ff01067 PUD 3fed6067 PMD 0 "
         return "PGD 0 P4D 0 "
     if present:

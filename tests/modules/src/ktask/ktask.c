@@ -26,6 +26,10 @@ static unsigned int period_ms = 50;
 module_param(period_ms, uint, 0444);
 MODULE_PARM_DESC(period_ms, "how often the ticker ticks and the timer fires (ms)");
 
+static bool crash;
+module_param(crash, bool, 0444);
+MODULE_PARM_DESC(crash, "the waiter writes through NULL when it gets 13 (an oops in a kthread)");
+
 static struct task_struct *ticker, *waiter;
 static atomic_t ticks = ATOMIC_INIT(0), fired = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(wq);
@@ -62,6 +66,8 @@ static int waiter_fn(void *data)
 		pending = 0;
 		last = value;
 		pr_info("%s got %d\n", current->comm, value);
+		if (crash && value == 13)
+			*(volatile int *)NULL = 13;
 	}
 	pr_info("%s stops\n", current->comm);
 	return 6;
