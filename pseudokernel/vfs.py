@@ -14,6 +14,7 @@ it; a signal (Ctrl-C) ends the wait with EINTR.
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -186,6 +187,53 @@ class DebugfsValue:
 
     def release(self) -> None:
         pass
+
+
+class BinAttrFile:
+    """An open binary sysfs attribute (fs/sysfs/file.c's bin ops): each read and write runs
+    the module's function at the file position, a page at most, clamped to the size."""
+
+    seekable = True
+    poll_queues: set[int] = set()
+
+    def __init__(self, kernel: Kernel, rec: Registration, what: str) -> None:
+        self.kernel, self.rec, self.what = kernel, rec, what
+
+    def _run(self, where: str, fn: Callable) -> object:
+        return run_as_process(self.kernel, where, self.what, fn, lambda: self.rec in self.kernel.registry.items)
+
+    def read(self, size: int, offset: int) -> bytes:
+        return self._run("read", lambda api: ksysfs.bin_read(api, self.rec, offset, size))
+
+    def write(self, data: bytes, offset: int) -> int:
+        return self._run("write", lambda api: ksysfs.bin_write(api, self.rec, data, offset))
+
+    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
+        raise OSError(errno.ENOTTY, self.what)
+
+    def poll(self, events: int) -> int:
+        return read_write.DEFAULT_POLLMASK
+
+    def release(self) -> None:
+        pass
+
+
+def open_binattr(kernel: Kernel, rec: Registration, flags: int, what: str) -> BinAttrFile:
+    """kernfs_fop_open(): even root is refused (EACCES) a direction the mode or the
+    attribute's functions do not allow."""
+    has = {"read": False, "write": False}
+    def look(api):
+        for op in has:
+            has[op] = bool(api.m.read_u64(rec.obj + getattr(api.S.bin_attribute, op)))
+        return 0
+    run_as_process(kernel, "open", what, look, lambda: rec in kernel.registry.items)
+    acc = flags & os.O_ACCMODE
+    mode = rec.info["mode"]
+    if acc != os.O_RDONLY and (not mode & 0o222 or not has["write"]):
+        raise OSError(errno.EACCES, what)
+    if acc != os.O_WRONLY and (not mode & 0o444 or not has["read"]):
+        raise OSError(errno.EACCES, what)
+    return BinAttrFile(kernel, rec, what)
 
 
 def open_debugfs(kernel: Kernel, caller: Caller, rec: Registration, flags: int) -> ModuleFile | DebugfsValue:

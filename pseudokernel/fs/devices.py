@@ -53,6 +53,9 @@ def attr_entries(kernel: Kernel, owner: int, path: str) -> dict[str, Callable[[]
 
 
 def _attr_node(kernel: Kernel, rec, path: str) -> File:
+    if rec.info["via"] == "bin":  # a binary attribute: sized as declared, read and written in place
+        return File(None, rec.info["mode"], rec.info["size"], open=lambda caller, flags: vfs.open_binattr(
+            kernel, rec, flags, path), device=True)
     return attr_file(lambda reader: vfs.attr_read(kernel, rec, path), rec.info["mode"],
                      store=lambda data: vfs.attr_write(kernel, rec, data, path))
 

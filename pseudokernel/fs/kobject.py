@@ -4,13 +4,14 @@ kobjects. /sys/kernel also holds debug/ (debugfs)."""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..emu.kapi.sysfs import boot_kobject_path
+from ..emu.kapi.sysfs import boot_kobject_path, links_of
 from . import debugfs, tracing
 from .devices import attr_entries
-from .tree import Dir, Node, kernfs_order
+from .tree import Dir, Link, Node, kernfs_order
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -27,11 +28,28 @@ def _children(kernel: Kernel, parent: int | str) -> dict[str, object]:
     return out
 
 
+def kobject_path(kernel: Kernel, obj: int) -> str | None:
+    """A kobject's directory (a module's, or one of the kernel's at boot), None if unknown."""
+    boot = boot_kobject_path(kernel.api, obj)
+    if boot is not None:
+        return f"/sys/{boot}"
+    rec = next((r for r in kernel.registry.of_kind("kobject") if r.obj == obj), None)
+    if rec is None:
+        return None
+    parent = rec.info.get("parent_obj", 0)
+    up = kobject_path(kernel, parent) if parent else "/sys"
+    return f"{up}/{rec.name}" if up else None
+
+
 def kobject_dir(kernel: Kernel, rec, path: str) -> Dir:
     def entries() -> dict[str, Callable[[], Node]]:
         out = attr_entries(kernel, rec.obj, path)
         for name, child in _children(kernel, rec.obj).items():
             out[name] = lambda child=child, name=name: kobject_dir(kernel, child, f"{path}/{name}")
+        for link in links_of(kernel.api, rec.obj):  # sysfs_create_link(): relative, as sysfs makes them
+            target = kobject_path(kernel, link.info["target"])
+            if target is not None:
+                out[link.name] = lambda target=target: Link(posixpath.relpath(target, path))
         return out
 
     def child(name: str) -> Node | None:

@@ -10,9 +10,9 @@ views list them; a read runs the module's show on a page of kernel memory, a wri
 
 from __future__ import annotations
 
-from errno import EIO
+from errno import EEXIST, EFBIG, EIO
 
-from ...bits import s64
+from ...bits import MASK64, s64
 from . import KernelApi, Registration, kapi, kdata
 
 PAGE_SIZE = 4096
@@ -71,7 +71,26 @@ def create_group(k: KernelApi, owner: int, via: str, grp: int) -> int:
             if not mode:
                 continue
         add_attr(k, owner, via, attr, mode, grp, k.cname(name) if name else "")
+    is_bin_visible = k.m.read_u64(grp + g.is_bin_visible)
+    bin_attrs = k.m.read_u64(grp + g.bin_attrs)
+    for i in range(4096 if bin_attrs else 0):
+        battr = k.m.read_u64(bin_attrs + 8 * i)
+        if not battr:
+            break
+        mode = k.m.read_u16(battr + k.S.attribute.mode)
+        if is_bin_visible:
+            mode = k.m.call(is_bin_visible, owner, battr, i) & 0xFFFF
+            if not mode:
+                continue
+        add_bin_attr(k, owner, battr, mode, grp, k.cname(name) if name else "")
     return 0
+
+
+def add_bin_attr(k: KernelApi, owner: int, battr: int, mode: int | None = None, group: int = 0,
+                 subdir: str = "") -> None:
+    """sysfs_add_bin_file_mode_ns(): a binary attribute, its size (the inode's) fixed now."""
+    add_attr(k, owner, "bin", battr, mode, group, subdir)
+    k.registry.items[-1].info["size"] = k.m.read_u64(battr + k.S.bin_attribute.size)
 
 
 def create_groups(k: KernelApi, owner: int, via: str, groups: int) -> int:
@@ -84,9 +103,12 @@ def create_groups(k: KernelApi, owner: int, via: str, groups: int) -> int:
 
 
 def remove_attrs(k: KernelApi, owner: int, attr: int | None = None, group: int | None = None) -> None:
-    """What sysfs_remove_*() and the removal of the object take away."""
+    """What sysfs_remove_*() and the removal of the object take away (its links too)."""
     for r in [r for r in k.registry.of_kind("attr") if r.info["dir"] == owner]:
         if (attr is None or r.obj == attr) and (group is None or r.info["group"] == group):
+            k.registry.items.remove(r)
+    if attr is None and group is None:
+        for r in [r for r in k.registry.of_kind("sysfs_link") if r.obj == owner]:
             k.registry.items.remove(r)
 
 
@@ -115,6 +137,50 @@ def attr_show(k: KernelApi, rec: Registration) -> bytes | int:
         return m.read(page, n)
     finally:
         k.kfree(page)
+
+
+def bin_read(k: KernelApi, rec: Registration, offset: int, count: int) -> bytes | int:
+    """sysfs_kf_bin_read(): count clamped to the size (a size of 0 is unbounded), at most a
+    page per call as kernfs hands it out; the module's read fills a kernel buffer."""
+    size = rec.info["size"]
+    count = min(count, PAGE_SIZE)
+    if not count:
+        return b""
+    if size:
+        if offset >= size:
+            return b""
+        count = min(count, size - offset)
+    read = k.m.read_u64(rec.obj + k.S.bin_attribute.read)
+    if not read:
+        return -EIO
+    buf = k.m.kmalloc(count, "", 0, kind="sysfs-bin")
+    try:
+        n = s64(k.m.call(read, 0, rec.info["dir"], rec.obj, buf, offset, count))
+        return n if n < 0 else k.m.read(buf, min(n, count))
+    finally:
+        k.kfree(buf)
+
+
+def bin_write(k: KernelApi, rec: Registration, data: bytes, offset: int) -> int:
+    """sysfs_kf_bin_write(): EFBIG at or past the size, the count clamped to it; a copy of at
+    most a page, NUL-terminated (kernfs_fop_write_iter), for the module's write."""
+    size = rec.info["size"]
+    data = data[:PAGE_SIZE]
+    if size:
+        if size <= offset:
+            return -EFBIG
+        data = data[: size - offset]
+    if not data:
+        return 0
+    write = k.m.read_u64(rec.obj + k.S.bin_attribute.write)
+    if not write:
+        return -EIO
+    buf = k.m.kmalloc(len(data) + 1, "", 0, kind="sysfs-bin")
+    try:
+        k.m.write(buf, data + b"\0")
+        return s64(k.m.call(write, 0, rec.info["dir"], rec.obj, buf, offset, len(data)))
+    finally:
+        k.kfree(buf)
 
 
 def attr_store(k: KernelApi, rec: Registration, data: bytes) -> int:
@@ -190,11 +256,38 @@ def sysfs_remove_files(k: KernelApi, kobj: int, attrs: int) -> None:
         remove_attrs(k, kobj, attr=attr)
 
 
-@kapi("sysfs_create_bin_file", "sysfs_create_link", "sysfs_remove_bin_file", "sysfs_remove_link")
-def sysfs_bin_and_links(k: KernelApi, kobj: int, arg: int) -> int:
-    """Binary attributes and links are recorded nowhere yet: the call succeeds."""
-    k._record_unhandled(k.stub.name if k.stub else "sysfs")
+@kapi("sysfs_create_bin_file", "device_create_bin_file")
+def sysfs_create_bin_file(k: KernelApi, kobj: int, battr: int) -> int:
+    """(A device's kobject is the struct device itself: its first member.)"""
+    add_bin_attr(k, kobj, battr)
     return 0
+
+
+@kapi("sysfs_remove_bin_file", "device_remove_bin_file")
+def sysfs_remove_bin_file(k: KernelApi, kobj: int, battr: int) -> None:
+    remove_attrs(k, kobj, attr=battr)
+
+
+@kapi("sysfs_create_link", "sysfs_create_link_nowarn")
+def sysfs_create_link(k: KernelApi, kobj: int, target: int, name: int) -> int:
+    """A symlink in kobj's directory to target's; -EEXIST for a name taken (the kernel's
+    sysfs_warn_dup() is not printed for it here)."""
+    text = k.cname(name)
+    if any(r.obj == kobj and r.name == text for r in k.registry.of_kind("sysfs_link")):
+        return -EEXIST & MASK64
+    k.registry.add("sysfs_link", text, kobj, k.caller_module_name(), target=target)
+    return 0
+
+
+@kapi("sysfs_remove_link")
+def sysfs_remove_link(k: KernelApi, kobj: int, name: int) -> None:
+    text = k.cname(name)
+    for r in [r for r in k.registry.of_kind("sysfs_link") if r.obj == kobj and r.name == text]:
+        k.registry.items.remove(r)
+
+
+def links_of(k: KernelApi, owner: int) -> list[Registration]:
+    return [r for r in k.registry.of_kind("sysfs_link") if r.obj == owner]
 
 
 @kapi("device_create_file")
