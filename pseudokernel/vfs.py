@@ -14,19 +14,21 @@ it; a signal (Ctrl-C) ends the wait with EINTR.
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import sigpending
+from .emu.kapi import bdev, read_write
 from .emu.kapi import debugfs as kdebugfs
 from .emu.kapi import open as kopen
-from .emu.kapi import read_write
 from .emu.kapi import sysfs as ksysfs
 from .emu.traps import CpuStop
 from .emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
     from .emu.kapi import Registration
+    from .emu.kapi.genhd import Disk
     from .kernel import Caller, Kernel
 
 # a file is released by the host after the process closed it: a task of its own
@@ -112,6 +114,59 @@ def _syscall(kernel: Kernel, caller: Caller | None, where: str, what: str, f: ko
         except MemoryFault as e:
             kernel.log.err(f"pseudokernel: {what}: {where} through a bad pointer ({e})\n")
             raise OSError(errno.EFAULT, what) from None
+
+
+class DiskFile:
+    """One open of a disk's node: blkdev_open() (the driver's open, the module held), then
+    reads, writes and ioctls through the block layer to its queue_rq, each one system call of
+    the process; O_DIRECT as given at open."""
+
+    seekable = True
+    poll_queues: set[int] = set()
+
+    def __init__(self, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int) -> None:
+        self.kernel, self.caller, self.disk, self.what = kernel, caller, disk, what
+        acc = flags & os.O_ACCMODE
+        self.mode = (bdev.FMODE_READ if acc != os.O_WRONLY else 0) | (bdev.FMODE_WRITE if acc != os.O_RDONLY else 0)
+        self.direct = bool(flags & os.O_DIRECT)
+        self.released = False
+
+    @classmethod
+    def open(cls, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int) -> DiskFile:
+        f = cls(kernel, caller, disk, what, flags)
+        err = _syscall(kernel, caller, "open", what, None, lambda: bdev.blkdev_get(kernel.api, disk, f.mode))
+        if err < 0:
+            raise OSError(-err, what)
+        return f
+
+    def _call(self, where: str, fn: Callable) -> object:
+        got = _syscall(self.kernel, self.caller, where, self.what, None, lambda: fn(self.kernel.api))
+        if isinstance(got, int) and got < 0:
+            raise OSError(-got, self.what)
+        return got
+
+    def read(self, size: int, offset: int) -> bytes:
+        return self._call("read", lambda api: bdev.blkdev_read(api, self.disk, offset, size, self.direct))
+
+    def write(self, data: bytes, offset: int) -> int:
+        return self._call("write", lambda api: bdev.blkdev_write(api, self.disk, offset, data, self.direct))
+
+    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
+        ret, out = self._call("ioctl", lambda api: _pair(bdev.blkdev_ioctl(api, self.disk, cmd)))
+        return ret, out[:out_size]
+
+    def poll(self, events: int) -> int:
+        return read_write.DEFAULT_POLLMASK
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._call("release", lambda api: bdev.blkdev_put(api, self.disk, self.mode))
+
+
+def _pair(got: tuple[int, bytes]) -> tuple[int, bytes] | int:
+    """An ioctl's (ret, bytes), or its negative errno alone (what _call raises)."""
+    return got[0] if got[0] < 0 else got
 
 
 def open_device(kernel: Kernel, caller: Caller, devt: int, name: str, flags: int, mode: int) -> ModuleFile:

@@ -73,6 +73,8 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
         elif r.kind == "misc":
             out.append(ClassDevice(r.name, "misc", (MISC_MAJOR << 20) | r.info["minor"], r.info["devnode"],
                                    r.info["devmode"]))
+        elif r.kind == "disk":
+            out.append(ClassDevice(r.name, "block", r.info["devt"], r.name, 0, r.obj, rec=r))
         elif r.kind == "device" and r.info.get("cls"):
             out.append(ClassDevice(r.name, r.info["cls"], r.info.get("devt", 0), r.info.get("devnode", ""),
                                    r.info.get("devmode", 0), r.obj))
@@ -80,7 +82,7 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
 
 
 def classes(kernel: Kernel) -> list[str]:
-    names = ["input", "misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
+    names = ["block", "input", "misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
     return list(dict.fromkeys(names))
 
 
@@ -179,6 +181,9 @@ def virtual_dir(kernel: Kernel, boot: float) -> Dir:
             found = _by_class(kernel, cls).get(name)
             if found is None or found.link:
                 return None  # the keyboard lives under platform/i8042
+            if found.cls == "block":
+                from .block import disk_dir  # block.py builds on this file's attr_entries
+                return disk_dir(kernel, found.rec)
             return input_dir(kernel, found.rec) if found.rec is not None else device_dir(kernel, found)
 
         return Dir(lambda: kernfs_order([n for n, d in _by_class(kernel, cls).items() if not d.link]), child, 0o755,
