@@ -19,16 +19,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import sigpending
-from .emu.kapi import bdev, read_write
+from .emu.kapi import bdev, blk_fops, read_write
 from .emu.kapi import debugfs as kdebugfs
 from .emu.kapi import open as kopen
 from .emu.kapi import sysfs as ksysfs
+from .emu.kapi.readahead import RaState
 from .emu.traps import CpuStop
 from .emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
     from .emu.kapi import Registration
-    from .emu.kapi.genhd import Disk
+    from .emu.kapi.blkdev import Disk
     from .kernel import Caller, Kernel
 
 # a file is released by the host after the process closed it: a task of its own
@@ -129,6 +130,7 @@ class DiskFile:
         acc = flags & os.O_ACCMODE
         self.mode = (bdev.FMODE_READ if acc != os.O_WRONLY else 0) | (bdev.FMODE_WRITE if acc != os.O_RDONLY else 0)
         self.direct = bool(flags & os.O_DIRECT)
+        self.ra = RaState()
         self.released = False
 
     @classmethod
@@ -146,13 +148,13 @@ class DiskFile:
         return got
 
     def read(self, size: int, offset: int) -> bytes:
-        return self._call("read", lambda api: bdev.blkdev_read(api, self.disk, offset, size, self.direct))
+        return self._call("read", lambda api: blk_fops.blkdev_read(api, self.disk, offset, size, self.direct, self.ra))
 
     def write(self, data: bytes, offset: int) -> int:
-        return self._call("write", lambda api: bdev.blkdev_write(api, self.disk, offset, data, self.direct))
+        return self._call("write", lambda api: blk_fops.blkdev_write(api, self.disk, offset, data, self.direct))
 
     def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
-        ret, out = self._call("ioctl", lambda api: _pair(bdev.blkdev_ioctl(api, self.disk, cmd)))
+        ret, out = self._call("ioctl", lambda api: _pair(blk_fops.blkdev_ioctl(api, self.disk, cmd)))
         return ret, out[:out_size]
 
     def poll(self, events: int) -> int:

@@ -1,5 +1,5 @@
 """What a disk shows of itself: /sys/block, the disk's directory under devices/virtual/block
-(block/genhd.c's disk_attrs, block/blk-sysfs.c's queue/, block/disk-events.c), /proc/partitions
+(block/blkdev.c's disk_attrs, block/blk-sysfs.c's queue/, block/disk-events.c), /proc/partitions
 (show_partition()) and its node in dev/ (a regular file of the disk's size: FUSE serves no block
 device inodes; reads, writes and ioctls go through the block layer to the driver).
 """
@@ -10,11 +10,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import vfs
-from ..emu.kapi import genhd
+from ..emu.kapi import blkdev
 from ..emu.kapi.bdev import VM_READAHEAD_PAGES
 from ..emu.kapi.blk_mq import builtin_elevators
 from ..profile import versions
-from .devices import attr_entries
 from .tree import Dir, File, Link, Node, StaticDir, attr_file, kernfs_order, power_dir
 
 if TYPE_CHECKING:
@@ -35,23 +34,23 @@ def disk_named(kernel: Kernel, name: str) -> Registration | None:
     return next((r for r in disks(kernel) if r.name == name), None)
 
 
-def _show(kernel: Kernel, d: genhd.Disk, fn: Callable[[KernelApi, genhd.Disk], str], mode: int = 0o444) -> Callable:
+def _show(kernel: Kernel, d: blkdev.Disk, fn: Callable[[KernelApi, blkdev.Disk], str], mode: int = 0o444) -> Callable:
     return lambda: attr_file(lambda r: vfs.peek(kernel, lambda api: fn(api, d)).encode(), mode)
 
 
-def _limit(api: KernelApi, d: genhd.Disk, member: str) -> int:
+def _limit(api: KernelApi, d: blkdev.Disk, member: str) -> int:
     addr = d.queue + api.S.request_queue.limits + api.S.queue_limits[member]
     return api.m.read_u16(addr) if member == "max_segments" else api.m.read_u32(addr)
 
 
-def _rotational(api: KernelApi, d: genhd.Disk) -> bool:
+def _rotational(api: KernelApi, d: blkdev.Disk) -> bool:
     if api.profile.since(versions.BLK_FEATURES_IN_LIMITS):
         off = api.S.btf("queue_limits").members["features"].offset
         return bool(api.m.read_u32(d.queue + api.S.request_queue.limits + off) & BLK_FEAT_ROTATIONAL)
     return not api.m.read_u64(d.queue + api.S.request_queue.queue_flags) >> QUEUE_FLAG_NONROT & 1
 
 
-def scheduler(api: KernelApi, d: genhd.Disk) -> str:
+def scheduler(api: KernelApi, d: blkdev.Disk) -> str:
     """elv_iosched_show(): the elevators registered, the queue's in brackets."""
     cur = d.elevator(api)
     names = builtin_elevators(api)
@@ -62,7 +61,7 @@ def scheduler(api: KernelApi, d: genhd.Disk) -> str:
     return (out + "none\n") if cur is not None else out + "\n"
 
 
-def queue_dir(kernel: Kernel, d: genhd.Disk) -> Dir:
+def queue_dir(kernel: Kernel, d: blkdev.Disk) -> Dir:
     """block/blk-sysfs.c: the queue attributes that read the limits, flags and scheduler."""
     def lim(member: str, fmt: Callable[[int], int] = lambda v: v) -> Callable:
         return _show(kernel, d, lambda api, dd: f"{fmt(_limit(api, dd, member))}\n")
@@ -85,14 +84,14 @@ def queue_dir(kernel: Kernel, d: genhd.Disk) -> Dir:
     return StaticDir(entries, 0o755).as_dir()
 
 
-def _stat(api: KernelApi, d: genhd.Disk) -> str:
+def _stat(api: KernelApi, d: blkdev.Disk) -> str:
     """part_stat_show(): the I/O counted per direction (times are not kept: 0)."""
     r, w = d.stats[0], d.stats[1]
-    fields = [r[0], 0, r[1], 0, w[0], 0, w[1], 0, sum(d.inflight), 0, 0, 0, 0, 0, 0, 0, 0]
+    fields = [r[0], r[1], r[2], 0, w[0], w[1], w[2], 0, sum(d.inflight), 0, 0, 0, 0, 0, 0, 0, 0]
     return " ".join(f"{v:8d}" for v in fields) + "\n"
 
 
-def _capability(api: KernelApi, d: genhd.Disk) -> str:
+def _capability(api: KernelApi, d: blkdev.Disk) -> str:
     if api.profile.since(versions.DISK_CAPABILITY_DEPRECATED):
         key = f"capability:{d.gendisk:x}"
         if key not in api.state.setdefault("dev_warn_once", set()):
@@ -104,15 +103,17 @@ def _capability(api: KernelApi, d: genhd.Disk) -> str:
     return f"{d.flags(api):x}\n"
 
 
-def uevent(api: KernelApi, d: genhd.Disk) -> str:
+def uevent(api: KernelApi, d: blkdev.Disk) -> str:
     """dev_uevent() and disk_uevent()."""
     devt = d.devt(api)
     return f"MAJOR={devt >> 20}\nMINOR={devt & 0xFFFFF}\nDEVNAME={d.name(api)}\nDEVTYPE=disk\nDISKSEQ={d.diskseq}\n"
 
 
-def disk_dir(kernel: Kernel, rec: Registration) -> Dir:
-    d: genhd.Disk = rec.info["disk"]
-    G = genhd
+def disk_dir(kernel: Kernel, rec: Registration, attr_entries: Callable) -> Dir:
+    """devices/virtual/block/<disk>; attr_entries: the attributes the driver's groups add
+    (fs/devices.py's, given by the caller, which builds its class directories on this)."""
+    d: blkdev.Disk = rec.info["disk"]
+    G = blkdev
     flag = lambda bit: lambda api, dd: f"{int(bool(dd.flags(api) & bit))}\n"  # noqa: E731
     entries: dict[str, Callable[[], Node]] = {
         "alignment_offset": _show(kernel, d, lambda api, dd: "0\n"),
@@ -162,7 +163,7 @@ INTEGRITY = {"device_is_integrity_capable": "0\n", "format": "none\n", "protecti
 WRITABLE = ("read_verify", "write_generate")
 
 
-def _events(api: KernelApi, d: genhd.Disk) -> str:
+def _events(api: KernelApi, d: blkdev.Disk) -> str:
     G = api.S.gendisk
     if not api.m.read_u16(d.gendisk + G.event_flags) & DISK_EVENT_FLAG_UEVENT:
         return ""
@@ -170,14 +171,14 @@ def _events(api: KernelApi, d: genhd.Disk) -> str:
     return " ".join(n for i, n in enumerate(EVENT_NAMES) if events >> i & 1) + "\n"
 
 
-def _tagset(api: KernelApi, d: genhd.Disk, member: str) -> int:
+def _tagset(api: KernelApi, d: blkdev.Disk, member: str) -> int:
     tagset = api.m.read_u64(d.queue + api.S.request_queue.tag_set)
     return api.m.read_u32(tagset + api.S.blk_mq_tag_set[member]) if tagset else 0
 
 
-def _partscan(d: genhd.Disk, api: KernelApi) -> bool:
-    return not d.flags(api) & (genhd.GENHD_FL_NO_PART | genhd.GENHD_FL_HIDDEN) \
-        and not d.state_bit(api, genhd.GD_SUPPRESS_PART_SCAN)
+def _partscan(d: blkdev.Disk, api: KernelApi) -> bool:
+    return not d.flags(api) & (blkdev.GENHD_FL_NO_PART | blkdev.GENHD_FL_HIDDEN) \
+        and not d.state_bit(api, blkdev.GD_SUPPRESS_PART_SCAN)
 
 
 def sys_block_dir(kernel: Kernel, boot: float) -> Dir:
@@ -197,9 +198,9 @@ def proc_partitions(kernel: Kernel) -> bytes:
     def lines(api: KernelApi) -> str:
         out = "major minor  #blocks  name\n\n"
         for r in recs:
-            d: genhd.Disk = r.info["disk"]
+            d: blkdev.Disk = r.info["disk"]
             cap = d.capacity(api)
-            if not cap or d.flags(api) & genhd.GENHD_FL_HIDDEN:
+            if not cap or d.flags(api) & blkdev.GENHD_FL_HIDDEN:
                 continue
             devt = d.devt(api)
             out += f"{devt >> 20:4d}  {devt & 0xFFFFF:7d} {cap >> 1:10d} {r.name}\n"
@@ -210,7 +211,7 @@ def proc_partitions(kernel: Kernel) -> bytes:
 
 def disk_node(kernel: Kernel, rec: Registration) -> File:
     """dev/<disk>: a regular file as long as the disk; opening it opens the disk."""
-    d: genhd.Disk = rec.info["disk"]
+    d: blkdev.Disk = rec.info["disk"]
 
     def open_(caller: Caller, flags: int) -> vfs.DiskFile:
         return vfs.DiskFile.open(kernel, caller, d, f"/dev/{rec.name}", flags)

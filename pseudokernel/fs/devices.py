@@ -175,15 +175,18 @@ def class_dir(kernel: Kernel, boot: float) -> Dir:
                lambda name: one(name) if name in classes(kernel) else None, 0o755, boot)
 
 
-def virtual_dir(kernel: Kernel, boot: float) -> Dir:
+def virtual_dir(kernel: Kernel, boot: float, own: dict[str, Callable] | None = None) -> Dir:
+    """own: class -> the builder of its devices' directories, for classes whose devices show
+    more than a class device's files (block: fs/block.py's disk_dir)."""
+    own = own or {}
+
     def one(cls: str) -> Dir:
         def child(name: str) -> Node | None:
             found = _by_class(kernel, cls).get(name)
             if found is None or found.link:
                 return None  # the keyboard lives under platform/i8042
-            if found.cls == "block":
-                from .block import disk_dir  # block.py builds on this file's attr_entries
-                return disk_dir(kernel, found.rec)
+            if found.cls in own:
+                return own[found.cls](kernel, found.rec, attr_entries)
             return input_dir(kernel, found.rec) if found.rec is not None else device_dir(kernel, found)
 
         return Dir(lambda: kernfs_order([n for n, d in _by_class(kernel, cls).items() if not d.link]), child, 0o755,

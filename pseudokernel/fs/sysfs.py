@@ -176,7 +176,8 @@ def sys_dir(kernel: Kernel, boot: float) -> Dir:
         "bus": lambda: bus.bus_dir(kernel, boot),
         "class": lambda: devices.class_dir(kernel, boot),
         "devices": lambda: StaticDir({"platform": lambda: bus.platform_devices_dir(kernel, boot),
-                                      "virtual": lambda: devices.virtual_dir(kernel, boot)}, 0o755, boot).as_dir(),
+                                      "virtual": lambda: devices.virtual_dir(
+                                          kernel, boot, {"block": block.disk_dir})}, 0o755, boot).as_dir(),
         "kernel": lambda: kobject.kernel_dir(kernel, boot),
         "module": lambda: module_root(kernel, boot),
     }, 0o755, boot).as_dir()

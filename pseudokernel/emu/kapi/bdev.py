@@ -8,8 +8,7 @@ blk_bio_segment_split() does. Without it, they go through the block device's pag
 while the disk is open and dropped at the last close after its dirty pages are written back
 (blkdev_flush_mapping()): a page missing from the cache is read in one request of the disk's
 block size or a page, dirty pages are written back in runs of contiguous pages merged up to the
-limits, as the writeback's plug merges them. Readahead is not modelled: a buffered read reads
-the pages it needs, where the kernel reads a window ahead (4 pages first, from the start).
+limits, as the writeback's plug merges them; reads read ahead as the kernel's do (readahead.py).
 
 The partition scan reads what each parser the profile's config builds in reads before it finds
 no table of its kind (check_part[] in order, through the page cache); a disk that holds a
@@ -18,18 +17,18 @@ partition table is not parsed (recorded as an approximation).
 
 from __future__ import annotations
 
-from errno import EFBIG, EINVAL, EIO, ENOSPC, ENOTTY, ENXIO, EPERM
+from errno import EINVAL, EIO, ENOSPC, ENXIO
 from typing import TYPE_CHECKING
 
 from ...bits import PAGE_SIZE, s32
 from ...profile import versions
 from . import KernelApi
-from .blk_mq import BLK_ERRORS, REQ_IDLE, REQ_OP_READ, REQ_OP_WRITE, REQ_SYNC, execute
-from .genhd import GD_DEAD, GD_NATIVE_CAPACITY_BIT, GD_NEED_PART_SCAN, GD_READ_ONLY, GENHD_FL_HIDDEN, GENHD_FL_NO_PART
+from .blk_mq import REQ_OP_READ, REQ_OP_WRITE, REQ_SYNC, execute
+from .blkdev import GD_DEAD, GD_NATIVE_CAPACITY_BIT, GD_NEED_PART_SCAN, GENHD_FL_HIDDEN, GENHD_FL_NO_PART
 from .mm import virt_to_page
 
 if TYPE_CHECKING:
-    from .genhd import Disk
+    from .blkdev import Disk
 
 FMODE_READ, FMODE_WRITE = 1, 2
 SECTOR = 512
@@ -128,9 +127,11 @@ def _pages(k: KernelApi, n: int) -> list[int]:
     return [k.m.kmalloc(PAGE_SIZE, "", 0, kind="page") for _ in range(n)]
 
 
-def _request(k: KernelApi, d: Disk, op: int, flags: int, sector: int, chunks: list[bytes] | list[int]) -> tuple[int, list[bytes]]:
-    """One request over fresh pages: chunks are the bytes to write, or the lengths to read.
-    Its status, and for a read what each segment holds."""
+def _request(k: KernelApi, d: Disk, op: int, flags: int, sector: int, chunks: list[bytes] | list[int],
+             merges: int = 0) -> tuple[int, list[bytes]]:
+    """One request over fresh pages: chunks are the bytes to write, or the lengths to read;
+    merges: how many bios were merged into it. Its status, and for a read what each segment
+    holds."""
     m = k.m
     lengths = [c if isinstance(c, int) else len(c) for c in chunks]
     pages = _pages(k, len(chunks))
@@ -146,7 +147,8 @@ def _request(k: KernelApi, d: Disk, op: int, flags: int, sector: int, chunks: li
             d.inflight[op & 1] -= 1
         if not status:
             d.stats[op & 1][0] += 1
-            d.stats[op & 1][1] += sum(lengths) // SECTOR
+            d.stats[op & 1][2] += sum(lengths) // SECTOR
+            d.stats[op & 1][1] += merges
         got = [m.read(p, n) for p, n in zip(pages, lengths)] if op == REQ_OP_READ else []
         return status, got
     finally:
@@ -167,21 +169,17 @@ def _buffer_error(k: KernelApi, d: Disk, index: int) -> None:
                   "async page read\n")
 
 
-def read_pages(k: KernelApi, d: Disk, indices: list[int], plugged: bool) -> bool:
-    """Pages missing from the cache read in: one request each (read_mapping_folio()), or runs
-    of contiguous pages merged up to the limits when the reads are plugged (readahead)."""
-    want = [i for i in indices if i not in d.cache and _page_bytes(k, d, i)]
-    ok = True
-    for run in _runs(k, d, want) if plugged else [[i] for i in want]:
-        status, got = _request(k, d, REQ_OP_READ, 0, run[0] * PAGE_SIZE // SECTOR,
-                               [_page_bytes(k, d, i) for i in run])
-        for i, data in zip(run, got):
-            if status:
-                _buffer_error(k, d, i)
-                ok = False
-            else:
-                d.cache[i] = bytearray(data.ljust(PAGE_SIZE, b"\0"))
-    return ok
+def read_page(k: KernelApi, d: Disk, index: int) -> bool:
+    """A page missing from the cache read alone, in one request (read_mapping_folio(),
+    filemap_create_folio(), a partial write's block_write_begin())."""
+    if index in d.cache or not _page_bytes(k, d, index):
+        return True
+    status, got = _request(k, d, REQ_OP_READ, 0, index * PAGE_SIZE // SECTOR, [_page_bytes(k, d, index)])
+    if status:
+        _buffer_error(k, d, index)
+        return False
+    d.cache[index] = bytearray(got[0].ljust(PAGE_SIZE, b"\0"))
+    return True
 
 
 def _runs(k: KernelApi, d: Disk, indices: list[int]) -> list[list[int]]:
@@ -202,7 +200,7 @@ def sync_blockdev(k: KernelApi, d: Disk, first: int = 0, last: int | None = None
     err = 0
     for run in _runs(k, d, todo):
         status, _ = _request(k, d, REQ_OP_WRITE, REQ_SYNC, run[0] * PAGE_SIZE // SECTOR,
-                             [bytes(d.cache[i][:_page_bytes(k, d, i)]) for i in run])
+                             [bytes(d.cache[i][:_page_bytes(k, d, i)]) for i in run], merges=len(run) - 1)
         d.dirty.difference_update(run)
         if status:
             err = -EIO
@@ -216,7 +214,7 @@ def read_part_sector(k: KernelApi, d: Disk, n: int, state: dict) -> bytes | None
         state["beyond_eod"] = True
         return None
     index = n * SECTOR // PAGE_SIZE
-    if not read_pages(k, d, [index], plugged=False):
+    if not read_page(k, d, index):
         return None
     off = n * SECTOR % PAGE_SIZE
     return bytes(d.cache[index][off:off + SECTOR])
@@ -272,146 +270,3 @@ def disk_scan_partitions(k: KernelApi, d: Disk) -> int:
         return ret
     blkdev_put(k, d, FMODE_READ)
     return 0
-
-
-# -- reads and writes -----------------------------------------------------------------------------
-
-def _errno(status: int) -> int:
-    return -BLK_ERRORS.get(status, (EIO, ""))[0] or -EIO
-
-
-def _direct(k: KernelApi, d: Disk, write: bool, pos: int, data: bytes | None, size: int) -> bytes | int:
-    """blkdev_direct_IO(): bios of up to BIO_MAX_VECS pages, each split at the queue's limits
-    (get_max_io_size(): max_sectors, kept to physical blocks)."""
-    first, last = pos // PAGE_SIZE, (pos + size - 1) // PAGE_SIZE
-    if sync_blockdev(k, d, first, last):
-        return -EIO
-    if write:
-        for i in range(first, last + 1):
-            d.cache.pop(i, None)
-    pbs = max(_limit(k, d, "physical_block_size") // SECTOR, 1)
-    max_sectors = _limit(k, d, "max_sectors") or 255
-    max_segs = _limit(k, d, "max_segments") or 128
-    out = bytearray()
-    done = 0
-    while done < size:
-        sector = (pos + done) // SECTOR
-        start = sector & (pbs - 1)
-        end = (start + max_sectors) & ~(pbs - 1)
-        n = min((end - start if end > start else max_sectors) * SECTOR, max_segs * PAGE_SIZE,
-                BIO_MAX_VECS * PAGE_SIZE, size - done)
-        chunks = [min(PAGE_SIZE, n - o) for o in range(0, n, PAGE_SIZE)]
-        if write:
-            payload = [data[done + o:done + o + c] for o, c in zip(range(0, n, PAGE_SIZE), chunks)]
-            status, _ = _request(k, d, REQ_OP_WRITE, REQ_SYNC | REQ_IDLE, sector, payload)
-        else:
-            status, got = _request(k, d, REQ_OP_READ, 0, sector, chunks)
-            out += b"".join(got)
-        if status:
-            return _errno(status)
-        done += n
-    return bytes(out) if not write else size
-
-
-def blkdev_read(k: KernelApi, d: Disk, pos: int, size: int, direct: bool) -> bytes | int:
-    """blkdev_read_iter(): nothing at or past the end, a read cut at it."""
-    if d.state_bit(k, GD_DEAD):
-        return -EIO
-    end = size_bytes(k, d)
-    if pos >= end or not size:
-        return b""
-    size = min(size, end - pos)
-    if direct:
-        if (pos | size) & (_lbs(k, d) - 1):
-            return -EINVAL
-        return _direct(k, d, False, pos, None, size)
-    first, last = pos // PAGE_SIZE, (pos + size - 1) // PAGE_SIZE
-    if not read_pages(k, d, list(range(first, last + 1)), plugged=True):
-        return -EIO
-    data = b"".join(bytes(d.cache[i]) for i in range(first, last + 1))
-    off = pos - first * PAGE_SIZE
-    return data[off:off + size]
-
-
-def blkdev_write(k: KernelApi, d: Disk, pos: int, data: bytes, direct: bool) -> int:
-    """blkdev_write_iter(): EPERM on a read-only disk, ENOSPC at the end, a write cut at it."""
-    if d.state_bit(k, GD_DEAD):
-        return -EIO
-    if d.state_bit(k, GD_READ_ONLY):
-        return -EPERM
-    if not data:
-        return 0
-    end = size_bytes(k, d)
-    if pos >= end:
-        return -ENOSPC
-    data = data[:end - pos]
-    if direct:
-        if (pos | len(data)) & (_lbs(k, d) - 1):
-            return -EINVAL
-        return _direct(k, d, True, pos, data, len(data))
-    bsize = 1 << d.blkbits
-    for i in range(pos // PAGE_SIZE, (pos + len(data) - 1) // PAGE_SIZE + 1):
-        lo, hi = max(pos, i * PAGE_SIZE), min(pos + len(data), (i + 1) * PAGE_SIZE)
-        if i not in d.cache:
-            whole = lo == i * PAGE_SIZE and hi - lo >= _page_bytes(k, d, i)
-            partial_blocks = lo % bsize or hi % bsize
-            if not whole and partial_blocks and not read_pages(k, d, [i], plugged=False):
-                return -EIO
-            d.cache.setdefault(i, bytearray(PAGE_SIZE))
-        d.cache[i][lo - i * PAGE_SIZE:hi - i * PAGE_SIZE] = data[lo - pos:hi - pos]
-        d.dirty.add(i)
-    return len(data)
-
-
-# -- ioctls ---------------------------------------------------------------------------------------
-
-def _int(v: int, size: int = 4) -> bytes:
-    return (v & ((1 << 8 * size) - 1)).to_bytes(size, "little")
-
-
-def blkdev_ioctl(k: KernelApi, d: Disk, cmd: int) -> tuple[int, bytes]:
-    """block/ioctl.c blkdev_common_ioctl() for what the block layer answers itself: (return
-    value, the bytes it puts at the argument)."""
-    L = lambda member: _limit(k, d, member)  # noqa: E731
-    cap = d.capacity(k)
-    answers = {
-        0x80081272: lambda: _int(cap * SECTOR, 8),  # BLKGETSIZE64
-        0x80081270: lambda: _int(1 << d.blkbits),  # BLKBSZGET: put_int() under a size_t command
-        0x1268: lambda: _int(L("logical_block_size")),  # BLKSSZGET
-        0x127B: lambda: _int(L("physical_block_size")),  # BLKPBSZGET
-        0x1278: lambda: _int(L("io_min")),  # BLKIOMIN
-        0x1279: lambda: _int(L("io_opt")),  # BLKIOOPT
-        0x127A: lambda: _int(0),  # BLKALIGNOFF
-        0x125E: lambda: _int(int(d.state_bit(k, GD_READ_ONLY))),  # BLKROGET
-        0x1263: lambda: _int(VM_READAHEAD_PAGES * PAGE_SIZE // SECTOR, 8),  # BLKRAGET
-        0x1265: lambda: _int(VM_READAHEAD_PAGES * PAGE_SIZE // SECTOR, 8),  # BLKFRAGET
-    }
-    if cmd == 0x1260:  # BLKGETSIZE
-        return (0, _int(cap, 8)) if cap <= (1 << 64) - 1 else (-EFBIG, b"")
-    if cmd in answers:
-        return 0, answers[cmd]()
-    if cmd == 0x1261:  # BLKFLSBUF
-        ret = sync_blockdev(k, d)
-        d.cache.clear()
-        return ret, b""
-    if cmd == 0x125F:  # BLKRRPART
-        bdev_disk_changed(k, d)
-        return 0, b""
-    if cmd == 0x0301:  # HDIO_GETGEO
-        return hdio_getgeo(k, d)
-    return -ENOTTY, b""
-
-
-def hdio_getgeo(k: KernelApi, d: Disk) -> tuple[int, bytes]:
-    """blkdev_getgeo(): the driver's getgeo() fills a zeroed hd_geometry."""
-    fn = d.fops(k, "getgeo")
-    if not fn:
-        return -ENOTTY, b""
-    H = k.S.hd_geometry
-    geo = k.m.kmalloc(H.sizeof, "", 0, kind="hd_geometry")
-    try:
-        k.m.write(geo, bytes(H.sizeof))
-        ret = s32(k.m.call(fn, d.part0, geo))
-        return ret, k.m.read(geo, H.sizeof) if not ret else b""
-    finally:
-        k.kfree(geo)

@@ -11,77 +11,32 @@ scheduler) is a Disk, registered as kind "disk" from device_add_disk() to del_ge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from errno import EBUSY, EINVAL, ENOMEM
 
 from ...bits import MASK64
 from ...profile import versions
 from . import KernelApi, kapi
 from . import neg_errno as _err
+from .bdev import disk_scan_partitions
 from .blk_mq import elevator_init_mq, queue, queue_alloc, queue_free
+from .blkdev import (
+    DISK_MAX_PARTS,
+    GD_ADDED,
+    GD_DEAD,
+    GD_NEED_PART_SCAN,
+    GD_OWNS_QUEUE,
+    GD_READ_ONLY,
+    GD_SUPPRESS_PART_SCAN,
+    GENHD_FL_HIDDEN,
+    GENHD_FL_NO_PART,
+    MINORMASK,
+    Disk,
+)
 from .device import boot_blkdevs, set_dev_name
 from .sysfs import create_groups, remove_attrs
 
 BLKDEV_MAJOR_HASH_SIZE = 255
 BLKDEV_MAJOR_MAX = 512
-GENHD_FL_REMOVABLE, GENHD_FL_HIDDEN, GENHD_FL_NO_PART = 1, 2, 4
-GD_NEED_PART_SCAN, GD_READ_ONLY, GD_DEAD, GD_NATIVE_CAPACITY_BIT, GD_ADDED = 0, 1, 2, 3, 4
-GD_SUPPRESS_PART_SCAN, GD_OWNS_QUEUE = 5, 6
-DISK_MAX_PARTS = 256
-MINORMASK = (1 << 20) - 1
-VM_READAHEAD_PAGES = 32
-
-
-@dataclass
-class Disk:
-    """What the block layer keeps of a gendisk beside its structs: the bdev's page cache
-    (page index -> 4096 bytes; dirty pages to write back), its openers, its block size, the
-    reads and writes in flight."""
-
-    gendisk: int
-    queue: int
-    part0: int
-    owner: str
-    diskseq: int
-    openers: int = 0
-    blkbits: int = 9
-    cache: dict[int, bytearray] = field(default_factory=dict)
-    dirty: set[int] = field(default_factory=set)
-    inflight: list[int] = field(default_factory=lambda: [0, 0])
-    stats: list[list[int]] = field(default_factory=lambda: [[0, 0], [0, 0]])  # [ios, sectors] read, write
-
-    def device(self, k: KernelApi) -> int:
-        """disk_to_dev(): the struct device inside part0."""
-        return self.part0 + k.S.block_device.bd_device
-
-    def name(self, k: KernelApi) -> str:
-        return k.cname(self.gendisk + k.S.gendisk.disk_name)
-
-    def devt(self, k: KernelApi) -> int:
-        G = k.S.gendisk
-        return (k.m.read_s32(self.gendisk + G.major) << 20) | k.m.read_s32(self.gendisk + G.first_minor)
-
-    def capacity(self, k: KernelApi) -> int:
-        return k.m.read_u64(self.part0 + k.S.block_device.bd_nr_sectors)
-
-    def flags(self, k: KernelApi) -> int:
-        return k.m.read_s32(self.gendisk + k.S.gendisk.flags)
-
-    def state_bit(self, k: KernelApi, bit: int) -> bool:
-        return bool(k.m.read_u64(self.gendisk + k.S.gendisk.state) >> bit & 1)
-
-    def set_state_bit(self, k: KernelApi, bit: int, on: bool = True) -> None:
-        addr = self.gendisk + k.S.gendisk.state
-        v = k.m.read_u64(addr)
-        k.m.write_u64(addr, v | 1 << bit if on else v & ~(1 << bit))
-
-    def fops(self, k: KernelApi, name: str) -> int:
-        fops = k.m.read_u64(self.gendisk + k.S.gendisk.fops)
-        return k.m.read_u64(fops + k.S.block_device_operations[name]) if fops else 0
-
-    def elevator(self, k: KernelApi) -> str | None:
-        qs = queue(k, self.queue)
-        return qs.elevator if qs is not None else None
 
 
 def _st(k: KernelApi) -> dict:
@@ -238,8 +193,6 @@ def get_disk_ro(k: KernelApi, disk: int) -> int:
 def device_add_disk(k: KernelApi, parent: int, disk: int, groups: int) -> int:
     """block/genhd.c device_add_disk(): the elevator, the numbers (a driver's major needs its
     minors), the device in sysfs and /dev, the partition scan through the driver's queue_rq."""
-    from .bdev import disk_scan_partitions
-
     m, G = k.m, k.S.gendisk
     d = disk_of(k, disk)
     if d is None:

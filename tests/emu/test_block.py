@@ -1,0 +1,135 @@
+"""The block layer, driven in process by the ramdisk fixture (tests/modules/src/ramdisk): what
+reaches the driver's queue_rq for each way of reading and writing, what the kernel prints on the
+way, and what the views show. Its behaviour against the real kernel is its recordings
+(tests/expected/real*/ramdisk*.txt, replayed by tests/kmod/test_real_tools)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+
+import pytest
+from realref import ko
+
+from pseudokernel import vfs
+from pseudokernel.emu.kapi.genhd import added_disks
+from pseudokernel.fs.block import proc_partitions
+from pseudokernel.fs.procfs import proc_devices
+from pseudokernel.kernel import Caller
+from pseudokernel.log import format_dmesg
+
+CALLER = Caller(pid=4242, comm="dd")
+
+
+def log_since(kernel, start: int) -> list[str]:
+    text = format_dmesg(kernel.log.records(start)).decode()
+    return re.sub(r"^\[ *\d+\.\d+\] ", "", text, flags=re.M).splitlines()
+
+
+def requests(lines: list[str]) -> list[str]:
+    return [line.removeprefix("ramdisk: ") for line in lines if re.match(r"ramdisk: (read|write) sector", line)]
+
+
+def open_disk(kernel, flags: int) -> vfs.DiskFile:
+    (disk,) = added_disks(kernel.api)
+    return vfs.DiskFile.open(kernel, CALLER, disk, "/dev/pkram0", flags)
+
+
+@pytest.fixture
+def ramdisk(kernel):
+    kernel.finit_module(ko("ramdisk"), "")
+    yield kernel
+    if kernel.find_module("ramdisk") is not None:
+        kernel.delete_module("ramdisk")
+
+
+def test_add_disk_scans_the_partitions_through_queue_rq(kernel):
+    start = kernel.log.next_seq
+    kernel.finit_module(ko("ramdisk"), "")
+    lines = log_since(kernel, start)
+    # the parsers read sectors 0..15 and 31: pages 0, 1 and 3 of the bdev's page cache
+    assert requests(lines) == ["read sector 0, 4096 bytes", "read sector 8, 4096 bytes", "read sector 24, 4096 bytes"]
+    assert "ramdisk: pkram0: 2048 sectors (1024 KiB)" in lines
+    assert proc_partitions(kernel) == b"major minor  #blocks  name\n\n 254        0       1024 pkram0\n"
+    assert proc_devices(kernel).decode().endswith("Block devices:\n254 pkram\n259 blkext\n")
+    kernel.delete_module("ramdisk")
+    assert proc_partitions(kernel) == b""
+    assert "suspected memory leaks" not in "\n".join(log_since(kernel, start))
+
+
+def test_a_disk_too_small_for_the_scan_says_so(kernel):
+    start = kernel.log.next_seq
+    kernel.finit_module(ko("ramdisk"), "size_kb=8")
+    lines = log_since(kernel, start)
+    # ultrix.c's sector 31 lies past the 16 sectors: the scan stops there
+    assert " pkram0: unable to read partition table" in lines
+    assert "pkram0: partition table beyond EOD, truncated" in lines
+    kernel.delete_module("ramdisk")
+
+
+def test_direct_io_is_one_request_per_bio_and_checks_alignment(ramdisk):
+    f = open_disk(ramdisk, os.O_RDWR | os.O_DIRECT)
+    start = ramdisk.log.next_seq
+    assert f.write(b"x" * 8192, 4096) == 8192
+    assert f.read(8192, 4096) == b"x" * 8192
+    with pytest.raises(OSError) as e:
+        f.read(100, 0)
+    assert e.value.errno == errno.EINVAL
+    assert f.read(4096, 1 << 20) == b""  # at the end
+    with pytest.raises(OSError) as e:
+        f.write(b"y" * 512, 1 << 20)
+    assert e.value.errno == errno.ENOSPC
+    f.release()
+    assert requests(log_since(ramdisk, start)) == ["write sector 8, 8192 bytes", "read sector 8, 8192 bytes"]
+
+
+def test_a_direct_read_past_max_sectors_is_split(ramdisk):
+    f = open_disk(ramdisk, os.O_RDONLY | os.O_DIRECT)
+    start = ramdisk.log.next_seq
+    assert len(f.read(1 << 17, 0)) == 1 << 17
+    f.release()
+    # 256 sectors, max_sectors 255 (BLK_SAFE_MAX_SECTORS)
+    assert requests(log_since(ramdisk, start)) == ["read sector 0, 130560 bytes", "read sector 255, 512 bytes"]
+
+
+def test_buffered_writes_are_written_back_at_the_last_close(ramdisk):
+    f = open_disk(ramdisk, os.O_RDWR)
+    start = ramdisk.log.next_seq
+    assert f.write(b"hello\n", 512) == 6  # a partial page: read first
+    assert f.write(b"z" * 8192, 8192) == 8192  # whole pages: not read
+    assert requests(log_since(ramdisk, start)) == ["read sector 0, 4096 bytes"]
+    f.release()
+    # pages 0, 2 and 3 dirty: two runs
+    assert requests(log_since(ramdisk, start))[1:] == ["write sector 0, 4096 bytes", "write sector 16, 8192 bytes"]
+
+
+def test_buffered_reads_read_ahead(ramdisk):
+    f = open_disk(ramdisk, os.O_RDONLY)
+    start = ramdisk.log.next_seq
+    for i in range(6):
+        f.read(4096, i * 4096)
+    f.release()
+    # 4 pages at the start, the mark on page 1: 8 from page 4, marked there: 16 from page 12
+    assert requests(log_since(ramdisk, start)) == ["read sector 0, 16384 bytes", "read sector 32, 32768 bytes",
+                                                   "read sector 96, 65536 bytes"]
+
+
+def test_block_ioctls_answer_from_the_disk_and_the_driver(ramdisk):
+    f = open_disk(ramdisk, os.O_RDONLY)
+    assert f.ioctl(0x80081272, 0, None, 8) == (0, (1 << 20).to_bytes(8, "little"))  # BLKGETSIZE64
+    assert f.ioctl(0x80081270, 0, None, 8)[1][:4] == (4096).to_bytes(4, "little")  # BLKBSZGET
+    ret, geo = f.ioctl(0x0301, 0, None, 16)  # HDIO_GETGEO: the driver's getgeo
+    assert ret == 0 and (geo[0], geo[1], int.from_bytes(geo[2:4], "little")) == (4, 16, 32)
+    with pytest.raises(OSError) as e:
+        f.ioctl(0x4B3A, 0, None, 0)
+    assert e.value.errno == errno.ENOTTY
+    f.release()
+
+
+def test_an_open_disk_holds_its_module(ramdisk):
+    f = open_disk(ramdisk, os.O_RDONLY)
+    with pytest.raises(OSError) as e:
+        ramdisk.delete_module("ramdisk")
+    assert e.value.errno == errno.EWOULDBLOCK
+    f.release()
