@@ -133,3 +133,19 @@ def test_an_open_disk_holds_its_module(ramdisk):
         ramdisk.delete_module("ramdisk")
     assert e.value.errno == errno.EWOULDBLOCK
     f.release()
+
+
+def test_a_disk_that_takes_bios_gets_them_from_its_submit_bio(kernel, tree):
+    """Debian's brd: blk_alloc_disk(), its own submit_bio, bio_endio()."""
+    (brd,) = tree.glob("lib/modules/*/kernel/drivers/block/brd.ko*")
+    kernel.finit_module(brd.read_bytes(), "rd_nr=1 rd_size=64")
+    assert proc_partitions(kernel) == b"major minor  #blocks  name\n\n   1        0         64 ram0\n"
+    f = open_disk(kernel, os.O_RDWR | os.O_DIRECT)
+    assert f.write(b"brd!" * 1024, 8192) == 4096
+    assert f.read(4096, 8192) == b"brd!" * 1024
+    f.release()
+    g = open_disk(kernel, os.O_RDONLY)
+    assert g.read(8, 8192 + 4) == b"brd!brd!"
+    g.release()
+    kernel.delete_module("brd")
+    assert proc_partitions(kernel) == b""

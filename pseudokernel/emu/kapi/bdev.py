@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from ...bits import PAGE_SIZE, s32
 from ...profile import versions
 from . import KernelApi
+from .bio import submit_bio_wait
 from .blk_mq import REQ_OP_READ, REQ_OP_WRITE, REQ_SYNC, execute
 from .blkdev import GD_DEAD, GD_NATIVE_CAPACITY_BIT, GD_NEED_PART_SCAN, GENHD_FL_HIDDEN, GENHD_FL_NO_PART
 from .mm import virt_to_page
@@ -141,8 +142,7 @@ def _request(k: KernelApi, d: Disk, op: int, flags: int, sector: int, chunks: li
                 m.write(page, c)
         d.inflight[op & 1] += 1
         try:
-            status = execute(k, d.queue, d.part0, op, flags, sector,
-                             [(virt_to_page(p), 0, n) for p, n in zip(pages, lengths)])
+            status = submit(k, d, op, flags, sector, [(virt_to_page(p), 0, n) for p, n in zip(pages, lengths)])
         finally:
             d.inflight[op & 1] -= 1
         if not status:
@@ -154,6 +154,14 @@ def _request(k: KernelApi, d: Disk, op: int, flags: int, sector: int, chunks: li
     finally:
         for p in pages:
             k.kfree(p)
+
+
+def submit(k: KernelApi, d: Disk, op: int, flags: int, sector: int, segments: list[tuple[int, int, int]]) -> int:
+    """submit_bio_wait(): a request to the driver's queue_rq for a blk-mq disk, the bio itself
+    to its submit_bio otherwise. The blk_status_t."""
+    if k.m.read_u64(d.queue + k.S.request_queue.mq_ops):
+        return execute(k, d.queue, d.part0, op, flags, sector, segments)
+    return submit_bio_wait(k, d.fops(k, "submit_bio"), d.part0, op | flags, sector, segments)
 
 
 def _page_bytes(k: KernelApi, d: Disk, index: int) -> int:

@@ -19,6 +19,7 @@ from ...bits import MASK64, PAGE_SIZE, s32
 from ...profile import versions
 from . import KernelApi, kapi
 from . import neg_errno as _err
+from .bio import alloc_bio
 from .sched import wait_until
 
 REQ_OP_READ, REQ_OP_WRITE = 0, 1
@@ -226,8 +227,8 @@ def queue_alloc(k: KernelApi, tagset: int, queuedata: int, lim: int = 0) -> int:
     """blk_mq_init_queue(): a request_queue on the set, its hardware contexts (init_hctx()
     on each), the limits the driver gave (6.9 on) or the defaults."""
     m, S = k.m, k.S
-    ts = _st(k)["sets"].get(tagset)
-    if ts is None:
+    ts = _st(k)["sets"].get(tagset) if tagset else None
+    if tagset and ts is None:
         return _err(EINVAL)
     owner = k.caller_module_name()
     q = _zalloc(k, S.request_queue.sizeof, owner, "request_queue")
@@ -235,13 +236,17 @@ def queue_alloc(k: KernelApi, tagset: int, queuedata: int, lim: int = 0) -> int:
         return _err(ENOMEM)
     Q = S.request_queue
     m.write_u64(q + Q.queuedata, queuedata)
-    m.write_u64(q + Q.tag_set, tagset)
-    m.write_u64(q + Q.mq_ops, m.read_u64(tagset + S.blk_mq_tag_set.ops))
     m.write_u32(q + Q.node, 0xFFFFFFFF)
-    m.write_u32(q + Q.nr_requests, m.read_u32(tagset + S.blk_mq_tag_set.queue_depth))
     if lim:
         m.write(q + Q.limits, m.read(lim, S.queue_limits.sizeof))
     set_default_limits(k, q + Q.limits)
+    if ts is None:  # blk_alloc_queue(): a queue for a driver that takes bios
+        m.write_u32(q + Q.nr_requests, BLKDEV_DEFAULT_RQ)
+        _st(k)["queues"][q] = Queue(q, 0, owner, [])
+        return q
+    m.write_u64(q + Q.tag_set, tagset)
+    m.write_u64(q + Q.mq_ops, m.read_u64(tagset + S.blk_mq_tag_set.ops))
+    m.write_u32(q + Q.nr_requests, m.read_u32(tagset + S.blk_mq_tag_set.queue_depth))
     ops = m.read_u64(tagset + S.blk_mq_tag_set.ops)
     init_hctx = _op(k, ops, "init_hctx")
     driver_data = m.read_u64(tagset + S.blk_mq_tag_set.driver_data)
@@ -309,6 +314,8 @@ def builtin_elevators(k: KernelApi) -> list[str]:
 def elevator_init_mq(k: KernelApi, qs: Queue) -> None:
     """elevator_init_mq(): mq-deadline for a queue with one hardware queue (or shared tags)
     unless the set asks for none; its own requests, q->nr_requests = 2 * min(depth, 128)."""
+    if not qs.set:
+        return  # a queue without requests has no scheduler
     flags = k.m.read_u32(qs.set + k.S.blk_mq_tag_set.flags)
     no_sched, no_default = _sched_flags(k)
     if flags & (no_sched | no_default) or len(qs.hctxs) != 1 or "mq-deadline" not in builtin_elevators(k):
@@ -361,22 +368,8 @@ def execute(k: KernelApi, q: int, part0: int, op: int, flags: int, sector: int,
         qs.sched_busy.add(rq)
     ts.busy.add(tag_rq)
     nbytes = sum(length for _p, _o, length in segments)
-    B, V, R = S.bio, S.bio_vec, S.request
-    bio = _zalloc(k, B.sizeof + V.sizeof * len(segments), "", "bio")
-    vecs = bio + B.sizeof
-    for i, (page, off, length) in enumerate(segments):
-        m.write_u64(vecs + i * V.sizeof + V.bv_page, page)
-        m.write_u32(vecs + i * V.sizeof + V.bv_len, length)
-        m.write_u32(vecs + i * V.sizeof + V.bv_offset, off)
-    m.write_u64(bio + B.bi_bdev, part0)
-    m.write_u32(bio + B.bi_opf, op | flags)
-    m.write_u64(bio + B.bi_iter + S.bvec_iter.bi_sector, sector)
-    m.write_u32(bio + B.bi_iter + S.bvec_iter.bi_size, nbytes)
-    m.write_u16(bio + B.bi_vcnt, len(segments))
-    m.write_u16(bio + B.bi_max_vecs, len(segments))
-    m.write_u32(bio + B.__bi_cnt, 1)
-    m.write_u32(bio + B.__bi_remaining, 1)
-    m.write_u64(bio + B.bi_io_vec, vecs)
+    R = S.request
+    bio = alloc_bio(k, part0, op | flags, sector, segments)
     m.write(rq, bytes(R.sizeof))  # blk_mq_rq_ctx_init() sets each field; the pdu is the driver's
     m.write_u64(rq + R.q, q)
     m.write_u64(rq + R.mq_hctx, hctx)

@@ -157,6 +157,28 @@ def __blk_mq_alloc_disk(k: KernelApi, tagset: int, a1: int, a2: int, a3: int) ->
     return disk
 
 
+@kapi("__blk_alloc_disk")
+def __blk_alloc_disk(k: KernelApi, a0: int, a1: int, a2: int) -> int:
+    """block/genhd.c: a queue for a driver that takes bios (its submit_bio) and a disk owning
+    it. 6.1 passes (node, lkclass), 6.9 on (lim, node, lkclass)."""
+    lim = a0 if k.profile.since(versions.BLK_MQ_ALLOC_DISK_LIMITS) else 0
+    q = queue_alloc(k, 0, 0, lim)
+    if q > MASK64 - 4095:
+        return q
+    disk = disk_alloc(k, q)
+    if not disk:
+        queue_free(k, q)
+        return _err(ENOMEM)
+    disk_of(k, disk).set_state_bit(k, GD_OWNS_QUEUE)
+    return disk
+
+
+@kapi("blk_mq_alloc_disk_for_queue")
+def blk_mq_alloc_disk_for_queue(k: KernelApi, q: int, lkclass: int) -> int:
+    """A disk on a queue the driver made (blk_mq_init_queue()) and keeps."""
+    return disk_alloc(k, q) or 0
+
+
 @kapi("set_capacity")
 def set_capacity(k: KernelApi, disk: int, sectors: int) -> None:
     k.m.write_u64(k.m.read_u64(disk + k.S.gendisk.part0) + k.S.block_device.bd_nr_sectors, sectors & MASK64)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from ...bits import MASK64, PAGE_SIZE
 from . import KernelApi
-from .bdev import SECTOR, VM_READAHEAD_PAGES, _buffer_error, _limit, _page_bytes, read_page, size_bytes
-from .blk_mq import REQ_OP_READ, execute
+from .bdev import SECTOR, VM_READAHEAD_PAGES, _buffer_error, _limit, _page_bytes, read_page, size_bytes, submit
+from .blk_mq import REQ_OP_READ
 from .mm import virt_to_page
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _mpage_read(k: KernelApi, d: Disk, run: list[int]) -> None:
                 p += length
             d.inflight[0] += 1
             try:
-                status = execute(k, d.queue, d.part0, REQ_OP_READ, REQ_RAHEAD, pos // SECTOR, segs)
+                status = submit(k, d, REQ_OP_READ, REQ_RAHEAD, pos // SECTOR, segs)
             finally:
                 d.inflight[0] -= 1
             if status:
