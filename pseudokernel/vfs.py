@@ -154,7 +154,8 @@ class DiskFile:
         return self._call("write", lambda api: blk_fops.blkdev_write(api, self.disk, offset, data, self.direct))
 
     def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
-        ret, out = self._call("ioctl", lambda api: _pair(blk_fops.blkdev_ioctl(api, self.disk, cmd)))
+        ret, out = self._call("ioctl", lambda api: _pair(blk_fops.blkdev_ioctl(api, self.disk, cmd, arg, data, out_size,
+                                                                                      self.mode)))
         return ret, out[:out_size]
 
     def poll(self, events: int) -> int:

@@ -126,9 +126,11 @@ def _int(v: int, size: int = 4) -> bytes:
     return (v & ((1 << 8 * size) - 1)).to_bytes(size, "little")
 
 
-def blkdev_ioctl(k: KernelApi, d: Disk, cmd: int) -> tuple[int, bytes]:
-    """block/ioctl.c blkdev_common_ioctl() for what the block layer answers itself: (return
-    value, the bytes it puts at the argument)."""
+def blkdev_ioctl(k: KernelApi, d: Disk, cmd: int, arg: int = 0, data: bytes | None = None, out_size: int = 0,
+                 mode: int = 1) -> tuple[int, bytes]:
+    """block/ioctl.c blkdev_ioctl(): what the block layer answers itself, else the driver's
+    ioctl(bdev, mode, cmd, arg) with a user copy of the command's bytes as for a character
+    device (read_write.vfs_ioctl()). (return value, the bytes put at the argument)."""
     L = lambda member: _limit(k, d, member)  # noqa: E731
     cap = d.capacity(k)
     answers = {
@@ -156,7 +158,17 @@ def blkdev_ioctl(k: KernelApi, d: Disk, cmd: int) -> tuple[int, bytes]:
         return 0, b""
     if cmd == 0x0301:  # HDIO_GETGEO
         return hdio_getgeo(k, d)
-    return -ENOTTY, b""
+    fn = d.fops(k, "ioctl")
+    if not fn:
+        return -ENOTTY, b""
+    if data is not None or out_size:
+        size = max(len(data or b""), out_size, 1)
+        arg = k.m.user_buffer(size)
+        k.m.write(arg, (data or b"").ljust(size, b"\0"))
+    ret = s32(k.m.call(fn, d.part0, mode, cmd & 0xFFFFFFFF, arg & (2**64 - 1)))
+    if ret < 0:
+        return ret, b""
+    return ret, k.m.read(arg, out_size) if out_size else b""
 
 
 def hdio_getgeo(k: KernelApi, d: Disk) -> tuple[int, bytes]:
