@@ -132,6 +132,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
                       "nr_requests": 272, "limits": 448, "node": 572, "tag_set": 880},
     "resource": {"sizeof": 64, "flags": 24},
     "rtnl_link_ops": {"kind": 16},
+    "scatterlist": {"sizeof": 32, "page_link": 0, "offset": 8, "length": 12},
     "seq_file": {
         "sizeof": 120, "buf": 0, "size": 8, "from": 16, "count": 24, "pad_until": 32, "index": 40,
         "read_pos": 48, "op": 88, "file": 104, "private": 112,

@@ -15,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from errno import EINVAL, ENOMEM
 
-from ...bits import MASK64, PAGE_SIZE, s32
+from ...bits import MASK64, s32
 from ...profile import versions
 from . import KernelApi, kapi
 from . import neg_errno as _err
 from .bio import alloc_bio
+from .blk_settings import BLK_MAX_SEGMENT_SIZE, set_default_limits
+from .mm import page_to_virt
 from .sched import wait_until
 
 REQ_OP_READ, REQ_OP_WRITE = 0, 1
@@ -30,9 +32,6 @@ BLK_MQ_NO_TAG = 0xFFFFFFFF
 BLK_MQ_MAX_DEPTH = 10240
 BLK_STS_OK, BLK_STS_TIMEOUT, BLK_STS_RESOURCE, BLK_STS_IOERR, BLK_STS_DEV_RESOURCE = 0, 3, 9, 10, 13
 BLKDEV_DEFAULT_RQ = 128
-BLK_SAFE_MAX_SECTORS = 255
-BLK_MAX_SEGMENTS = 128
-BLK_MAX_SEGMENT_SIZE = 65536
 HZ = 250
 IOPRIO_CLASS_BE = 2  # a task without an io_context: task_nice_ioclass() of a normal task
 REQUEUE_TRIES = 100  # a driver out of resources is asked again this often, 3 ms apart
@@ -202,25 +201,6 @@ def _limits_features(k: KernelApi) -> int | None:
     """6.11 moved the queue's features (rotational, write cache ...) into queue_limits."""
     lim = k.S.btf("queue_limits")
     return lim.members.get("features") if lim is not None else None
-
-
-def set_default_limits(k: KernelApi, lim: int) -> None:
-    """blk_set_default_limits() / blk_validate_limits(): what a driver left 0 gets the default."""
-    L, m = k.S.queue_limits, k.m
-    defaults = (("logical_block_size", 512, 4), ("physical_block_size", 0, 4), ("io_min", 0, 4),
-                ("max_hw_sectors", BLK_SAFE_MAX_SECTORS, 4), ("max_segments", BLK_MAX_SEGMENTS, 2),
-                ("max_segment_size", BLK_MAX_SEGMENT_SIZE, 4))
-    for member, value, width in defaults:
-        rd, wr = (m.read_u32, m.write_u32) if width == 4 else (m.read_u16, m.write_u16)
-        if not rd(lim + L[member]) and value:
-            wr(lim + L[member], value)
-    lbs = m.read_u32(lim + L.logical_block_size)
-    if m.read_u32(lim + L.physical_block_size) < lbs:
-        m.write_u32(lim + L.physical_block_size, lbs)
-    if m.read_u32(lim + L.io_min) < m.read_u32(lim + L.physical_block_size):
-        m.write_u32(lim + L.io_min, m.read_u32(lim + L.physical_block_size))
-    if not m.read_u32(lim + L.max_sectors):
-        m.write_u32(lim + L.max_sectors, min(m.read_u32(lim + L.max_hw_sectors), 2560))
 
 
 def queue_alloc(k: KernelApi, tagset: int, queuedata: int, lim: int = 0) -> int:
@@ -502,68 +482,38 @@ def blk_status_to_errno(k: KernelApi, status: int) -> int:
     return _err(BLK_ERRORS.get(status & 0xFF, (5, ""))[0]) & 0xFFFFFFFF
 
 
-# -- limits a 6.1 driver sets on its queue (blk-settings.c) ----------------------------------------
-
-def _set_limit(k: KernelApi, q: int, member: str, value: int, width: int = 4) -> None:
-    addr = q + k.S.request_queue.limits + k.S.queue_limits[member]
-    (k.m.write_u32 if width == 4 else k.m.write_u16)(addr, value)
+SG_CHAIN, SG_END = 1, 2
 
 
-@kapi("blk_queue_logical_block_size")
-def blk_queue_logical_block_size(k: KernelApi, q: int, size: int) -> None:
-    L = k.S.queue_limits
-    lim = q + k.S.request_queue.limits
-    _set_limit(k, q, "logical_block_size", size & 0xFFFFFFFF)
-    for member in ("physical_block_size", "io_min"):
-        if k.m.read_u32(lim + L[member]) < size & 0xFFFFFFFF:
-            _set_limit(k, q, member, size & 0xFFFFFFFF)
-
-
-@kapi("blk_queue_physical_block_size")
-def blk_queue_physical_block_size(k: KernelApi, q: int, size: int) -> None:
-    lim = q + k.S.request_queue.limits
-    L = k.S.queue_limits
-    size = max(size & 0xFFFFFFFF, k.m.read_u32(lim + L.logical_block_size))
-    _set_limit(k, q, "physical_block_size", size)
-    if k.m.read_u32(lim + L.io_min) < size:
-        _set_limit(k, q, "io_min", size)
-
-
-@kapi("blk_queue_max_hw_sectors")
-def blk_queue_max_hw_sectors(k: KernelApi, q: int, sectors: int) -> None:
-    sectors = max(sectors & 0xFFFFFFFF, PAGE_SIZE >> 9)
-    _set_limit(k, q, "max_hw_sectors", sectors)
-    _set_limit(k, q, "max_sectors", min(sectors, 2560))
-
-
-@kapi("blk_queue_max_segments")
-def blk_queue_max_segments(k: KernelApi, q: int, n: int) -> None:
-    _set_limit(k, q, "max_segments", max(n & 0xFFFF, 1), 2)
-
-
-@kapi("blk_queue_max_segment_size")
-def blk_queue_max_segment_size(k: KernelApi, q: int, n: int) -> None:
-    _set_limit(k, q, "max_segment_size", max(n & 0xFFFFFFFF, PAGE_SIZE))
-
-
-@kapi("blk_queue_io_min")
-def blk_queue_io_min(k: KernelApi, q: int, n: int) -> None:
-    _set_limit(k, q, "io_min", n & 0xFFFFFFFF)
-
-
-@kapi("blk_queue_io_opt")
-def blk_queue_io_opt(k: KernelApi, q: int, n: int) -> None:
-    _set_limit(k, q, "io_opt", n & 0xFFFFFFFF)
-
-
-@kapi("blk_queue_flag_set")
-def blk_queue_flag_set(k: KernelApi, flag: int, q: int) -> None:
-    addr = q + k.S.request_queue.queue_flags
-    k.m.write_u64(addr, k.m.read_u64(addr) | (1 << (flag & 63)))
-
-
-@kapi("blk_queue_flag_clear")
-def blk_queue_flag_clear(k: KernelApi, flag: int, q: int) -> None:
-    addr = q + k.S.request_queue.queue_flags
-    k.m.write_u64(addr, k.m.read_u64(addr) & ~(1 << (flag & 63)))
-
+@kapi("__blk_rq_map_sg")
+def __blk_rq_map_sg(k: KernelApi, q: int, rq: int, sglist: int, last_sg: int) -> int:
+    """block/blk-merge.c: the request's segments into the scatterlist, physically contiguous
+    ones merged up to max_segment_size; the last entry marked as the end. The count."""
+    m, S = k.m, k.S
+    B, V, SG = S.bio, S.bio_vec, S.scatterlist
+    max_seg = m.read_u32(q + S.request_queue.limits + S.queue_limits.max_segment_size) or BLK_MAX_SEGMENT_SIZE
+    segs: list[list[int]] = []  # [page, offset, length]
+    bio = m.read_u64(rq + S.request.bio)
+    while bio:
+        vecs, n = m.read_u64(bio + B.bi_io_vec), m.read_u16(bio + B.bi_vcnt)
+        for i in range(n):
+            v = vecs + i * V.sizeof
+            page, length, off = m.read_u64(v + V.bv_page), m.read_u32(v + V.bv_len), m.read_u32(v + V.bv_offset)
+            if segs:
+                pp, po, pl = segs[-1]
+                if page_to_virt(pp) + po + pl == page_to_virt(page) + off and pl + length <= max_seg:
+                    segs[-1][2] += length
+                    continue
+            segs.append([page, off, length])
+        bio = m.read_u64(bio + B.bi_next)
+    sg = m.read_u64(last_sg) if last_sg else 0
+    for page, off, length in segs:
+        sg = sglist if not sg else sg + SG.sizeof
+        m.write_u64(sg + SG.page_link, page | (m.read_u64(sg + SG.page_link) & SG_CHAIN))
+        m.write_u32(sg + SG.offset, off)
+        m.write_u32(sg + SG.length, length)
+    if sg:
+        m.write_u64(sg + SG.page_link, (m.read_u64(sg + SG.page_link) & ~SG_CHAIN) | SG_END)
+        if last_sg:
+            m.write_u64(last_sg, sg)
+    return len(segs)
