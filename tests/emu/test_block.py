@@ -13,7 +13,10 @@ import pytest
 from realref import ko
 
 from pseudokernel import vfs
+from pseudokernel.emu.kapi.bio import alloc_bio
+from pseudokernel.emu.kapi.blk_mq import __blk_rq_map_sg
 from pseudokernel.emu.kapi.genhd import added_disks
+from pseudokernel.emu.kapi.mm import virt_to_page
 from pseudokernel.fs.block import proc_partitions
 from pseudokernel.fs.procfs import proc_devices
 from pseudokernel.kernel import Caller
@@ -147,5 +150,27 @@ def test_a_disk_that_takes_bios_gets_them_from_its_submit_bio(kernel, tree):
     g = open_disk(kernel, os.O_RDONLY)
     assert g.read(8, 8192 + 4) == b"brd!brd!"
     g.release()
+    start = kernel.log.next_seq
     kernel.delete_module("brd")
     assert proc_partitions(kernel) == b""
+    assert not any("suspected memory leaks" in line for line in log_since(kernel, start))
+
+
+def test_rq_map_sg_merges_what_is_physically_contiguous(ramdisk):
+    api = ramdisk.api
+    m, S = api.m, api.S
+    (disk,) = added_disks(api)
+    pages = m.kmalloc(3 * 4096, "", 0, kind="page")  # page aligned, contiguous
+    other = m.kmalloc(4096, "", 0, kind="page")
+    bio = alloc_bio(api, disk.part0, 0, 0, [(virt_to_page(pages), 0, 4096), (virt_to_page(pages + 4096), 0, 4096),
+                                            (virt_to_page(other), 512, 1024)])
+    rq = m.kmalloc(S.request.sizeof, "", 0)
+    m.write(rq, bytes(S.request.sizeof))
+    m.write_u64(rq + S.request.bio, bio)
+    sgl, last = m.kmalloc(4 * S.scatterlist.sizeof, "", 0), m.kmalloc(8, "", 0)
+    m.write(sgl, bytes(4 * S.scatterlist.sizeof))
+    m.write_u64(last, 0)
+    assert __blk_rq_map_sg(api, disk.queue, rq, sgl, last) == 2
+    entries = [(m.read_u64(sg), m.read_u32(sg + 8), m.read_u32(sg + 12)) for sg in (sgl, sgl + 32)]
+    assert entries == [(virt_to_page(pages), 0, 8192), (virt_to_page(other) | 2, 512, 1024)]  # SG_END
+    assert m.read_u64(last) == sgl + 32
