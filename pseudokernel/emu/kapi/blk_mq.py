@@ -34,6 +34,7 @@ BLK_STS_OK, BLK_STS_TIMEOUT, BLK_STS_RESOURCE, BLK_STS_IOERR, BLK_STS_DEV_RESOUR
 BLKDEV_DEFAULT_RQ = 128
 HZ = 250
 IOPRIO_CLASS_BE = 2  # a task without an io_context: task_nice_ioclass() of a normal task
+NR_CPUS = 1  # the emulated machine's, as the reference machine's QEMU has
 REQUEUE_TRIES = 100  # a driver out of resources is asked again this often, 3 ms apart
 
 # block/blk-core.c blk_errors[]: the errno and the text of each status
@@ -156,6 +157,9 @@ def blk_mq_alloc_tag_set(k: KernelApi, tagset: int) -> int:
         m.write_u32(tagset + T.queue_depth, depth)
     if not m.read_u32(tagset + T.nr_maps):
         m.write_u32(tagset + T.nr_maps, 1)
+    if m.read_u32(tagset + T.nr_maps) == 1 and nr_hw > NR_CPUS:  # one hardware queue per CPU at most
+        nr_hw = NR_CPUS
+        m.write_u32(tagset + T.nr_hw_queues, nr_hw)
     owner = k.caller_module_name()
     ts = TagSet(tagset, owner)
     tags = _zalloc(k, 8 * nr_hw, owner, "blk_mq_tags")
