@@ -52,6 +52,8 @@ def _rotational(api: KernelApi, d: blkdev.Disk) -> bool:
 
 def scheduler(api: KernelApi, d: blkdev.Disk) -> str:
     """elv_iosched_show(): the elevators registered, the queue's in brackets."""
+    if not _is_mq(api, d):
+        return "none\n"
     cur = d.elevator(api)
     names = builtin_elevators(api)
     if api.profile.since(versions.ELV_NONE_FIRST):
@@ -59,6 +61,11 @@ def scheduler(api: KernelApi, d: blkdev.Disk) -> str:
     out = "[none] " if cur is None else ""
     out += "".join(f"[{n}] " if n == cur else f"{n} " for n in names)
     return (out + "none\n") if cur is not None else out + "\n"
+
+
+def _is_mq(api: KernelApi, d: blkdev.Disk) -> bool:
+    """queue_is_mq(): a queue of requests, not one whose driver takes the bios."""
+    return bool(api.m.read_u64(d.queue + api.S.request_queue.mq_ops))
 
 
 def queue_dir(kernel: Kernel, d: blkdev.Disk) -> Dir:
@@ -149,6 +156,8 @@ def disk_dir(kernel: Kernel, rec: Registration, attr_entries: Callable) -> Dir:
         "uevent": lambda: attr_file(lambda r: vfs.peek(kernel, lambda api: uevent(api, d)).encode(), 0o644,
                                     store=lambda data: len(data)),
     }
+    if not vfs.peek(kernel, lambda api: _is_mq(api, d)):
+        del entries["mq"]  # blk_mq_sysfs_register() is for request queues only
     if kernel.profile.since(versions.DISK_PARTSCAN_ATTR):
         entries["partscan"] = _show(kernel, d, lambda api, dd: f"{int(_partscan(dd, api))}\n")
     entries.update(attr_entries(kernel, vfs.peek(kernel, lambda api: d.device(api)),

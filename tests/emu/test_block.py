@@ -17,8 +17,10 @@ from pseudokernel.emu.kapi.bio import alloc_bio
 from pseudokernel.emu.kapi.blk_mq import __blk_rq_map_sg
 from pseudokernel.emu.kapi.genhd import added_disks
 from pseudokernel.emu.kapi.mm import virt_to_page
-from pseudokernel.fs.block import proc_partitions
+from pseudokernel.fs.block import disk_dir, disk_named, proc_partitions
+from pseudokernel.fs.devices import attr_entries
 from pseudokernel.fs.procfs import proc_devices
+from pseudokernel.fs.tree import Reader
 from pseudokernel.kernel import Caller
 from pseudokernel.log import format_dmesg
 
@@ -143,6 +145,9 @@ def test_a_disk_that_takes_bios_gets_them_from_its_submit_bio(kernel, tree):
     (brd,) = tree.glob("lib/modules/*/kernel/drivers/block/brd.ko*")
     kernel.finit_module(brd.read_bytes(), "rd_nr=1 rd_size=64")
     assert proc_partitions(kernel) == b"major minor  #blocks  name\n\n   1        0         64 ram0\n"
+    ram0 = disk_dir(kernel, disk_named(kernel, "ram0"), attr_entries)
+    assert "mq" not in ram0.list() and "queue" in ram0.list()
+    assert ram0.child("queue").child("scheduler").read(Reader()) == b"none\n"
     f = open_disk(kernel, os.O_RDWR | os.O_DIRECT)
     assert f.write(b"brd!" * 1024, 8192) == 4096
     assert f.read(4096, 8192) == b"brd!" * 1024
