@@ -1,14 +1,13 @@
-"""A disk opened, read, written and asked ioctls, as a process does through its node
-(block/bdev.c, block/fops.c, block/ioctl.c), and the partition scan (block/partitions/core.c).
+"""A disk opened and closed (block/bdev.c), its page cache, the requests that fill and write
+it back, and the partition scan (block/partitions/core.c); blk_fops.py reads and writes through
+them, readahead.py reads ahead.
 
-Reads and writes become requests to the driver's queue_rq (blk_mq.execute()). With O_DIRECT,
-each read or write is one bio over the caller's bytes (pos and size aligned to the logical
-block size, else EINVAL), split at the queue's max_sectors and max_segments as
-blk_bio_segment_split() does. Without it, they go through the block device's page cache, kept
-while the disk is open and dropped at the last close after its dirty pages are written back
-(blkdev_flush_mapping()): a page missing from the cache is read in one request of the disk's
-block size or a page, dirty pages are written back in runs of contiguous pages merged up to the
-limits, as the writeback's plug merges them; reads read ahead as the kernel's do (readahead.py).
+A request goes to the driver's queue_rq (blk_mq.execute()) or, for a disk that takes bios, to
+its submit_bio (bio.py). The block device's page cache is kept while the disk is open and
+dropped at the last close after its dirty pages are written back (blkdev_flush_mapping()): a
+page missing from the cache is read alone in one request (read_mapping_folio()); dirty pages
+are written back in runs of contiguous pages merged up to the limits, as the writeback's plug
+merges their bios.
 
 The partition scan reads what each parser the profile's config builds in reads before it finds
 no table of its kind (check_part[] in order, through the page cache); a disk that holds a
