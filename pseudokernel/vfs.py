@@ -161,6 +161,16 @@ class DiskFile:
     def poll(self, events: int) -> int:
         return read_write.DEFAULT_POLLMASK
 
+    def flush(self) -> None:
+        """The close of the disk's last opener writes its dirty pages back before close()
+        returns (blkdev_put()'s sync_blockdev()); the rest of the close comes with release."""
+        if not self.released and self.disk.openers == 1 and self.disk.dirty:
+            self._call("close", lambda api: bdev.sync_blockdev(api, self.disk) and None)  # close() says nothing
+
+    def fsync(self) -> None:
+        if not self.released:
+            self._call("fsync", lambda api: bdev.sync_blockdev(api, self.disk))
+
     def release(self) -> None:
         if not self.released:
             self.released = True

@@ -104,9 +104,20 @@ def test_buffered_writes_are_written_back_at_the_last_close(ramdisk):
     assert f.write(b"hello\n", 512) == 6  # a partial page: read first
     assert f.write(b"z" * 8192, 8192) == 8192  # whole pages: not read
     assert requests(log_since(ramdisk, start)) == ["read sector 0, 4096 bytes"]
+    f.flush()  # close(): the last opener's writeback, before close() returns
     f.release()
     # pages 0, 2 and 3 dirty: two runs
     assert requests(log_since(ramdisk, start))[1:] == ["write sector 0, 4096 bytes", "write sector 16, 8192 bytes"]
+
+
+def test_fsync_writes_back_what_is_dirty(ramdisk):
+    f = open_disk(ramdisk, os.O_WRONLY)
+    start = ramdisk.log.next_seq
+    f.write(b"q" * 4096, 4096)
+    f.fsync()
+    assert requests(log_since(ramdisk, start)) == ["write sector 8, 4096 bytes"]
+    f.release()
+    assert requests(log_since(ramdisk, start)) == ["write sector 8, 4096 bytes"]  # nothing left
 
 
 def test_buffered_reads_read_ahead(ramdisk):
