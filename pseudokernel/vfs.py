@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import sigpending
-from .emu.kapi import bdev, blk_fops, read_write
+from .emu.kapi import bdev, blk_fops, pagecache, read_write
 from .emu.kapi import debugfs as kdebugfs
 from .emu.kapi import open as kopen
 from .emu.kapi import sysfs as ksysfs
@@ -165,11 +165,11 @@ class DiskFile:
         """The close of the disk's last opener writes its dirty pages back before close()
         returns (blkdev_put()'s sync_blockdev()); the rest of the close comes with release."""
         if not self.released and self.disk.openers == 1 and self.disk.dirty:
-            self._call("close", lambda api: bdev.sync_blockdev(api, self.disk) and None)  # close() says nothing
+            self._call("close", lambda api: pagecache.sync_blockdev(api, self.disk) and None)  # close() says nothing
 
     def fsync(self) -> None:
         if not self.released:
-            self._call("fsync", lambda api: bdev.sync_blockdev(api, self.disk))
+            self._call("fsync", lambda api: pagecache.sync_blockdev(api, self.disk))
 
     def release(self) -> None:
         if not self.released:

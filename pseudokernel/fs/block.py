@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from .. import vfs
 from ..emu.kapi import blkdev
-from ..emu.kapi.bdev import VM_READAHEAD_PAGES
 from ..emu.kapi.blk_mq import builtin_elevators
+from ..emu.kapi.pagecache import VM_READAHEAD_PAGES
 from ..profile import versions
 from .tree import Dir, File, Link, Node, StaticDir, attr_file, kernfs_order, power_dir
 

@@ -13,20 +13,10 @@ from typing import TYPE_CHECKING
 
 from ...bits import PAGE_SIZE, s32
 from . import KernelApi
-from .bdev import (
-    SECTOR,
-    VM_READAHEAD_PAGES,
-    _lbs,
-    _limit,
-    _page_bytes,
-    _request,
-    bdev_disk_changed,
-    read_page,
-    size_bytes,
-    sync_blockdev,
-)
 from .blk_mq import BLK_ERRORS, REQ_IDLE, REQ_OP_READ, REQ_OP_WRITE, REQ_SYNC
 from .blkdev import GD_DEAD, GD_READ_ONLY
+from .pagecache import SECTOR, VM_READAHEAD_PAGES, _lbs, _limit, _page_bytes, _request, read_page, size_bytes, sync_blockdev
+from .partitions import bdev_disk_changed
 from .readahead import RaState, filemap_read
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from ...bits import MASK64, PAGE_SIZE
 from . import KernelApi
-from .bdev import SECTOR, VM_READAHEAD_PAGES, _buffer_error, _limit, _page_bytes, read_page, size_bytes, submit
 from .blk_mq import REQ_OP_READ
 from .mm import virt_to_page
+from .pagecache import SECTOR, VM_READAHEAD_PAGES, _buffer_error, _limit, _page_bytes, read_page, size_bytes, submit
 
 if TYPE_CHECKING:
     from .blkdev import Disk
