@@ -29,7 +29,7 @@ from .emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
     from .emu.kapi import Registration
-    from .emu.kapi.blkdev import Disk
+    from .emu.kapi.blkdev import Disk, Part
     from .kernel import Caller, Kernel
 
 # a file is released by the host after the process closed it: a task of its own
@@ -125,8 +125,8 @@ class DiskFile:
     seekable = True
     poll_queues: set[int] = set()
 
-    def __init__(self, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int) -> None:
-        self.kernel, self.caller, self.disk, self.what = kernel, caller, disk, what
+    def __init__(self, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int, part: Part | None = None) -> None:
+        self.kernel, self.caller, self.disk, self.what, self.part = kernel, caller, disk, what, part
         acc = flags & os.O_ACCMODE
         self.mode = (bdev.FMODE_READ if acc != os.O_WRONLY else 0) | (bdev.FMODE_WRITE if acc != os.O_RDONLY else 0)
         self.direct = bool(flags & os.O_DIRECT)
@@ -134,9 +134,14 @@ class DiskFile:
         self.released = False
 
     @classmethod
-    def open(cls, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int) -> DiskFile:
-        f = cls(kernel, caller, disk, what, flags)
-        err = _syscall(kernel, caller, "open", what, None, lambda: bdev.blkdev_get(kernel.api, disk, f.mode))
+    def open(cls, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int, part: Part | None = None) -> DiskFile:
+        """A partition's open opens its disk."""
+        f = cls(kernel, caller, disk, what, flags, part)
+        if part is not None:
+            opener = lambda: bdev.blkdev_get_part(kernel.api, disk, part, f.mode)  # noqa: E731
+        else:
+            opener = lambda: bdev.blkdev_get(kernel.api, disk, f.mode)  # noqa: E731
+        err = _syscall(kernel, caller, "open", what, None, opener)
         if err < 0:
             raise OSError(-err, what)
         return f
@@ -148,14 +153,16 @@ class DiskFile:
         return got
 
     def read(self, size: int, offset: int) -> bytes:
-        return self._call("read", lambda api: blk_fops.blkdev_read(api, self.disk, offset, size, self.direct, self.ra))
+        return self._call("read", lambda api: blk_fops.blkdev_read(api, self.disk, offset, size, self.direct, self.ra,
+                                                                          self.part))
 
     def write(self, data: bytes, offset: int) -> int:
-        return self._call("write", lambda api: blk_fops.blkdev_write(api, self.disk, offset, data, self.direct))
+        return self._call("write", lambda api: blk_fops.blkdev_write(api, self.disk, offset, data, self.direct,
+                                                                            self.part))
 
     def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
         ret, out = self._call("ioctl", lambda api: _pair(blk_fops.blkdev_ioctl(api, self.disk, cmd, arg, data, out_size,
-                                                                                      self.mode)))
+                                                                                      self.mode, self.part)))
         return ret, out[:out_size]
 
     def poll(self, events: int) -> int:
@@ -174,7 +181,10 @@ class DiskFile:
     def release(self) -> None:
         if not self.released:
             self.released = True
-            self._call("release", lambda api: bdev.blkdev_put(api, self.disk, self.mode))
+            if self.part is not None:
+                self._call("release", lambda api: bdev.blkdev_put_part(api, self.disk, self.part, self.mode))
+            else:
+                self._call("release", lambda api: bdev.blkdev_put(api, self.disk, self.mode))
 
 
 def _pair(got: tuple[int, bytes]) -> tuple[int, bytes] | int:

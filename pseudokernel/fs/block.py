@@ -34,6 +34,38 @@ def disk_named(kernel: Kernel, name: str) -> Registration | None:
     return next((r for r in disks(kernel) if r.name == name), None)
 
 
+def bdev_named(kernel: Kernel, name: str) -> Registration | None:
+    """A disk or a partition by its device name (a node of dev/)."""
+    return next((r for r in kernel.registry.items if r.kind in ("disk", "part") and r.name == name), None)
+
+
+def part_dir(kernel: Kernel, d: blkdev.Disk, part: blkdev.Part) -> Dir:
+    """block/partitions/core.c part_attrs: what a partition shows of itself."""
+    def show(text: Callable[[], str]) -> Callable[[], File]:
+        return lambda: attr_file(lambda r: text().encode())
+
+    entries: dict[str, Callable[[], Node]] = {
+        "alignment_offset": show(lambda: "0\n"),
+        "dev": show(lambda: f"{part.devt >> 20}:{part.devt & 0xFFFFF}\n"),
+        "discard_alignment": show(lambda: "0\n"),
+        "holders": lambda: Dir(lambda: [], lambda n: None, 0o755),
+        "inflight": show(lambda: f"{0:8d} {0:8d}\n"),
+        "partition": show(lambda: f"{part.partno}\n"),
+        "power": power_dir,
+        "ro": show(lambda: f"{int(vfs.peek(kernel, lambda api: d.state_bit(api, blkdev.GD_READ_ONLY)))}\n"),
+        "size": show(lambda: f"{part.size}\n"),
+        "start": show(lambda: f"{part.start}\n"),
+        "stat": show(lambda: " ".join(f"{0:8d}" for _ in range(17)) + "\n"),
+        "subsystem": lambda: Link("../../../../../class/block"),
+        "trace": lambda: Dir(lambda: [], lambda n: None, 0o755),
+        "uevent": lambda: attr_file(lambda r: (f"MAJOR={part.devt >> 20}\nMINOR={part.devt & 0xFFFFF}\n"
+                                               f"DEVNAME={part.name}\nDEVTYPE=partition\nDISKSEQ={d.diskseq}\n"
+                                               f"PARTN={part.partno}\n").encode(), 0o644, store=lambda data: len(data)),
+    }
+    static = StaticDir(entries, 0o755).as_dir()
+    return Dir(lambda: kernfs_order(static.list()), static.child, 0o755)
+
+
 def _show(kernel: Kernel, d: blkdev.Disk, fn: Callable[[KernelApi, blkdev.Disk], str], mode: int = 0o444) -> Callable:
     return lambda: attr_file(lambda r: vfs.peek(kernel, lambda api: fn(api, d)).encode(), mode)
 
@@ -163,7 +195,12 @@ def disk_dir(kernel: Kernel, rec: Registration, attr_entries: Callable) -> Dir:
     entries.update(attr_entries(kernel, vfs.peek(kernel, lambda api: d.device(api)),
                                 f"/sys/devices/virtual/block/{rec.name}"))
     static = StaticDir(entries, 0o755).as_dir()
-    return Dir(lambda: kernfs_order(static.list()), static.child, 0o755)
+
+    def child(name: str) -> Node | None:
+        part = next((p for p in d.parts.values() if p.name == name), None)
+        return part_dir(kernel, d, part) if part is not None else static.child(name)
+
+    return Dir(lambda: kernfs_order(static.list() + [p.name for p in d.parts.values()]), child, 0o755)
 
 
 # blk-integrity.c's attributes of a disk without an integrity profile
@@ -213,17 +250,23 @@ def proc_partitions(kernel: Kernel) -> bytes:
                 continue
             devt = d.devt(api)
             out += f"{devt >> 20:4d}  {devt & 0xFFFFF:7d} {cap >> 1:10d} {r.name}\n"
+            for n in sorted(d.parts):
+                p = d.parts[n]
+                if p.size:
+                    out += f"{p.devt >> 20:4d}  {p.devt & 0xFFFFF:7d} {p.size >> 1:10d} {p.name}\n"
         return out
 
     return vfs.peek(kernel, lines).encode()
 
 
 def disk_node(kernel: Kernel, rec: Registration) -> File:
-    """dev/<disk>: a regular file as long as the disk; opening it opens the disk."""
+    """dev/<disk> or dev/<partition>: a regular file as long as the device; opening it opens
+    the disk (through the partition)."""
     d: blkdev.Disk = rec.info["disk"]
+    part: blkdev.Part | None = rec.info.get("part")
 
     def open_(caller: Caller, flags: int) -> vfs.DiskFile:
-        return vfs.DiskFile.open(kernel, caller, d, f"/dev/{rec.name}", flags)
+        return vfs.DiskFile.open(kernel, caller, d, f"/dev/{rec.name}", flags, part)
 
-    size = vfs.peek(kernel, lambda api: d.capacity(api) * 512)
+    size = part.size * 512 if part is not None else vfs.peek(kernel, lambda api: d.capacity(api) * 512)
     return File(None, 0o600, size, open=open_, device=True)

@@ -75,6 +75,11 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
                                    r.info["devmode"]))
         elif r.kind == "disk":
             out.append(ClassDevice(r.name, "block", r.info["devt"], r.name, 0, r.obj, rec=r))
+        elif r.kind == "part":  # under its disk's directory
+            disk = r.info["disk"]
+            parent = next((x.name for x in kernel.registry.of_kind("disk") if x.info["disk"] is disk), "")
+            out.append(ClassDevice(r.name, "block", r.info["devt"], r.name, 0, r.obj,
+                                   link=f"../../devices/virtual/block/{parent}/{r.name}", rec=r))
         elif r.kind == "device" and r.info.get("cls"):
             out.append(ClassDevice(r.name, r.info["cls"], r.info.get("devt", 0), r.info.get("devnode", ""),
                                    r.info.get("devmode", 0), r.obj))

@@ -190,3 +190,36 @@ def test_rq_map_sg_merges_what_is_physically_contiguous(ramdisk):
     entries = [(m.read_u64(sg), m.read_u32(sg + 8), m.read_u32(sg + 12)) for sg in (sgl, sgl + 32)]
     assert entries == [(virt_to_page(pages), 0, 8192), (virt_to_page(other) | 2, 512, 1024)]  # SG_END
     assert m.read_u64(last) == sgl + 32
+
+
+def _mbr(*entries: tuple[int, int, int]) -> bytes:
+    """Sector 0 with primary entries (type, start, size)."""
+    table = b"".join(bytes([0, 0, 0, 0, t, 0, 0, 0]) + s.to_bytes(4, "little") + n.to_bytes(4, "little")
+                     for t, s, n in entries)
+    return bytes(446) + table.ljust(64, b"\0") + b"\x55\xaa"
+
+
+def test_an_msdos_table_makes_partitions_and_rereading_checks_them(kernel):
+    kernel.finit_module(ko("ramdisk"), "")
+    f = open_disk(kernel, os.O_RDWR | os.O_DIRECT)
+    # p2 runs past the end of the 2048 sectors, p3 starts past it
+    f.write(_mbr((0x83, 64, 960), (0x83, 1024, 2048), (0x83, 4096, 8)), 0)
+    start = kernel.log.next_seq
+    assert f.ioctl(0x125F, 0, None, 0) == (0, b"")  # BLKRRPART
+    lines = log_since(kernel, start)
+    assert " pkram0: p1 p2 p3" in lines
+    assert "pkram0: p2 size 2048 extends beyond EOD, truncated" in lines
+    assert "pkram0: p3 start 4096 is beyond EOD, truncated" in lines
+    assert proc_partitions(kernel).decode().splitlines()[2:] == [
+        " 254        0       1024 pkram0", " 254        1        480 pkram0p1", " 254        2        512 pkram0p2"]
+    (p1,) = [r for r in kernel.registry.of_kind("part") if r.name == "pkram0p1"]
+    g = vfs.DiskFile.open(kernel, CALLER, p1.info["disk"], "/dev/pkram0p1", os.O_RDONLY, p1.info["part"])
+    with pytest.raises(OSError) as e:
+        f.ioctl(0x125F, 0, None, 0)
+    assert e.value.errno == errno.EBUSY  # a partition is open
+    g.release()
+    f.write(bytes(512), 0)
+    assert f.ioctl(0x125F, 0, None, 0) == (0, b"")
+    assert kernel.registry.of_kind("part") == []
+    f.release()
+    kernel.delete_module("ramdisk")

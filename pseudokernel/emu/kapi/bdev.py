@@ -5,7 +5,7 @@ writes the page cache back and drops it (pagecache.py). A partition's open opens
 
 from __future__ import annotations
 
-from errno import EINVAL, ENXIO
+from errno import EBUSY, EINVAL, ENXIO
 from typing import TYPE_CHECKING
 
 from ...bits import PAGE_SIZE, s32
@@ -16,7 +16,7 @@ from .pagecache import _lbs, size_bytes, sync_blockdev
 from .partitions import bdev_disk_changed
 
 if TYPE_CHECKING:
-    from .blkdev import Disk
+    from .blkdev import Disk, Part
 
 FMODE_READ, FMODE_WRITE = 1, 2
 
@@ -78,13 +78,36 @@ def _set_openers(k: KernelApi, d: Disk) -> None:
     k.m.write_u32(d.part0 + k.S.block_device.bd_openers, d.openers)
 
 
-def disk_scan_partitions(k: KernelApi, d: Disk) -> int:
-    """The scan add_disk() makes: the disk opened for reading and closed."""
+def disk_scan_partitions(k: KernelApi, d: Disk, mode: int = FMODE_READ) -> int:
+    """The scan add_disk() and BLKRRPART make: the disk opened and closed (EBUSY while a
+    partition of it is open)."""
     if d.flags(k) & (GENHD_FL_NO_PART | GENHD_FL_HIDDEN):
         return -EINVAL
+    if d.open_partitions:
+        return -EBUSY
     d.set_state_bit(k, GD_NEED_PART_SCAN)
-    ret = blkdev_get(k, d, FMODE_READ)
+    ret = blkdev_get(k, d, mode)
     if ret:
         return ret
-    blkdev_put(k, d, FMODE_READ)
+    blkdev_put(k, d, mode)
     return 0
+
+
+def blkdev_get_part(k: KernelApi, d: Disk, part: Part, mode: int) -> int:
+    """A partition's first open opens its disk (blkdev_get_part())."""
+    if not part.openers:
+        if k.registry.find("part", part.bdev) is None:
+            return -ENXIO
+        ret = blkdev_get(k, d, mode)
+        if ret:
+            return ret
+        d.open_partitions += 1
+    part.openers += 1
+    return 0
+
+
+def blkdev_put_part(k: KernelApi, d: Disk, part: Part, mode: int) -> None:
+    part.openers -= 1
+    if not part.openers:
+        d.open_partitions -= 1
+        blkdev_put(k, d, mode)

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from ...bits import PAGE_SIZE, s32
 from . import KernelApi
+from .bdev import disk_scan_partitions
 from .blk_mq import BLK_ERRORS, REQ_IDLE, REQ_OP_READ, REQ_OP_WRITE, REQ_SYNC
 from .blkdev import GD_DEAD, GD_READ_ONLY
 from .pagecache import SECTOR, VM_READAHEAD_PAGES, _lbs, _limit, _page_bytes, _request, read_page, size_bytes, sync_blockdev
-from .partitions import bdev_disk_changed
 from .readahead import RaState, filemap_read
 
 if TYPE_CHECKING:
-    from .blkdev import Disk
+    from .blkdev import Disk, Part
 
 BIO_MAX_VECS = 256
 
@@ -64,23 +64,32 @@ def _direct(k: KernelApi, d: Disk, write: bool, pos: int, data: bytes | None, si
     return bytes(out) if not write else size
 
 
-def blkdev_read(k: KernelApi, d: Disk, pos: int, size: int, direct: bool, ra: RaState | None = None) -> bytes | int:
+def _extent(k: KernelApi, d: Disk, part: Part | None) -> tuple[int, int]:
+    """Where the device starts on the disk and how long it is, in bytes: a partition's I/O is
+    shifted by its start (blk_partition_remap())."""
+    return (part.start * SECTOR, part.size * SECTOR) if part is not None else (0, size_bytes(k, d))
+
+
+def blkdev_read(k: KernelApi, d: Disk, pos: int, size: int, direct: bool, ra: RaState | None = None,
+                part: Part | None = None) -> bytes | int:
     """blkdev_read_iter(): nothing at or past the end, a read cut at it; without O_DIRECT
-    through the page cache with the open file's readahead state."""
+    through the page cache with the open file's readahead state (a partition's through the
+    disk's: the kernel gives it its own, the same pages when it starts on a page boundary)."""
     if d.state_bit(k, GD_DEAD):
         return -EIO
-    end = size_bytes(k, d)
+    base, end = _extent(k, d, part)
     if pos >= end or not size:
         return b""
     size = min(size, end - pos)
     if direct:
         if (pos | size) & (_lbs(k, d) - 1):
             return -EINVAL
-        return _direct(k, d, False, pos, None, size)
+        return _direct(k, d, False, base + pos, None, size)
+    pos += base
     return filemap_read(k, d, ra if ra is not None else RaState(), pos, size)
 
 
-def blkdev_write(k: KernelApi, d: Disk, pos: int, data: bytes, direct: bool) -> int:
+def blkdev_write(k: KernelApi, d: Disk, pos: int, data: bytes, direct: bool, part: Part | None = None) -> int:
     """blkdev_write_iter(): EPERM on a read-only disk, ENOSPC at the end, a write cut at it."""
     if d.state_bit(k, GD_DEAD):
         return -EIO
@@ -88,13 +97,14 @@ def blkdev_write(k: KernelApi, d: Disk, pos: int, data: bytes, direct: bool) -> 
         return -EPERM
     if not data:
         return 0
-    end = size_bytes(k, d)
+    base, end = _extent(k, d, part)
     if pos >= end:
         return -ENOSPC
     data = data[:end - pos]
+    if direct and (pos | len(data)) & (_lbs(k, d) - 1):
+        return -EINVAL
+    pos += base
     if direct:
-        if (pos | len(data)) & (_lbs(k, d) - 1):
-            return -EINVAL
         return _direct(k, d, True, pos, data, len(data))
     bsize = 1 << d.blkbits
     for i in range(pos // PAGE_SIZE, (pos + len(data) - 1) // PAGE_SIZE + 1):
@@ -117,12 +127,12 @@ def _int(v: int, size: int = 4) -> bytes:
 
 
 def blkdev_ioctl(k: KernelApi, d: Disk, cmd: int, arg: int = 0, data: bytes | None = None, out_size: int = 0,
-                 mode: int = 1) -> tuple[int, bytes]:
+                 mode: int = 1, part: Part | None = None) -> tuple[int, bytes]:
     """block/ioctl.c blkdev_ioctl(): what the block layer answers itself, else the driver's
     ioctl(bdev, mode, cmd, arg) with a user copy of the command's bytes as for a character
     device (read_write.vfs_ioctl()). (return value, the bytes put at the argument)."""
     L = lambda member: _limit(k, d, member)  # noqa: E731
-    cap = d.capacity(k)
+    cap = d.capacity(k) if part is None else part.size
     answers = {
         0x80081272: lambda: _int(cap * SECTOR, 8),  # BLKGETSIZE64
         0x80081270: lambda: _int(1 << d.blkbits),  # BLKBSZGET: put_int() under a size_t command
@@ -143,9 +153,8 @@ def blkdev_ioctl(k: KernelApi, d: Disk, cmd: int, arg: int = 0, data: bytes | No
         ret = sync_blockdev(k, d)
         d.cache.clear()
         return ret, b""
-    if cmd == 0x125F:  # BLKRRPART
-        bdev_disk_changed(k, d)
-        return 0, b""
+    if cmd == 0x125F:  # BLKRRPART: a partition cannot; the disk is opened again for the scan
+        return (-EINVAL if part is not None else disk_scan_partitions(k, d, mode)), b""
     if cmd == 0x0301:  # HDIO_GETGEO
         return hdio_getgeo(k, d)
     fn = d.fops(k, "ioctl")

@@ -16,6 +16,19 @@ MINORMASK = (1 << 20) - 1
 
 
 @dataclass
+class Part:
+    """A partition: its number, start and size in sectors, its block_device, its number."""
+
+    partno: int
+    start: int
+    size: int
+    bdev: int
+    devt: int
+    name: str
+    openers: int = 0
+
+
+@dataclass
 class Disk:
     """What the block layer keeps of a gendisk beside its structs: the bdev's page cache
     (page index -> 4096 bytes; dirty pages to write back), its openers, its block size, the
@@ -32,6 +45,8 @@ class Disk:
     dirty: set[int] = field(default_factory=set)
     ra_marks: set[int] = field(default_factory=set)  # cached pages with PG_readahead
     inflight: list[int] = field(default_factory=lambda: [0, 0])
+    parts: dict[int, Part] = field(default_factory=dict)
+    open_partitions: int = 0
     stats: list[list[int]] = field(default_factory=lambda: [[0, 0, 0], [0, 0, 0]])  # [ios, merges, sectors]
 
     def device(self, k: KernelApi) -> int:

@@ -33,6 +33,7 @@ from .blkdev import (
     Disk,
 )
 from .device import boot_blkdevs, set_dev_name
+from .partitions import drop_partitions
 from .sysfs import create_groups, remove_attrs
 
 BLKDEV_MAJOR_HASH_SIZE = 255
@@ -262,6 +263,7 @@ def del_gendisk(k: KernelApi, disk: int) -> None:
     d.set_state_bit(k, GD_DEAD)
     d.cache.clear()
     d.dirty.clear()
+    drop_partitions(k, d)
     remove_attrs(k, d.device(k))
     k.registry.remove("disk", disk)
     qs = queue(k, d.queue)
