@@ -223,3 +223,40 @@ def test_an_msdos_table_makes_partitions_and_rereading_checks_them(kernel):
     assert kernel.registry.of_kind("part") == []
     f.release()
     kernel.delete_module("ramdisk")
+
+
+def test_a_disk_without_numbers_of_its_own_gets_blkext_ones(kernel):
+    """device_add_disk() with major 0: blk_alloc_ext_minor(), freed with the disk."""
+    from pseudokernel.emu.kapi import blk_mq, genhd
+
+    api = kernel.api
+    m, S = api.m, api.S
+
+    def zalloc(size: int) -> int:
+        addr = m.kmalloc(size, "", 0)
+        m.write(addr, bytes(size))
+        return addr
+
+    tagset, ops, fops = zalloc(S.blk_mq_tag_set.sizeof), zalloc(S.blk_mq_ops.sizeof), zalloc(S.block_device_operations.sizeof)
+    m.write_u64(ops + S.blk_mq_ops.queue_rq, api.function("_printk"))  # never called: the disk has no size
+    m.write_u64(tagset + S.blk_mq_tag_set.ops, ops)
+    m.write_u32(tagset + S.blk_mq_tag_set.nr_hw_queues, 1)
+    m.write_u32(tagset + S.blk_mq_tag_set.queue_depth, 4)
+    assert blk_mq.blk_mq_alloc_tag_set(api, tagset) == 0
+    disks = []
+    for name in (b"pkx0", b"pkx1"):
+        disk = genhd.__blk_mq_alloc_disk(api, tagset, 0, 0, 0)
+        m.write(disk + S.gendisk.disk_name, name + b"\0")
+        m.write_u64(disk + S.gendisk.fops, fops)
+        assert genhd.device_add_disk(api, 0, disk, 0) == 0
+        disks.append(disk)
+    assert [(r.name, r.info["devt"]) for r in kernel.registry.of_kind("disk")] == [
+        ("pkx0", 259 << 20), ("pkx1", (259 << 20) | 1)]
+    assert proc_partitions(kernel) == b"major minor  #blocks  name\n\n"  # no size: not listed
+    genhd.del_gendisk(api, disks[0])
+    genhd.put_disk(api, disks[0])
+    disk = genhd.__blk_mq_alloc_disk(api, tagset, 0, 0, 0)
+    m.write(disk + S.gendisk.disk_name, b"pkx2\0")
+    m.write_u64(disk + S.gendisk.fops, fops)
+    assert genhd.device_add_disk(api, 0, disk, 0) == 0
+    assert kernel.registry.of_kind("disk")[-1].info["devt"] == 259 << 20  # the freed minor again

@@ -33,7 +33,7 @@ from .blkdev import (
     Disk,
 )
 from .device import boot_blkdevs, set_dev_name
-from .partitions import drop_partitions
+from .partitions import BLOCK_EXT_MAJOR, alloc_ext_minor, drop_partitions, free_ext_minor
 from .sysfs import create_groups, remove_attrs
 
 BLKDEV_MAJOR_HASH_SIZE = 255
@@ -225,10 +225,13 @@ def device_add_disk(k: KernelApi, parent: int, disk: int, groups: int) -> int:
         elevator_init_mq(k, qs)
     major, minors = m.read_s32(disk + G.major), m.read_s32(disk + G.minors)
     first = m.read_s32(disk + G.first_minor)
-    if not major:  # blk_alloc_ext_minor(): not needed by the drivers seen so far
-        k._record_unhandled("device_add_disk (extended minors)")
-        return _err(EINVAL)
-    if not minors:
+    if not major:  # no numbers of its own: the disk and its partitions in blkext (259)
+        if minors:
+            return _err(EINVAL)
+        major, first = BLOCK_EXT_MAJOR, alloc_ext_minor(k)
+        m.write_u32(disk + G.major, major)
+        m.write_u32(disk + G.first_minor, first)
+    elif not minors:
         return _err(EINVAL)
     if minors > DISK_MAX_PARTS:
         k.log.err(f"block: can't allocate more than {DISK_MAX_PARTS} partitions\n")
@@ -281,6 +284,8 @@ def put_disk(k: KernelApi, disk: int) -> None:
         return
     if d.state_bit(k, GD_OWNS_QUEUE):
         queue_free(k, d.queue)
+    if k.m.read_s32(disk + k.S.gendisk.major) == BLOCK_EXT_MAJOR:
+        free_ext_minor(k, k.m.read_s32(disk + k.S.gendisk.first_minor))  # blk_free_ext_minor()
     name = d.device(k) + k.S.device.kobj + k.S.kobject.name
     k.kfree(k.m.read_u64(name))  # the device's name, which its release frees
     k.kfree(d.part0)

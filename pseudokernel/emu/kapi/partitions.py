@@ -207,7 +207,7 @@ def drop_partitions(k: KernelApi, d: Disk) -> None:
     for part in list(d.parts.values()):
         k.registry.remove("part", part.bdev)
         if part.devt >> 20 == BLOCK_EXT_MAJOR:
-            _ext_minors(k).discard(part.devt & 0xFFFFF)
+            free_ext_minor(k, part.devt & 0xFFFFF)
         k.kfree(part.bdev)
     d.parts.clear()
 
@@ -225,3 +225,7 @@ def alloc_ext_minor(k: KernelApi) -> int:
     n = next(i for i in range(len(used) + 1) if i not in used)
     used.add(n)
     return n
+
+
+def free_ext_minor(k: KernelApi, minor: int) -> None:
+    _ext_minors(k).discard(minor)
