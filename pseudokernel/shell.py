@@ -154,6 +154,11 @@ def _child(sock, mask, build, argv: list[str]) -> None:
     code = 127
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        # Python ignores SIGPIPE and SIGXFSZ; a command inherits what the caller's shell gave
+        # pseudokernel, the defaults (`yes | head` ends yes by SIGPIPE, as subprocess's
+        # restore_signals does)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
         enter_namespaces()
         build()
         seccomp.install(sock)

@@ -19,15 +19,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import sigpending
+from .emu.kapi import bdev, blk_fops, pagecache, read_write
 from .emu.kapi import debugfs as kdebugfs
 from .emu.kapi import open as kopen
-from .emu.kapi import read_write
 from .emu.kapi import sysfs as ksysfs
+from .emu.kapi.readahead import RaState
 from .emu.traps import CpuStop
 from .emu.vsprintf import MemoryFault
 
 if TYPE_CHECKING:
     from .emu.kapi import Registration
+    from .emu.kapi.blkdev import Disk, Part
     from .kernel import Caller, Kernel
 
 # a file is released by the host after the process closed it: a task of its own
@@ -113,6 +115,81 @@ def _syscall(kernel: Kernel, caller: Caller | None, where: str, what: str, f: ko
         except MemoryFault as e:
             kernel.log.err(f"pseudokernel: {what}: {where} through a bad pointer ({e})\n")
             raise OSError(errno.EFAULT, what) from None
+
+
+class DiskFile:
+    """One open of a disk's node: blkdev_open() (the driver's open, the module held), then
+    reads, writes and ioctls through the block layer to its queue_rq, each one system call of
+    the process; O_DIRECT as given at open."""
+
+    seekable = True
+    poll_queues: set[int] = set()
+
+    def __init__(self, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int, part: Part | None = None) -> None:
+        self.kernel, self.caller, self.disk, self.what, self.part = kernel, caller, disk, what, part
+        acc = flags & os.O_ACCMODE
+        self.mode = (bdev.FMODE_READ if acc != os.O_WRONLY else 0) | (bdev.FMODE_WRITE if acc != os.O_RDONLY else 0)
+        self.direct = bool(flags & os.O_DIRECT)
+        self.ra = RaState()
+        self.released = False
+
+    @classmethod
+    def open(cls, kernel: Kernel, caller: Caller, disk: Disk, what: str, flags: int, part: Part | None = None) -> DiskFile:
+        """A partition's open opens its disk."""
+        f = cls(kernel, caller, disk, what, flags, part)
+        if part is not None:
+            opener = lambda: bdev.blkdev_get_part(kernel.api, disk, part, f.mode)  # noqa: E731
+        else:
+            opener = lambda: bdev.blkdev_get(kernel.api, disk, f.mode)  # noqa: E731
+        err = _syscall(kernel, caller, "open", what, None, opener)
+        if err < 0:
+            raise OSError(-err, what)
+        return f
+
+    def _call(self, where: str, fn: Callable) -> object:
+        got = _syscall(self.kernel, self.caller, where, self.what, None, lambda: fn(self.kernel.api))
+        if isinstance(got, int) and got < 0:
+            raise OSError(-got, self.what)
+        return got
+
+    def read(self, size: int, offset: int) -> bytes:
+        return self._call("read", lambda api: blk_fops.blkdev_read(api, self.disk, offset, size, self.direct, self.ra,
+                                                                          self.part))
+
+    def write(self, data: bytes, offset: int) -> int:
+        return self._call("write", lambda api: blk_fops.blkdev_write(api, self.disk, offset, data, self.direct,
+                                                                            self.part))
+
+    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
+        ret, out = self._call("ioctl", lambda api: _pair(blk_fops.blkdev_ioctl(api, self.disk, cmd, arg, data, out_size,
+                                                                                      self.mode, self.part)))
+        return ret, out[:out_size]
+
+    def poll(self, events: int) -> int:
+        return read_write.DEFAULT_POLLMASK
+
+    def flush(self) -> None:
+        """The close of the disk's last opener writes its dirty pages back before close()
+        returns (blkdev_put()'s sync_blockdev()); the rest of the close comes with release."""
+        if not self.released and self.disk.openers == 1 and self.disk.dirty:
+            self._call("close", lambda api: pagecache.sync_blockdev(api, self.disk) and None)  # close() says nothing
+
+    def fsync(self) -> None:
+        if not self.released:
+            self._call("fsync", lambda api: pagecache.sync_blockdev(api, self.disk))
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            if self.part is not None:
+                self._call("release", lambda api: bdev.blkdev_put_part(api, self.disk, self.part, self.mode))
+            else:
+                self._call("release", lambda api: bdev.blkdev_put(api, self.disk, self.mode))
+
+
+def _pair(got: tuple[int, bytes]) -> tuple[int, bytes] | int:
+    """An ioctl's (ret, bytes), or its negative errno alone (what _call raises)."""
+    return got[0] if got[0] < 0 else got
 
 
 def open_device(kernel: Kernel, caller: Caller, devt: int, name: str, flags: int, mode: int) -> ModuleFile:

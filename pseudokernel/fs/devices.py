@@ -76,6 +76,13 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
         elif r.kind == "misc":
             out.append(ClassDevice(r.name, "misc", (MISC_MAJOR << 20) | r.info["minor"], r.info["devnode"],
                                    r.info["devmode"]))
+        elif r.kind == "disk":
+            out.append(ClassDevice(r.name, "block", r.info["devt"], r.name, 0, r.obj, rec=r))
+        elif r.kind == "part":  # under its disk's directory
+            disk = r.info["disk"]
+            parent = next((x.name for x in kernel.registry.of_kind("disk") if x.info["disk"] is disk), "")
+            out.append(ClassDevice(r.name, "block", r.info["devt"], r.name, 0, r.obj,
+                                   link=f"../../devices/virtual/block/{parent}/{r.name}", rec=r))
         elif r.kind == "device" and r.info.get("cls"):
             out.append(ClassDevice(r.name, r.info["cls"], r.info.get("devt", 0), r.info.get("devnode", ""),
                                    r.info.get("devmode", 0), r.obj))
@@ -83,7 +90,7 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
 
 
 def classes(kernel: Kernel) -> list[str]:
-    names = ["input", "misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
+    names = ["block", "input", "misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
     return list(dict.fromkeys(names))
 
 
@@ -176,12 +183,18 @@ def class_dir(kernel: Kernel, boot: float) -> Dir:
                lambda name: one(name) if name in classes(kernel) else None, 0o755, boot)
 
 
-def virtual_dir(kernel: Kernel, boot: float) -> Dir:
+def virtual_dir(kernel: Kernel, boot: float, own: dict[str, Callable] | None = None) -> Dir:
+    """own: class -> the builder of its devices' directories, for classes whose devices show
+    more than a class device's files (block: fs/block.py's disk_dir)."""
+    own = own or {}
+
     def one(cls: str) -> Dir:
         def child(name: str) -> Node | None:
             found = _by_class(kernel, cls).get(name)
             if found is None or found.link:
                 return None  # the keyboard lives under platform/i8042
+            if found.cls in own:
+                return own[found.cls](kernel, found.rec, attr_entries)
             return input_dir(kernel, found.rec) if found.rec is not None else device_dir(kernel, found)
 
         return Dir(lambda: kernfs_order([n for n, d in _by_class(kernel, cls).items() if not d.link]), child, 0o755,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .. import vfs
 from ..emu.kapi.open import find_cdev
 from . import kmsg
+from .block import bdev_named, disk_node
 from .tree import SERVED_SIZE, Dir, File, Node
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def device_nodes(kernel: Kernel) -> dict[str, tuple[int, int]]:
             nodes[r.info["devnode"]] = ((10 << 20) | r.info["minor"], r.info["devmode"] or 0o600)
         elif r.kind == "device" and r.info.get("devt") and r.info.get("devnode"):
             nodes[r.info["devnode"]] = (r.info["devt"], r.info["devmode"] or 0o600)
+        elif r.kind in ("disk", "part") and r.info["devt"]:
+            nodes[r.name] = (r.info["devt"], 0o600)
     return nodes
 
 
@@ -117,6 +120,8 @@ def _subtree(kernel: Kernel, prefix: str, boot: float) -> Dir:
             head, sep, _rest = path[len(prefix):].partition("/")
             if sep:
                 out.setdefault(head, None)
+            elif (bdev := bdev_named(kernel, path)) is not None:
+                out[head] = disk_node(kernel, bdev)
             else:
                 out[head] = _node(kernel, path, devt, mode)
         return out

@@ -512,6 +512,24 @@ class KernelFS(fuse.Operations):
             return 0  # `echo v > file` truncates first: sysfs, procfs and devices ignore it
         raise fuse.FuseOSError(errno.EACCES)
 
+    def flush(self, path: str, fi: Any) -> int:
+        """close() of a descriptor, answered before close() returns (FUSE's release comes
+        later, from the host, asynchronously): a disk's last close writes back there, as the
+        kernel's __fput() does before the process goes on."""
+        _keep_thread_state()
+        h = self.handles.get(fi.fh)
+        if h is not None and getattr(h.file, "flush", None) is not None:
+            self._served(h.file.flush)
+        return 0
+
+    def fsync(self, path: str, datasync: int, fi: Any) -> int:
+        """fsync(2): a disk writes its dirty pages back (blkdev_fsync()); the rest hold none."""
+        _keep_thread_state()
+        h = self.handles.get(fi.fh)
+        if h is not None and getattr(h.file, "fsync", None) is not None:
+            self._served(h.file.fsync)
+        return 0
+
     def release(self, path: str, fi: Any) -> int:
         _keep_thread_state()
         h = self.handles.pop(fi.fh, None)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import sigpending, vfs
-from ..emu.kapi.device import boot_blkdevs, boot_chrdevs, boot_misc
+from ..emu.kapi.device import boot_chrdevs, boot_misc
+from ..emu.kapi.genhd import blkdev_majors
 from ..emu.kapi.input import bitmap
 from ..module.internal import module_flags
 from ..module.module import MemType, Module, State
+from .block import proc_partitions
 from .kmsg import proc_kmsg
 from .tree import SERVED_SIZE, Dir, File, Link, Reader, StaticDir
 
@@ -122,7 +124,8 @@ def proc_devices(kernel: Kernel) -> bytes:
     for i, r in enumerate(kernel.registry.of_kind("chrdev")):
         regions.append((r.info["major"], r.info["baseminor"], len(regions) + i, r.name))
     out = ["Character devices:\n"] + [f"{major:3d} {name}\n" for major, _m, _i, name in sorted(regions)]
-    out += ["\nBlock devices:\n"] + [f"{major:3d} {name}\n" for major, name in boot_blkdevs(kernel.profile)]
+    blk = sorted(blkdev_majors(kernel.api), key=lambda e: e[0])  # blkdev_show(): by major, then registration
+    out += ["\nBlock devices:\n"] + [f"{major:3d} {name}\n" for major, name in blk]
     return "".join(out).encode()
 
 
@@ -222,7 +225,7 @@ def proc_dir(kernel: Kernel, boot: float) -> Dir:
         "mounts": lambda: File(lambda r: MOUNTS, 0o444, PROC_SIZE),
         "devices": lambda: File(lambda r: proc_devices(kernel), 0o444, PROC_SIZE),
         "misc": lambda: File(lambda r: proc_misc(kernel), 0o444, PROC_SIZE),
-        "partitions": lambda: File(lambda r: b"", 0o444, PROC_SIZE),  # no gendisk: not even the header
+        "partitions": lambda: File(lambda r: proc_partitions(kernel), 0o444, PROC_SIZE),
         "bus": lambda: StaticDir({"input": lambda: StaticDir(
             {"devices": lambda: File(lambda r: proc_input_devices(kernel), 0o444, PROC_SIZE)}, 0o555, boot).as_dir()},
             0o555, boot).as_dir(),

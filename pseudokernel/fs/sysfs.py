@@ -11,7 +11,7 @@ from .. import taint
 from ..module.decompress import module_compression
 from ..module.module import Module, State
 from ..module.sysfs import sysfs_name
-from . import bus, devices, kobject
+from . import block, bus, devices, kobject
 from .tree import Dir, File, Link, Reader, StaticDir, attr_file, kernfs_order
 
 if TYPE_CHECKING:
@@ -172,11 +172,12 @@ def module_root(kernel: Kernel, boot: float) -> Dir:
 
 def sys_dir(kernel: Kernel, boot: float) -> Dir:
     top = StaticDir({
-        "block": lambda: Dir(lambda: [], lambda n: None, 0o755, boot),  # no gendisk yet
+        "block": lambda: block.sys_block_dir(kernel, boot),
         "bus": lambda: bus.bus_dir(kernel, boot),
         "class": lambda: devices.class_dir(kernel, boot),
         "devices": lambda: StaticDir({"platform": lambda: bus.platform_devices_dir(kernel, boot),
-                                      "virtual": lambda: devices.virtual_dir(kernel, boot)}, 0o755, boot).as_dir(),
+                                      "virtual": lambda: devices.virtual_dir(
+                                          kernel, boot, {"block": block.disk_dir})}, 0o755, boot).as_dir(),
         "kernel": lambda: kobject.kernel_dir(kernel, boot),
         "module": lambda: module_root(kernel, boot),
     }, 0o755, boot).as_dir()

@@ -65,3 +65,27 @@ DEBUGFS_BLOB_WRITE = (6, 12)
 # find_kallsyms_symbol() bounds a symbol by the module memory that holds it, data as well as
 # text (kernel/module/kallsyms.c with module_memory)
 KALLSYMS_BY_MEM = MOD_MEM
+
+# blk_mq_alloc_disk() takes the queue limits (NULL: the defaults) before the queue data
+# (include/linux/blk-mq.h, "block: pass a queue_limits argument to blk_mq_alloc_disk", 6.9)
+BLK_MQ_ALLOC_DISK_LIMITS = (6, 9)
+
+# the queue's features (rotational, write cache ...) are limits.features bits set by the driver,
+# rotational among them (off unless asked), where 6.1 had QUEUE_FLAG_NONROT in queue_flags
+# (block/blk-settings.c, 6.11)
+BLK_FEATURES_IN_LIMITS = (6, 11)
+
+# enum blk_mq_flags lost BLK_MQ_F_... bit 4 and moved BLOCKING, NO_SCHED and NO_SCHED_BY_DEFAULT
+# down one bit (include/linux/blk-mq.h; release not checked)
+BLK_MQ_FLAGS_RENUMBERED = (6, 12)
+
+# /sys/block/<disk>: capability prints 0 with a dev_warn_once() that it is deprecated; a
+# partscan attribute; the scheduler list puts "none" first (block/genhd.c, block/elevator.c;
+# release not checked)
+DISK_CAPABILITY_DEPRECATED = (6, 12)
+DISK_PARTSCAN_ATTR = (6, 12)
+ELV_NONE_FIRST = (6, 12)
+
+# block_device_operations.open() takes the gendisk and a blk_mode_t where 6.1 passed the
+# block_device and an fmode_t (include/linux/blkdev.h, 6.5)
+BLK_OPEN_GENDISK = (6, 5)

@@ -5,7 +5,7 @@ hardware that is not there, input devices, block device majors, capabilities.
 
 from __future__ import annotations
 
-from errno import EBUSY, ENODEV, ENOENT
+from errno import ENODEV, ENOENT
 
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
@@ -154,32 +154,6 @@ def ioread(k: KernelApi, addr: int) -> int:
 @kapi("iowrite8", "iowrite16", "iowrite32", "iowrite16be", "iowrite32be", "iowrite64_lo_hi", "iowrite64_hi_lo")
 def iowrite(k: KernelApi, value: int, addr: int) -> None:
     return None
-
-
-# -- block majors ---------------------------------------------------------------------------------
-
-@kapi("__register_blkdev")
-def __register_blkdev(k: KernelApi, major: int, name: int, probe: int) -> int:
-    major &= 0xFFFFFFFF
-    reg = k.registry
-    taken = {r.info["major"] for r in reg.of_kind("blkdev")} | {259}  # blkext: the only built-in one
-    ret = 0
-    if major == 0:
-        for m in range(254, 0, -1):
-            if m not in taken:
-                major = ret = m
-                break
-        else:
-            return _err(EBUSY)
-    elif major in taken:
-        return _err(EBUSY)
-    reg.add("blkdev", k.cname(name), major, k.caller_module_name(), major=major)
-    return ret
-
-
-@kapi("unregister_blkdev")
-def unregister_blkdev(k: KernelApi, major: int, name: int) -> None:
-    k.registry.remove("blkdev", major & 0xFFFFFFFF)
 
 
 @kapi("capable", "ns_capable", "ns_capable_noaudit", "ns_capable_setid", "file_ns_capable", "has_capability",

@@ -8,7 +8,7 @@ is non-NULL while it holds anything, so the inline xa_empty() is right.
 from __future__ import annotations
 
 import itertools
-from errno import EBUSY, EINVAL, ENOSPC
+from errno import EBUSY, EEXIST, EINVAL, ENOSPC
 
 from ...bits import s32 as _s32
 from . import KernelApi, kapi
@@ -278,3 +278,35 @@ ROOT_TAG_SHIFT = 27  # __GFP_BITS_SHIFT in 6.1 without lockdep
 def radix_tree_tagged(k: KernelApi, root: int, tag: int) -> int:
     """lib/radix-tree.c: the root's tag bits live in xa_flags."""
     return int(bool(k.m.read_u32(root + 4) >> (ROOT_TAG_SHIFT + (tag & 0xFFFFFFFF)) & 1))
+
+
+# -- the radix tree (lib/radix-tree.c): an xarray under another name ---------------------------------
+
+@kapi("radix_tree_insert")
+def radix_tree_insert(k: KernelApi, root: int, index: int, item: int) -> int:
+    t = _xa(k, root)
+    if index in t:
+        return _err(EEXIST)
+    t[index] = item
+    _xa_sync_head(k, root)
+    return 0
+
+
+@kapi("radix_tree_lookup")
+def radix_tree_lookup(k: KernelApi, root: int, index: int) -> int:
+    return _xa(k, root).get(index, 0)
+
+
+@kapi("radix_tree_delete")
+def radix_tree_delete(k: KernelApi, root: int, index: int) -> int:
+    return xa_erase(k, root, index)
+
+
+@kapi("radix_tree_gang_lookup")
+def radix_tree_gang_lookup(k: KernelApi, root: int, results: int, first: int, max_items: int) -> int:
+    """Up to max_items entries from first on, in index order, into results[]."""
+    t = _xa(k, root)
+    keys = sorted(i for i in t if i >= first)[:max_items & 0xFFFFFFFF]
+    for n, i in enumerate(keys):
+        k.m.write_u64(results + 8 * n, t[i])
+    return len(keys)
