@@ -13,7 +13,6 @@ kmod's work (finding, decompressing, ordering dependencies) stays kmod's.
 from __future__ import annotations
 
 import _signal as signal  # signal.py wraps these in enums: 8 ms of every call
-import _thread
 import ctypes
 import errno
 import os
@@ -23,6 +22,7 @@ import sys
 from . import seccomp
 from .client import NoDaemon, request
 from .paths import socket_path
+from .workers import Workers
 
 CAP_SYS_MODULE = 16
 CAP_SYS_ADMIN = 21
@@ -197,6 +197,7 @@ class Bridge:
         self.uts = uts
         self._stop_r, self._stop_w = os.pipe()
         self.answered: list[str] = []  # the calls answered, in order (the tests look)
+        self._workers = Workers()  # each call that may wait on a thread of its own
 
     def stop(self) -> None:
         """End serve() (the launcher's command has finished); close() once it has returned."""
@@ -225,7 +226,7 @@ class Bridge:
                 if n.name in INSTANT:  # never waits: a thread's start would cost more than it
                     self.answer(n)
                 else:
-                    _thread.start_new_thread(self.answer, (n,))
+                    self._workers.submit(self.answer, n)
             elif ev & (select.POLLHUP | select.POLLERR):
                 return  # no process carries the filter any more
 

@@ -8,19 +8,19 @@ connect (SO_PEERCRED).
 
 from __future__ import annotations
 
-import _thread
 import array
 import errno
 import fcntl
 import json
 import logging
 import os
-import queue
 import socket
 import socketserver
 import struct
 import threading
 from collections.abc import Callable
+
+from .workers import Workers
 
 log = logging.getLogger("pseudokernel.server")
 MAX_REQUEST = 1 << 16  # the JSON part: module images travel as file descriptors
@@ -165,9 +165,7 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if os.path.exists(path):
             os.unlink(path)
         self.dispatch = dispatch
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._workers_lock = threading.Lock()
-        self._idle = 0  # workers waiting for a request that none has claimed
+        self._workers = Workers(IDLE_WORKERS)
         old = os.umask(0o077)
         try:
             super().__init__(path, _Handler)
@@ -176,26 +174,8 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def process_request(self, request: socket.socket, client_address: object) -> None:
         """Each connection on a thread of its own while it lasts (a load may wait long; the
-        others go on): an idle worker if one waits, else a new one. Workers are kept: a thread
-        made and ended per request cost a load about 0.5 ms of CPU, since glibc gave each new
-        thread an empty cache and trimmed the arena's heap at its end (the daemon's fixed
-        malloc thresholds, daemon._tune_malloc), so each load faulted its memory in again."""
-        with self._workers_lock:
-            spawn = self._idle == 0
-            if not spawn:
-                self._idle -= 1  # that worker's: each item queued has a worker free for it
-        self._requests.put((request, client_address))
-        if spawn:
-            _thread.start_new_thread(self._worker, ())
-
-    def _worker(self) -> None:
-        while True:
-            request, client_address = self._requests.get()
-            self.process_request_thread(request, client_address)  # handles every error itself
-            with self._workers_lock:
-                if self._idle >= IDLE_WORKERS:
-                    return
-                self._idle += 1
+        others go on): a kept thread, not a new one (workers.py says why)."""
+        self._workers.submit(self.process_request_thread, request, client_address)
 
     def serve_in_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.serve_forever, name="control", daemon=True)
