@@ -479,7 +479,7 @@ class Daemon:
         )
         # warm the lazily loaded profile data now rather than in the first load (kallsyms by
         # name: ~0.1 s, which every load's _kernel_text() asks for)
-        _ = profile.exports, profile.kallsyms, profile.btf, profile.kallsyms_by_name
+        _ = profile.exports, profile.kallsyms, profile.btf, profile.kallsyms_by_name, profile.has_image
         self.paths.events.touch()
         self.drop.mkdir(parents=True, exist_ok=True)
         self.server = ControlServer(str(self.paths.socket), self.dispatch)
