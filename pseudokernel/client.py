@@ -90,11 +90,14 @@ def send_request(sock_path: str, request: dict, fds: list[int] | tuple = (), tim
     try:
         _connect(s, sock_path)
         data = encode(request).encode() + b"\n"
-        if fds:
-            rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
-            s.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-        else:
-            s.sendall(data)
+        try:
+            if fds:
+                rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+                s.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+            else:
+                s.sendall(data)
+        except BrokenPipeError:
+            pass  # the daemon answered before reading (it refuses a stranger so): read that
         buf = recv_reply(s)
     finally:
         s.close()

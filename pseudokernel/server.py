@@ -165,7 +165,7 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if os.path.exists(path):
             os.unlink(path)
         self.dispatch = dispatch
-        self._workers = Workers(IDLE_WORKERS)
+        self._workers = Workers(IDLE_WORKERS, prespawn=True)
         old = os.umask(0o077)
         try:
             super().__init__(path, _Handler)
@@ -176,6 +176,10 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         """Each connection on a thread of its own while it lasts (a load may wait long; the
         others go on): a kept thread, not a new one (workers.py says why)."""
         self._workers.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._workers.close()
 
     def serve_in_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.serve_forever, name="control", daemon=True)

@@ -19,11 +19,28 @@ from collections.abc import Callable
 
 
 class Workers:
-    def __init__(self, keep: int = 4) -> None:
+    """prespawn: start with `keep` threads waiting, so that at rest there are always exactly
+    `keep` (the daemon: scripts/robustness counts its threads, and a count that grows after
+    the warm-up is a leak there)."""
+
+    def __init__(self, keep: int = 4, prespawn: bool = False) -> None:
         self.keep = keep
         self._jobs = _queue.SimpleQueue()
         self._lock = _thread.allocate_lock()
         self._idle = 0  # threads waiting for a job that none has claimed
+        self._closed = False
+        if prespawn:
+            self._idle = keep
+            for _ in range(keep):
+                _thread.start_new_thread(self._run, ())
+
+    def close(self) -> None:
+        """The idle threads end now, the busy ones after their job."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, 0
+        for _ in range(idle):
+            self._jobs.put(None)
 
     def submit(self, fn: Callable[..., object], *args: object) -> None:
         """Run fn(*args) on a thread of its own now; fn must handle its own errors."""
@@ -37,12 +54,15 @@ class Workers:
 
     def _run(self) -> None:
         while True:
-            fn, args = self._jobs.get()
+            job = self._jobs.get()
+            if job is None:  # close()
+                return
+            fn, args = job
             try:
                 fn(*args)
             except Exception:  # noqa: BLE001 - a job's bug must not lose the thread's count
                 pass
             with self._lock:
-                if self._idle >= self.keep:
+                if self._closed or self._idle >= self.keep:
                     return
                 self._idle += 1
