@@ -173,14 +173,10 @@ class Machine(AddressSpace):
 
     def module_alloc(self, size: int, bands: tuple[int, ...] = ()) -> int | None:
         """module_alloc(): page-aligned vmalloc in the module area, zeroed, RWX until sealed.
-
-        bands: the page-aligned offsets where the permissions module_enable_protections()
-        will set change (6.1's text, rodata, ro_after_init and data in one allocation). Each
-        band is mapped as a region of its own: the same pages with the same RWX, but a later
-        protect() of exactly a band is a permission change, where one inside a larger region
-        makes unicorn split it (copy the pages, unmap, map each piece: ~100 us a band)."""
-        addr = self.modules_area.alloc(size)
-        if addr is None:
+        bands: page offsets where the permissions module_enable_protections() sets change
+        (6.1's core and init), each mapped as a region of its own: a protect() of a whole
+        region is cheap, one inside it makes unicorn split it (~100 us a band)."""
+        if (addr := self.modules_area.alloc(size)) is None:
             return None
         size = page_align(size)
         cuts = sorted({0, size, *(b for b in bands if 0 < b < size and not b % PAGE_SIZE)})
