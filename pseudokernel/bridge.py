@@ -13,7 +13,6 @@ kmod's work (finding, decompressing, ordering dependencies) stays kmod's.
 from __future__ import annotations
 
 import _signal as signal  # signal.py wraps these in enums: 8 ms of every call
-import _thread
 import ctypes
 import errno
 import os
@@ -22,6 +21,8 @@ import sys
 
 from . import seccomp
 from .client import NoDaemon, request
+from .paths import socket_path
+from .workers import Workers
 
 CAP_SYS_MODULE = 16
 CAP_SYS_ADMIN = 21
@@ -34,6 +35,9 @@ NEW_UTS_LEN = 65
 OLD_UTS_LEN = 9
 SYS_PIDFD_OPEN = 434
 SYS_PIDFD_GETFD = 438
+# the calls answered on the serving thread itself: a copy to the caller's memory, nothing that
+# waits (every other call may wait for the daemon, and gets a thread of its own)
+INSTANT = frozenset({"uname", "olduname", "oldolduname"})
 
 
 class Uts:
@@ -77,13 +81,9 @@ class Caller:
         try:
             if os.stat(f"/proc/{self.pid}/ns/user").st_ino != userns:
                 return False
-            with open(f"/proc/{self.pid}/status") as f:
-                for line in f:
-                    if line.startswith("CapEff:"):
-                        return bool(int(line.split()[1], 16) >> cap & 1)
         except OSError:
-            pass
-        return False
+            return False
+        return bool(_effective_caps(self.pid) >> cap & 1)
 
     def read(self, addr: int, size: int) -> bytes:
         """copy_from_user(): EFAULT when any byte cannot be read. process_vm_readv, not
@@ -135,6 +135,28 @@ class Caller:
             os.close(pidfd)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _effective_caps(pid: int) -> int:
+    """The task's effective capabilities, what /proc/PID/status shows as CapEff, by capget(2):
+    one system call where the status file costs the kernel its whole rendering and us a text
+    parse (0.25 ms of every load). 0 when the task is gone."""
+    head = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
+    data = (_CapData * 2)()
+    if seccomp.libc.capget(ctypes.byref(head), data) != 0:
+        return 0
+    return data[0].effective | data[1].effective << 32
+
+
 class _Iovec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
@@ -166,6 +188,7 @@ class Bridge:
     def __init__(self, mount: str, listener: int, uts: Uts, userns: int, trace: str | None = None,
                  gdb: int | None = None) -> None:
         self.mount = mount
+        self._sock = socket_path(mount)  # the daemon's for this mount, for the launcher's life
         self.userns = userns
         self.trace = trace  # None, "text" or "json": each load's steps, on standard error
         self.gdb = gdb  # a port: each load's init waits for gdb there (gdbstub.py)
@@ -174,6 +197,7 @@ class Bridge:
         self.uts = uts
         self._stop_r, self._stop_w = os.pipe()
         self.answered: list[str] = []  # the calls answered, in order (the tests look)
+        self._workers = Workers()  # each call that may wait on a thread of its own
 
     def stop(self) -> None:
         """End serve() (the launcher's command has finished); close() once it has returned."""
@@ -197,8 +221,12 @@ class Bridge:
                     n = seccomp.receive(self.listener)
                 except OSError:  # the listener is broken: the calls still waiting fail with ENOSYS
                     return
-                if n is not None:
-                    _thread.start_new_thread(self.answer, (n,))
+                if n is None:
+                    continue
+                if n.name in INSTANT:  # never waits: a thread's start would cost more than it
+                    self.answer(n)
+                else:
+                    self._workers.submit(self.answer, n)
             elif ev & (select.POLLHUP | select.POLLERR):
                 return  # no process carries the filter any more
 
@@ -216,6 +244,9 @@ class Bridge:
             value, err = -1, errno.EIO
         self.answered.append(n.name)
         seccomp.respond(self.listener, n, value, err)
+
+    def _request(self, msg: dict, fds: list[int] = ()) -> dict:
+        return request(self.mount, msg, fds, sock=self._sock)
 
     def _checked(self, n: seccomp.Notification) -> None:
         """What was read by pid belongs to the caller that asked (the pid was not reused)."""
@@ -243,7 +274,7 @@ class Bridge:
             os.write(fds[1], raw)
             msg.update(args="", args_fd=True)
         try:
-            reply = request(self.mount, msg, fds)
+            reply = self._request(msg, fds)
         finally:
             for extra in fds[1:]:
                 os.close(extra)
@@ -294,7 +325,7 @@ class Bridge:
             raise OSError(errno.EPERM, "CAP_SYS_MODULE")
         name = caller.string(n.args[0], MODULE_NAME_LEN - 1).decode("utf-8", "surrogateescape")
         self._checked(n)
-        return _result(request(self.mount, {"op": "rmmod", "name": name, "flags": n.args[1] & 0xFFFFFFFF}))
+        return _result(self._request({"op": "rmmod", "name": name, "flags": n.args[1] & 0xFFFFFFFF}))
 
     def syslog(self, n: seccomp.Notification, caller: Caller) -> int:
         """do_syslog(): the emulated kernel's log for `dmesg -S`, `-c`, `-C`, `-n` and busybox
@@ -302,7 +333,7 @@ class Bridge:
         (syslog.py; the destructive read is not emulated: ENOSYS)."""
         kind, buf, size = _s32(n.args[0]), n.args[1] & caller.mask, _s32(n.args[2])
         if self._syslog is None:
-            self._syslog = request(self.mount, {"op": "status"}).get("syslog") or {}
+            self._syslog = self._request({"op": "status"}).get("syslog") or {}
         restricted = self._syslog.get("dmesg_restrict", 1) or kind not in (SYSLOG_READ_ALL, SYSLOG_SIZE_BUFFER)
         if restricted and not (caller.capable(self.userns, CAP_SYSLOG) or caller.capable(self.userns, CAP_SYS_ADMIN)):
             raise OSError(errno.EPERM, "syslog")
@@ -315,7 +346,7 @@ class Bridge:
         if kind in (SYSLOG_READ, SYSLOG_READ_ALL, SYSLOG_READ_CLEAR) and (not buf or size < 0):
             raise OSError(errno.EINVAL, "syslog")
         self._checked(n)
-        reply = request(self.mount, {"op": "syslog", "action": kind, "size": size})
+        reply = self._request({"op": "syslog", "action": kind, "size": size})
         _result(reply)
         data = str(reply.get("data", "")).encode("latin-1")
         if data:

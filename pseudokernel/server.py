@@ -20,9 +20,12 @@ import struct
 import threading
 from collections.abc import Callable
 
+from .workers import Workers
+
 log = logging.getLogger("pseudokernel.server")
 MAX_REQUEST = 1 << 16  # the JSON part: module images travel as file descriptors
 REQUEST_TIMEOUT = 10.0  # seconds a client has to send its whole request
+IDLE_WORKERS = 4  # request threads kept waiting for the next request (more are made as needed)
 
 
 class BadRequest(OSError):
@@ -162,11 +165,21 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if os.path.exists(path):
             os.unlink(path)
         self.dispatch = dispatch
+        self._workers = Workers(IDLE_WORKERS, prespawn=True)
         old = os.umask(0o077)
         try:
             super().__init__(path, _Handler)
         finally:
             os.umask(old)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:
+        """Each connection on a thread of its own while it lasts (a load may wait long; the
+        others go on): a kept thread, not a new one (workers.py says why)."""
+        self._workers.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._workers.close()
 
     def serve_in_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.serve_forever, name="control", daemon=True)

@@ -158,11 +158,18 @@ class Machine(AddressSpace, CpuContexts):
 
     # -- allocation ------------------------------------------------------------------------
 
-    def module_alloc(self, size: int) -> int | None:
-        """module_alloc(): page-aligned vmalloc in the module area, zeroed, RWX until sealed."""
-        addr = self.modules_area.alloc(size)
-        if addr is not None:
-            self.map(addr, size, UC_PROT_ALL)
+    def module_alloc(self, size: int, bands: tuple[int, ...] = ()) -> int | None:
+        """module_alloc(): page-aligned vmalloc in the module area, zeroed, RWX until sealed.
+        bands: page offsets where the permissions module_enable_protections() sets change
+        (6.1's core and init), each mapped as a region of its own: a protect() of a whole
+        region is cheap, one inside it makes unicorn split it (~100 us a band)."""
+        if (addr := self.modules_area.alloc(size)) is None:
+            return None
+        size = page_align(size)
+        cuts = sorted({0, size, *(b for b in bands if 0 < b < size and not b % PAGE_SIZE)})
+        for start, end in zip(cuts, cuts[1:]):
+            self.uc.mem_map(addr + start, end - start, UC_PROT_ALL)
+        self._mapped.append((addr, size))
         return addr
 
     def module_memfree(self, addr: int) -> None:

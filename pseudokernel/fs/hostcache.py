@@ -273,9 +273,16 @@ class HostCache:
                     racing.append(_join(parent, name))
                     entries.append((parent, name))
             for parent, name in entries:
-                self._inval_entry(session, parent, name)
-                if self._racing(_join(parent, name)) and _join(parent, name) not in racing:
-                    racing.append(_join(parent, name))
+                path = _join(parent, name)
+                # dropped (0): the host had the name, so a lookup answered before has landed
+                # (its dentry is what went; one still being made would have found none), and
+                # only one being answered now can bring it back. Not found: one answered a
+                # moment ago may be making it yet. (Retrying after a drop that worked cost
+                # every rmmod 7 ms: kmod's rmmod has just looked its module's directory up.)
+                err = self._inval_entry(session, parent, name)
+                again = path in self._inflight if err == 0 else self._racing(path)
+                if again and path not in racing:
+                    racing.append(path)
             names = {_join(parent, name): (parent, name) for parent, name in entries}
             delay, deadline = 0.001, time.monotonic() + 4 * LOOKUP_RACE
             while racing and time.monotonic() < deadline:
@@ -290,16 +297,20 @@ class HostCache:
                         still.append(path)
                 racing = still
 
-    def _inval_entry(self, session: int, parent: str, name: str) -> None:
+    def _inval_entry(self, session: int, parent: str, name: str) -> int | None:
+        """Drop the host's name parent/name: 0 if it had it, -ENOENT if not, None when the
+        directory's node ID is not known (nothing could be asked)."""
         raw = _encode(name)
+        err = None
         for retry in (False, True):
             nodeid = self._nodeid(parent, fresh=retry)
             if nodeid is None:
-                return
+                return err
             err = _lib.fuse_lowlevel_notify_inval_entry(session, nodeid, raw, len(raw))
             if err != -errno.ENOENT or not self._nodeid_may_be_stale(parent):
-                return
+                return err
             # the host may have dropped the directory and libfuse given it a new ID
+        return err
 
     def _nodeid(self, path: str, fresh: bool = False) -> int | None:
         """The node ID of a directory of the mount, asked of the host by a `stat` process: a

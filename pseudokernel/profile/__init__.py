@@ -341,8 +341,10 @@ class KernelProfile:
             btf = sibling.btf if sibling is not None else None
         return Structs(btf)
 
-    @property
+    @cached_property
     def has_image(self) -> bool:
+        """Whether the profile has the kernel image's symbols; asked once, like the kallsyms
+        it goes with (every load asked it: a stat of the file each time)."""
         return (self.path / "kallsyms.gz").is_file()
 
     def __repr__(self) -> str:

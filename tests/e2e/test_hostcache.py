@@ -229,6 +229,36 @@ def test_lookups_racing_with_changes_keep_no_old_attributes(mount):
             t.join()
 
 
+def test_a_module_directory_looked_up_while_it_goes_is_gone_after(mount):
+    """Another process looking /sys/module/hello and a file in it up again and again while
+    hello loads and unloads (as kmod's rmmod does just before delete_module): once rmmod has
+    returned, the host holds no name for the directory or its files."""
+    stop = threading.Event()
+
+    def look() -> None:
+        while not stop.is_set():
+            for name in ("sys/module/hello", "sys/module/hello/refcnt"):
+                try:
+                    os.stat(mount / name)
+                except OSError:
+                    pass
+
+    lookers = [threading.Thread(target=look) for _ in range(2)]
+    for t in lookers:
+        t.start()
+    try:
+        for _ in range(15):
+            insmod(mount, "hello")
+            assert (mount / "sys/module/hello/refcnt").exists()
+            rmmod(mount, "hello")
+            assert not (mount / "sys/module/hello").exists()
+            assert not (mount / "sys/module/hello/refcnt").exists()
+    finally:
+        stop.set()
+        for t in lookers:
+            t.join()
+
+
 def test_files_fixed_at_boot_are_never_dropped():
     """/proc/cmdline and its kind never change: the host keeps them across changes (kmod
     reads /proc/cmdline at every insmod); /proc/modules is dropped at the next change."""
