@@ -25,20 +25,32 @@ class AddressSpace:
     _mapped: list[tuple[int, int]]  # what map() mapped, for close() and the tests
     _ucs: list[Uc]  # every CPU context's instance: the pages are the same in each
     _host: dict[int, tuple[mmap.mmap, ctypes.Array]]  # mapping -> its host memory
+    _bands: dict[int, list[int]]  # mapping -> the page offsets cutting it into regions
 
-    def map(self, addr: int, size: int, perms: int = UC_PROT_READ | UC_PROT_WRITE) -> None:
+    def map(self, addr: int, size: int, perms: int = UC_PROT_READ | UC_PROT_WRITE, bands: tuple[int, ...] = ()) -> None:
+        """bands: page offsets where the mapping is cut into unicorn regions of its own (one
+        memory still): a protect() of a whole region is cheap, one inside a region makes
+        unicorn split it."""
         size = page_align(size)
         mem = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         buf = (ctypes.c_char * size).from_buffer(mem)
-        for uc in self._ucs:
-            uc.mem_map_ptr(addr, size, perms, ctypes.addressof(buf))
         self._host[addr] = (mem, buf)
         self._mapped.append((addr, size))
+        self._bands[addr] = sorted({0, size, *(b for b in bands if 0 < b < size and not b % PAGE_SIZE)})
+        for uc in self._ucs:
+            self._map_into(uc, addr, perms)
+
+    def _map_into(self, uc: Uc, addr: int, perms: int) -> None:
+        ptr = ctypes.addressof(self._host[addr][1])
+        cuts = self._bands[addr]
+        for start, end in zip(cuts, cuts[1:]):
+            uc.mem_map_ptr(addr + start, end - start, perms, ptr + start)
 
     def unmap(self, addr: int, size: int) -> None:
         for uc in self._ucs:
             uc.mem_unmap(addr, page_align(size))
         self._mapped.remove((addr, page_align(size)))
+        self._bands.pop(addr, None)
         mem, buf = self._host.pop(addr)
         del buf
         try:
@@ -54,8 +66,8 @@ class AddressSpace:
     def share_memory(self, uc: Uc) -> None:
         """Map everything mapped so far into a new CPU context's instance, with the
         permissions the pages have now, and make later changes there too."""
-        for addr, size in self._mapped:
-            uc.mem_map_ptr(addr, size, UC_PROT_READ, ctypes.addressof(self._host[addr][1]))
+        for addr, _size in self._mapped:
+            self._map_into(uc, addr, UC_PROT_READ)
         for begin, end, perms in self.uc.mem_regions():
             uc.mem_protect(begin, end + 1 - begin, perms)
         self._ucs.append(uc)

@@ -106,6 +106,7 @@ class Machine(AddressSpace, CpuContexts):
         self._mapped: list[tuple[int, int]] = []
         self._ucs: list[Uc] = []
         self._host: dict = {}
+        self._bands: dict = {}
         self._uc_hooks: list[tuple] = []  # hooks every CPU context's instance gets (hook_all)
         self.code_log: list[tuple[int, int]] = []  # code rewritten in memory (code_written)
         self.cpu = self.main_cpu = self._bind(Cpu(self._new_uc(), 0, 0))  # the processes' context
@@ -165,11 +166,7 @@ class Machine(AddressSpace, CpuContexts):
         region is cheap, one inside it makes unicorn split it (~100 us a band)."""
         if (addr := self.modules_area.alloc(size)) is None:
             return None
-        size = page_align(size)
-        cuts = sorted({0, size, *(b for b in bands if 0 < b < size and not b % PAGE_SIZE)})
-        for start, end in zip(cuts, cuts[1:]):
-            self.uc.mem_map(addr + start, end - start, UC_PROT_ALL)
-        self._mapped.append((addr, size))
+        self.map(addr, size, UC_PROT_ALL, bands)
         return addr
 
     def module_memfree(self, addr: int) -> None:
