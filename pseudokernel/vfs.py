@@ -234,19 +234,36 @@ def attr_write(kernel: Kernel, rec: Registration, data: bytes, what: str) -> int
                           lambda: rec in kernel.registry.items)
 
 
-class DebugfsValue:
-    """An open debugfs_create_u8() (and friends) file: the content is formatted at the first
-    read, as simple_attr_read() does at position 0; a write sets the variable."""
+class KernelFile:
+    """An open file whose reads and writes the kernel answers (the module's code runs through
+    it, not through its own file_operations): no ioctl, always ready for poll."""
 
     seekable = True
     poll_queues: set[int] = set()
 
     def __init__(self, kernel: Kernel, rec: Registration, what: str) -> None:
         self.kernel, self.rec, self.what = kernel, rec, what
-        self.content: bytes | None = None
 
     def _run(self, where: str, fn: Callable) -> object:
         return run_as_process(self.kernel, where, self.what, fn, lambda: self.rec in self.kernel.registry.items)
+
+    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
+        raise OSError(errno.ENOTTY, self.what)
+
+    def poll(self, events: int) -> int:
+        return read_write.DEFAULT_POLLMASK
+
+    def release(self) -> None:
+        pass
+
+
+class DebugfsValue(KernelFile):
+    """An open debugfs_create_u8() (and friends) file: the content is formatted at the first
+    read, as simple_attr_read() does at position 0; a write sets the variable."""
+
+    def __init__(self, kernel: Kernel, rec: Registration, what: str) -> None:
+        super().__init__(kernel, rec, what)
+        self.content: bytes | None = None
 
     def read(self, size: int, offset: int) -> bytes:
         if self.content is None or offset == 0:
@@ -256,43 +273,16 @@ class DebugfsValue:
     def write(self, data: bytes, offset: int) -> int:
         return self._run("write", lambda api: kdebugfs.value_write(api, self.rec, data))
 
-    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
-        raise OSError(errno.ENOTTY, self.what)
 
-    def poll(self, events: int) -> int:
-        return read_write.DEFAULT_POLLMASK
-
-    def release(self) -> None:
-        pass
-
-
-class BinAttrFile:
+class BinAttrFile(KernelFile):
     """An open binary sysfs attribute (fs/sysfs/file.c's bin ops): each read and write runs
     the module's function at the file position, a page at most, clamped to the size."""
-
-    seekable = True
-    poll_queues: set[int] = set()
-
-    def __init__(self, kernel: Kernel, rec: Registration, what: str) -> None:
-        self.kernel, self.rec, self.what = kernel, rec, what
-
-    def _run(self, where: str, fn: Callable) -> object:
-        return run_as_process(self.kernel, where, self.what, fn, lambda: self.rec in self.kernel.registry.items)
 
     def read(self, size: int, offset: int) -> bytes:
         return self._run("read", lambda api: ksysfs.bin_read(api, self.rec, offset, size))
 
     def write(self, data: bytes, offset: int) -> int:
         return self._run("write", lambda api: ksysfs.bin_write(api, self.rec, data, offset))
-
-    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
-        raise OSError(errno.ENOTTY, self.what)
-
-    def poll(self, events: int) -> int:
-        return read_write.DEFAULT_POLLMASK
-
-    def release(self) -> None:
-        pass
 
 
 def open_binattr(kernel: Kernel, rec: Registration, flags: int, what: str) -> BinAttrFile:

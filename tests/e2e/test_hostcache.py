@@ -9,6 +9,8 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -200,14 +202,14 @@ def test_dmesg_grows_at_once(mount):
     assert sendfile(mount / "dmesg") == text  # page-cache reads of dmesg are served (mmap)
 
 
-def test_lookups_racing_with_changes_keep_no_old_attributes(mount):
-    """Another process looking dmesg and /proc/modules up again and again while modules load
-    and unload: the host makes new inodes from lookups answered while a change lands."""
+@contextmanager
+def looking(mount, names: tuple[str, ...]) -> Iterator[None]:
+    """Two other threads looking names up again and again (stat) while the block runs."""
     stop = threading.Event()
 
     def look() -> None:
         while not stop.is_set():
-            for name in ("dmesg", "proc/modules"):
+            for name in names:
                 try:
                     os.stat(mount / name)
                 except OSError:
@@ -217,46 +219,36 @@ def test_lookups_racing_with_changes_keep_no_old_attributes(mount):
     for t in lookers:
         t.start()
     try:
+        yield
+    finally:
+        stop.set()
+        for t in lookers:
+            t.join()
+
+
+def test_lookups_racing_with_changes_keep_no_old_attributes(mount):
+    """Another process looking dmesg and /proc/modules up again and again while modules load
+    and unload: the host makes new inodes from lookups answered while a change lands."""
+    with looking(mount, ("dmesg", "proc/modules")):
         for _ in range(15):
             insmod(mount, "hello")
             rmmod(mount, "hello")
             for name in ("dmesg", "proc/modules"):
                 size = os.stat(mount / name).st_size
                 assert size == len(read(mount / name)), name
-    finally:
-        stop.set()
-        for t in lookers:
-            t.join()
 
 
 def test_a_module_directory_looked_up_while_it_goes_is_gone_after(mount):
     """Another process looking /sys/module/hello and a file in it up again and again while
     hello loads and unloads (as kmod's rmmod does just before delete_module): once rmmod has
     returned, the host holds no name for the directory or its files."""
-    stop = threading.Event()
-
-    def look() -> None:
-        while not stop.is_set():
-            for name in ("sys/module/hello", "sys/module/hello/refcnt"):
-                try:
-                    os.stat(mount / name)
-                except OSError:
-                    pass
-
-    lookers = [threading.Thread(target=look) for _ in range(2)]
-    for t in lookers:
-        t.start()
-    try:
+    with looking(mount, ("sys/module/hello", "sys/module/hello/refcnt")):
         for _ in range(15):
             insmod(mount, "hello")
             assert (mount / "sys/module/hello/refcnt").exists()
             rmmod(mount, "hello")
             assert not (mount / "sys/module/hello").exists()
             assert not (mount / "sys/module/hello/refcnt").exists()
-    finally:
-        stop.set()
-        for t in lookers:
-            t.join()
 
 
 def test_files_fixed_at_boot_are_never_dropped():

@@ -147,7 +147,11 @@ def __blk_mq_alloc_disk(k: KernelApi, tagset: int, a1: int, a2: int, a3: int) ->
     """block/blk-mq.c: a queue on the set and a disk that owns it. 6.1 passes (set, queuedata,
     lkclass), 6.9 on (set, lim, queuedata, lkclass)."""
     lim, queuedata = (a1, a2) if k.profile.since(versions.BLK_MQ_ALLOC_DISK_LIMITS) else (0, a1)
-    q = queue_alloc(k, tagset, queuedata, lim)
+    return _disk_owning(k, queue_alloc(k, tagset, queuedata, lim))
+
+
+def _disk_owning(k: KernelApi, q: int) -> int:
+    """A disk that owns its new queue q (GD_OWNS_QUEUE: del_gendisk() tears it down)."""
     if q > MASK64 - 4095:  # IS_ERR()
         return q
     disk = disk_alloc(k, q)
@@ -163,15 +167,7 @@ def __blk_alloc_disk(k: KernelApi, a0: int, a1: int, a2: int) -> int:
     """block/genhd.c: a queue for a driver that takes bios (its submit_bio) and a disk owning
     it. 6.1 passes (node, lkclass), 6.9 on (lim, node, lkclass)."""
     lim = a0 if k.profile.since(versions.BLK_MQ_ALLOC_DISK_LIMITS) else 0
-    q = queue_alloc(k, 0, 0, lim)
-    if q > MASK64 - 4095:
-        return q
-    disk = disk_alloc(k, q)
-    if not disk:
-        queue_free(k, q)
-        return _err(ENOMEM)
-    disk_of(k, disk).set_state_bit(k, GD_OWNS_QUEUE)
-    return disk
+    return _disk_owning(k, queue_alloc(k, 0, 0, lim))
 
 
 @kapi("blk_mq_alloc_disk_for_queue")

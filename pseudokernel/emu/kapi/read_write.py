@@ -79,6 +79,16 @@ def vfs_write(k: KernelApi, f: OpenFile, data: bytes, offset: int | None) -> int
     return _user_errno(got) if got < 0 else min(got, len(data))
 
 
+def ioctl_arg(k: KernelApi, arg: int, data: bytes | None, out_size: int) -> int:
+    """An ioctl's argument: with data or a size to read back (the _IOC size the command
+    encodes), a user copy of data in the caller's buffer; else the caller's number as given."""
+    if data is not None or out_size:
+        size = max(len(data or b""), out_size, 1)
+        arg = k.m.user_buffer(size)
+        k.m.write(arg, (data or b"").ljust(size, b"\0"))
+    return arg
+
+
 def vfs_ioctl(k: KernelApi, f: OpenFile, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
     """unlocked_ioctl(file, cmd, arg). With data (an _IOC_WRITE/_IOC_READ command, whose size
     the command encodes) arg points at a user copy of it, read back after the call; else arg
@@ -86,10 +96,7 @@ def vfs_ioctl(k: KernelApi, f: OpenFile, cmd: int, arg: int, data: bytes | None,
     fn = f.op(k, "proc_ioctl" if f.proc is not None else "unlocked_ioctl")
     if not fn:
         return -ENOTTY, b""
-    if data is not None or out_size:
-        size = max(len(data or b""), out_size, 1)
-        arg = k.m.user_buffer(size)
-        k.m.write(arg, (data or b"").ljust(size, b"\0"))
+    arg = ioctl_arg(k, arg, data, out_size)
     ret = s64(k.m.call(fn, f.file, cmd & 0xFFFFFFFF, arg & MASK64))
     if ret < 0:
         return _user_errno(ret), b""

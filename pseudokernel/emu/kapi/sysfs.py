@@ -54,15 +54,25 @@ def add_attr(k: KernelApi, owner: int, via: str, attr: int, mode: int | None = N
 
 
 def create_group(k: KernelApi, owner: int, via: str, grp: int) -> int:
-    """create_files(): each attribute with the mode is_visible() gives it; 0 leaves it out."""
+    """create_files(): each attribute, then each binary one, with the mode is_visible() (or
+    is_bin_visible()) gives it; 0 leaves it out."""
     if not grp:
         return 0
     g = k.S.attribute_group
     name = k.m.read_u64(grp + g.name)
-    is_visible = k.m.read_u64(grp + g.is_visible)
-    attrs = k.m.read_u64(grp + g.attrs)
-    for i in range(4096 if attrs else 0):
-        attr = k.m.read_u64(attrs + 8 * i)
+    subdir = k.cname(name) if name else ""
+    for attr, mode in _visible(k, owner, k.m.read_u64(grp + g.attrs), k.m.read_u64(grp + g.is_visible)):
+        add_attr(k, owner, via, attr, mode, grp, subdir)
+    for battr, mode in _visible(k, owner, k.m.read_u64(grp + g.bin_attrs), k.m.read_u64(grp + g.is_bin_visible)):
+        add_bin_attr(k, owner, battr, mode, grp, subdir)
+    return 0
+
+
+def _visible(k: KernelApi, owner: int, array: int, is_visible: int) -> list[tuple[int, int]]:
+    """(attribute, mode) of a NULL-terminated array, asking is_visible() where there is one."""
+    out = []
+    for i in range(4096 if array else 0):
+        attr = k.m.read_u64(array + 8 * i)
         if not attr:
             break
         mode = k.m.read_u16(attr + k.S.attribute.mode)
@@ -70,20 +80,8 @@ def create_group(k: KernelApi, owner: int, via: str, grp: int) -> int:
             mode = k.m.call(is_visible, owner, attr, i) & 0xFFFF
             if not mode:
                 continue
-        add_attr(k, owner, via, attr, mode, grp, k.cname(name) if name else "")
-    is_bin_visible = k.m.read_u64(grp + g.is_bin_visible)
-    bin_attrs = k.m.read_u64(grp + g.bin_attrs)
-    for i in range(4096 if bin_attrs else 0):
-        battr = k.m.read_u64(bin_attrs + 8 * i)
-        if not battr:
-            break
-        mode = k.m.read_u16(battr + k.S.attribute.mode)
-        if is_bin_visible:
-            mode = k.m.call(is_bin_visible, owner, battr, i) & 0xFFFF
-            if not mode:
-                continue
-        add_bin_attr(k, owner, battr, mode, grp, k.cname(name) if name else "")
-    return 0
+        out.append((attr, mode))
+    return out
 
 
 def add_bin_attr(k: KernelApi, owner: int, battr: int, mode: int | None = None, group: int = 0,
