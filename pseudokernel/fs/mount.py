@@ -354,6 +354,9 @@ class KernelFS(fuse.Operations):
         # when its state changes), and every other's pages (dmesg's) at no open
         fi.direct_io = 1 if node.direct and not node.cache else 0
         fi.keep_cache = 1 if node.cache else 0
+        # FOPEN_NOFLUSH: close() sends no FLUSH (a round trip for every file a walk reads)
+        # unless the file writes back at close (a disk)
+        fi.noflush = 0 if getattr(h.file, "flush", None) is not None else 1
         fh = next(self._fh)
         self.handles[fh] = h
         self._opened[(path, who[2])] = fh
