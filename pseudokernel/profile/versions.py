@@ -30,6 +30,12 @@ EARLY_MOD_CHECK = (6, 4)
 # them as idempotent", 2023; release not checked)
 IDEMPOTENT_FINIT = (6, 12)
 
+# msleep() and msleep_interruptible() sleep msecs_to_jiffies(msecs) jiffies, not one more
+# (kernel/time/timer.c: 6.1 adds 1, 6.12 does not; msleep_interruptible() returns what is
+# left, so a kthread stopped at its start reports 10004 ms of 10000 on 6.1, 10000 on 6.12:
+# ktask.sh; release not checked)
+MSLEEP_NO_EXTRA_JIFFY = (6, 12)
+
 # elf_validity_check() split into elf_validity_cache_copy()'s steps: every sh_name checked,
 # ".gnu.linkonce.this_module" checked before the symbol table, new messages (Matthew Maurer,
 # "module: Factor out elf_validity_ehdr" and the rest of that series; the this_module checks

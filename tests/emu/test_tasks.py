@@ -53,9 +53,12 @@ def test_work_falls_due_while_no_system_call_runs(kernel):
     assert "ktask: delayed work runs in a task" in lines(kernel, seq)
     assert wake_at() > first  # it woke and slept again, with no system call
     kernel.delete_module("ktask")
-    assert lines(kernel, seq)[-5:] == [
+    assert lines(kernel, seq)[-8:] == [
         "ktask: exit", "ktask: pk-waiter stops", "ktask: kthread_stop(waiter) = 6",
-        "ktask: pk-ticker stops", "ktask: kthread_stop(ticker) = 5"]
+        "ktask: pk-ticker stops", "ktask: kthread_stop(ticker) = 5",
+        # only kthread_stop() ends the third's wait: its TIF_NOTIFY_SIGNAL (6.1: one jiffy more)
+        "ktask: pk-sleeper: wait_event_interruptible = -512, signal_pending = 1",
+        "ktask: pk-sleeper: msleep_interruptible(10000) left 10004 ms", "ktask: kthread_stop(sleeper) = 9"]
     assert tasks(kernel.api).tasks == {}
 
 

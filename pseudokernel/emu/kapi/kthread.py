@@ -1,7 +1,8 @@
 """Kernel threads (kernel/kthread.c): each a task of its own with its own CPU context
-(sched.py's Task), created asleep as kthreadd leaves it, run from the first wake_up_process(),
-stopped by kthread_stop() as the kernel stops one: the stop flag set, the thread woken, and
-the caller waits until its function has returned, whose value kthread_stop() returns."""
+(task.py's Task), created asleep as kthreadd leaves it, run from the first wake_up_process(),
+stopped by kthread_stop() as the kernel stops one: the stop flag and TIF_NOTIFY_SIGNAL set (so
+its interruptible waits end), the thread woken, and the caller waits until its function has
+returned, whose value kthread_stop() returns."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from . import KernelApi, VarArgs, kapi
 from .completion import complete
 from .idle import start_idle
 from .sched import wait_until
-from .task import Task, TaskExit, running_task, tasks
+from .task import TIF_NOTIFY_SIGNAL, Task, TaskExit, running_task, tasks
 
 FIRST_KTHREAD_PID = 200
 
@@ -53,6 +54,7 @@ def kthread_stop(k: KernelApi, p: int) -> int:
     if t is None:
         return 0
     t.should_stop = True
+    k.m.write_u64(p, k.m.read_u64(p) | TIF_NOTIFY_SIGNAL)  # interruptible waits end (-ERESTARTSYS)
     if t.state == "new":
         t.state = "runnable"
     t.woken = True

@@ -33,7 +33,7 @@ from ...bits import s64 as _s64
 from ..traps import Budget, CpuStop
 from . import HZ, KernelApi, kapi, kboot
 from .cpu import current
-from .task import TASK_RUNNING, Task, next_wake_ns, run_tasks, running_task, task_sleep, tasks
+from .task import TASK_INTERRUPTIBLE, TASK_RUNNING, Task, next_wake_ns, notified, run_tasks, running_task, task_sleep, tasks
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
@@ -335,11 +335,17 @@ def schedule(k: KernelApi) -> None:
 
 def kthread_schedule(k: KernelApi, t: Task, wake_at: int | None = None) -> None:
     """schedule() in a kthread, by the state it set before (set_current_state): TASK_RUNNING
-    only yields; any other sleeps until a wake-up (wake_up_process, a wait queue it is on,
-    kthread_stop) or wake_at (schedule_timeout); the wake-up makes it TASK_RUNNING."""
+    only yields; an interruptible state with a signal pending (kthread_stop()'s) does not
+    sleep (__schedule() leaves the task runnable); any other sleeps until a wake-up
+    (wake_up_process, a wait queue it is on, kthread_stop) or wake_at (schedule_timeout); the
+    wake-up makes it TASK_RUNNING."""
     state_off = k.S.task_struct["__state"]
-    if k.m.read_u32(t.task + state_off) == TASK_RUNNING and wake_at is None:
+    state = k.m.read_u32(t.task + state_off)
+    if state == TASK_RUNNING and wake_at is None:
         task_sleep(k, t, k.now_ns(), None)
+        return
+    if state & TASK_INTERRUPTIBLE and notified(k, t):
+        k.m.write_u32(t.task + state_off, TASK_RUNNING)
         return
     sleeper = sleepers(k).get(t.pid)
     woken = (lambda: sleeper["woken"]) if sleeper is not None else None

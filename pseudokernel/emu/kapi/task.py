@@ -58,6 +58,15 @@ def tasks(k: KernelApi) -> Tasks:
 
 
 TASK_RUNNING = 0
+TASK_INTERRUPTIBLE = 0x1
+TIF_SIGPENDING = 1 << 2
+TIF_NOTIFY_SIGNAL = 1 << 17  # kthread_stop() sets it: signal_pending() is true from then on
+
+
+def notified(k: KernelApi, t: Task) -> bool:
+    """signal_pending(t) of a kthread (include/linux/sched/signal.h): thread_info.flags, the
+    first word of its task_struct, has TIF_NOTIFY_SIGNAL (kthread_stop()) or TIF_SIGPENDING."""
+    return bool(k.m.read_u64(t.task) & (TIF_NOTIFY_SIGNAL | TIF_SIGPENDING))
 
 
 class TaskExit(Exception):
@@ -225,6 +234,8 @@ def run_tasks(k: KernelApi, limit: int = MAX_SWITCHES) -> int:
             break
         switch_to(k, t)
         ran += 1
+        if s.tasks.get(t.task) is t:  # to the back of the line: one that only yields leaves the others a turn
+            s.tasks[t.task] = s.tasks.pop(t.task)
     return ran
 
 

@@ -6,8 +6,21 @@ to its end at once."""
 from __future__ import annotations
 
 from ...bits import s64
+from ...profile import versions
 from . import KernelApi, kapi
-from .sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_JIFFY, _callback, runner, sched, schedule, sleep_until, time_after_eq
+from .sched import (
+    MAX_SCHEDULE_TIMEOUT,
+    NSEC_PER_JIFFY,
+    _callback,
+    kthread_schedule,
+    runner,
+    sched,
+    schedule,
+    sleep_until,
+    time_after_eq,
+)
+from .task import TASK_INTERRUPTIBLE, notified, running_task
+from .time_ import __msecs_to_jiffies, jiffies_to_msecs
 
 LIST_POISON2 = 0xDEAD000000000122
 
@@ -83,14 +96,28 @@ def round_jiffies(k: KernelApi, j: int) -> int:
 
 @kapi("msleep")
 def msleep(k: KernelApi, msecs: int) -> None:
-    ms = msecs & 0xFFFFFFFF
-    sleep_until(k, k.now_ns() + (ms * 1_000_000 // NSEC_PER_JIFFY + 1) * NSEC_PER_JIFFY)
+    jiffies = __msecs_to_jiffies(k, msecs) + _extra_jiffy(k)
+    sleep_until(k, k.now_ns() + jiffies * NSEC_PER_JIFFY)
+
+
+def _extra_jiffy(k: KernelApi) -> int:
+    """6.1's msleep() and msleep_interruptible() sleep one jiffy more than asked."""
+    return 0 if k.profile.since(versions.MSLEEP_NO_EXTRA_JIFFY) else 1
 
 
 @kapi("msleep_interruptible")
 def msleep_interruptible(k: KernelApi, msecs: int) -> int:
-    msleep(k, msecs)
-    return 0
+    """A kthread's ends early once kthread_stop() makes signal_pending() true; what is left,
+    in ms, as the kernel's loop returns it (jiffies_to_msecs of the jiffies left)."""
+    if running_task(k) is None:
+        msleep(k, msecs)
+        return 0
+    left = __msecs_to_jiffies(k, msecs) + _extra_jiffy(k)
+    task = running_task(k)
+    while left and not notified(k, task):
+        k.m.write_u32(task.task + k.S.task_struct["__state"], TASK_INTERRUPTIBLE)
+        left = schedule_timeout(k, left)
+    return jiffies_to_msecs(k, left)
 
 
 @kapi("ssleep")
@@ -107,9 +134,29 @@ def usleep_range_state(k: KernelApi, lo: int, hi: int, state: int) -> None:
       "schedule_timeout_uninterruptible", "schedule_timeout_idle", "io_schedule_timeout")
 # io_schedule_timeout (kernel/sched/core.c) is schedule_timeout with I/O-wait accounting
 def schedule_timeout(k: KernelApi, timeout: int) -> int:
+    """In a kthread, as kernel/time/timer.c's: the _interruptible/_uninterruptible/_killable/
+    _idle forms set the task's state first; the sleep ends at the timeout or at a wake-up (or
+    at once: TASK_RUNNING, or an interruptible state with kthread_stop()'s signal pending),
+    and what is left is returned."""
     t = s64(timeout)
+    task = running_task(k)
+    if task is not None:
+        state = TIMEOUT_STATES.get(k.stub.name if k.stub else "")
+        if state is not None:
+            k.m.write_u32(task.task + k.S.task_struct["__state"], state)
+        if t >= MAX_SCHEDULE_TIMEOUT or t < 0:
+            kthread_schedule(k, task)
+            return MAX_SCHEDULE_TIMEOUT
+        start = k.jiffies()
+        kthread_schedule(k, task, k.now_ns() + t * NSEC_PER_JIFFY)
+        return max(t - s64(k.jiffies() - start), 0)
     if t >= MAX_SCHEDULE_TIMEOUT or t < 0:
         schedule(k)
         return MAX_SCHEDULE_TIMEOUT
     sleep_until(k, k.now_ns() + t * NSEC_PER_JIFFY)
     return 0
+
+
+# the state each form of schedule_timeout sets (TASK_KILLABLE, TASK_IDLE as in sched.h)
+TIMEOUT_STATES = {"schedule_timeout_interruptible": 0x1, "schedule_timeout_killable": 0x102,
+                  "schedule_timeout_uninterruptible": 0x2, "schedule_timeout_idle": 0x402}

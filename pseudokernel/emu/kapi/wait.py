@@ -9,6 +9,7 @@ from ...sigpending import signal_pending
 from . import KernelApi, kapi
 from .cpu import current
 from .sched import sleepers
+from .task import notified, running_task
 from .timer import schedule_timeout
 
 
@@ -49,7 +50,11 @@ def _enqueue(k: KernelApi, wq_head: int, state: int) -> None:
 def prepare_to_wait_event(k: KernelApi, wq_head: int, wq_entry: int, state: int) -> int:
     """The task goes on the queue, unless a signal is pending for an interruptible (or
     killable) wait: -ERESTARTSYS, which the process sees as EINTR."""
-    if state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL) and signal_pending():
+    t = running_task(k)
+    # signal_pending_state(): a kthread's only signal is kthread_stop()'s notify, not fatal
+    pending = (state & TASK_INTERRUPTIBLE and notified(k, t)) if t is not None else \
+        (state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL) and signal_pending())
+    if pending:
         sleepers(k).pop(k.kernel.current_pid, None)
         return -ERESTARTSYS & 0xFFFFFFFFFFFFFFFF
     _enqueue(k, wq_head, state)

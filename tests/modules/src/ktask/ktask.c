@@ -6,6 +6,9 @@
  * that re-arms itself; a delayed work item. /proc/pk_ktask says whether the ticker and the
  * timer went on while nothing else ran (counts, not exact: they follow the clock); its read
  * takes the mutex the ticker holds across its msleep(), so a reader waits for the ticker.
+ * A third kthread sleeps in wait_event_interruptible() on a queue nobody wakes: only
+ * kthread_stop() ends it (its TIF_NOTIFY_SIGNAL makes the wait return -ERESTARTSYS), and
+ * msleep_interruptible() then returns at once with what it had left.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,7 +33,8 @@ static bool crash;
 module_param(crash, bool, 0444);
 MODULE_PARM_DESC(crash, "the waiter writes through NULL when it gets 13 (an oops in a kthread)");
 
-static struct task_struct *ticker, *waiter;
+static struct task_struct *ticker, *waiter, *sleeper;
+static DECLARE_WAIT_QUEUE_HEAD(never);
 static atomic_t ticks = ATOMIC_INIT(0), fired = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(wq);
 static int pending, value, last = -1;
@@ -71,6 +75,21 @@ static int waiter_fn(void *data)
 	}
 	pr_info("%s stops\n", current->comm);
 	return 6;
+}
+
+static int sleeper_fn(void *data)
+{
+	int ret;
+	unsigned long left;
+
+	while (!kthread_should_stop()) {
+		ret = wait_event_interruptible(never, 0);
+		pr_info("%s: wait_event_interruptible = %d, signal_pending = %d\n", current->comm, ret,
+			signal_pending(current));
+		left = msleep_interruptible(10000);
+		pr_info("%s: msleep_interruptible(10000) left %lu ms\n", current->comm, left);
+	}
+	return 9;
 }
 
 static void timer_fn(struct timer_list *t)
@@ -132,6 +151,13 @@ static int __init ktask_init(void)
 		proc_remove(entry);
 		return PTR_ERR(waiter);
 	}
+	sleeper = kthread_run(sleeper_fn, NULL, "pk-sleeper");
+	if (IS_ERR(sleeper)) {
+		kthread_stop(waiter);
+		kthread_stop(ticker);
+		proc_remove(entry);
+		return PTR_ERR(sleeper);
+	}
 	timer_setup(&timer, timer_fn, 0);
 	mod_timer(&timer, jiffies + msecs_to_jiffies(period_ms));
 	schedule_delayed_work(&delayed, msecs_to_jiffies(200));
@@ -150,6 +176,8 @@ static void __exit ktask_exit(void)
 	pr_info("kthread_stop(waiter) = %d\n", ret);
 	ret = kthread_stop(ticker);
 	pr_info("kthread_stop(ticker) = %d\n", ret);
+	ret = kthread_stop(sleeper);
+	pr_info("kthread_stop(sleeper) = %d\n", ret);
 	proc_remove(entry);
 }
 
