@@ -50,6 +50,7 @@ class Caller:
     comm: str
     uid: int = 0
     gid: int = 0
+    mm: int | None = None  # a real process (a mount's caller): the pid whose memory is its user half
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Kernel:
         self.current_comm = "swapper/0"
         self.current_where = "init"
         self.current_uid = self.current_gid = 0
+        self.user_mms: dict[int, int] = {}  # pid -> the host process whose memory is its user half
         self.api = KernelApi(self.machine, log=self.log, profile=p, registry=self.registry, kernel=self)
         self.machine.on_invalid_opcode = self._on_invalid_opcode
         self.die_counter = 0
@@ -223,7 +225,12 @@ class Kernel:
                     self.current_pid, self.current_comm = caller.pid, caller.comm
                     self.current_uid, self.current_gid = caller.uid, caller.gid
                     self.current_where = where
-                    yield
+                    if caller.mm is not None:
+                        self.user_mms[caller.pid] = caller.mm
+                    try:
+                        yield
+                    finally:
+                        self.user_mms.pop(caller.pid, None)
                 finally:
                     self.machine.lock.release()
             finally:

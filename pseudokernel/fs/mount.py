@@ -212,7 +212,7 @@ class KernelFS(fuse.Operations):
                 comm = f.read().rstrip(b"\n").decode("utf-8", "replace")
         except OSError:
             comm = "?"
-        return Caller(pid, comm, uid, gid)
+        return Caller(pid, comm, uid, gid, mm=pid)
 
     def _may(self, node: File | Dir | Link, want: int, who: tuple[int, int, int] | None = None) -> bool:
         """generic_permission(): want is a mask of 4 (read), 2 (write), 1 (exec/search);

@@ -177,6 +177,7 @@ class KernelSide(Protocol):
     current_where: str  # init, exit, kthread, read ...: the call path the CPU is on
     current_uid: int
     current_gid: int
+    user_mms: dict[int, int]  # pid -> the real process whose memory is its user half (usercopy.py)
     cr2: int
     held_locks: dict[int, int]  # lockdep: lock address -> depth
     drivers: dict[int, dict[str, str]]  # per module: its drivers/ links in /sys/module

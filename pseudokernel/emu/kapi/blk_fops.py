@@ -17,7 +17,7 @@ from .bdev import disk_scan_partitions
 from .blk_mq import BLK_ERRORS, REQ_IDLE, REQ_OP_READ, REQ_OP_WRITE, REQ_SYNC
 from .blkdev import GD_DEAD, GD_READ_ONLY
 from .pagecache import SECTOR, VM_READAHEAD_PAGES, _lbs, _limit, _page_bytes, _request, read_page, size_bytes, sync_blockdev
-from .read_write import ioctl_arg
+from .read_write import ioctl_arg, ioctl_out
 from .readahead import RaState, filemap_read
 
 if TYPE_CHECKING:
@@ -161,11 +161,11 @@ def blkdev_ioctl(k: KernelApi, d: Disk, cmd: int, arg: int = 0, data: bytes | No
     fn = d.fops(k, "ioctl")
     if not fn:
         return -ENOTTY, b""
-    arg = ioctl_arg(k, arg, data, out_size)
+    arg, own = ioctl_arg(k, arg, data, out_size)
     ret = s32(k.m.call(fn, d.part0, mode, cmd & 0xFFFFFFFF, arg & (2**64 - 1)))
     if ret < 0:
         return ret, b""
-    return ret, k.m.read(arg, out_size) if out_size else b""
+    return ret, ioctl_out(k, arg, own, out_size)
 
 
 def hdio_getgeo(k: KernelApi, d: Disk) -> tuple[int, bytes]:

@@ -14,6 +14,7 @@ from errno import EINVAL
 from ..vsprintf import VaListArgs
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
+from .devres import devres_release_all
 from .printk import _level_of
 from .sysfs import create_groups, remove_attrs
 
@@ -269,6 +270,7 @@ def release_device(k: KernelApi, dev: int) -> None:
     """The last put_device(): the name the kernel allocated goes (kobject_cleanup()), then the
     device: the kernel's own when it allocated it (device_create(), misc_register()), else
     the release callback, the module's, which frees the struct the device is in."""
+    devres_release_all(k, dev)
     remove_attrs(k, dev)
     free_kernel_object(k, k.m.read_u64(dev + dev_off(k, "kobj_name")), "kobject-name")
     a = k.m.slab.live.get(dev)

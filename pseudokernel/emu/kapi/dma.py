@@ -6,6 +6,7 @@ address here is below 4 GiB of physical memory)."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
+from .devres import devres_track
 from .mm import page_address
 
 PAGE_OFFSET = 0xFFFF888000000000  # page_offset_base without KASLR: the direct map
@@ -24,9 +25,30 @@ def dma_alloc_attrs(k: KernelApi, dev: int, size: int, handle: int, gfp: int, at
     return cpu
 
 
+def dma_free(k: KernelApi, cpu: int) -> None:
+    k.m.vfree(cpu, k.m.dma_area)
+
+
 @kapi("dma_free_attrs")
 def dma_free_attrs(k: KernelApi, dev: int, size: int, cpu: int, handle: int, attrs: int) -> None:
-    k.m.vfree(cpu, k.m.dma_area)
+    dma_free(k, cpu)
+
+
+@kapi("dmam_alloc_attrs")
+def dmam_alloc_attrs(k: KernelApi, dev: int, size: int, handle: int, gfp: int, attrs: int) -> int:
+    """dmam_alloc_coherent(): freed with the device (devres)."""
+    cpu = dma_alloc_attrs(k, dev, size, handle, gfp, attrs)
+    if cpu:
+        devres_track(k, dev, "dma", cpu, size)
+    return cpu
+
+
+@kapi("dmam_free_coherent")
+def dmam_free_coherent(k: KernelApi, dev: int, size: int, cpu: int, handle: int) -> None:
+    mine = k.state.get("devres", {}).get(dev, [])
+    if ("dma", cpu, size) in mine:
+        mine.remove(("dma", cpu, size))
+    dma_free(k, cpu)
 
 
 @kapi("dma_map_page_attrs")

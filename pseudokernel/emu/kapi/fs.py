@@ -1,27 +1,18 @@
 """What modules put in the file systems: /proc entries (fs/proc/generic.c), debugfs, sysfs
-attributes and kobjects, file system types, seq_file helpers, and copies from and to user
-memory (arch/x86/lib/usercopy_64.c, getuser.S/putuser.S).
+attributes and kobjects, file system types, seq_file helpers (user copies: usercopy.py).
 
 Every proc entry, debugfs file and sysfs kobject is recorded in Kernel.registry with its parent
-path, so a view can show it. The user half of the address space is not mapped in the emulated
-machine: a copy from or to it copies nothing and reports every byte as not copied (-EFAULT
-for the caller), as for an unmapped user page.
+path, so a view can show it.
 """
 
 from __future__ import annotations
 
-from errno import EFAULT, ENOENT
+from errno import ENOENT
 
-from unicorn import x86_const as X
-
-from ..vsprintf import MemoryFault
 from . import KernelApi, VarArgs, kapi
 from . import neg_errno as _err
 from .device import free_kernel_object
 from .sysfs import create_groups, remove_attrs
-
-USER_TOP = 0x00007FFFFFFFF000
-
 
 
 def _entry(k: KernelApi, kind: str, name: str, parent: int, size: int = 192, **info) -> int:
@@ -294,124 +285,6 @@ def register_filesystem(k: KernelApi, fs: int) -> int:
 @kapi("unregister_filesystem")
 def unregister_filesystem(k: KernelApi, fs: int) -> int:
     return 0 if k.registry.remove("filesystem", fs) else _err(22)
-
-
-# -- user memory ----------------------------------------------------------------------------------
-
-def _user_ok(addr: int, n: int) -> bool:
-    """access_ok(): the range lies in user space."""
-    return addr + n <= USER_TOP
-
-
-def _copy(k: KernelApi, to: int, frm: int, n: int) -> int:
-    """Copy n bytes; the number NOT copied, as raw_copy_*_user returns. The user side must
-    pass access_ok() (copies between kernel buffers: the *_kernel_nofault functions)."""
-    if n == 0:
-        return 0
-    name = k.stub.name if k.stub else ""
-    user = frm if "from_user" in name else to if "to_user" in name else None
-    if user is not None and not _user_ok(user, n):
-        return n
-    try:
-        k.m.write(to, k.m.read(frm, n))
-        return 0
-    except MemoryFault:
-        return n
-
-
-@kapi("_copy_from_user", "copy_from_user_nofault", "__copy_from_user_inatomic", "copy_from_kernel_nofault",
-      "raw_copy_from_user")
-def _copy_from_user(k: KernelApi, to: int, frm: int, n: int) -> int:
-    left = _copy(k, to, frm, n)
-    if left and k.stub and k.stub.name == "_copy_from_user":
-        try:
-            k.m.write(to + n - left, bytes(left))  # the uncopied tail is zeroed
-        except MemoryFault:
-            pass
-    return left
-
-
-@kapi("_copy_to_user", "copy_to_user_nofault", "copy_to_kernel_nofault", "raw_copy_to_user")
-def _copy_to_user(k: KernelApi, to: int, frm: int, n: int) -> int:
-    return _copy(k, to, frm, n)
-
-
-@kapi("clear_user", "__clear_user")
-def clear_user(k: KernelApi, to: int, n: int) -> int:
-    if not _user_ok(to, n):
-        return n
-    try:
-        k.m.write(to, bytes(n))
-        return 0
-    except MemoryFault:
-        return n
-
-
-@kapi("strncpy_from_user")
-def strncpy_from_user(k: KernelApi, dst: int, src: int, count: int) -> int:
-    if not _user_ok(src, 1):
-        return _err(EFAULT)
-    try:
-        s = k.m.read_cstr(src, count)
-    except MemoryFault:
-        return _err(EFAULT)
-    k.m.write(dst, s + (b"\0" if len(s) < count else b""))
-    return len(s)
-
-
-@kapi("strnlen_user")
-def strnlen_user(k: KernelApi, src: int, count: int) -> int:
-    if not _user_ok(src, 1):
-        return 0
-    try:
-        return len(k.m.read_cstr(src, count)) + 1
-    except MemoryFault:
-        return 0
-
-
-def _get_user(size: int):
-    def handler(k: KernelApi) -> None:
-        """getuser.S: address in %rax; value in %rdx, error in %rax."""
-        m = k.m
-        addr = m.reg(X.UC_X86_REG_RAX)
-        try:
-            if not _user_ok(addr, size):
-                raise MemoryFault(addr)
-            v = int.from_bytes(m.read(addr, size), "little")
-            m.set_reg(X.UC_X86_REG_RDX, v)
-            m.set_reg(X.UC_X86_REG_RAX, 0)
-        except MemoryFault:
-            m.set_reg(X.UC_X86_REG_RDX, 0)
-            m.set_reg(X.UC_X86_REG_RAX, _err(EFAULT))
-
-    return handler
-
-
-def _put_user(size: int):
-    def handler(k: KernelApi) -> None:
-        """putuser.S: value in %rax, address in %rcx; error in %rcx."""
-        m = k.m
-        addr = m.reg(X.UC_X86_REG_RCX)
-        try:
-            if not _user_ok(addr, size):
-                raise MemoryFault(addr)
-            m.write(addr, (m.reg(X.UC_X86_REG_RAX) & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
-            m.set_reg(X.UC_X86_REG_RCX, 0)
-        except MemoryFault:
-            m.set_reg(X.UC_X86_REG_RCX, _err(EFAULT))
-
-    return handler
-
-
-for _n in (1, 2, 4, 8):
-    kapi(f"__get_user_{_n}", f"__get_user_nocheck_{_n}")(_get_user(_n))
-    kapi(f"__put_user_{_n}", f"__put_user_nocheck_{_n}")(_put_user(_n))
-
-
-@kapi("__check_object_size")
-def __check_object_size(k: KernelApi, ptr: int, n: int, to_user: int) -> None:
-    return None
-
 
 
 # -- internal mounts (fs/libfs.c simple_pin_fs) ---------------------------------------------------

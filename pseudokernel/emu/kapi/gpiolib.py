@@ -1,6 +1,7 @@
 """GPIO on a machine with no GPIO controller (drivers/gpio/gpiolib.c, gpiolib-legacy.c): the
 reference machine (QEMU's i440FX) has no gpiochip, so no number has a descriptor. A valid
-number (0 <= n < ARCH_NR_GPIOS) may belong to a controller that has not probed yet: requesting
+number (0 <= n < CONFIG_ARCH_NR_GPIO, 1024 in Debian's 6.1; any n >= 0 from 6.2 on, which
+dropped the bound) may belong to a controller that has not probed yet: requesting
 it is -EPROBE_DEFER, and a driver that passes that on fails to load, as it does there. The
 descriptor calls on a NULL descriptor do nothing and return 0 (VALIDATE_DESC), gpio_to_irq()
 is -EINVAL, a lookup by function (gpiod_get) finds nothing: -ENOENT, or NULL for _optional."""
@@ -12,19 +13,19 @@ from errno import EINVAL, ENOENT
 from . import KernelApi, kapi
 from . import neg_errno as _err
 
-ARCH_NR_GPIOS = 512
 EPROBE_DEFER = 517
 
 
-def gpio_is_valid(n: int) -> bool:
+def gpio_is_valid(k: KernelApi, n: int) -> bool:
     n &= 0xFFFFFFFF
     n = n - (1 << 32) if n >> 31 else n
-    return 0 <= n < ARCH_NR_GPIOS
+    bound = k.profile.config_int("ARCH_NR_GPIO", 0)  # 6.1's asm-generic/gpio.h; gone in 6.2
+    return 0 <= n and (not bound or n < bound)
 
 
 @kapi("gpio_request", "gpio_request_one")
 def gpio_request(k: KernelApi, gpio: int) -> int:
-    return _err(EPROBE_DEFER) if gpio_is_valid(gpio) else 0  # gpiod_request(NULL): VALIDATE_DESC
+    return _err(EPROBE_DEFER) if gpio_is_valid(k, gpio) else 0  # gpiod_request(NULL): VALIDATE_DESC
 
 
 @kapi("devm_gpio_request", "devm_gpio_request_one")
@@ -38,7 +39,7 @@ def gpio_request_array(k: KernelApi, array: int, num: int) -> int:
     fails ends it (those before are freed, which here is nothing)."""
     for i in range(num & 0xFFFFFFFF):
         gpio = k.m.read_u32(array + 24 * i)
-        if gpio_is_valid(gpio):
+        if gpio_is_valid(k, gpio):
             return _err(EPROBE_DEFER)
     return 0
 

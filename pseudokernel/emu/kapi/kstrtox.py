@@ -6,7 +6,7 @@ from errno import EFAULT, EINVAL, ERANGE
 
 from ..vsprintf import MemoryFault
 from . import KernelApi, kapi
-from .fs import _user_ok
+from .usercopy import user_read
 
 ULLONG_MAX = (1 << 64) - 1
 
@@ -152,10 +152,8 @@ for _name, _bits, _signed in (
 
 def _user_bytes(k: KernelApi, s: int, count: int) -> bytes | None:
     """copy_from_user() into the function's own buffer: None for -EFAULT."""
-    if not _user_ok(s, count):
-        return None
     try:
-        return k.m.read(s, count)
+        return user_read(k, s, count)
     except MemoryFault:
         return None
 

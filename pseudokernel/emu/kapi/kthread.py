@@ -63,7 +63,8 @@ def kthread_stop(k: KernelApi, p: int) -> int:
     if t.state != "dead":
         return -EINTR & MASK64  # it could not be run to its end (the daemon is going away)
     del s.tasks[p]
-    k.m.free_cpu(t.cpu)
+    if t.cpu is not None:
+        k.m.free_cpu(t.cpu)
     k.registry.remove("kthread", p)
     return (t.ret if t.ret is not None else 0) & MASK64
 

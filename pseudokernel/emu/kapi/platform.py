@@ -10,6 +10,7 @@ from ...bits import MASK64
 from . import KernelApi, kapi
 from . import neg_errno as _err
 from .device import _kref_init, _state, dev_name, dev_off, free_kernel_object, set_dev_name
+from .devres import devres_release_all
 from .driver import _register_bus_driver, _unregister_bus_driver
 from .sysfs import create_groups, remove_attrs
 
@@ -70,6 +71,7 @@ def _platform_probe(k: KernelApi, pdev: int, pdrv: int, entry: int) -> int:
         ret = k.m.call(probe, pdev) & 0xFFFFFFFF
         ret = ret - (1 << 32) if ret >> 31 else ret
     if ret:
+        devres_release_all(k, dev)  # really_probe()'s failure path
         k.m.write_u64(dev + dev_off(k, "driver"), 0)
         if ret not in (-ENODEV, -6):  # ENXIO
             drv_name = k.cname(k.m.read_u64(pdrv + pdrv_off(k, "driver")))
@@ -93,6 +95,7 @@ def _platform_remove(k: KernelApi, pdev: int) -> None:
         if fn:
             k.m.call(fn, pdev)
             break
+    devres_release_all(k, pdev + pd_off(k, "dev"))  # device_unbind_cleanup()
     k.m.write_u64(pdev + pd_off(k, "dev") + dev_off(k, "driver"), 0)
 
 
@@ -307,6 +310,7 @@ def platform_device_put(k: KernelApi, pdev: int) -> None:
     frees its name, data, resources and itself (a module's own struct is its own to free)."""
     if not pdev or pdev > MASK64 - 4096 or pdev in _state(k)["platform_devices"]:
         return
+    devres_release_all(k, pdev + pd_off(k, "dev"))  # device_release()
     a = k.m.slab.live.get(pdev)
     if a is None or a.kind != "platform_device":
         return

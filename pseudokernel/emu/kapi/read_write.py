@@ -10,10 +10,11 @@ from __future__ import annotations
 from errno import EFAULT, EINVAL, EIO, ENOTTY, ESPIPE
 
 from ...bits import MASK64, s64
+from ..vsprintf import MemoryFault
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .fs import _copy, _user_ok
 from .open import FMODE_ATOMIC_POS, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, OpenFile
+from .usercopy import caller_mm, copy_user, user_read
 
 FMODE_STREAM = 0x200000
 SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
@@ -79,28 +80,47 @@ def vfs_write(k: KernelApi, f: OpenFile, data: bytes, offset: int | None) -> int
     return _user_errno(got) if got < 0 else min(got, len(data))
 
 
-def ioctl_arg(k: KernelApi, arg: int, data: bytes | None, out_size: int) -> int:
-    """An ioctl's argument: with data or a size to read back (the _IOC size the command
-    encodes), a user copy of data in the caller's buffer; else the caller's number as given."""
-    if data is not None or out_size:
-        size = max(len(data or b""), out_size, 1)
-        arg = k.m.user_buffer(size)
-        k.m.write(arg, (data or b"").ljust(size, b"\0"))
-    return arg
+def ioctl_arg(k: KernelApi, arg: int, data: bytes | None, out_size: int) -> tuple[int, bool]:
+    """An ioctl's argument, and whether it is the caller's own pointer. A command with an
+    _IOC size has a pointer: the caller's own when its memory can be reached (usercopy.py),
+    so what it points at may run past the size (a string, a structure of pointers); else a
+    user copy of the data the host sent, size bytes read back after. Else the caller's
+    number as given."""
+    if data is None and not out_size:
+        return arg, True
+    size = max(len(data or b""), out_size, 1)
+    if caller_mm(k) is not None:
+        try:
+            user_read(k, arg, size)
+            return arg, True
+        except MemoryFault:
+            pass
+    buf = k.m.user_buffer(size)
+    k.m.write(buf, (data or b"").ljust(size, b"\0"))
+    return buf, False
 
 
 def vfs_ioctl(k: KernelApi, f: OpenFile, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
-    """unlocked_ioctl(file, cmd, arg). With data (an _IOC_WRITE/_IOC_READ command, whose size
-    the command encodes) arg points at a user copy of it, read back after the call; else arg
-    is the caller's number as given."""
+    """unlocked_ioctl(file, cmd, arg); the bytes the host copies back to the caller's arg for
+    an _IOC_READ command (what the module left there)."""
     fn = f.op(k, "proc_ioctl" if f.proc is not None else "unlocked_ioctl")
     if not fn:
         return -ENOTTY, b""
-    arg = ioctl_arg(k, arg, data, out_size)
+    arg, own = ioctl_arg(k, arg, data, out_size)
     ret = s64(k.m.call(fn, f.file, cmd & 0xFFFFFFFF, arg & MASK64))
     if ret < 0:
         return _user_errno(ret), b""
-    return ret, k.m.read(arg, out_size) if out_size else b""
+    return ret, ioctl_out(k, arg, own, out_size)
+
+
+def ioctl_out(k: KernelApi, arg: int, own: bool, out_size: int) -> bytes:
+    """What an _IOC_READ command left at its argument, for the host to copy back there."""
+    if not out_size:
+        return b""
+    try:
+        return user_read(k, arg, out_size) if own else k.m.read(arg, out_size)
+    except MemoryFault:
+        return b""
 
 
 def vfs_poll(k: KernelApi, f: OpenFile, events: int) -> int:
@@ -228,7 +248,7 @@ def simple_read_from_buffer(k: KernelApi, to: int, count: int, ppos: int, frm: i
     if isinstance(span, int):
         return span
     pos, count = span
-    left = _copy(k, to, frm + pos, count) if _user_ok(to, count) else count
+    left = copy_user(k, to, frm + pos, count, "to")
     if left == count:
         return _err(EFAULT)
     k.m.write_u64(ppos, pos + count - left)
@@ -241,7 +261,7 @@ def simple_write_to_buffer(k: KernelApi, to: int, available: int, ppos: int, frm
     if isinstance(span, int):
         return span
     pos, count = span
-    left = _copy(k, to + pos, frm, count) if _user_ok(frm, count) else count
+    left = copy_user(k, to + pos, frm, count, "from")
     if left == count:
         return _err(EFAULT)
     k.m.write_u64(ppos, pos + count - left)

@@ -175,6 +175,12 @@ def _task_main(k: KernelApi, t: Task) -> None:
             t.ret = _run_threadfn(k, t)
     finally:
         _leave(k)
+        if not t.should_stop:
+            # it ended on its own (do_exit, a return): reaped, nothing of it is the module's
+            # to stop; a kthread_stop() that still comes (holding a reference) reads its value
+            k.registry.remove("kthread", t.task)
+            m.free_cpu(t.cpu)
+            t.cpu = None
         m.lock.release()
         with s.cond:
             t.state = "dead"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import KernelApi, kapi
+from . import KernelApi, kapi, kdata
 
 
 @kapi("get_current_tty")
@@ -10,3 +10,16 @@ def get_current_tty(k: KernelApi) -> int:
     """No process of this machine has a terminal the kernel knows (a script's insmod on the
     reference machine has none either): NULL."""
     return 0
+
+
+MAX_NR_CONSOLES = 63
+
+
+@kdata("vc_cons", size=MAX_NR_CONSOLES * 40)
+def vc_cons(k: KernelApi, addr: int) -> None:
+    """The virtual consoles (drivers/tty/vt/vt.c): con_init() allocated console 0 at boot,
+    the reference machine's foreground console (fg_console 0), which no process has opened
+    (its port's tty is NULL: kbleds.ko's walk of vc_cons oopses there on the real machine)."""
+    vc = k.m.kmalloc(k.S.vc_data.sizeof, "", 0, kind="vc_data")
+    k.m.write(vc, bytes(k.S.vc_data.sizeof))
+    k.m.write_u64(addr, vc)  # vc_cons[0].d
