@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .. import vfs
 from ..emu.kapi import platform
-from .devices import attr_entries
+from .devices import attr_entries, nested_entries
 from .input import input_dir
 from .tree import Dir, Link, Node, StaticDir, attr_file, kernfs_order, power_dir
 
@@ -84,6 +84,7 @@ def device_dir(kernel: Kernel, name: str, pdev: int) -> Dir:
             out["driver"] = lambda: Link(f"../../../bus/platform/drivers/{drv}")
         dev = pdev + kernel.api.S.platform_device.dev
         out.update(attr_entries(kernel, dev, f"/sys/devices/platform/{name}"))
+        out.update(nested_entries(kernel, f"/devices/platform/{name}"))
         return out
 
     def child(n: str) -> Node | None:

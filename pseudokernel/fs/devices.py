@@ -7,6 +7,7 @@ included (the profile's machine.json).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +33,18 @@ class ClassDevice:
     ifindex: int = 0  # a network device's
     link: str = ""  # where /sys/class/<cls>/<name> points, if not devices/virtual/<cls>/<name>
     rec: object = None  # an input device's registration (its own directory: fs/input.py)
+    path: str = ""  # a module device's directory under /sys (device_path()), if it has a parent
+
+    @property
+    def sys_path(self) -> str:
+        return self.path or f"/devices/virtual/{self.cls}/{self.name}"
+
+
+def _placed(d: ClassDevice, path: str | None) -> ClassDevice:
+    """A device under a parent: /sys/class/<cls>/<name> links to where it is."""
+    if path and path != f"/devices/virtual/{d.cls}/{d.name}":
+        d.path, d.link = path, "../.." + path
+    return d
 
 
 def attr_entries(kernel: Kernel, owner: int, path: str) -> dict[str, Callable[[], Node]]:
@@ -70,7 +83,7 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
             ClassDevice("mice", "input", (13 << 20) | 63, "input/mice", 0)]
     for r in kernel.registry.items:
         if r.kind == "input":
-            out.append(ClassDevice(r.info["number"], "input", 0, "", 0, r.obj, rec=r))
+            out.append(_placed(ClassDevice(r.info["number"], "input", 0, "", 0, r.obj, rec=r), r.info.get("path")))
         elif r.kind == "netdev":
             out.append(ClassDevice(r.name, "net", 0, "", 0, r.obj, ifindex=r.info["ifindex"]))
         elif r.kind == "misc":
@@ -84,8 +97,8 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
             out.append(ClassDevice(r.name, "block", r.info["devt"], r.name, 0, r.obj,
                                    link=f"../../devices/virtual/block/{parent}/{r.name}", rec=r))
         elif r.kind == "device" and r.info.get("cls"):
-            out.append(ClassDevice(r.name, r.info["cls"], r.info.get("devt", 0), r.info.get("devnode", ""),
-                                   r.info.get("devmode", 0), r.obj))
+            out.append(_placed(ClassDevice(r.name, r.info["cls"], r.info.get("devt", 0), r.info.get("devnode", ""),
+                                           r.info.get("devmode", 0), r.obj), r.info.get("path")))
     return out
 
 
@@ -143,16 +156,47 @@ def netdev_attrs(kernel: Kernel, ndev: int) -> dict[str, Callable[[], Node]]:
 
 
 def device_dir(kernel: Kernel, d: ClassDevice) -> Dir:
-    entries: dict[str, object] = attr_entries(kernel, d.obj, f"/sys/devices/virtual/{d.cls}/{d.name}") if d.obj else {}
+    path = "/sys" + d.sys_path
+    entries: dict[str, object] = attr_entries(kernel, d.obj, path) if d.obj else {}
     if d.cls == "net" and d.obj:
         entries.update(netdev_attrs(kernel, d.obj))
     if d.devt >> 20:
         entries["dev"] = lambda: attr_file(lambda r: f"{d.devt >> 20}:{d.devt & 0xFFFFF}\n".encode())
     entries["power"] = power_dir
-    entries["subsystem"] = lambda: Link(f"../../../../class/{d.cls}")
+    entries["subsystem"] = lambda: Link(posixpath.relpath(f"/sys/class/{d.cls}", path))
     entries["uevent"] = lambda: attr_file(lambda r: uevent(d), 0o644, store=lambda data: len(data))
     static = StaticDir(entries, 0o755).as_dir()
-    return Dir(lambda: kernfs_order(static.list()), static.child, 0o755)
+
+    def child(name: str) -> Node | None:
+        found = static.child(name)
+        if found is not None:
+            return found
+        make = nested_entries(kernel, d.sys_path).get(name)
+        return make() if make else None
+
+    return Dir(lambda: kernfs_order([*static.list(), *nested_entries(kernel, d.sys_path)]), child, 0o755)
+
+
+def nested_entries(kernel: Kernel, path: str) -> dict[str, Callable[[], Node]]:
+    """The devices added under the device at path (without /sys): a class device's children
+    in its directory, another device's in a directory named for their class (the glue)."""
+    out: dict[str, Callable[[], Node]] = {}
+    glue: dict[str, dict[str, Callable[[], Node]]] = {}
+    for d in class_devices(kernel):
+        if not d.path:
+            continue
+        up = posixpath.dirname(d.path)
+        if up == path:
+            out[d.name] = lambda d=d: device_node(kernel, d)
+        elif posixpath.dirname(up) == path and posixpath.basename(up) == d.cls:
+            glue.setdefault(d.cls, {})[d.name] = lambda d=d: device_node(kernel, d)
+    for cls, members in glue.items():
+        out[cls] = lambda members=members: StaticDir(members, 0o755).as_dir()
+    return out
+
+
+def device_node(kernel: Kernel, d: ClassDevice) -> Dir:
+    return input_dir(kernel, d.rec, d.sys_path) if d.cls == "input" and d.rec is not None else device_dir(kernel, d)
 
 
 def _by_class(kernel: Kernel, cls: str) -> dict[str, ClassDevice]:
@@ -195,7 +239,7 @@ def virtual_dir(kernel: Kernel, boot: float, own: dict[str, Callable] | None = N
                 return None  # the keyboard lives under platform/i8042
             if found.cls in own:
                 return own[found.cls](kernel, found.rec, attr_entries)
-            return input_dir(kernel, found.rec) if found.rec is not None else device_dir(kernel, found)
+            return device_node(kernel, found)
 
         return Dir(lambda: kernfs_order([n for n, d in _by_class(kernel, cls).items() if not d.link]), child, 0o755,
                    boot)

@@ -5,6 +5,7 @@ module's struct input_dev; the reference machine's own keyboard (under i8042) an
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -86,8 +87,8 @@ def keyboard() -> InputState:
     return kbd
 
 
-def input_dir(kernel: Kernel, rec=None) -> Dir:
-    """A module's input device (rec), or the keyboard (None)."""
+def input_dir(kernel: Kernel, rec=None, path: str = "/devices/platform/i8042/serio0/input/input0") -> Dir:
+    """A module's input device (rec) at path (under /sys), or the keyboard (None)."""
     def state() -> InputState:
         return vfs.peek(kernel, lambda api: InputState(api, rec)) if rec is not None else keyboard()
 
@@ -100,7 +101,7 @@ def input_dir(kernel: Kernel, rec=None) -> Dir:
     entries: dict[str, Callable[[], Node]] = {
         "capabilities": caps, "id": ids, "inhibited": text(lambda s: "0"), "modalias": text(InputState.modalias),
         "name": text(lambda s: s.name), "phys": text(lambda s: s.phys), "power": power_dir,
-        "properties": text(lambda s: words(s.prop)), "subsystem": lambda: Link("../../../../class/input"),
+        "properties": text(lambda s: words(s.prop)), "subsystem": lambda: Link(posixpath.relpath("/class/input", path)),
         "uevent": lambda: attr_file(lambda r: state().uevent().encode(), 0o644, store=len),
         "uniq": text(lambda s: s.uniq),
     }

@@ -175,7 +175,7 @@ def proc_input_devices(kernel: Kernel) -> bytes:
             text = (f"I: Bus={bus:04x} Vendor={vendor:04x} Product={product:04x} Version={version:04x}\n"
                     f'N: Name="{r.name}"\n'
                     f"P: Phys={api.cname(m.read_u64(dev + d.phys))}\n"
-                    f"S: Sysfs=/devices/virtual/input/{r.info['number']}\n"
+                    f"S: Sysfs={r.info['path']}\n"
                     f"U: Uniq={api.cname(m.read_u64(dev + d.uniq))}\n"
                     f"H: Handlers={''.join(h + ' ' for h in r.info['handlers'])}\n")
             ev = bitmap(api, dev, "evbit", 1)[0]

@@ -226,8 +226,9 @@ class KernelProfile:
         return value in ("y", "m")
 
     def config_int(self, option: str, default: int) -> int:
+        value = self.config.get("CONFIG_" + option)
         try:
-            return int(self.config.get("CONFIG_" + option, default), 0)
+            return default if value is None else int(value, 0)
         except ValueError:
             return default
 

@@ -227,8 +227,9 @@ def device_add(k: KernelApi, dev: int) -> int:
     devt = k.m.read_u32(dev + dev_off(k, "devt"))
     node = device_get_devnode(k, dev) if devt else ("", 0)
     cls = k.m.read_u64(dev + dev_off(k, "class"))
-    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], devmode=node[1],
-                   cls=k.cname(k.m.read_u64(cls)) if cls else "")
+    rec = k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], devmode=node[1],
+                         cls=k.cname(k.m.read_u64(cls)) if cls else "")
+    rec.info["path"] = device_path(k, dev)
     if cls:
         create_groups(k, dev, "dev", k.m.read_u64(cls + k.S["class"].dev_groups))
     return create_groups(k, dev, "dev", k.m.read_u64(dev + dev_off(k, "groups")))
@@ -307,8 +308,9 @@ def _device_create(k: KernelApi, cls: int, parent: int, devt: int, drvdata: int,
         create_groups(k, dev, "dev", k.m.read_u64(cls + k.S["class"].dev_groups))
     create_groups(k, dev, "dev", groups)
     node = device_get_devnode(k, dev) if devt else ("", 0)
-    k.registry.add("device", name, dev, k.caller_module_name(), devt=devt,
-                   cls=k.cname(k.m.read_u64(cls)) if cls else "", devnode=node[0], devmode=node[1])
+    rec = k.registry.add("device", name, dev, k.caller_module_name(), devt=devt,
+                         cls=k.cname(k.m.read_u64(cls)) if cls else "", devnode=node[0], devmode=node[1])
+    rec.info["path"] = device_path(k, dev)
     return dev
 
 
@@ -373,3 +375,33 @@ def dev_vprintk_emit(k: KernelApi, level: int, dev: int, fmt: int, va: int) -> i
     text = k.format(fmt, args)
     k.m.write(va, args.tag_bytes())
     return k.log.printk(bytes((1, 0x30 + (level & 7))) + text, dev_info=dev_printk_info(k, dev))
+
+
+def device_path(k: KernelApi, dev: int) -> str | None:
+    """The device's directory under /sys (drivers/base/core.c get_device_parent()): a class
+    device with no parent lives in /devices/virtual/<class>; under a parent that is a class
+    device, in the parent's directory; under another device (a platform device), in a "glue"
+    directory named for its class there. None for a device this machine does not know."""
+    from .platform import pd_off, platform_devices
+
+    for pdev, name in platform_devices(k).items():
+        if pdev + pd_off(k, "dev") == dev:
+            return f"/devices/platform/{name}"
+    cls, name = _class_and_name(k, dev)
+    if name is None:
+        return None
+    parent = k.m.read_u64(dev + dev_off(k, "parent"))
+    up = device_path(k, parent) if parent else None
+    if up is None:
+        return f"/devices/virtual/{cls}/{name}" if cls else f"/devices/{name}"
+    return f"{up}/{name}" if not cls or _class_and_name(k, parent)[0] else f"{up}/{cls}/{name}"
+
+
+def _class_and_name(k: KernelApi, dev: int) -> tuple[str, str | None]:
+    """A registered device's class and name: a module's class device, or an input device."""
+    for r in k.registry.items:
+        if r.kind == "device" and r.obj == dev:
+            return r.info.get("cls", ""), r.name
+        if r.kind == "input" and r.obj + k.S.input_dev.dev == dev:
+            return "input", r.info["number"]
+    return "", None

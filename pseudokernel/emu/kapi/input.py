@@ -9,7 +9,7 @@ machine's keyboard (fs/procfs.py)."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
-from .device import free_kernel_object, set_dev_name
+from .device import device_path, free_kernel_object, set_dev_name
 
 EV_SYN, EV_KEY, EV_REL, EV_ABS, EV_MSC, EV_SW, EV_LED, EV_SND, EV_REP, EV_FF = 0, 1, 2, 3, 4, 5, 0x11, 0x12, 0x14, 0x15
 BITMAPS = {EV_KEY: "keybit", EV_REL: "relbit", EV_ABS: "absbit", EV_MSC: "mscbit", EV_SW: "swbit",
@@ -70,8 +70,9 @@ def input_register_device(k: KernelApi, dev: int) -> int:
     k.m.write_u8(keys, k.m.read_u8(keys) & ~1)  # KEY_RESERVED is never reported
     name = k.cname(k.m.read_u64(dev + k.S.input_dev.name))
     number = k.state.get("input_names", {}).get(dev, "input0")
-    k.registry.add("input", name, dev, k.caller_module_name(), number=number, handlers=handlers(k, dev))
-    k.log.printk(f"\x016input: {name} as /devices/virtual/input/{number}\n".encode())
+    rec = k.registry.add("input", name, dev, k.caller_module_name(), number=number, handlers=handlers(k, dev))
+    rec.info["path"] = device_path(k, dev + k.S.input_dev.dev)
+    k.log.printk(f"\x016input: {name} as {rec.info['path']}\n".encode())
     return 0
 
 
