@@ -36,9 +36,8 @@ import mfusepy as fuse
 
 from .. import sigpending
 from ..kernel import Caller
-from ..log import format_kmsg_record
 from ..paths import mount_point, mounted_paths
-from . import build_root, sysfs
+from . import build_root, kmsg, sysfs
 from .hostcache import ATTR_TIMEOUT, HostCache
 from .tree import Dir, File, Link, Reader, lookup
 
@@ -384,7 +383,7 @@ class KernelFS(fuse.Operations):
                     return b""
                 raise
         if h.node.stream:
-            return self._read_record(h, size)
+            return self._served(kmsg.read_record, self.kernel.log, h, size)
         if not fi.lock_owner and h.node.direct and not h.node.cache:
             # a page-cache read of a direct_io file: the host would keep what it read, and
             # stop at a size it may hold from before a change (module code, a load)
@@ -397,29 +396,6 @@ class KernelFS(fuse.Operations):
             return op(*args)
         except OSError as e:
             raise fuse.FuseOSError(e.errno or errno.EIO) from None
-
-    def _read_record(self, h: Handle, size: int) -> bytes:
-        """devkmsg_read(): one record per call; EAGAIN or wait at the end; EPIPE if overrun."""
-        klog = self.kernel.log
-        while True:
-            records = klog.records(h.seq)
-            if records:
-                rec = records[0]
-                if rec.seq > h.seq:
-                    h.seq = rec.seq
-                    raise fuse.FuseOSError(errno.EPIPE)
-                text = format_kmsg_record(rec)
-                if len(text) > size:
-                    raise fuse.FuseOSError(errno.EINVAL)
-                h.seq = rec.seq + 1
-                return text
-            if h.nonblock:
-                raise fuse.FuseOSError(errno.EAGAIN)
-            if (h.closed is not None and h.closed.is_set()) or sigpending.stopping():
-                return b""
-            if sigpending.signal_pending():
-                raise fuse.FuseOSError(errno.EINTR)
-            klog.wait_for(h.seq, sigpending.POLL)
 
     def poll(self, path: str, fh: Any, ph: Any, reventsp: Any) -> int:
         """devkmsg_poll(): readable when a record past the reader's position exists (an
