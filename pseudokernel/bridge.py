@@ -27,6 +27,11 @@ from .workers import Workers
 CAP_SYS_MODULE = 16
 CAP_SYS_ADMIN = 21
 CAP_SYSLOG = 34
+CAP_MKNOD = 27
+AT_FDCWD = -100
+PATH_MAX = 4096
+S_IFMT, S_IFCHR = 0o170000, 0o020000
+CONTINUE = object()  # a handler's answer: the call goes on to the host kernel as it was
 KMALLOC_MAX_SIZE = 1 << 22  # SLUB's largest kmalloc() on x86-64 (order-10 pages)
 ARGS_INLINE = 16 << 10  # module parameters longer than this travel in a memfd, not the JSON
 SYSLOG_CLOSE, SYSLOG_OPEN, SYSLOG_READ, SYSLOG_READ_ALL, SYSLOG_READ_CLEAR, SYSLOG_SIZE_BUFFER = 0, 1, 2, 3, 4, 10
@@ -125,6 +130,14 @@ class Caller:
         too: process_vm_writev honours the protections, as the kernel's copy does)."""
         if _process_vm(self.pid, addr & self.mask, len(data), data) != len(data):
             raise OSError(errno.EFAULT, "bad address")
+
+    def umask(self) -> int:
+        """The process's umask, which a node it makes loses (do_mknodat())."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+        except (OSError, StopIteration, ValueError):
+            return 0o022
 
     def file(self, fd: int) -> int:
         """fdget(): our own reference to the caller's open file (EBADF if it has none)."""
@@ -233,9 +246,12 @@ class Bridge:
     def answer(self, n: seccomp.Notification) -> None:
         """One call: its answer, never an exception (a broken call must not stop the bridge)."""
         caller = Caller(n)
+        cont = False
         try:
             value = getattr(self, n.name)(n, caller)
             err = 0
+            if value is CONTINUE:
+                value, cont = 0, True
         except OSError as e:
             value, err = -1, e.errno or errno.EIO
         except NoDaemon:
@@ -243,7 +259,7 @@ class Bridge:
         except Exception:  # noqa: BLE001 - a bug of ours: the caller gets an error, not a hang
             value, err = -1, errno.EIO
         self.answered.append(n.name)
-        seccomp.respond(self.listener, n, value, err)
+        seccomp.respond(self.listener, n, value, err, cont)
 
     def _request(self, msg: dict, fds: list[int] = ()) -> dict:
         return request(self.mount, msg, fds, sock=self._sock)
@@ -352,6 +368,33 @@ class Bridge:
         if data:
             caller.write(buf, data)
         return int(reply.get("ret", 0))
+
+    def mknodat(self, n: seccomp.Notification, caller: Caller) -> int | object:
+        """A character node made in /dev, the mount's dev/: the daemon keeps it (devtmpfs.py),
+        since FUSE cannot make one (the host wants a device inode back). Any other node, or
+        one elsewhere, is the host kernel's to make (CONTINUE)."""
+        dirfd, path, mode, dev = (AT_FDCWD, *n.args[:3]) if n.name == "mknod" else n.args[:4]
+        name = caller.string(path, PATH_MAX).decode("utf-8", "surrogateescape")
+        if mode & S_IFMT != S_IFCHR:
+            return CONTINUE
+        if not name.startswith("/"):
+            where = "cwd" if _s32(dirfd) == AT_FDCWD else f"fd/{_s32(dirfd)}"
+            try:
+                name = os.path.join(os.readlink(f"/proc/{caller.pid}/{where}"), name)
+            except OSError:
+                return CONTINUE
+        name = os.path.normpath(name)
+        if os.path.dirname(name) != "/dev":
+            return CONTINUE
+        if not caller.capable(self.userns, CAP_MKNOD):
+            raise OSError(errno.EPERM, "CAP_MKNOD")
+        umask = caller.umask()
+        self._checked(n)
+        devt = (os.major(dev & 0xFFFFFFFF) << 20) | os.minor(dev & 0xFFFFFFFF)
+        return _result(self._request({"op": "mknod", "name": os.path.basename(name), "devt": devt,
+                                      "mode": mode & 0o7777 & ~umask}))
+
+    mknod = mknodat
 
     def uname(self, n: seccomp.Notification, caller: Caller) -> int:
         caller.write(n.args[0], self.uts.struct(n.name))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import sigpending
+from .fs import devtmpfs
 from .kernel import Kernel
 from .kmod import FEATURES_WITH_ZLIB
 from .kmod.compress import kmod_file_open
@@ -285,6 +286,9 @@ class Daemon:
             return self.insmod(msg, fds)
         if op == "syslog":  # the sealed shell's syslog(2): the bridge checked the caller
             return self.syslog(int(msg.get("action", -1)), int(msg.get("size", 0)))
+        if op == "mknod":  # the sealed shell's mknod of a node in /dev: the bridge checked the caller
+            with self.kernel.syscall("mknod", "mknod"):
+                return {"errno": devtmpfs.mknod(self.kernel, str(msg["name"]), int(msg["devt"]), int(msg["mode"]))}
         if op == "rmmod":
             err = self.unload(msg["name"], int(msg.get("flags", os.O_NONBLOCK)), "rmmod")
             return {"errno": err, "report": [] if err else self.kernel.last_report}

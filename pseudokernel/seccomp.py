@@ -2,8 +2,9 @@
 
 A sealed process (`pseudokernel shell`, `pseudokernel run`) must never reach the host kernel
 with init_module, finit_module or delete_module, whatever program makes the call. The filter
-turns those calls (and uname, so the tools see the emulated release, and syslog, so dmesg reads
-the emulated log) into notifications that the
+turns those calls (and uname, so the tools see the emulated release, syslog, so dmesg reads
+the emulated log, and mknod, so a node made in /dev opens a module's device: the others go on
+to the host kernel as they were) into notifications that the
 launcher answers (bridge.py); every other call runs as usual. Why seccomp and not an LD_PRELOAD
 shim as kmod's own test suite uses: the filter lives in the host kernel, is inherited across
 fork and exec, cannot be removed, and stays on through setuid programs (sudo, which also clears
@@ -37,9 +38,10 @@ AUDIT_ARCH_I386 = 0x40000003
 X32_SYSCALL_BIT = 0x40000000
 
 # the calls the seal answers, per ABI: (number, name)
-X86_64 = {175: "init_module", 313: "finit_module", 176: "delete_module", 63: "uname", 103: "syslog"}
+X86_64 = {175: "init_module", 313: "finit_module", 176: "delete_module", 63: "uname", 103: "syslog",
+          133: "mknod", 259: "mknodat"}
 I386 = {128: "init_module", 350: "finit_module", 129: "delete_module", 122: "uname", 109: "olduname",
-        59: "oldolduname", 103: "syslog"}
+        59: "oldolduname", 103: "syslog", 14: "mknod", 297: "mknodat"}
 
 # <linux/seccomp.h>: struct seccomp_notif (80 bytes), seccomp_notif_resp (24)
 NOTIF = struct.Struct("=QIIiIQ6Q")
@@ -154,9 +156,14 @@ def receive(listener: int) -> Notification | None:
     return Notification(buf.raw)
 
 
-def respond(listener: int, n: Notification, value: int = 0, err: int = 0) -> None:
-    """The call returns `value`, or fails with errno `err`. A caller killed meanwhile is fine."""
-    buf = ctypes.create_string_buffer(RESP.pack(n.id, value, -err if err else 0, 0))
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
+
+
+def respond(listener: int, n: Notification, value: int = 0, err: int = 0, cont: bool = False) -> None:
+    """The call returns `value`, or fails with errno `err`, or (cont) goes on to the host
+    kernel as the caller made it. A caller killed meanwhile is fine."""
+    flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE if cont else 0
+    buf = ctypes.create_string_buffer(RESP.pack(n.id, value, -err if err else 0, flags))
     try:
         _ioctl(listener, IOCTL_NOTIF_SEND, buf)
     except OSError as e:

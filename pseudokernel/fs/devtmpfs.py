@@ -85,7 +85,22 @@ def device_nodes(kernel: Kernel) -> dict[str, tuple[int, int]]:
             nodes[r.info["devnode"]] = (r.info["devt"], r.info["devmode"] or 0o600)
         elif r.kind in ("disk", "part") and r.info["devt"]:
             nodes[r.name] = (r.info["devt"], 0o600)
+    for name, (devt, mode) in kernel.devtmpfs_nodes.items():
+        nodes.setdefault(name, (devt, mode & 0o777))  # a driver's node of that name came first
     return nodes
+
+
+def mknod(kernel: Kernel, name: str, devt: int, mode: int) -> int:
+    """vfs_mknod() of a character node in dev/ (the sealed machine's /dev: bridge.py): it
+    opens whatever driver answers the number then, as a node a user makes for a driver with
+    no device of its own (register_chrdev(), cdev_add() alone) does. An errno, or 0."""
+    if "/" in name or name in ("", ".", ".."):
+        return errno.EPERM
+    taken = {"kmsg", "char", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *device_nodes(kernel)}
+    if name in taken or name.partition("/")[0] in {p.partition("/")[0] for p in taken}:
+        return errno.EEXIST
+    kernel.devtmpfs_nodes[name] = (devt, mode)
+    return 0
 
 
 def char_numbers(kernel: Kernel) -> list[int]:

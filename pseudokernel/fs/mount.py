@@ -479,6 +479,13 @@ class KernelFS(fuse.Operations):
         except OSError as e:
             raise fuse.FuseOSError(e.errno or errno.EIO) from None
 
+    def unlink(self, path: str) -> int:
+        """rm of a node mknod made in the sealed machine's /dev (a driver's own stay)."""
+        if self.kernel.devtmpfs_nodes.pop(path.removeprefix("/dev/"), None) is None:
+            return self._rofs()
+        self.kernel._changed(wait=False)  # the unlink holds dev/: the host is told after it
+        return 0
+
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
         node = self._node(path)
         if isinstance(node, File) and node.truncate is not None:
@@ -529,7 +536,7 @@ class KernelFS(fuse.Operations):
     def _rofs(self, *args: Any) -> int:
         raise fuse.FuseOSError(errno.EROFS)
 
-    create = mkdir = rmdir = unlink = rename = symlink = link = chmod = chown = utimens = mknod = _rofs
+    create = mkdir = rmdir = rename = symlink = link = chmod = chown = utimens = mknod = _rofs
 
 
 def mount_options(allow_other: bool = False) -> dict[str, Any]:

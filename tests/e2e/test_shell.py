@@ -67,7 +67,7 @@ def sealed():
     os.environ["PSEUDOKERNEL_STATE"] = str(tmp / "state")
     subprocess.run(["gcc", "-O2", "-static", "-o", tmp / "pk-syscall", ROOT / "tests" / "tools" / "pk-syscall.c"],
                    check=True)
-    for name in ("hello.ko", "spin.ko"):
+    for name in ("hello.ko", "spin.ko", "chardev.ko"):
         (tmp / name).write_bytes((PREBUILT / name).read_bytes())
     subprocess.run(["xz", "-k", tmp / "hello.ko"], check=True)
     shutil.copytree(ROOT / "tests" / "modules" / "src" / "hello", tmp / "src")
@@ -156,6 +156,25 @@ def test_run_exits_with_the_commands_status_and_a_caller_stays_killable(sealed):
     # init loops until the budget (3 s) ends it: the caller interrupted meanwhile goes at once
     r = sealed("timeout -s INT 0.5 insmod spin.ko; echo $?")
     assert r.stdout == b"124\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_mknod_in_dev_makes_a_node_for_a_drivers_number(sealed):
+    """The textbooks' `mknod /dev/NAME c MAJOR MINOR` for a register_chrdev() with no device:
+    the seal answers it (FUSE cannot make a device inode), the node opens the driver's cdev;
+    mknod elsewhere, or of another type, is the host's."""
+    r = sealed("insmod chardev.ko && M=$(grep pkbare /proc/devices | cut -d' ' -f1) && cd /dev && "
+               "mknod pkb c $M 3 && ls -l /dev/pkb | cut -c1-10 && cat /dev/pkb; echo cat=$?; "
+               "mknod /dev/pkb c $M 3; echo again=$?; rm /dev/pkb && ls /dev/pkb; mknod /dev/null c 1 3; "
+               f"echo null=$?; cd {sealed.mount.parent} && mknod pkfifo p && ls -l pkfifo | cut -c1 && rm pkfifo; "
+               "rmmod chardev && dmesg | grep -c 'pkbare: open minor 3'")
+    assert r.stdout.decode().split() == ["-rw-r--r--", "cat=1", "again=1", "null=1", "p", "1"], r.stderr
+    assert r.stderr.decode().splitlines() == [
+        "cat: /dev/pkb: Invalid argument",  # no read in pkbare's fops: -EINVAL from the module's cdev
+        "mknod: /dev/pkb: File exists",
+        "ls: cannot access '/dev/pkb': No such file or directory",
+        "mknod: /dev/null: File exists"]
+    assert not (sealed.mount / "dev" / "pkb").exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")

@@ -382,11 +382,9 @@ def device_path(k: KernelApi, dev: int) -> str | None:
     device with no parent lives in /devices/virtual/<class>; under a parent that is a class
     device, in the parent's directory; under another device (a platform device), in a "glue"
     directory named for its class there. None for a device this machine does not know."""
-    from .platform import pd_off, platform_devices
-
-    for pdev, name in platform_devices(k).items():
-        if pdev + pd_off(k, "dev") == dev:
-            return f"/devices/platform/{name}"
+    for r in k.registry.of_kind("platform_device"):
+        if r.obj + k.S.platform_device.dev == dev:
+            return f"/devices/platform/{r.name}"
     cls, name = _class_and_name(k, dev)
     if name is None:
         return None
