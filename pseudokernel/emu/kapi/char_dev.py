@@ -3,11 +3,11 @@ hands out: a module's major must not collide with one a built-in driver holds at
 
 from __future__ import annotations
 
-from errno import EBUSY
+from errno import EBUSY, EINVAL
 
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import _kref_init, _state, boot_chrdev_majors, dev_off, device_add, device_del
+from .device import _kref_init, boot_chrdev_majors, dev_off, device_add, device_del
 
 CHRDEV_MAJOR_MAX = 512
 CHRDEV_MAJOR_HASH_SIZE = 255
@@ -15,10 +15,18 @@ CHRDEV_MAJOR_DYN_END = 234  # include/linux/fs.h: the bottom of the first range 
 CHRDEV_MAJOR_DYN_EXT_START, CHRDEV_MAJOR_DYN_EXT_END = 511, 384
 
 
+MINORMASK = (1 << 20) - 1
+
+
+def _regions(k: KernelApi) -> list:
+    """chrdevs[]: the modules' regions (registry records: major, baseminor, count)."""
+    return k.registry.of_kind("chrdev")
+
+
 def _alloc_major(k: KernelApi) -> int:
     """find_dynamic_major(): the highest free hash slot from 254 down to 234, then the
     extended range 511..384; a slot is taken by any major that hashes to it."""
-    majors = _state(k)["majors"]
+    majors = set(boot_chrdev_majors(k.kernel.profile)) | {r.info["major"] for r in _regions(k)}
     slots = {m % CHRDEV_MAJOR_HASH_SIZE for m in majors}
     for major in range(CHRDEV_MAJOR_HASH_SIZE - 1, CHRDEV_MAJOR_DYN_END - 1, -1):
         if major not in slots:
@@ -29,61 +37,94 @@ def _alloc_major(k: KernelApi) -> int:
     return 0
 
 
-@kapi("__register_chrdev")
-def __register_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name: int, fops: int) -> int:
-    major &= 0xFFFFFFFF
-    st = _state(k)
+def _register_region(k: KernelApi, major: int, baseminor: int, count: int, name: int, fops: int = 0,
+                     whole: bool = False) -> int:
+    """__register_chrdev_region(): the major (a free one for 0), or a negative errno: EBUSY
+    for a range that overlaps one of the major's, or (whole: __register_chrdev()'s 256 minors)
+    a major a built-in driver holds (where register_chrdev_region() of a few minors of such a
+    major is let through: which minors the built-in driver has is not recorded)."""
+    label = k.cname(name)
     if major == 0:
         major = _alloc_major(k)
         if not major:
+            k.log.printk(f"\x013CHRDEV \"{label}\" dynamic allocation region is full\n")
             return _err(EBUSY)
-        ret = major
-    else:
-        if major in st["majors"]:
+    if major >= CHRDEV_MAJOR_MAX:
+        k.log.printk(f"\x013CHRDEV \"{label}\" major requested ({major}) is greater than the maximum "
+                     f"({CHRDEV_MAJOR_MAX - 1})\n")
+        return _err(EINVAL)
+    if count > MINORMASK + 1 - baseminor:
+        k.log.printk(f"\x013CHRDEV \"{label}\" minor range requested ({baseminor}-{baseminor + count - 1}) is out "
+                     f"of range of maximum range (0-{MINORMASK}) for a single major\n")
+        return _err(EINVAL)
+    if whole and major in boot_chrdev_majors(k.kernel.profile):
+        return _err(EBUSY)
+    for r in _regions(k):
+        i = r.info
+        if i["major"] == major and i["baseminor"] < baseminor + count and baseminor < i["baseminor"] + i["count"]:
             return _err(EBUSY)
-        ret = 0
-    st["majors"].add(major)
-    k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
-                   baseminor=baseminor, count=count, fops=fops)
-    return ret
+    k.registry.add("chrdev", label, major, k.caller_module_name(), major=major, baseminor=baseminor,
+                   count=count, fops=fops)
+    return major
+
+
+def _unregister_region(k: KernelApi, major: int, baseminor: int, count: int) -> None:
+    """__unregister_chrdev_region(): the region registered with these numbers."""
+    for r in reversed(_regions(k)):
+        if (r.info["major"], r.info["baseminor"], r.info["count"]) == (major, baseminor, count):
+            k.registry.items.remove(r)
+            return
+
+
+@kapi("__register_chrdev")
+def __register_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name: int, fops: int) -> int:
+    major &= 0xFFFFFFFF
+    got = _register_region(k, major, baseminor & 0xFFFFFFFF, count & 0xFFFFFFFF, name, fops, whole=True)
+    return got if got < 0 or major == 0 else 0
 
 
 @kapi("__unregister_chrdev")
 def __unregister_chrdev(k: KernelApi, major: int, baseminor: int, count: int, name: int) -> None:
-    major &= 0xFFFFFFFF
-    _state(k)["majors"].discard(major)
-    k.registry.remove("chrdev", major)
+    _unregister_region(k, major & 0xFFFFFFFF, baseminor & 0xFFFFFFFF, count & 0xFFFFFFFF)
 
 
 @kapi("register_chrdev_region")
 def register_chrdev_region(k: KernelApi, first: int, count: int, name: int) -> int:
-    major = (first & 0xFFFFFFFF) >> 20
-    st = _state(k)
-    if major in st["majors"] and major not in boot_chrdev_majors(k.kernel.profile):
-        return _err(EBUSY)
-    st["majors"].add(major)
-    k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
-                   baseminor=first & 0xFFFFF, count=count)
+    """Each major's part of the range is a region of its own (a range may span majors)."""
+    first &= 0xFFFFFFFF
+    end = first + (count & 0xFFFFFFFF)
+    n = first
+    while n < end:
+        nxt = min(((n >> 20) + 1) << 20, end)
+        got = _register_region(k, n >> 20, n & MINORMASK, nxt - n, name)
+        if got < 0:
+            while n > first:  # what was registered of the range goes again
+                prev = max(((n - 1) >> 20) << 20, first)
+                _unregister_region(k, prev >> 20, prev & MINORMASK, n - prev)
+                n = prev
+            return got
+        n = nxt
     return 0
 
 
 @kapi("alloc_chrdev_region")
 def alloc_chrdev_region(k: KernelApi, dev: int, baseminor: int, count: int, name: int) -> int:
-    major = _alloc_major(k)
-    if not major:
-        return _err(EBUSY)
-    _state(k)["majors"].add(major)
-    k.m.write_u32(dev, (major << 20) | (baseminor & 0xFFFFF))
-    k.registry.add("chrdev", k.cname(name), major, k.caller_module_name(), major=major,
-                   baseminor=baseminor, count=count)
+    got = _register_region(k, 0, baseminor & 0xFFFFFFFF, count & 0xFFFFFFFF, name)
+    if got < 0:
+        return got
+    k.m.write_u32(dev, (got << 20) | (baseminor & MINORMASK))
     return 0
 
 
 @kapi("unregister_chrdev_region")
 def unregister_chrdev_region(k: KernelApi, first: int, count: int) -> None:
-    major = (first & 0xFFFFFFFF) >> 20
-    _state(k)["majors"].discard(major)
-    k.registry.remove("chrdev", major)
+    first &= 0xFFFFFFFF
+    end = first + (count & 0xFFFFFFFF)
+    n = first
+    while n < end:
+        nxt = min(((n >> 20) + 1) << 20, end)
+        _unregister_region(k, n >> 20, n & MINORMASK, nxt - n)
+        n = nxt
 
 
 @kapi("cdev_init")

@@ -60,7 +60,6 @@ def _state(k: KernelApi) -> dict:
         k.free_hooks.append(_forget)
         taken = [DYNAMIC_MINORS - minor - 1 for minor, _name in boot_misc(k.kernel.profile) if minor < DYNAMIC_MINORS]
         st = k.state["device"] = {"misc_bits": sum(1 << i for i in taken), "misc": {},
-                                  "majors": set(boot_chrdev_majors(k.kernel.profile)),
                                   "pdev_ids": {}, "platform_drivers": {}, "platform_devices": {}, "bound": {}}
     return st
 

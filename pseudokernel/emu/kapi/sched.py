@@ -245,6 +245,16 @@ def wait_until(k: KernelApi, cond, timeout_ns: int | None) -> bool:
     return cond()
 
 
+def process_sleep(k: KernelApi, cond: Callable[[], bool]) -> bool:
+    """A process's task sleeps (Kernel.sleep) until cond() or a signal: what it armed before
+    (a timer whose callback wakes it, as ldd3's jit does in its /proc read) runs meanwhile on
+    the idle task."""
+    s = sched(k)
+    if s.works or s.tasklets or s.timers or s.hrtimers or tasks(k).tasks:
+        RUNNERS["idle"](k)
+    return k.kernel.sleep(cond)
+
+
 def block(k: KernelApi, cond: Callable[[], bool], interruptible: bool = False) -> bool:
     """The task blocks until cond() (a contended mutex or semaphore): a kthread sleeps; a
     process's system call sleeps for real, the CPU going to others, until a wake-up makes
@@ -260,7 +270,7 @@ def block(k: KernelApi, cond: Callable[[], bool], interruptible: bool = False) -
         return True
     if k.kernel.current_where in PROCESS_CALLS and k.m.in_call():
         while not cond():
-            if not k.kernel.sleep(cond):
+            if not process_sleep(k, cond):
                 return False
         return True
     return wait_until(k, cond, None)
@@ -315,7 +325,7 @@ def schedule(k: KernelApi) -> None:
         return
     sleeper = sleepers(k).get(k.kernel.current_pid)
     if sleeper is not None and k.kernel.current_where in PROCESS_CALLS:
-        woken = k.kernel.sleep(lambda: sleeper["woken"])
+        woken = process_sleep(k, lambda: sleeper["woken"])
         sleeper["woken"] = False
         task = current(k)
         flags = k.m.read_u64(task)  # thread_info.flags, first in task_struct
