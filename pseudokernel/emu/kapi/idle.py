@@ -74,7 +74,7 @@ def _idle_loop(ref: weakref.ref) -> None:
         ran = False
         try:
             with m.lock:
-                if not (ts.tasks or s.timers or s.hrtimers):
+                if not (ts.tasks or s.timers or s.hrtimers or s.works or s.tasklets):
                     ts.idle = None
                     return
                 due, wait = _due(k)
