@@ -226,8 +226,11 @@ class KernelProfile:
         return value in ("y", "m")
 
     def config_int(self, option: str, default: int) -> int:
+        value = self.config.get("CONFIG_" + option)
+        if value is None:  # not set in this kernel's configuration (6.12 has no ARCH_NR_GPIO)
+            return default
         try:
-            return int(self.config.get("CONFIG_" + option, default), 0)
+            return int(value, 0)
         except ValueError:
             return default
 
