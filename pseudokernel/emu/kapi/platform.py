@@ -73,7 +73,7 @@ def _platform_probe(k: KernelApi, pdev: int, pdrv: int, entry: int) -> int:
     if ret:
         if ret not in (-ENODEV, -6):  # ENXIO: call_driver_probe() says it before the cleanup
             drv_name = k.cname(k.m.read_u64(pdrv + pdrv_off(k, "driver")))
-            if k.profile.version >= (6, 9):  # a dev_err since "driver core: Better advertise dev_err_probe()"
+            if k.profile.version >= (6, 10):  # dev_err since "driver: core: Log probe failure as error and with device metadata"
                 dev_emit(k, 3, dev, f"probe with driver {drv_name} failed with error {ret}\n".encode())
             else:
                 k.log.printk(f"\x014{drv_name}: probe of {_pdev_name(k, pdev)} failed with error {ret}\n")
