@@ -227,8 +227,10 @@ class KernelProfile:
 
     def config_int(self, option: str, default: int) -> int:
         value = self.config.get("CONFIG_" + option)
+        if value is None:  # not set in this kernel's configuration (6.12 has no ARCH_NR_GPIO)
+            return default
         try:
-            return default if value is None else int(value, 0)
+            return int(value, 0)
         except ValueError:
             return default
 

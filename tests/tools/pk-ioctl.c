@@ -4,6 +4,8 @@
  *   pk-ioctl DEV getlen           ioctl(_IOR('k', 1, int), &int)         prints the int
  *   pk-ioctl DEV setfill BYTE     ioctl(_IOW('k', 2, unsigned char), &byte)
  *   pk-ioctl DEV double INT       ioctl(_IOWR('k', 3, int), &int)         prints the int after
+ *   pk-ioctl DEV setstr STRING    ioctl(_IOW('k', 4, char *), STRING)     the string itself, not its address
+ *   pk-ioctl DEV getstr           ioctl(_IOR('k', 5, char *), buf)        prints the string read back
  *   pk-ioctl DEV raw CMD [INT]    ioctl(CMD, &int), any command number
  *   pk-ioctl DEV poll             poll(POLLIN | POLLOUT, timeout 0)      prints revents
  *   pk-ioctl DEV write N [BYTE]   write(N bytes of BYTE, default 'x')
@@ -27,6 +29,8 @@
 #define PK_GETLEN _IOR(PK_MAGIC, 1, int)
 #define PK_SETFILL _IOW(PK_MAGIC, 2, unsigned char)
 #define PK_DOUBLE _IOWR(PK_MAGIC, 3, int)
+#define PK_SETSTR _IOW(PK_MAGIC, 4, char *)
+#define PK_GETSTR _IOR(PK_MAGIC, 5, char *)
 
 static int usage(void)
 {
@@ -80,6 +84,23 @@ int main(int argc, char **argv)
 		snprintf(call, sizeof(call), "ioctl(%#lx)", (unsigned long)PK_SETFILL);
 		r = ioctl(fd, PK_SETFILL, &b);
 		return report(call, r, errno);
+	}
+	if (!strcmp(op, "setstr") && arg) {
+		snprintf(call, sizeof(call), "ioctl(%#lx)", (unsigned long)PK_SETSTR);
+		r = ioctl(fd, PK_SETSTR, arg);
+		return report(call, r, errno);
+	}
+	if (!strcmp(op, "getstr")) {
+		char buf[512];
+
+		memset(buf, '#', sizeof(buf) - 1);
+		buf[sizeof(buf) - 1] = '\0';
+		snprintf(call, sizeof(call), "ioctl(%#lx)", (unsigned long)PK_GETSTR);
+		r = ioctl(fd, PK_GETSTR, buf);
+		err = errno;
+		rc = report(call, r, err);
+		printf("string: \"%s\" (%zu bytes)\n", buf, strlen(buf));
+		return rc;
 	}
 	if ((!strcmp(op, "double") && arg) || (!strcmp(op, "raw") && arg)) {
 		unsigned long cmd = PK_DOUBLE;

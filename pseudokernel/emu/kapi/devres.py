@@ -6,6 +6,8 @@ to free: the unload report does not count it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import KernelApi, VarArgs, kapi
 
 
@@ -20,17 +22,20 @@ def devres_track(k: KernelApi, dev: int, *res) -> None:
         _devres(k).setdefault(dev, []).append(res)
 
 
+# kind -> release(k, *args) for resources another file tracks here (dma.py: "dma"), so that
+# this file need not import them back
+RELEASERS: dict[str, Callable[..., None]] = {}
+
+
 def devres_release_all(k: KernelApi, dev: int) -> None:
     """release_nodes(): every resource of dev, the newest first."""
-    from .dma import dma_free  # dma.py tracks its managed buffers here
-
     for res in reversed(_devres(k).pop(dev, [])):
         if res[0] == "mem":
             k.kfree(res[1])
         elif res[0] == "action":
             k.m.call(res[1], res[2])
-        elif res[0] == "dma":
-            dma_free(k, res[1])
+        elif res[0] in RELEASERS:
+            RELEASERS[res[0]](k, *res[1:])
         elif res[0] == "node":
             if res[2]:
                 k.m.call(res[2], dev, res[1])

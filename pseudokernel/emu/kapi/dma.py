@@ -6,7 +6,7 @@ address here is below 4 GiB of physical memory)."""
 from __future__ import annotations
 
 from . import KernelApi, kapi
-from .devres import devres_track
+from .devres import RELEASERS, devres_track
 from .mm import page_address
 
 PAGE_OFFSET = 0xFFFF888000000000  # page_offset_base without KASLR: the direct map
@@ -25,8 +25,11 @@ def dma_alloc_attrs(k: KernelApi, dev: int, size: int, handle: int, gfp: int, at
     return cpu
 
 
-def dma_free(k: KernelApi, cpu: int) -> None:
+def dma_free(k: KernelApi, cpu: int, size: int = 0) -> None:
     k.m.vfree(cpu, k.m.dma_area)
+
+
+RELEASERS["dma"] = dma_free  # a dmam_alloc_coherent buffer, at devres_release_all()
 
 
 @kapi("dma_free_attrs")

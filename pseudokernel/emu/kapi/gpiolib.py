@@ -4,7 +4,9 @@ number (0 <= n < CONFIG_ARCH_NR_GPIO, 1024 in Debian's 6.1; any n >= 0 from 6.2 
 dropped the bound) may belong to a controller that has not probed yet: requesting
 it is -EPROBE_DEFER, and a driver that passes that on fails to load, as it does there. The
 descriptor calls on a NULL descriptor do nothing and return 0 (VALIDATE_DESC), gpio_to_irq()
-is -EINVAL, a lookup by function (gpiod_get) finds nothing: -ENOENT, or NULL for _optional."""
+is -EINVAL, a lookup by function (gpiod_get) finds nothing: -ENOENT, or NULL for _optional.
+6.1's gpio_to_desc() warns "invalid GPIO N" for a number past the bound, and the legacy
+gpio_request, gpio_request_one and gpio_free go through it (6.12's warns no more)."""
 
 from __future__ import annotations
 
@@ -23,9 +25,29 @@ def gpio_is_valid(k: KernelApi, n: int) -> bool:
     return 0 <= n and (not bound or n < bound)
 
 
+def _to_desc(k: KernelApi, gpio: int) -> int:
+    """gpio_to_desc(): no controller owns any number, so NULL; 6.1 says so of an invalid one."""
+    if k.profile.config_int("ARCH_NR_GPIO", 0) and not gpio_is_valid(k, gpio):
+        n = gpio & 0xFFFFFFFF
+        k.log.printk(f"\x014invalid GPIO {n - (1 << 32) if n >> 31 else n}\n")
+    return 0
+
+
 @kapi("gpio_request", "gpio_request_one")
 def gpio_request(k: KernelApi, gpio: int) -> int:
+    _to_desc(k, gpio)
     return _err(EPROBE_DEFER) if gpio_is_valid(k, gpio) else 0  # gpiod_request(NULL): VALIDATE_DESC
+
+
+@kapi("gpio_free")
+def gpio_free(k: KernelApi, gpio: int) -> None:
+    _to_desc(k, gpio)  # gpiod_free(NULL) does nothing
+
+
+@kapi("gpio_free_array")
+def gpio_free_array(k: KernelApi, array: int, num: int) -> None:
+    for i in range(num & 0xFFFFFFFF):
+        gpio_free(k, k.m.read_u32(array + 24 * i))
 
 
 @kapi("devm_gpio_request", "devm_gpio_request_one")
@@ -39,14 +61,17 @@ def gpio_request_array(k: KernelApi, array: int, num: int) -> int:
     fails ends it (those before are freed, which here is nothing)."""
     for i in range(num & 0xFFFFFFFF):
         gpio = k.m.read_u32(array + 24 * i)
-        if gpio_is_valid(k, gpio):
-            return _err(EPROBE_DEFER)
+        err = gpio_request(k, gpio)
+        if err:
+            for j in range(i - 1, -1, -1):
+                gpio_free(k, k.m.read_u32(array + 24 * j))
+            return err
     return 0
 
 
 @kapi("gpio_to_desc")
 def gpio_to_desc(k: KernelApi, gpio: int) -> int:
-    return 0
+    return _to_desc(k, gpio)
 
 
 @kapi("gpio_to_irq", "gpiod_to_irq", "__gpio_to_irq")
@@ -54,7 +79,7 @@ def gpio_to_irq(k: KernelApi, gpio: int) -> int:
     return _err(EINVAL)
 
 
-@kapi("gpio_free", "gpio_free_array", "gpiod_put", "devm_gpiod_put", "gpiod_set_value", "gpiod_set_raw_value",
+@kapi("gpiod_put", "devm_gpiod_put", "gpiod_set_value", "gpiod_set_raw_value",
       "gpiod_set_value_cansleep", "gpiod_set_raw_value_cansleep", "__gpio_set_value", "gpio_set_value")
 def gpio_void(k: KernelApi, desc: int) -> None:
     return None

@@ -9,7 +9,7 @@ from errno import EBUSY, EEXIST, ENODEV
 from ...bits import MASK64
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import _kref_init, _state, dev_name, dev_off, free_kernel_object, set_dev_name
+from .device import _kref_init, _state, dev_emit, dev_name, dev_off, free_kernel_object, set_dev_name
 from .devres import devres_release_all
 from .driver import _register_bus_driver, _unregister_bus_driver
 from .sysfs import create_groups, remove_attrs
@@ -71,11 +71,14 @@ def _platform_probe(k: KernelApi, pdev: int, pdrv: int, entry: int) -> int:
         ret = k.m.call(probe, pdev) & 0xFFFFFFFF
         ret = ret - (1 << 32) if ret >> 31 else ret
     if ret:
+        if ret not in (-ENODEV, -6):  # ENXIO: call_driver_probe() says it before the cleanup
+            drv_name = k.cname(k.m.read_u64(pdrv + pdrv_off(k, "driver")))
+            if k.profile.version >= (6, 10):  # dev_err since "driver: core: Log probe failure as error and with device metadata"
+                dev_emit(k, 3, dev, f"probe with driver {drv_name} failed with error {ret}\n".encode())
+            else:
+                k.log.printk(f"\x014{drv_name}: probe of {_pdev_name(k, pdev)} failed with error {ret}\n")
         devres_release_all(k, dev)  # really_probe()'s failure path
         k.m.write_u64(dev + dev_off(k, "driver"), 0)
-        if ret not in (-ENODEV, -6):  # ENXIO
-            drv_name = k.cname(k.m.read_u64(pdrv + pdrv_off(k, "driver")))
-            k.log.printk(f"\x014{drv_name}: probe of {_pdev_name(k, pdev)} failed with error {ret}\n")
         return ret
     st["bound"][pdev] = pdrv
     return 0

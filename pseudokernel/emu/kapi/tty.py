@@ -19,7 +19,13 @@ MAX_NR_CONSOLES = 63
 def vc_cons(k: KernelApi, addr: int) -> None:
     """The virtual consoles (drivers/tty/vt/vt.c): con_init() allocated console 0 at boot,
     the reference machine's foreground console (fg_console 0), which no process has opened
-    (its port's tty is NULL: kbleds.ko's walk of vc_cons oopses there on the real machine)."""
-    vc = k.m.kmalloc(k.S.vc_data.sizeof, "", 0, kind="vc_data")
-    k.m.write(vc, bytes(k.S.vc_data.sizeof))
+    (its port's tty is NULL: kbleds.ko's walk of vc_cons oopses there on the real machine).
+    Its size is vgacon's text mode there, 80x25 (recorded: tests/expected/real*/outcomes.txt)."""
+    S = k.S.vc_data
+    vc = k.m.kmalloc(S.sizeof, "", 0, kind="vc_data")
+    k.m.write(vc, bytes(S.sizeof))
+    for member, value in (("vc_cols", 80), ("vc_rows", 25), ("vc_size_row", 160), ("vc_screenbuf_size", 4000)):
+        off = S.get(member, -1)
+        if off >= 0:
+            k.m.write_u32(vc + off, value)
     k.m.write_u64(addr, vc)  # vc_cons[0].d

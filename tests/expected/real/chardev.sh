@@ -2,7 +2,10 @@
 # misc device /dev/pkmisc (open/read/write/llseek/poll/ioctl/release, one opener at a time), the
 # two-minor region /dev/pkchar0 and /dev/pkchar1 of class pkclass, "pkbare" (register_chrdev, no
 # node) and /proc/pkproc (proc_ops). Numbers come from /proc/devices and the sysfs dev files, not
-# from stat of the nodes (the mount serves them as regular files). pk-ioctl is tests/tools/pk-ioctl.c.
+# from stat of the nodes (the mount serves them as regular files). The setstr/getstr ioctls pass a
+# char * (_IOC size 8, a pointer's) to a string the module reads with get_user and writes back with
+# put_user byte by byte, up to 80 bytes, past the size the command encodes (LKMPG's chardev2.c).
+# pk-ioctl is tests/tools/pk-ioctl.c.
 scenario_start
 run insmod chardev.ko
 run cat /proc/devices
@@ -25,6 +28,12 @@ run ./pk-ioctl /dev/pkmisc setfill 0x7a
 run cat /dev/pkmisc
 run ./pk-ioctl /dev/pkmisc double 21
 run ./pk-ioctl /dev/pkmisc double -5
+run ./pk-ioctl /dev/pkmisc setstr "a string longer than eight bytes"
+run ./pk-ioctl /dev/pkmisc getlen
+run cat /dev/pkmisc
+run ./pk-ioctl /dev/pkmisc getstr
+run ./pk-ioctl /dev/pkmisc setstr 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz
+run ./pk-ioctl /dev/pkmisc getstr
 run ./pk-ioctl /dev/pkmisc raw 0x6b09
 run ./pk-ioctl /dev/pkmisc raw 0x5401
 run ./pk-ioctl /dev/pkmisc reset

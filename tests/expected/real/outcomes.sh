@@ -1,9 +1,14 @@
 # outcomes.ko: kernel functions whose answers decide what a driver does next, one case per load
 # (the "case" parameter): GPIO with no controller (init returns gpio_request's error), a kprobe
 # finding kallsyms_lookup_name, static keys switched both ways, a kthread init waits for, a
-# tasklet scheduled before an mdelay, get_current_tty, shash digests of built-in and modular
-# algorithms, pr_debug with and without dyndbg=+p, dma_alloc_coherent. The order of the lines in
-# the kernel log (thread and tasklet against init's) is part of the answer.
+# kthread that ends on its own (kthread_complete_and_exit: nothing left for rmmod), a tasklet
+# scheduled before an mdelay, get_current_tty and the foreground console vc_cons[fg_console],
+# shash digests of built-in and modular algorithms, pr_debug with and without dyndbg=+p,
+# dma_alloc_coherent, and a platform driver's managed resources (devm_kzalloc,
+# dmam_alloc_coherent, devm_add_action) released at unbind, newest first, and after a probe
+# that fails with -ENOMEM. gpio_request(575) and (2000) find gpio_is_valid's bound
+# (CONFIG_ARCH_NR_GPIO 1024 on 6.1, none on 6.12). The order of the lines in the kernel log
+# (thread, tasklet, probe, remove and devres action against init's and exit's) is part of the answer.
 scenario_start
 run insmod outcomes.ko
 run insmod outcomes.ko case=gpio
@@ -13,6 +18,8 @@ run insmod outcomes.ko case=statickey
 run rmmod outcomes
 run insmod outcomes.ko case=kthread
 run cat /sys/module/outcomes/parameters/case
+run rmmod outcomes
+run insmod outcomes.ko case=kthread_exit
 run rmmod outcomes
 run insmod outcomes.ko case=tasklet
 run rmmod outcomes
@@ -25,5 +32,11 @@ run rmmod outcomes
 run insmod outcomes.ko case=dyndbg dyndbg=+p
 run rmmod outcomes
 run insmod outcomes.ko case=dma
+run rmmod outcomes
+run insmod outcomes.ko case=devres
+run ls /sys/bus/platform/drivers/pk-outcomes
+run rmmod outcomes
+run insmod outcomes.ko case=devres_fail
+run ls /sys/bus/platform/drivers/pk-outcomes
 run rmmod outcomes
 dmesg_since

@@ -5,7 +5,9 @@
  *
  *  - /dev/pkmisc, a misc device: one opener at a time (-EBUSY for a second), a 256-byte buffer
  *    that write() replaces and read() returns, llseek, poll, and ioctls on magic 'k' of every
- *    direction (_IO reset, _IOR length, _IOW fill byte, _IOWR doubling an int in place);
+ *    direction (_IO reset, _IOR length, _IOW fill byte, _IOWR doubling an int in place) and,
+ *    as LKMPG's chardev2.c does, a string of up to 80 bytes passed by a char * argument whose
+ *    _IOC size (8) is the pointer's: read with get_user and written back with put_user, byte by byte;
  *  - /dev/pkchar0 and /dev/pkchar1: a region of two minors, one cdev each, in class "pkclass";
  *    read says how many times that minor was opened, write is refused;
  *  - "pkbare": register_chrdev() with a dynamic major and no node;
@@ -31,6 +33,9 @@
 #define PK_GETLEN _IOR(PK_MAGIC, 1, int)
 #define PK_SETFILL _IOW(PK_MAGIC, 2, unsigned char)
 #define PK_DOUBLE _IOWR(PK_MAGIC, 3, int)
+#define PK_SETSTR _IOW(PK_MAGIC, 4, char *)
+#define PK_GETSTR _IOR(PK_MAGIC, 5, char *)
+#define PK_STR_MAX 80
 
 /* ---------------------------------------------------------------- /dev/pkmisc */
 
@@ -105,7 +110,10 @@ static __poll_t misc_poll(struct file *file, struct poll_table_struct *wait)
 static long misc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+	char __user *ustr = (char __user *)arg;
 	unsigned char fill;
+	size_t i;
+	char ch;
 	int val;
 
 	switch (cmd) {
@@ -130,6 +138,25 @@ static long misc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		val *= 2;
 		if (copy_to_user(uarg, &val, sizeof(val)))
 			return -EFAULT;
+		return 0;
+	case PK_SETSTR:
+		for (i = 0; i < PK_STR_MAX; i++) {
+			if (get_user(ch, ustr + i))
+				return -EFAULT;
+			if (!ch)
+				break;
+			misc_buf[i] = ch;
+		}
+		misc_len = i;
+		pr_info("pkmisc: ioctl setstr %zu bytes: %.*s\n", misc_len, (int)misc_len, misc_buf);
+		return 0;
+	case PK_GETSTR:
+		for (i = 0; i < misc_len; i++)
+			if (put_user(misc_buf[i], ustr + i))
+				return -EFAULT;
+		if (put_user('\0', ustr + i))
+			return -EFAULT;
+		pr_info("pkmisc: ioctl getstr %zu bytes\n", misc_len);
 		return 0;
 	}
 	pr_info("pkmisc: ioctl unknown %#x\n", cmd);

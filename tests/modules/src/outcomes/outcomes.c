@@ -5,15 +5,20 @@
  * case says otherwise):
  *
  *  - gpio: the legacy GPIO calls with no controller present (gpio_request's error is init's),
- *    and gpiod_get/gpiod_get_optional for a platform device with no GPIO mapping;
+ *    gpiod_get/gpiod_get_optional for a platform device with no GPIO mapping, and
+ *    gpio_request of 575 and 2000 (gpio_is_valid's bound: CONFIG_ARCH_NR_GPIO on 6.1, none later);
  *  - kprobe: kallsyms_lookup_name found through a kprobe on it, then called;
  *  - statickey: static_branch_{unlikely,likely} before and after enable/disable;
  *  - kthread: a thread init starts and waits for (wait_for_completion), stopped at exit;
  *  - tasklet: a tasklet scheduled before an mdelay, killed at exit;
- *  - tty: get_current_tty() of the insmod process;
+ *  - kthread_exit: a thread that ends on its own with kthread_complete_and_exit, never stopped;
+ *  - tty: get_current_tty() of the insmod process, and the foreground console vc_cons[fg_console];
  *  - sha256: crypto_alloc_shash + digest of "abc" for sha256, sha1, md5 and crc32c;
  *  - dyndbg: a pr_debug beside a pr_info (load it with and without dyndbg=+p);
- *  - dma: dma_alloc_coherent for a platform device with a 32-bit DMA mask.
+ *  - dma: dma_alloc_coherent for a platform device with a 32-bit DMA mask;
+ *  - devres: a platform driver whose probe takes managed resources (devm_kzalloc,
+ *    dmam_alloc_coherent, devm_add_action), released when exit unregisters the device;
+ *  - devres_fail: the same driver's probe taking one devm_kzalloc and failing with -ENOMEM.
  */
 #define pr_fmt(fmt) "outcomes: " fmt
 
@@ -34,19 +39,23 @@
 #include <linux/platform_device.h>
 #include <linux/string.h>
 #include <linux/tty.h>
+#include <linux/kd.h>
+#include <linux/console_struct.h>
+#include <linux/version.h>
+#include <linux/vt_kern.h>
 
 static char *pk_case = "";
 module_param_named(case, pk_case, charp, 0444);
-MODULE_PARM_DESC(case, "what init does: gpio, kprobe, statickey, kthread, tasklet, tty, sha256, dyndbg or dma");
+MODULE_PARM_DESC(case, "what init does: gpio, kprobe, statickey, kthread, kthread_exit, tasklet, tty, sha256, dyndbg, dma, devres or devres_fail");
 
 /* the case init ran, for exit to undo */
-static enum { NONE, KTHREAD, TASKLET } loaded;
+static enum { NONE, KTHREAD, TASKLET, DEVRES } loaded;
 
 static int case_gpio(void)
 {
 	struct platform_device *pdev;
 	struct gpio_desc *desc;
-	int req, one, irq;
+	int req, one, irq, big, huge;
 
 	pr_info("gpio_is_valid(4) = %d\n", gpio_is_valid(4));
 	pr_info("gpio_to_desc(4) is %s\n", gpio_to_desc(4) ? "not NULL" : "NULL");
@@ -73,6 +82,15 @@ static int case_gpio(void)
 			gpiod_put(desc);
 		platform_device_unregister(pdev);
 	}
+
+	big = gpio_request(575, "pk");
+	pr_info("gpio_is_valid(575) = %d, gpio_request(575) = %d\n", gpio_is_valid(575), big);
+	if (big == 0)
+		gpio_free(575);
+	huge = gpio_request(2000, "pk");
+	pr_info("gpio_is_valid(2000) = %d, gpio_request(2000) = %d\n", gpio_is_valid(2000), huge);
+	if (huge == 0)
+		gpio_free(2000);
 
 	if (one == 0)
 		gpio_free(5);
@@ -161,6 +179,28 @@ static int case_kthread(void)
 	return 0;
 }
 
+static DECLARE_COMPLETION(pk_done);
+
+static int pk_exiting_fn(void *data)
+{
+	pr_info("thread runs and ends on its own\n");
+	kthread_complete_and_exit(&pk_done, 0);
+}
+
+static int case_kthread_exit(void)
+{
+	struct task_struct *t = kthread_run(pk_exiting_fn, NULL, "pk-outcomes-exit");
+
+	if (IS_ERR(t)) {
+		pr_info("kthread_run = %ld\n", PTR_ERR(t));
+		return PTR_ERR(t);
+	}
+	pr_info("init waits\n");
+	wait_for_completion(&pk_done);
+	pr_info("init resumes\n");
+	return 0;
+}
+
 static void pk_tasklet_fn(struct tasklet_struct *t)
 {
 	pr_info("tasklet runs\n");
@@ -177,7 +217,7 @@ static int case_tasklet(void)
 	return 0;
 }
 
-static int case_tty(void)
+static int show_current_tty(void)
 {
 	struct tty_struct *tty = get_current_tty();
 
@@ -187,6 +227,18 @@ static int case_tty(void)
 	}
 	pr_info("get_current_tty() = %s\n", tty_name(tty));
 	tty_kref_put(tty);
+	return 0;
+}
+
+static int case_tty(void)
+{
+	struct vc_data *vc;
+
+	show_current_tty();
+	vc = vc_cons[fg_console].d;
+	pr_info("fg_console %d, vc_cons[fg_console].d is %s\n", fg_console, vc ? "not NULL" : "NULL");
+	if (vc)
+		pr_info("vc_num %u, %ux%u\n", vc->vc_num, vc->vc_cols, vc->vc_rows);
 	return 0;
 }
 
@@ -248,6 +300,106 @@ static int case_dma(void)
 	return 0;
 }
 
+struct pk_priv {
+	int probes;
+	char *buf;
+	void *cpu;
+	dma_addr_t handle;
+};
+
+static bool pk_fail_probe;
+static struct platform_device *pk_devres_pdev;
+
+static void pk_action(void *data)
+{
+	struct pk_priv *priv = data;
+
+	pr_info("devres action ran\n");
+	pr_info("action sees buf[4095] = %#x\n", priv->buf[4095] & 0xff);
+}
+
+static int pk_probe(struct platform_device *pdev)
+{
+	struct device *dev = &pdev->dev;
+	struct pk_priv *priv;
+	int ret;
+
+	pr_info("probe %s\n", dev_name(dev));
+	priv = devm_kzalloc(dev, sizeof(*priv), GFP_KERNEL);
+	if (!priv)
+		return -ENOMEM;
+	if (pk_fail_probe) {
+		pr_info("probe fails with -ENOMEM after devm_kzalloc\n");
+		return -ENOMEM;
+	}
+	priv->buf = devm_kzalloc(dev, 4096, GFP_KERNEL);
+	if (!priv->buf)
+		return -ENOMEM;
+	memset(priv->buf, 0x5a, 4096);
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(32));
+	pr_info("dma_set_mask_and_coherent(32 bits) = %d\n", ret);
+	priv->cpu = dmam_alloc_coherent(dev, 4096, &priv->handle, GFP_KERNEL);
+	if (!priv->cpu)
+		return -ENOMEM;
+	dev_info(dev, "dmam_alloc_coherent: handle %pad, == virt_to_phys(cpu) %d\n", &priv->handle,
+		 priv->handle == virt_to_phys(priv->cpu));
+	ret = devm_add_action(dev, pk_action, priv);
+	pr_info("devm_add_action = %d\n", ret);
+	if (ret)
+		return ret;
+	platform_set_drvdata(pdev, priv);
+	return 0;
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+static void pk_remove(struct platform_device *pdev)
+{
+	pr_info("remove %s\n", dev_name(&pdev->dev));
+}
+#else
+static int pk_remove(struct platform_device *pdev)
+{
+	pr_info("remove %s\n", dev_name(&pdev->dev));
+	return 0;
+}
+#endif
+
+static struct platform_driver pk_driver = {
+	.probe = pk_probe,
+	.remove = pk_remove,
+	.driver = { .name = "pk-outcomes" },
+};
+
+static int devres_run(bool fail)
+{
+	int ret;
+
+	pk_fail_probe = fail;
+	ret = platform_driver_register(&pk_driver);
+	pr_info("platform_driver_register = %d\n", ret);
+	if (ret)
+		return ret;
+	pk_devres_pdev = platform_device_register_simple("pk-outcomes", -1, NULL, 0);
+	if (IS_ERR(pk_devres_pdev)) {
+		pr_info("platform_device_register_simple = %ld\n", PTR_ERR(pk_devres_pdev));
+		platform_driver_unregister(&pk_driver);
+		return PTR_ERR(pk_devres_pdev);
+	}
+	pr_info("device registered, driver bound: %d\n", platform_get_drvdata(pk_devres_pdev) != NULL);
+	loaded = DEVRES;
+	return 0;
+}
+
+static int case_devres(void)
+{
+	return devres_run(false);
+}
+
+static int case_devres_fail(void)
+{
+	return devres_run(true);
+}
+
 static const struct {
 	const char *name;
 	int (*run)(void);
@@ -256,11 +408,14 @@ static const struct {
 	{ "kprobe", case_kprobe },
 	{ "statickey", case_statickey },
 	{ "kthread", case_kthread },
+	{ "kthread_exit", case_kthread_exit },
 	{ "tasklet", case_tasklet },
 	{ "tty", case_tty },
 	{ "sha256", case_hash },
 	{ "dyndbg", case_dyndbg },
 	{ "dma", case_dma },
+	{ "devres", case_devres },
+	{ "devres_fail", case_devres_fail },
 };
 
 static int __init outcomes_init(void)
@@ -285,6 +440,12 @@ static void __exit outcomes_exit(void)
 	case TASKLET:
 		tasklet_kill(&pk_tasklet);
 		pr_info("tasklet killed\n");
+		break;
+	case DEVRES:
+		pr_info("unregistering the device\n");
+		platform_device_unregister(pk_devres_pdev);
+		pr_info("unregistering the driver\n");
+		platform_driver_unregister(&pk_driver);
 		break;
 	case NONE:
 		break;
