@@ -272,6 +272,7 @@ class Kernel:
             m.lock._acquire_restore(held)
             m.resume_budget(budget)
             self.current_pid, self.current_comm, self.current_where, self.current_uid, self.current_gid = task
+            self.api.refresh_task()  # current is this task again, whoever ran meanwhile
 
     def wake_up(self) -> None:
         """Something a sleeping task may wait for happened: each looks at its condition."""

@@ -395,6 +395,29 @@ def set_current_task(k: KernelApi, task: int) -> None:
         k.m.write_u64(addr, task)
 
 
+def preempt_count(k: KernelApi) -> int:
+    """preempt_count() (without the inverted need-resched bit)."""
+    addr = _preempt_count_addr(k)
+    return k.m.read_u32(addr) & 0x7FFFFFFF if addr is not None else 0
+
+
+def set_preempt_count(k: KernelApi, count: int) -> None:
+    addr = _preempt_count_addr(k)
+    if addr is not None:
+        k.m.write_u32(addr, (k.m.read_u32(addr) & 0x80000000) | (count & 0x7FFFFFFF))
+
+
+def _preempt_count_addr(k: KernelApi) -> int | None:
+    """%gs:__preempt_count (6.12: a member of pcpu_hot)."""
+    if "preempt_count_addr" not in k.state:
+        addr = percpu_var(k, "__preempt_count")
+        hot = percpu_var(k, "pcpu_hot")
+        if addr is None and hot is not None:
+            addr = hot + k.S.pcpu_hot.preempt_count
+        k.state["preempt_count_addr"] = addr
+    return k.state["preempt_count_addr"]
+
+
 def current(k: KernelApi) -> int:
     """The task_struct of the running task: a kernel thread's own, or the one the processes
     making system calls share (insmod, rmmod, cat: its pid, comm and credentials are the

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from ...bits import s64 as _s64
 from ..traps import Budget, CpuStop
 from . import HZ, KernelApi, kapi, kboot
-from .cpu import current
+from .cpu import current, preempt_count, set_preempt_count
 from .task import TASK_INTERRUPTIBLE, TASK_RUNNING, Task, next_wake_ns, notified, run_tasks, running_task, task_sleep, tasks
 
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
@@ -92,6 +92,14 @@ def time_after_eq(a: int, b: int) -> bool:
 
 # -- running deferred callbacks -------------------------------------------------------------------
 
+# whose task a deferred callback runs in: work on a kworker, a tasklet on ksoftirqd (the real
+# 6.1's pid for ksoftirqd/0; ldd3's jit shows it); a timer's softirq on whatever task holds
+# the CPU when it falls due (the idle task, swapper/0, on a quiet machine; the process at the
+# end of its system call)
+CALLBACK_TASKS = {"work": (7, "kworker/0:1"), "firmware": (7, "kworker/0:1"), "tasklet": (14, "ksoftirqd/0")}
+SOFTIRQ_CALLBACKS = frozenset({"timer", "hrtimer", "tasklet", "rcu"})
+SOFTIRQ_OFFSET, SOFTIRQ_MASK = 0x100, 0xFF00
+
 def _callback(k: KernelApi, fn: int, arg: int, what: str) -> int | None:
     """Run a callback as a kworker/softirq would; a fault is reported, not propagated."""
     return _callback2(k, fn, arg, None, what)
@@ -107,7 +115,15 @@ def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, bud
     if kernel.module_at(fn) is None and k.m.function_name(fn) is None:
         return None  # the module that armed it is gone
     saved = kernel.current_pid, kernel.current_comm, kernel.current_where
-    kernel.current_pid, kernel.current_comm, kernel.current_where = 7, "kworker/0:1", what
+    who = CALLBACK_TASKS.get(what)
+    if who is not None:
+        kernel.current_pid, kernel.current_comm = who
+    kernel.current_where = what
+    count = preempt_count(k)
+    # in_interrupt() and in_softirq() in a softirq; not in a work item, even one a timer's
+    # softirq queued and that runs as it returns
+    set_preempt_count(k, count | SOFTIRQ_OFFSET if what in SOFTIRQ_CALLBACKS else count & ~SOFTIRQ_MASK)
+    current(k)  # the task the module reads: a nested call (a process asleep in module code) too
     try:
         if arg2 is None:
             return k.m.call(fn, arg, budget=budget)
@@ -121,7 +137,9 @@ def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, bud
         kernel.report_cpu_stop(mod, stop, what)
         return None
     finally:
+        set_preempt_count(k, count)
         kernel.current_pid, kernel.current_comm, kernel.current_where = saved
+        current(k)
 
 
 def run_ready(k: KernelApi, limit: int = MAX_DEFERRED, softirqs_only: bool = False) -> int:

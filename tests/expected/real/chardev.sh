@@ -1,9 +1,9 @@
 # chardev.ko: device files and a /proc file answered by the module's own file operations: the
 # misc device /dev/pkmisc (open/read/write/llseek/poll/ioctl/release, one opener at a time), the
 # two-minor region /dev/pkchar0 and /dev/pkchar1 of class pkclass, "pkbare" (register_chrdev, no
-# node) and /proc/pkproc (proc_ops). Numbers come from /proc/devices and the sysfs dev files, not
-# from stat of the nodes (the mount serves them as regular files). The setstr/getstr ioctls pass a
-# char * (_IOC size 8, a pointer's) to a string the module reads with get_user and writes back with
+# node: mknod makes one; in the sealed machine's /dev that is the seal's answer) and /proc/pkproc
+# (proc_ops). Numbers come from /proc/devices and the sysfs dev files, not from stat of the
+# nodes (the mount serves them as regular files). The setstr/getstr ioctls pass a char * (_IOC size 8, a pointer's) to a string the module reads with get_user and writes back with
 # put_user byte by byte, up to 80 bytes, past the size the command encodes (LKMPG's chardev2.c).
 # pk-ioctl is tests/tools/pk-ioctl.c.
 scenario_start
@@ -59,6 +59,8 @@ run cat /dev/pkchar0
 run cat /dev/pkchar1
 runsh 'echo x > /dev/pkchar0'
 run ./pk-ioctl /dev/pkchar1 getlen
+runsh 'mknod /dev/pkbare c $(grep pkbare /proc/devices | cut -d" " -f1) 3 && ls /dev/pkbare && cat /dev/pkbare; echo status=$?'
+runsh 'mknod /dev/pkbare c 1 3; echo status=$?; rm /dev/pkbare; ls /dev/pkbare'
 dmesg_since
 run rmmod chardev
 run cat /proc/devices
