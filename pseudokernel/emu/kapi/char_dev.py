@@ -7,7 +7,7 @@ from errno import EBUSY, EINVAL
 
 from . import KernelApi, kapi
 from . import neg_errno as _err
-from .device import _kref_init, boot_chrdev_majors, dev_off, device_add, device_del
+from .device import _kref_init, boot_chrdev_majors, dev_off, device_add, device_del, free_kernel_object
 
 CHRDEV_MAJOR_MAX = 512
 CHRDEV_MAJOR_HASH_SIZE = 255
@@ -158,7 +158,10 @@ def cdev_device_add(k: KernelApi, cdev: int, dev: int) -> int:
 
 @kapi("cdev_del")
 def cdev_del(k: KernelApi, cdev: int) -> None:
+    """cdev_del(): out of cdev_map, and its reference put; a name kobject_set_name() gave it
+    goes with the last one (kobject_cleanup(): ldd3's scull names its cdevs)."""
     k.registry.remove("cdev", cdev)
+    free_kernel_object(k, k.m.read_u64(cdev + k.S.cdev.kobj + k.S.kobject.name), "kobject-name")
 
 
 @kapi("cdev_device_del")
