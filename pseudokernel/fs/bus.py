@@ -6,6 +6,7 @@ bind or unbind probes or removes it through the module's own probe and remove.""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,59 @@ def device_dir(kernel: Kernel, name: str, pdev: int) -> Dir:
     return Dir(lambda: kernfs_order(list(entries())), child, 0o755)
 
 
+def _no_such_device(data: bytes) -> int:
+    raise OSError(errno.ENODEV, "no device of that name on the bus")
+
+
+def _bus_files(kernel: Kernel, obj: int, path: str) -> dict[str, Callable[[], Node]]:
+    """bus.c's own files of every bus, and the attributes a module gave its bus. Writing a
+    name to drivers_probe probes that device: none this machine knows by name is on the bus
+    but a platform device (bind does that), so ENODEV, as for an unknown name."""
+    out: dict[str, Callable[[], Node]] = {
+        "drivers_autoprobe": lambda: attr_file(lambda r: b"1\n", 0o644, store=len),
+        "drivers_probe": lambda: attr_file(None, 0o200, store=_no_such_device),
+        "uevent": lambda: attr_file(None, 0o200, store=len),
+    }
+    out.update(attr_entries(kernel, obj, path) if obj else {})
+    return out
+
+
+def _module_bus_dir(kernel: Kernel, rec, boot: float) -> Dir:
+    """/sys/bus/<bus> of a bus a module registered: its devices (links to where they are)
+    and drivers (bind and unbind find no device of theirs: ENODEV), its files."""
+    path = f"/sys/bus/{rec.name}"
+
+    def devices() -> dict[str, str]:
+        return {r.name: r.info["path"] for r in kernel.registry.of_kind("device")
+                if r.info.get("bus") == rec.obj and r.info.get("path")}
+
+    def drivers() -> dict[str, object]:
+        return {r.name: r for r in kernel.registry.of_kind("driver") if r.info.get("bus") == rec.name}
+
+    def driver(d) -> Dir:
+        entries: dict[str, Callable[[], Node]] = {
+            "bind": lambda: attr_file(None, 0o200, store=_no_such_device),
+            "unbind": lambda: attr_file(None, 0o200, store=_no_such_device),
+            "uevent": lambda: attr_file(None, 0o200, store=len),
+        }
+        if d.owner:
+            entries["module"] = lambda: Link(f"../../../../module/{d.owner}")
+        entries.update(attr_entries(kernel, d.obj, f"{path}/drivers/{d.name}"))
+        return _sorted(StaticDir(entries, 0o755).as_dir(), boot)
+
+    entries = {
+        "devices": lambda: Dir(lambda: kernfs_order(list(devices())),
+                               lambda n: Link("../../.." + devices()[n]) if n in devices() else None, 0o755, boot),
+        "drivers": lambda: Dir(lambda: kernfs_order(list(drivers())),
+                               lambda n: driver(drivers()[n]) if n in drivers() else None, 0o755, boot),
+    }
+    return _sorted(StaticDir({**entries, **_bus_files(kernel, rec.obj, path)}, 0o755, boot).as_dir(), boot)
+
+
+def _sorted(d: Dir, boot: float) -> Dir:
+    return Dir(lambda: kernfs_order(d.list()), d.child, 0o755, boot)
+
+
 def bus_dir(kernel: Kernel, boot: float) -> Dir:
     def devices() -> Dir:
         return Dir(lambda: kernfs_order(list(_devices(kernel))),
@@ -103,8 +157,17 @@ def bus_dir(kernel: Kernel, boot: float) -> Dir:
         return Dir(lambda: kernfs_order(list(_drivers(kernel))),
                    lambda n: driver_dir(kernel, _drivers(kernel)[n]) if n in _drivers(kernel) else None, 0o755, boot)
 
-    platform_ = StaticDir({"devices": devices, "drivers": drivers}, 0o755, boot)
-    return StaticDir({"platform": platform_.as_dir}, 0o755, boot).as_dir()
+    def buses() -> dict[str, object]:
+        return {r.name: r for r in kernel.registry.of_kind("bus")}
+
+    def child(name: str) -> Node | None:
+        if name == "platform":
+            files = _bus_files(kernel, 0, "/sys/bus/platform")
+            return _sorted(StaticDir({"devices": devices, "drivers": drivers, **files}, 0o755, boot).as_dir(), boot)
+        rec = buses().get(name)
+        return _module_bus_dir(kernel, rec, boot) if rec is not None else None
+
+    return Dir(lambda: kernfs_order(["platform", *buses()]), child, 0o755, boot)
 
 
 def _i8042() -> Dir:

@@ -27,7 +27,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
                      "bd_openers": 40, "bd_device": 72, "bd_partno": 848, "bd_disk": 856, "bd_queue": 864},
     "block_device_operations": {"sizeof": 152, "submit_bio": 0, "open": 16, "release": 24, "ioctl": 40,
                                 "unlock_native_capacity": 64, "getgeo": 72, "devnode": 112, "owner": 128},
-    "bus_type": {"name": 0},
+    "bus_type": {"name": 0, "bus_groups": 24},
     "bvec_iter": {"sizeof": 20, "bi_sector": 0, "bi_size": 8, "bi_idx": 12, "bi_bvec_done": 16},
     "cdev": {"sizeof": 104, "kobj": 0, "owner": 64, "ops": 72, "dev": 96, "count": 100},
     "class": {"sizeof": 120, "name": 0, "owner": 8, "class_groups": 16, "dev_groups": 24, "devnode": 48,

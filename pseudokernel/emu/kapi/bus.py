@@ -1,20 +1,41 @@
-"""Buses (drivers/base/bus.c): a bus a module registers is recorded; the kernel's own bus_type
+"""Buses (drivers/base/bus.c): a bus a module registers is recorded with its attributes (its
+bus_groups, bus_create_file()), for /sys/bus/<bus> (fs/bus.py); the kernel's own bus_type
 objects carry their names, which dev_driver_string() and the printk dictionary read."""
 
 from __future__ import annotations
 
+from errno import EBUSY
+
 from . import KernelApi, kapi, kdata
+from . import neg_errno as _err
+from .sysfs import add_attr, create_groups, remove_attrs
 
 
 @kapi("bus_register")
 def bus_register(k: KernelApi, bus: int) -> int:
-    k.registry.add("bus", k.cname(k.m.read_u64(bus)), bus, k.caller_module_name())
-    return 0
+    name = k.cname(k.m.read_u64(bus))
+    if any(r.name == name for r in k.registry.of_kind("bus")) or name == "platform":
+        return _err(EBUSY)  # kset_register(): "bus" already has a directory of that name
+    k.registry.add("bus", name, bus, k.caller_module_name())
+    return create_groups(k, bus, "bus", k.m.read_u64(bus + k.S.bus_type.bus_groups))
 
 
 @kapi("bus_unregister")
 def bus_unregister(k: KernelApi, bus: int) -> None:
+    remove_attrs(k, bus)
     k.registry.remove("bus", bus)
+
+
+@kapi("bus_create_file")
+def bus_create_file(k: KernelApi, bus: int, attr: int) -> int:
+    """A bus_attribute: show(bus, buf) and store(bus, buf, count), as a driver's."""
+    add_attr(k, bus, "bus", attr)
+    return 0
+
+
+@kapi("bus_remove_file")
+def bus_remove_file(k: KernelApi, bus: int, attr: int) -> None:
+    remove_attrs(k, bus, attr=attr)
 
 
 # -- the kernel's own buses: their names, for dev_driver_string() and the printk dictionary ----------

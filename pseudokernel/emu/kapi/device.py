@@ -227,7 +227,7 @@ def device_add(k: KernelApi, dev: int) -> int:
     node = device_get_devnode(k, dev) if devt else ("", 0)
     cls = k.m.read_u64(dev + dev_off(k, "class"))
     rec = k.registry.add("device", name, dev, k.caller_module_name(), devt=devt, devnode=node[0], devmode=node[1],
-                         cls=k.cname(k.m.read_u64(cls)) if cls else "")
+                         cls=k.cname(k.m.read_u64(cls)) if cls else "", bus=k.m.read_u64(dev + dev_off(k, "bus")))
     rec.info["path"] = device_path(k, dev)
     if cls:
         create_groups(k, dev, "dev", k.m.read_u64(cls + k.S["class"].dev_groups))

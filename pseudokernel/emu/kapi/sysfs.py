@@ -116,6 +116,9 @@ def attrs_of(k: KernelApi, owner: int) -> list[Registration]:
 
 # -- reading and writing them -------------------------------------------------------------------
 
+# attributes whose show(obj, buf) and store(obj, buf, count) are not handed the attribute
+TWO_ARG = frozenset({"drv", "bus"})
+
 def attr_show(k: KernelApi, rec: Registration) -> bytes | int:
     """sysfs_kf_seq_show(): show() fills a zeroed page; what it returns is the content."""
     m = k.m
@@ -125,7 +128,7 @@ def attr_show(k: KernelApi, rec: Registration) -> bytes | int:
     page = m.kmalloc(PAGE_SIZE, "", 0, kind="sysfs-page")
     try:
         m.write(page, bytes(PAGE_SIZE))
-        args = (rec.info["dir"], page) if rec.info["via"] == "drv" else (rec.info["dir"], rec.obj, page)
+        args = (rec.info["dir"], page) if rec.info["via"] in TWO_ARG else (rec.info["dir"], rec.obj, page)
         n = s64(m.call(show, *args))
         if n < 0:
             return n
@@ -191,7 +194,7 @@ def attr_store(k: KernelApi, rec: Registration, data: bytes) -> int:
     page = m.kmalloc(PAGE_SIZE, "", 0, kind="sysfs-page")
     try:
         m.write(page, data + b"\0")
-        args = (rec.info["dir"], page, len(data)) if rec.info["via"] == "drv" else \
+        args = (rec.info["dir"], page, len(data)) if rec.info["via"] in TWO_ARG else \
             (rec.info["dir"], rec.obj, page, len(data))
         return s64(m.call(store, *args))
     finally:

@@ -9,6 +9,7 @@
 # that fails with -ENOMEM. gpio_request(575) and (2000) find gpio_is_valid's bound
 # (CONFIG_ARCH_NR_GPIO 1024 on 6.1, none on 6.12). The order of the lines in the kernel log
 # (thread, tasklet, probe, remove and devres action against init's and exit's) is part of the answer.
+# case=bus: a bus of its own, /sys/bus/pkbus with bus.c's files and its attributes.
 scenario_start
 run insmod outcomes.ko
 run insmod outcomes.ko case=gpio
@@ -39,4 +40,12 @@ run rmmod outcomes
 run insmod outcomes.ko case=devres_fail
 run ls /sys/bus/platform/drivers/pk-outcomes
 run rmmod outcomes
+run insmod outcomes.ko case=bus
+run ls /sys/bus/pkbus
+run ls /sys/bus/pkbus/devices /sys/bus/pkbus/drivers
+run cat /sys/bus/pkbus/version /sys/bus/pkbus/answer /sys/bus/pkbus/drivers_autoprobe
+runsh 'ls -l /sys/bus/pkbus | cut -c1-10'
+runsh 'echo nothing > /sys/bus/pkbus/drivers_probe; echo status=$?'
+run rmmod outcomes
+run ls /sys/bus/pkbus
 dmesg_since

@@ -46,10 +46,10 @@
 
 static char *pk_case = "";
 module_param_named(case, pk_case, charp, 0444);
-MODULE_PARM_DESC(case, "what init does: gpio, kprobe, statickey, kthread, kthread_exit, tasklet, tty, sha256, dyndbg, dma, devres or devres_fail");
+MODULE_PARM_DESC(case, "what init does: gpio, kprobe, statickey, kthread, kthread_exit, tasklet, tty, sha256, dyndbg, dma, devres, devres_fail or bus");
 
 /* the case init ran, for exit to undo */
-static enum { NONE, KTHREAD, TASKLET, DEVRES } loaded;
+static enum { NONE, KTHREAD, TASKLET, DEVRES, BUS } loaded;
 
 static int case_gpio(void)
 {
@@ -400,6 +400,46 @@ static int case_devres_fail(void)
 	return devres_run(true);
 }
 
+/* bus: a bus of the module's own, with an attribute in its bus_groups and one by bus_create_file() */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define PK_BUS_CONST const
+#else
+#define PK_BUS_CONST
+#endif
+
+static ssize_t version_show(PK_BUS_CONST struct bus_type *bus, char *buf)
+{
+	return sysfs_emit(buf, "pkbus 1.0\n");
+}
+static BUS_ATTR_RO(version);
+
+static ssize_t answer_show(PK_BUS_CONST struct bus_type *bus, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", 42);
+}
+static BUS_ATTR_RO(answer);
+
+static struct attribute *pkbus_attrs[] = { &bus_attr_answer.attr, NULL };
+ATTRIBUTE_GROUPS(pkbus);
+
+static struct bus_type pk_bus = {
+	.name = "pkbus",
+	.bus_groups = pkbus_groups,
+};
+
+static int case_bus(void)
+{
+	int ret = bus_register(&pk_bus);
+
+	pr_info("bus_register = %d\n", ret);
+	if (ret)
+		return ret;
+	ret = bus_create_file(&pk_bus, &bus_attr_version);
+	pr_info("bus_create_file = %d\n", ret);
+	loaded = BUS;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(void);
@@ -416,6 +456,7 @@ static const struct {
 	{ "dma", case_dma },
 	{ "devres", case_devres },
 	{ "devres_fail", case_devres_fail },
+	{ "bus", case_bus },
 };
 
 static int __init outcomes_init(void)
@@ -446,6 +487,10 @@ static void __exit outcomes_exit(void)
 		platform_device_unregister(pk_devres_pdev);
 		pr_info("unregistering the driver\n");
 		platform_driver_unregister(&pk_driver);
+		break;
+	case BUS:
+		bus_remove_file(&pk_bus, &bus_attr_version);
+		bus_unregister(&pk_bus);
 		break;
 	case NONE:
 		break;
