@@ -19,7 +19,7 @@ import os
 import select
 import sys
 
-from . import seccomp
+from . import process_vm, seccomp
 from .client import NoDaemon, request
 from .paths import socket_path
 from .workers import Workers
@@ -96,7 +96,7 @@ class Caller:
         not."""
         out = bytearray()
         while len(out) < size:
-            chunk = _process_vm(self.pid, (addr + len(out)) & self.mask, min(1 << 20, size - len(out)))
+            chunk = process_vm.read(self.pid, (addr + len(out)) & self.mask, min(1 << 20, size - len(out)))
             if not chunk:
                 raise OSError(errno.EFAULT, "bad address")
             out += chunk
@@ -115,20 +115,12 @@ class Caller:
         ends before an unmapped page is fine)."""
         if not addr & self.mask:
             raise OSError(errno.EFAULT, "NULL")
-        out = b""
-        addr &= self.mask
-        while len(out) < limit:
-            n = min(4096 - (addr + len(out)) % 4096, limit - len(out))
-            chunk = self.read(addr + len(out), n)
-            if b"\0" in chunk:
-                return out + chunk[: chunk.index(b"\0")]
-            out += chunk
-        return out
+        return process_vm.read_cstr(self.read, addr & self.mask, limit)
 
     def write(self, addr: int, data: bytes) -> None:
         """copy_to_user(): EFAULT where the caller's memory is not writable (a read-only page
         too: process_vm_writev honours the protections, as the kernel's copy does)."""
-        if _process_vm(self.pid, addr & self.mask, len(data), data) != len(data):
+        if process_vm.write(self.pid, addr & self.mask, data) != len(data):
             raise OSError(errno.EFAULT, "bad address")
 
     def umask(self) -> int:
@@ -168,23 +160,6 @@ def _effective_caps(pid: int) -> int:
     if seccomp.libc.capget(ctypes.byref(head), data) != 0:
         return 0
     return data[0].effective | data[1].effective << 32
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
-def _process_vm(pid: int, addr: int, size: int, data: bytes | None = None):
-    """One process_vm_readv (data None: the bytes read, b"" on a fault) or process_vm_writev
-    (data: how many bytes were written, 0 on a fault) of the caller's memory."""
-    buf = ctypes.create_string_buffer(data if data is not None else size, size)
-    local, remote = _Iovec(ctypes.addressof(buf), size), _Iovec(addr, size)
-    call = seccomp.libc.process_vm_writev if data is not None else seccomp.libc.process_vm_readv
-    call.restype = ctypes.c_ssize_t
-    n = call(pid, ctypes.byref(local), ctypes.c_ulong(1), ctypes.byref(remote), ctypes.c_ulong(1), ctypes.c_ulong(0))
-    if data is not None:
-        return max(n, 0)
-    return buf.raw[:n] if n > 0 else b""
 
 
 def libc_syscall(nr: int, *args: int) -> int:

@@ -44,11 +44,6 @@ def _register_region(k: KernelApi, major: int, baseminor: int, count: int, name:
     a major a built-in driver holds (where register_chrdev_region() of a few minors of such a
     major is let through: which minors the built-in driver has is not recorded)."""
     label = k.cname(name)
-    if major == 0:
-        major = _alloc_major(k)
-        if not major:
-            k.log.printk(f"\x013CHRDEV \"{label}\" dynamic allocation region is full\n")
-            return _err(EBUSY)
     if major >= CHRDEV_MAJOR_MAX:
         k.log.printk(f"\x013CHRDEV \"{label}\" major requested ({major}) is greater than the maximum "
                      f"({CHRDEV_MAJOR_MAX - 1})\n")
@@ -57,6 +52,11 @@ def _register_region(k: KernelApi, major: int, baseminor: int, count: int, name:
         k.log.printk(f"\x013CHRDEV \"{label}\" minor range requested ({baseminor}-{baseminor + count - 1}) is out "
                      f"of range of maximum range (0-{MINORMASK}) for a single major\n")
         return _err(EINVAL)
+    if major == 0:
+        major = _alloc_major(k)
+        if not major:
+            k.log.printk(f"\x013CHRDEV \"{label}\" dynamic allocation region is full\n")
+            return _err(EBUSY)
     if whole and major in boot_chrdev_majors(k.kernel.profile):
         return _err(EBUSY)
     for r in _regions(k):
@@ -159,9 +159,11 @@ def cdev_device_add(k: KernelApi, cdev: int, dev: int) -> int:
 @kapi("cdev_del")
 def cdev_del(k: KernelApi, cdev: int) -> None:
     """cdev_del(): out of cdev_map, and its reference put; a name kobject_set_name() gave it
-    goes with the last one (kobject_cleanup(): ldd3's scull names its cdevs)."""
+    goes with the last one (kobject_cleanup(): ldd3's scull names its cdevs), and a cdev
+    cdev_alloc() made goes itself."""
     k.registry.remove("cdev", cdev)
     free_kernel_object(k, k.m.read_u64(cdev + k.S.cdev.kobj + k.S.kobject.name), "kobject-name")
+    free_kernel_object(k, cdev, "cdev")  # cdev_dynamic_release(): one cdev_alloc() made
 
 
 @kapi("cdev_device_del")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from ...bits import MASK64, s64
 from . import KernelApi, kapi
-from .sched import _callback, runner, sched
+from .sched import SOFTIRQ_OFFSET, _callback, runner, sched
+
+HRTIMER_MODE_SOFT = 0x04
 
 # -- hrtimers -------------------------------------------------------------------------------------
 
@@ -13,6 +15,8 @@ from .sched import _callback, runner, sched
 def hrtimer_init(k: KernelApi, timer: int, clock_id: int, mode: int) -> None:
     k.m.write(timer, bytes(k.S.hrtimer.sizeof))
     sched(k).hrtimers.pop(timer, None)
+    soft = k.state.setdefault("hrtimer_soft", set())
+    (soft.add if mode & HRTIMER_MODE_SOFT else soft.discard)(timer)  # __hrtimer_init(): is_soft
 
 
 @kapi("hrtimer_start_range_ns")
@@ -59,7 +63,8 @@ def _fire_hrtimer(k: KernelApi, timer: int) -> None:
     fn = k.m.read_u64(timer + k.S.hrtimer.function)
     if not fn:
         return
-    ret = _callback(k, fn, timer, "hrtimer")
+    soft = timer in k.state.get("hrtimer_soft", ())
+    ret = _callback(k, fn, timer, "hrtimer", irq=SOFTIRQ_OFFSET if soft else None)
     if ret is not None and (ret & 0xFFFFFFFF) == 1:  # HRTIMER_RESTART
         exp = s64(k.m.read_u64(timer + k.S.hrtimer.node + 24))
         if exp > k.now_ns() - 10**12:

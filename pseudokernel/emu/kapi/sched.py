@@ -93,16 +93,20 @@ def time_after_eq(a: int, b: int) -> bool:
 # -- running deferred callbacks -------------------------------------------------------------------
 
 # whose task a deferred callback runs in: work on a kworker, a tasklet on ksoftirqd (the real
-# 6.1's pid for ksoftirqd/0; ldd3's jit shows it); a timer's softirq on whatever task holds
-# the CPU when it falls due (the idle task, swapper/0, on a quiet machine; the process at the
-# end of its system call)
+# 6.1's pid for ksoftirqd/0; ldd3's jit shows it); a timer's softirq and an hrtimer's interrupt
+# in whatever task holds the CPU when it falls due (the idle task, swapper/0, on a quiet
+# machine; the process at the end of its system call)
 CALLBACK_TASKS = {"work": (7, "kworker/0:1"), "firmware": (7, "kworker/0:1"), "tasklet": (14, "ksoftirqd/0")}
-SOFTIRQ_CALLBACKS = frozenset({"timer", "hrtimer", "tasklet", "rcu"})
-SOFTIRQ_OFFSET, SOFTIRQ_MASK = 0x100, 0xFF00
+SOFTIRQ_OFFSET, HARDIRQ_OFFSET = 0x100, 0x10000
+IRQ_MASK = 0x1FFF00  # softirq and hardirq counts: in_interrupt()
+# the preempt_count part each kind runs with: softirqs; an hrtimer in the timer interrupt
+# (__hrtimer_run_queues from hrtimer_interrupt) unless HRTIMER_MODE_SOFT (hrtimer.py says)
+CALLBACK_COUNT = {"timer": SOFTIRQ_OFFSET, "tasklet": SOFTIRQ_OFFSET, "rcu": SOFTIRQ_OFFSET, "hrtimer": HARDIRQ_OFFSET}
 
-def _callback(k: KernelApi, fn: int, arg: int, what: str) -> int | None:
-    """Run a callback as a kworker/softirq would; a fault is reported, not propagated."""
-    return _callback2(k, fn, arg, None, what)
+def _callback(k: KernelApi, fn: int, arg: int, what: str, irq: int | None = None) -> int | None:
+    """Run a callback as a kworker/softirq would; a fault is reported, not propagated. irq:
+    its preempt_count part, if not its kind's (CALLBACK_COUNT)."""
+    return _callback2(k, fn, arg, None, what, irq=irq)
 
 
 def defer(k: KernelApi, fn) -> None:
@@ -110,7 +114,8 @@ def defer(k: KernelApi, fn) -> None:
     sched(k).py.append(fn)
 
 
-def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, budget: float | None = None) -> int | None:
+def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, budget: float | None = None,
+               irq: int | None = None) -> int | None:
     kernel = k.kernel
     if kernel.module_at(fn) is None and k.m.function_name(fn) is None:
         return None  # the module that armed it is gone
@@ -120,9 +125,9 @@ def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, bud
         kernel.current_pid, kernel.current_comm = who
     kernel.current_where = what
     count = preempt_count(k)
-    # in_interrupt() and in_softirq() in a softirq; not in a work item, even one a timer's
+    # in_interrupt() in a softirq or an interrupt; not in a work item, even one a timer's
     # softirq queued and that runs as it returns
-    set_preempt_count(k, count | SOFTIRQ_OFFSET if what in SOFTIRQ_CALLBACKS else count & ~SOFTIRQ_MASK)
+    set_preempt_count(k, (count & ~IRQ_MASK) | (CALLBACK_COUNT.get(what, 0) if irq is None else irq))
     current(k)  # the task the module reads: a nested call (a process asleep in module code) too
     try:
         if arg2 is None:

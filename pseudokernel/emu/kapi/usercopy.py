@@ -12,32 +12,16 @@ address neither holds faults: the copy reports the bytes not copied (-EFAULT for
 
 from __future__ import annotations
 
-import ctypes
 from errno import EFAULT
 
 from unicorn import x86_const as X
 
+from ... import process_vm
 from ..vsprintf import MemoryFault
 from . import KernelApi, kapi
 from . import neg_errno as _err
 
 USER_TOP = 0x00007FFFFFFFF000
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _process_vm(pid: int, addr: int, buf: ctypes.Array, write: bool) -> bool:
-    """One process_vm_readv/writev of the whole buffer: True when every byte moved (no
-    FOLL_FORCE: a read-only page of the process refuses a write, as copy_to_user's would)."""
-    local = _Iovec(ctypes.cast(buf, ctypes.c_void_p), len(buf))
-    remote = _Iovec(addr, len(buf))
-    fn = _libc.process_vm_writev if write else _libc.process_vm_readv
-    return fn(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == len(buf)
 
 
 def caller_mm(k: KernelApi) -> int | None:
@@ -61,10 +45,10 @@ def user_read(k: KernelApi, addr: int, n: int) -> bytes:
         pid = caller_mm(k)
         if pid is None or n == 0:
             raise
-    buf = ctypes.create_string_buffer(n)
-    if not _process_vm(pid, addr, buf, write=False):
+    data = process_vm.read(pid, addr, n)
+    if len(data) != n:
         raise MemoryFault(addr)
-    return buf.raw
+    return data
 
 
 def user_write(k: KernelApi, addr: int, data: bytes) -> None:
@@ -78,23 +62,13 @@ def user_write(k: KernelApi, addr: int, data: bytes) -> None:
         pid = caller_mm(k)
         if pid is None or not data:
             raise
-    if not _process_vm(pid, addr, ctypes.create_string_buffer(data, len(data)), write=True):
+    if process_vm.write(pid, addr, data) != len(data):  # no FOLL_FORCE: a read-only page faults
         raise MemoryFault(addr)
 
 
 def user_cstr(k: KernelApi, addr: int, limit: int) -> bytes:
-    """A NUL-terminated string of user memory, at most limit bytes (without the NUL), read
-    a page at a time so a string that ends before an unmapped page is read whole."""
-    out = b""
-    while len(out) < limit:
-        at = addr + len(out)
-        chunk = min(limit - len(out), 4096 - at % 4096)
-        data = user_read(k, at, chunk)
-        nul = data.find(b"\0")
-        if nul >= 0:
-            return out + data[:nul]
-        out += data
-    return out
+    """A NUL-terminated string of user memory, at most limit bytes (without the NUL)."""
+    return process_vm.read_cstr(lambda at, n: user_read(k, at, n), addr, limit)
 
 
 def copy_user(k: KernelApi, to: int, frm: int, n: int, user: str | None) -> int:
