@@ -113,6 +113,7 @@ class Kernel:
         self.api = KernelApi(self.machine, log=self.log, profile=p, registry=self.registry, kernel=self)
         self.machine.on_invalid_opcode = self._on_invalid_opcode
         self.die_counter = 0
+        self.exec_summary: dict[str, int] | bytes = {}  # the first oops's registers (oops.oops_end)
         self.cr2 = 0
         self.wakeups = threading.Condition()  # a wake_up() for the tasks asleep in sleep()
         self.user_fs = 0x00007F47398C7040
@@ -405,6 +406,15 @@ class Kernel:
 
     def panic(self, message: str, regs: dict[str, int]) -> None:
         oops.panic(self, message, regs, self.current_where)
+
+    def die_at(self, bug: str, regs: dict[str, int], chain: list) -> None:
+        """BUG() in a kernel function a module called (usercopy_abort): the report, with the
+        machine's frames from the BUG down to the call (profile.frames(bug): its RIP first),
+        then the module's (regs: at the module's return address)."""
+        rip, *above = self.profile.frames(bug)
+        first = tuple(self.format_kernel_frame(f) for f in above) + (self.format_symbol(regs["rip"]),)
+        trace = oops.call_trace(self, regs, self.current_where, first=first, chain=chain)
+        oops.die_in_kernel(self, self.profile.machine["bugs"][bug], rip, trace)
 
     # -- module references, for the handlers (kernel/module/main.c) ------------------------
 

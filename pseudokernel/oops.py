@@ -36,7 +36,7 @@ BUG_ENTRY = struct.Struct("<iiHH")  # GENERIC_BUG_RELATIVE_POINTERS: bug_addr_di
 # which paths through the kernel's own code lie below a module's code, by where it was called
 # from; each path's frames are the machine's (profile.frames(): return addresses in its build)
 SYSCALL_PATHS = {"init": ("init", "finit"), "exit": ("exit",), "parse_args": ("parse_args", "finit"),
-                 "read": ("read",)}
+                 "read": ("read",), "vfs_read": ("vfs_read",), "vfs_write": ("vfs_write",)}
 KTHREAD_PATHS = frozenset({"work", "kthread", "timer", "hrtimer", "tasklet", "rcu", "firmware"})
 
 
@@ -47,7 +47,8 @@ def syscall_frames(kernel: KernelState, where: str) -> tuple[str, ...]:
 
 
 KERNEL_SPACE = 0xFFFF800000000000  # fault_in_kernel_space(): the upper half
-SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176, "read": 40}  # finit_module, delete_module, sendfile
+# finit_module, delete_module, sendfile (busybox cat of a /proc file), read and write of a device
+SYSCALL_NR = {"init": 313, "parse_args": 313, "exit": 176, "read": 40, "vfs_read": 0, "vfs_write": 1}
 
 
 def _p(level: int, text: str) -> bytes:
@@ -205,6 +206,8 @@ def oops(kernel: KernelState, regs: dict[str, int], where: str, what: str, err: 
     """oops_begin() .. __die() .. oops_end(): the whole report, taint D."""
     kernel.debug_locks = False  # oops_enter() -> debug_locks_off(), silently
     lines = list(head)
+    if not kernel.die_counter:
+        kernel.exec_summary = regs
     lines.append(die_header(kernel, what, err))
     lines += dump_stack_print_info(kernel)
     reg_lines, cr2_now = show_regs_lines(kernel, regs, cr2)
@@ -214,10 +217,34 @@ def oops(kernel: KernelState, regs: dict[str, int], where: str, what: str, err: 
     if what == "Oops":
         lines.append(_default(f"CR2: {cr2:016x}\n"))
     _emit(kernel, lines)
+    oops_end(kernel, cr2_now)
+
+
+def oops_end(kernel: KernelState, cr2: int) -> None:
+    """Taint D, the end marker, and the executive summary: the registers of the first oops
+    since boot (__die_header() keeps them), with the control registers as they are now."""
     kernel.add_taint(taint.DIE, lockdep_ok=False)
     _emit(kernel, [_p(4, "---[ end trace 0000000000000000 ]---\n")])
-    summary, _ = show_regs_lines(kernel, regs, cr2_now)
-    _emit(kernel, summary)
+    summary = kernel.exec_summary
+    _emit(kernel, [summary] if isinstance(summary, bytes) else show_regs_lines(kernel, summary, cr2)[0])
+
+
+def die_in_kernel(kernel: KernelState, bug_site: str, rip: str, trace: list[bytes]) -> None:
+    """BUG() in the kernel's own code (a check a module's call ran into): lib/bug.c's lines and
+    die()'s report. Where it stopped (rip, the file and line) is the machine's; its registers
+    and code bytes are not shown, pseudokernel does not run the kernel's code."""
+    _emit(kernel, [_default(CUT_HERE), _p(2, f"kernel BUG at {bug_site}!\n")])
+    kernel.debug_locks = False
+    rip_line = _default(f"RIP: 0010:{kernel.format_kernel_frame(rip)}\n")
+    if not kernel.die_counter:
+        kernel.exec_summary = rip_line
+    lines = [die_header(kernel, "invalid opcode", 0)]
+    lines += dump_stack_print_info(kernel)
+    lines.append(rip_line)
+    lines += trace
+    lines.append(print_modules(kernel))
+    _emit(kernel, lines)
+    oops_end(kernel, kernel.cr2)
 
 
 def page_fault(kernel: KernelState, stop: Fault, where: str) -> str:
@@ -369,6 +396,8 @@ def report(kernel: KernelState, mod: Module | None, stop: CpuStop | BaseExceptio
     if isinstance(stop, Halted):
         if stop.reason in ("stack-protector", "panic"):
             return "panic"
+        if stop.reason == "die":  # a kernel function's BUG(), reported where it was found
+            return "oops"
         kernel.log.err(f"pseudokernel: {mod.name if mod else 'kernel'}: {stop.reason}\n")
         return "halted"
     kernel.log.err(f"pseudokernel: internal error while running {mod.name if mod else 'kernel'}: {stop!r}\n")

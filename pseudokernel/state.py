@@ -36,6 +36,7 @@ class KernelState(Protocol):
     sig_enforce: bool
     held_locks: dict[int, int]
     die_counter: int
+    exec_summary: dict[str, int] | bytes
     cr2: int
     current_pid: int
     current_comm: str

@@ -67,13 +67,15 @@ class ModuleFile:
         return _syscall(self.kernel, self.caller, where, self.what, self.f, fn)
 
     def read(self, size: int, offset: int) -> bytes:
-        got = self._call("read", lambda: read_write.vfs_read(self.kernel.api, self.f, size, offset))
+        where = "read" if self.f.proc is not None else "vfs_read"  # a device's read: read(2) straight in
+        got = self._call(where, lambda: read_write.vfs_read(self.kernel.api, self.f, size, offset))
         if isinstance(got, int):
             raise OSError(-got, self.what)
         return got
 
     def write(self, data: bytes, offset: int) -> int:
-        got = self._call("write", lambda: read_write.vfs_write(self.kernel.api, self.f, data, offset))
+        where = "write" if self.f.proc is not None else "vfs_write"
+        got = self._call(where, lambda: read_write.vfs_write(self.kernel.api, self.f, data, offset))
         if got < 0:
             raise OSError(-got, self.what)
         return got
@@ -101,7 +103,7 @@ def _syscall(kernel: Kernel, caller: Caller | None, where: str, what: str, f: ko
     """One system call of the caller's (a new process when the view does not know who asks):
     the CPU to itself (or asleep in the module, see Kernel.sleep); an oops or a stuck CPU is
     reported and ends the call with EFAULT."""
-    comm = caller.comm if caller is not None else {"read": "cat", "write": "sh"}.get(where, "sh")
+    comm = caller.comm if caller is not None else {"read": "cat", "vfs_read": "cat"}.get(where, "sh")
     with kernel.syscall(comm, where, caller=caller):
         kernel.api.refresh_task()
         try:
@@ -113,7 +115,7 @@ def _syscall(kernel: Kernel, caller: Caller | None, where: str, what: str, f: ko
                 kopen.free_file(kernel.api, f)
             raise kernel._call_stopped(owner, stop, where, what) from None
         except MemoryFault as e:
-            kernel.log.err(f"pseudokernel: {what}: {where} through a bad pointer ({e})\n")
+            kernel.log.err(f"pseudokernel: {what}: {where.removeprefix('vfs_')} through a bad pointer ({e})\n")
             raise OSError(errno.EFAULT, what) from None
 
 

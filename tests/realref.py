@@ -77,6 +77,16 @@ SHOW_MEM_LINE = re.compile(rb"^(<\d>\[[^]]*\] )?(\s+)?(active_anon|active_file|u
                            rb"\d+ pages |Free swap|Total swap).*$", re.M)
 
 
+# the registers and code bytes die() shows for a BUG() in the kernel's own code (a RIP with no
+# [module]): pseudokernel does not run that code and shows the RIP alone (oops.die_in_kernel)
+KERNEL_REGS = re.compile(rb"^((?:<\d>)?(?:\[ *\d+\.\d+\] )?RIP: 0010:[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+\n)"
+                         rb"(?:(?:<\d>)?(?:\[ *\d+\.\d+\] )?(?:Code|RSP|RAX|RDX|RBP|R10|R13|FS|CS|CR2): .*\n)+", re.M)
+
+
+def drop_kernel_registers(text: bytes) -> bytes:
+    return KERNEL_REGS.sub(rb"\1", text)
+
+
 def mask_memory_figures(text: bytes) -> bytes:
     """Numbers become N; the buddy lists' migrate types ("(UME)"), which follow the counts, go."""
     return SHOW_MEM_LINE.sub(lambda m: re.sub(rb"\d+", b"N", re.sub(rb" \([UMEHCRI]+\)", b"", m.group(0))), text)
@@ -125,3 +135,30 @@ def dmesg_since(scenario: str, index: int = -1) -> list[bytes]:
 
 def ko(name: str) -> bytes:
     return (PREBUILT / f"{name}.ko").read_bytes()
+
+
+LS_DATE = re.compile(rb"\b[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d\b")
+PARENT_NLINK = re.compile(rb"^(drwxr-xr-x) +\d+( +root +root +0 DATE \.\.)$", re.M)
+PID = re.compile(rb"(PID: |\[insmod:|\[rmmod:|insmod\[|rmmod\[|note: [^\[\n]*\[)\d+")
+# values that depend on the machine's physical memory and on where KASLR put the kernel:
+# page-table entries, and code bytes of calls and addresses (kept: the faulting byte, the count)
+PAGE_TABLE = re.compile(rb"\b(PGD|P4D|PUD|PMD|PTE) [0-9a-f]*[1-9a-f][0-9a-f]*")
+CODE = re.compile(rb"Code: ((?:[0-9a-f]{2} )*)<([0-9a-f]{2})>((?: [0-9a-f]{2})*)")
+USER_RIP = re.compile(rb"RIP: 0033:0x[0-9a-f]+")  # the insmod process's address, randomized
+# the flags of the process at its system call: its own code's (dd's write after a test, cat's)
+USER_FLAGS = re.compile(rb"(RSP: 002b:[0-9a-f]{16} EFLAGS: )[0-9a-f]{8}")
+
+
+def normalize(text: bytes) -> bytes:
+    """A recorded or replayed output without what differs between any two boots."""
+    text = drop_kernel_registers(text)
+    text = LS_DATE.sub(b"DATE", text)
+    text = mask_memory_figures(text)
+    text = PARENT_NLINK.sub(rb"\1 N\2", text)  # /sys/module's links count its built-in modules
+    text = PID.sub(rb"\1N", text)
+    text = PAGE_TABLE.sub(rb"\1 X", text)
+    text = CODE.sub(lambda m: b"Code: %d <%s> %d" % (len(m.group(1)) // 3, m.group(2), len(m.group(3)) // 3), text)
+    text = USER_RIP.sub(b"RIP: 0033:USER", text)
+    text = USER_FLAGS.sub(rb"\1FLAGS", text)
+    text = re.sub(rb"^(<\d>)?(\[ *\d+\.\d+\])? +\? .*\n", b"", text, flags=re.M)  # stale frames on the real stack
+    return mask(text)

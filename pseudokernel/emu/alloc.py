@@ -91,6 +91,8 @@ class Allocation:
     owner: str  # module name, or "" for the kernel
     caller: int  # return address of the allocating call
     kind: str  # kmalloc, vmalloc, page, percpu, ...
+    gfp: int = 0  # the flags it was asked with (which kmalloc cache: -cg, -rcl, dma)
+    cache: int = 0  # the struct kmem_cache it came from (kmem_cache_alloc), 0 for kmalloc
 
 
 class Slab:
@@ -108,6 +110,7 @@ class Slab:
         self.live: dict[int, Allocation] = {}
         self.pages = Area(start, end, guard=0)
         self._chunk_end = start
+        self.classes: dict[int, int] = {}  # start of a chunk of objects -> their size class
         self.new_chunks: list[tuple[int, int]] = []  # regions the Machine must map
         self.old_chunks: list[tuple[int, int]] = []  # regions given back: the Machine unmaps them
 
@@ -119,7 +122,7 @@ class Slab:
         self.new_chunks.append((addr, size))
         return addr
 
-    def alloc(self, size: int, owner: str = "", caller: int = 0, kind: str = "kmalloc") -> int | None:
+    def alloc(self, size: int, owner: str = "", caller: int = 0, kind: str = "kmalloc", gfp: int = 0) -> int | None:
         if size == 0:
             return 0x10  # ZERO_SIZE_PTR
         if size > KMALLOC_MAX_CACHE_SIZE:
@@ -128,7 +131,7 @@ class Slab:
             addr = self._grow(size)
             if addr is None:
                 return None
-            self.live[addr] = Allocation(addr, size, page_align(size), owner, caller, kind)
+            self.live[addr] = Allocation(addr, size, page_align(size), owner, caller, kind, gfp)
             return addr
         cls = kmalloc_slab_size(size)
         fl = self.free_lists[cls]
@@ -137,9 +140,10 @@ class Slab:
             if slab is None:
                 return None
             n = max(PAGE_SIZE, cls * 8) // cls
+            self.classes[slab] = cls
             fl.extend(slab + i * cls for i in reversed(range(n)))
         addr = fl.pop()
-        self.live[addr] = Allocation(addr, size, cls, owner, caller, kind)
+        self.live[addr] = Allocation(addr, size, cls, owner, caller, kind, gfp)
         return addr
 
     def free(self, addr: int) -> Allocation | None:
@@ -151,6 +155,20 @@ class Slab:
         else:
             self.old_chunks.append((addr, self.pages.free(addr)))
         return a
+
+    def object_at(self, addr: int) -> tuple[int, int, Allocation | None] | None:
+        """The object holding addr: (its start, the size it got, its allocation while live);
+        None outside the heap's chunks. The checks of hardened usercopy ask (virt_to_slab)."""
+        found = self.pages.find(addr)
+        if found is None:
+            return None
+        chunk, _size = found
+        cls = self.classes.get(chunk)
+        if cls is None:  # a large allocation, pages of its own
+            a = self.live.get(chunk)
+            return (chunk, a.slab_size, a) if a else None
+        start = chunk + (addr - chunk) // cls * cls
+        return start, cls, self.live.get(start)
 
     def ksize(self, addr: int) -> int:
         a = self.live.get(addr)

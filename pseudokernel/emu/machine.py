@@ -209,8 +209,8 @@ class Machine(AddressSpace, CpuContexts):
             self.map(addr, size)
         return addr
 
-    def kmalloc(self, size: int, owner: str = "", caller: int = 0, kind: str = "kmalloc") -> int:
-        addr = self.slab.alloc(size, owner, caller, kind)
+    def kmalloc(self, size: int, owner: str = "", caller: int = 0, kind: str = "kmalloc", gfp: int = 0) -> int:
+        addr = self.slab.alloc(size, owner, caller, kind, gfp)
         for chunk in self.slab.old_chunks:
             self.unmap(*chunk)
         self.slab.old_chunks.clear()

@@ -63,18 +63,8 @@ def kobject_empty_name(kernel: KernelState, mod: Module) -> None:
 def fortify_strlen_overflow(kernel: KernelState) -> None:
     """fortify_panic("__fortify_strlen"): the message, then BUG() at lib/string_helpers.c:1027."""
     _lines(kernel, 0, ["detected buffer overflow in __fortify_strlen\n"])
-    _lines(kernel, 4, [oops.CUT_HERE])
-    _lines(kernel, 2, ["kernel BUG at lib/string_helpers.c:1027!\n"])
-    kernel.debug_locks = False
-    lines = [oops.die_header(kernel, "invalid opcode", 0)]
-    lines += oops.dump_stack_print_info(kernel)
-    lines.append(f"RIP: 0010:{kernel.format_kernel_frame('fortify_panic+0xf')}\n".encode())
-    lines += _trace(kernel, kernel.profile.frames("load_module_cold") + _finit(kernel))
-    lines.append(oops.print_modules(kernel))
-    for line in lines:
-        kernel.log.printk(line)
-    kernel.add_taint(taint.DIE, lockdep_ok=False)
-    _lines(kernel, 4, ["---[ end trace 0000000000000000 ]---\n"])
+    trace = _trace(kernel, kernel.profile.frames("load_module_cold") + _finit(kernel))
+    oops.die_in_kernel(kernel, "lib/string_helpers.c:1027", "fortify_panic+0xf", trace)
     kernel.log.err("pseudokernel: the real kernel dies here holding module_mutex: every later module load, "
                    "unload or read of /proc/modules hangs\n")
 

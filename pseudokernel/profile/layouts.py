@@ -72,9 +72,10 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "input_dev": {"sizeof": 1384, "name": 0, "phys": 8, "uniq": 16, "id": 24, "propbit": 32, "evbit": 40,
                   "keybit": 48, "relbit": 144, "absbit": 152, "mscbit": 160, "ledbit": 168, "sndbit": 176,
                   "ffbit": 184, "swbit": 200, "dev": 544},
-    "kmem_cache_args": {"sizeof": 32, "align": 0, "ctor": 24},  # 6.12
+    "kmem_cache_args": {"sizeof": 32, "align": 0, "useroffset": 4, "usersize": 8, "ctor": 24},  # 6.12
     "kmem_cache": {
         "sizeof": 8408, "size": 24, "object_size": 28, "refcount": 64, "ctor": 72, "align": 84, "name": 96,
+        "useroffset": 208, "usersize": 212,
     },
     "kobj_attribute": {"sizeof": 32, "attr": 0, "show": 16, "store": 24},
     "kobj_type": {"release": 0, "default_groups": 16},

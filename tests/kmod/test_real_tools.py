@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from realref import REAL, REFERENCES, Reference, Section, mask, mask_memory_figures, parse
+from realref import REAL, REFERENCES, Reference, Section, normalize, parse
 
 SCENARIOS = REAL  # each scenario NAME.sh next to its recording NAME.txt
 BUSYBOX = shutil.which("busybox")
@@ -36,28 +36,6 @@ pytestmark = pytest.mark.skipif(
 # `dmesg -S`, which asks the syslog(2) system call: no file can stand in for it (the mount's
 # proc/kmsg has that format for `dmesg -F`)
 WHOLE_LOG = re.compile(r"^(dmesg|dmesg -r|dmesg \| tail|timeout 1 cat /dev/kmsg.*|/dev/kmsg .*|dmesg -S.*)$")
-LS_DATE = re.compile(rb"\b[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d\b")
-PARENT_NLINK = re.compile(rb"^(drwxr-xr-x) +\d+( +root +root +0 DATE \.\.)$", re.M)
-PID = re.compile(rb"(PID: |\[insmod:|\[rmmod:|insmod\[|rmmod\[|note: [^\[\n]*\[)\d+")
-# values that depend on the machine's physical memory and on where KASLR put the kernel:
-# page-table entries, and code bytes of calls and addresses (kept: the faulting byte, the count)
-PAGE_TABLE = re.compile(rb"\b(PGD|P4D|PUD|PMD|PTE) [0-9a-f]*[1-9a-f][0-9a-f]*")
-CODE = re.compile(rb"Code: ((?:[0-9a-f]{2} )*)<([0-9a-f]{2})>((?: [0-9a-f]{2})*)")
-USER_RIP = re.compile(rb"RIP: 0033:0x[0-9a-f]+")  # the insmod process's address, randomized
-
-
-def normalize(text: bytes) -> bytes:
-    text = LS_DATE.sub(b"DATE", text)
-    text = mask_memory_figures(text)
-    text = PARENT_NLINK.sub(rb"\1 N\2", text)  # /sys/module's links count its built-in modules
-    text = PID.sub(rb"\1N", text)
-    text = PAGE_TABLE.sub(rb"\1 X", text)
-    text = CODE.sub(lambda m: b"Code: %d <%s> %d" % (len(m.group(1)) // 3, m.group(2), len(m.group(3)) // 3), text)
-    text = USER_RIP.sub(b"RIP: 0033:USER", text)
-    text = re.sub(rb"^(<\d>)?(\[ *\d+\.\d+\])? +\? .*\n", b"", text, flags=re.M)  # stale frames on the real stack
-    return mask(text)
-
-
 def comparable(s: Section) -> bool:
     return not WHOLE_LOG.match(s.command)
 

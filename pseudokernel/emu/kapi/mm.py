@@ -114,10 +114,16 @@ def _kc(k: KernelApi, member: str) -> int:
     return k.S.kmem_cache[member]
 
 
-def _cache_create(k: KernelApi, name: int, size: int, align: int, flags: int, ctor: int) -> int:
+def _cache_create(k: KernelApi, name: int, size: int, align: int, flags: int, ctor: int,
+                  useroffset: int = 0, usersize: int = 0) -> int:
+    """kmem_cache_create_usercopy(): the region user copies may touch (hardened_usercopy.py);
+    none for a plain kmem_cache_create(), and none for an impossible one (it "fails closed")."""
     size &= 0xFFFFFFFF
     if not name or size < 4 or size > (1 << 22):
         return 0
+    useroffset, usersize = useroffset & 0xFFFFFFFF, usersize & 0xFFFFFFFF
+    if (not usersize and useroffset) or size < usersize or size - usersize < useroffset:
+        useroffset = usersize = 0
     s = k.m.kmalloc(k.S.kmem_cache.sizeof, k.caller_module_name(), k.caller, kind="kmem_cache")
     text = k.cstr(name, 256) + b"\0"
     p = k.m.kmalloc(len(text), k.caller_module_name(), k.caller, kind="kmem_cache-name")
@@ -128,6 +134,8 @@ def _cache_create(k: KernelApi, name: int, size: int, align: int, flags: int, ct
     k.m.write_u32(s + _kc(k, "align"), align & 0xFFFFFFFF)
     k.m.write_u64(s + _kc(k, "ctor"), ctor)
     k.m.write_u32(s + _kc(k, "refcount"), 1)
+    k.m.write_u32(s + _kc(k, "useroffset"), useroffset)
+    k.m.write_u32(s + _kc(k, "usersize"), usersize)
     k.registry.add("kmem_cache", text[:-1].decode("utf-8", "replace"), s, k.caller_module_name(), size=size)
     return s
 
@@ -140,19 +148,20 @@ def kmem_cache_create(k: KernelApi, name: int, size: int, align: int, flags: int
 @kapi("kmem_cache_create_usercopy")
 def kmem_cache_create_usercopy(k: KernelApi, name: int, size: int, align: int, flags: int, useroffset: int,
                                usersize: int, ctor: int) -> int:
-    return _cache_create(k, name, size, align, flags, ctor)
+    return _cache_create(k, name, size, align, flags, ctor, useroffset, usersize)
 
 
 @kapi("__kmem_cache_create_args")
 def __kmem_cache_create_args(k: KernelApi, name: int, object_size: int, args: int, flags: int) -> int:
     """6.12's kmem_cache_create() and kmem_cache_create_usercopy() (macros now): the align and
     the constructor come in a struct kmem_cache_args (its members from the BTF)."""
-    align = ctor = 0
+    align = ctor = useroffset = usersize = 0
     if args:
         a = k.S.kmem_cache_args
         align = k.m.read_u32(args + a.align)
         ctor = k.m.read_u64(args + a.ctor)
-    return _cache_create(k, name, object_size, align, flags, ctor)
+        useroffset, usersize = k.m.read_u32(args + a.useroffset), k.m.read_u32(args + a.usersize)
+    return _cache_create(k, name, object_size, align, flags, ctor, useroffset, usersize)
 
 
 @kapi("kmem_cache_destroy")
@@ -167,6 +176,8 @@ def cache_alloc(k: KernelApi, s: int, gfp: int) -> int:
         return 0
     size = k.m.read_u32(s + _kc(k, "object_size")) or 64
     p = k.kmalloc(size, gfp, kind="kmem_cache")
+    if p:
+        k.m.slab.live[p].cache = s
     ctor = k.m.read_u64(s + _kc(k, "ctor"))
     if p and ctor:
         k.m.call(ctor, p)

@@ -38,7 +38,7 @@ from .task import TASK_INTERRUPTIBLE, TASK_RUNNING, Task, next_wake_ns, notified
 NSEC_PER_JIFFY = 1_000_000_000 // HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
 # the system calls a process makes on a module's file: its task may sleep for real there
-PROCESS_CALLS = frozenset({"open", "read", "write", "ioctl", "poll", "release"})
+PROCESS_CALLS = frozenset({"open", "read", "write", "vfs_read", "vfs_write", "ioctl", "poll", "release"})
 TIF_SIGPENDING = 1 << 2
 MAX_DEFERRED = 2000  # callbacks run per wait: a timer re-arming itself forever stops there
 

@@ -174,9 +174,3 @@ def _put_user(size: int):
 for _n in (1, 2, 4, 8):
     kapi(f"__get_user_{_n}", f"__get_user_nocheck_{_n}")(_get_user(_n))
     kapi(f"__put_user_{_n}", f"__put_user_nocheck_{_n}")(_put_user(_n))
-
-
-@kapi("__check_object_size")
-def __check_object_size(k: KernelApi, ptr: int, n: int, to_user: int) -> None:
-    return None
-
