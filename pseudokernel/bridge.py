@@ -12,7 +12,6 @@ kmod's work (finding, decompressing, ordering dependencies) stays kmod's.
 
 from __future__ import annotations
 
-import _signal as signal  # signal.py wraps these in enums: 8 ms of every call
 import ctypes
 import errno
 import os
@@ -271,8 +270,8 @@ class Bridge:
                 os.close(extra)
         if self.trace and "trace" in reply:
             self._print_trace(reply["trace"])
-        if reply.get("outcome") in ("oops", "halted", "panic") and seccomp.still_waiting(self.listener, n):
-            os.kill(n.pid, signal.SIGKILL)  # the oops ended the task inside its system call
+        if reply.get("signal") and seccomp.still_waiting(self.listener, n):
+            os.kill(n.pid, reply["signal"])  # the oops ended the task inside its system call
         return _result(reply)
 
     def _print_trace(self, steps: list[dict]) -> None:

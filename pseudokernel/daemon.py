@@ -135,7 +135,8 @@ class Daemon:
                 record["unknown_symbols"] = e.unknown_symbols
             self.event(record)
             log.info("load %s: %s (%s)", filename, os.strerror(e.errno), outcome)
-            return {"errno": e.errno, "outcome": outcome, "name": name, "unknown_symbols": e.unknown_symbols}
+            return {"errno": e.errno, "outcome": outcome, "name": name, "unknown_symbols": e.unknown_symbols,
+                    "signal": e.signal}
         except (OSError, KmodError) as e:
             self.event({"action": "load", "file": filename, "name": _guess_name(filename), "origin": origin,
                         "result": errno.errorcode.get(e.errno or 0, "EIO"), "errno": e.errno or errno.EIO})

@@ -341,9 +341,11 @@ class Kernel:
 
     def _call_stopped(self, mod: Module | None, stop: CpuStop, where: str, name: str) -> OSError:
         """A file operation's callback did not return: EINTR for a caller who was signalled,
-        else EFAULT after the kernel's report."""
+        else EFAULT after the kernel's report, with the signal the caller dies of."""
         outcome = self.report_cpu_stop(mod, stop, where)
-        return OSError(errno.EINTR if outcome == "interrupted" else errno.EFAULT, name)
+        if outcome == "interrupted":
+            return OSError(errno.EINTR, name)
+        return oops.TaskDead(errno.EFAULT, name, oops.fatal_signal(stop))
 
     def read_module_file(self, rec) -> bytes:
         """A read of a file a module put in /proc (a `cat` of it): its callbacks run on the CPU.

@@ -10,6 +10,7 @@ the same call path; the user-space part of the trace is that of the real insmod/
 
 from __future__ import annotations
 
+import signal
 import struct
 from typing import TYPE_CHECKING
 
@@ -381,6 +382,28 @@ def soft_lockup(kernel: KernelState, stop: Budget, where: str) -> str:
     _emit(kernel, lines)
     kernel.add_taint(taint.SOFTLOCKUP)
     return "budget"
+
+
+def fatal_signal(stop: BaseException) -> int:
+    """The signal make_task_dead() ends the calling task with after the report (0: the task
+    lives on, or has nothing the kernel would end): a page fault's oops_end(SIGKILL), die()'s
+    SIGSEGV for a BUG or an invalid opcode; a panicked machine's tasks never come back."""
+    if isinstance(stop, Fault):
+        return signal.SIGKILL
+    if isinstance(stop, InvalidOpcode):
+        return signal.SIGSEGV
+    if isinstance(stop, Halted):
+        return signal.SIGSEGV if stop.reason == "die" else signal.SIGKILL
+    return 0
+
+
+class TaskDead(OSError):
+    """A system call whose task the oops ended: the errno for whoever still waits for an answer
+    (the mount's host, the seal), and the signal the calling process dies of."""
+
+    def __init__(self, err: int, name: str, sig: int) -> None:
+        super().__init__(err, name)
+        self.signal = sig
 
 
 def report(kernel: KernelState, mod: Module | None, stop: CpuStop | BaseException, where: str) -> str:

@@ -5,10 +5,11 @@ proc_ops) on the CPU (emu/kapi/open.py and read_write.py build the struct file a
 user buffer).
 
 A fault in the module's method is reported as the kernel's oops and the call fails with
-EFAULT (on the real kernel the process would be killed); a method that never returns is
-stopped by the CPU budget. A process's task that waits in the module (wait_event on a read
-with nothing to read) sleeps without holding the CPU: another process's write runs and wakes
-it; a signal (Ctrl-C) ends the wait with EINTR.
+EFAULT, carrying the signal the process dies of (oops.TaskDead: the mount sends it, as the
+real kernel ends the task); a method that never returns is stopped by the CPU budget. A
+process's task that waits in the module (wait_event on a read with nothing to read) sleeps
+without holding the CPU: another process's write runs and wakes it; a signal (Ctrl-C) ends
+the wait with EINTR.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _syscall(kernel: Kernel, caller: Caller | None, where: str, what: str, f: ko
              fn: Callable[[], object]) -> object:
     """One system call of the caller's (a new process when the view does not know who asks):
     the CPU to itself (or asleep in the module, see Kernel.sleep); an oops or a stuck CPU is
-    reported and ends the call with EFAULT."""
+    reported and ends the call with EFAULT (an oops: and the caller's task, oops.TaskDead)."""
     comm = caller.comm if caller is not None else {"read": "cat", "vfs_read": "cat"}.get(where, "sh")
     with kernel.syscall(comm, where, caller=caller):
         kernel.api.refresh_task()

@@ -92,10 +92,26 @@ def _killable(op: Callable) -> Callable:
         before = sigpending.set_pending(_interrupted)  # interruptible(), without its generator
         try:
             return op(self, *args)
+        except OSError as e:
+            raise _failed(e) from None
         finally:
             sigpending.set_pending(before)
 
     return wrapper
+
+
+def _failed(e: OSError) -> fuse.FuseOSError:
+    """What the host is answered for a failed call. An oops in the module's code ended the
+    caller's task (oops.TaskDead): the process gets the signal the real one dies of (SIGKILL
+    after a page fault, SIGSEGV after a BUG), not only the errno."""
+    sig = getattr(e, "signal", 0)
+    pid = fuse.fuse_get_context()[2] if sig else 0
+    if pid > 0 and pid != os.getpid():
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass  # gone already
+    return fuse.FuseOSError(e.errno or errno.EIO)
 
 
 SNAPSHOT_AGE = 0.5  # seconds a computed file content may serve a stat() and the open() after it
@@ -298,7 +314,7 @@ class KernelFS(fuse.Operations):
         try:
             return node.read(reader or self._reader())
         except OSError as e:
-            raise fuse.FuseOSError(e.errno or errno.EIO) from None
+            raise _failed(e) from None
 
     def _snapshot(self, path: str, node: File, for_open: bool = False) -> bytes:
         """The content of a file whose size is its length, computed once for the stat()s and
@@ -340,7 +356,7 @@ class KernelFS(fuse.Operations):
             try:
                 h.file = node.open(self._caller(), fi.flags)
             except OSError as e:
-                raise fuse.FuseOSError(e.errno or errno.EIO) from None
+                raise _failed(e) from None
             fi.nonseekable = 0 if h.file.seekable else 1
         elif node.stream:
             records = self.kernel.log.records()
@@ -395,7 +411,7 @@ class KernelFS(fuse.Operations):
         try:
             return op(*args)
         except OSError as e:
-            raise fuse.FuseOSError(e.errno or errno.EIO) from None
+            raise _failed(e) from None
 
     def poll(self, path: str, fh: Any, ph: Any, reventsp: Any) -> int:
         """devkmsg_poll(): readable when a record past the reader's position exists (an
@@ -477,7 +493,7 @@ class KernelFS(fuse.Operations):
         try:
             return h.node.write(data)  # a parameter's store: Kernel.param_store moves the generation
         except OSError as e:
-            raise fuse.FuseOSError(e.errno or errno.EIO) from None
+            raise _failed(e) from None
 
     def unlink(self, path: str) -> int:
         """rm of a node mknod made in the sealed machine's /dev (a driver's own stay)."""

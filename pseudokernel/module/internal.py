@@ -29,6 +29,7 @@ class LoadError(OSError):
         super().__init__(err, reason or os.strerror(err))
         self.reason = reason
         self.unknown_symbols: list[str] = []  # for ENOENT/EINVAL: the symbols that did not resolve
+        self.signal = 0  # an oops in init: the signal insmod dies of (oops.fatal_signal)
 
     def __str__(self) -> str:
         return self.reason or os.strerror(self.errno)

@@ -7,6 +7,7 @@ releases what the steps before took, in reverse, as the kernel's goto ladder doe
 from __future__ import annotations
 
 from errno import EBUSY, EEXIST, EFAULT, EINTR, EINVAL, EIO, ENOEXEC, ENOMEM, EPERM, ETIME
+from signal import SIGSEGV
 from typing import TYPE_CHECKING
 
 from .. import oops
@@ -284,7 +285,9 @@ def _load_module(kernel: KernelState, info: LoadInfo, args: str, flags: int, fil
     try:
         if info.mod_name_overflows:
             fortify_strlen_overflow(kernel)
-            raise LoadError(EFAULT, "oops")
+            e = LoadError(EFAULT, "oops")
+            e.signal = SIGSEGV  # BUG(): die()
+            raise e
         if tr:
             tr.begin("add_unformed_module")
         add_unformed_module(kernel, mod)
@@ -471,7 +474,9 @@ def do_init_module(kernel: KernelState, mod: Module, tr: LoadTrace | None = None
                 free_module(kernel, mod)
                 err = {"budget": ETIME, "interrupted": EINTR}.get(outcome, EIO)
                 raise LoadError(err, outcome) from None
-            raise LoadError(EFAULT, outcome) from None
+            e = LoadError(EFAULT, outcome)
+            e.signal = oops.fatal_signal(stop)
+            raise e from None
     if tr:
         tr.do_init_module(kernel, mod, ret)
     if ret < 0:

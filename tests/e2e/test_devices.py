@@ -153,3 +153,21 @@ def test_down_ends_a_read_blocked_in_a_module(tmp_path):
         assert pk("down", mount=mount).returncode == 0
         assert time.monotonic() - t0 < 10
         assert reader.wait(timeout=10) == 0
+
+
+def test_an_oops_in_the_modules_call_kills_the_caller(tmp_path):
+    """The real kernel ends the task its oops happened in: the process whose write, read or
+    /proc read ran the module's faulting code dies of the signal (SIGSEGV after a BUG, SIGKILL
+    after a page fault); others go on, and so does the daemon."""
+    for mount, _drop in daemon_at(tmp_path):
+        assert pk("insmod", str(PREBUILT / "usercopy.ko"), mount=mount).returncode == 0
+        node = str(mount / "dev" / "pk_usercopy")
+        ok = subprocess.run(["dd", f"of={node}", "bs=8", "seek=1", "count=1"], input=b"ABCDEFGH", capture_output=True)
+        assert ok.returncode == 0
+        bug = subprocess.run(["dd", f"of={node}", "bs=9", "count=1"], input=b"ABCDEFGHI", capture_output=True)
+        assert bug.returncode == -signal.SIGSEGV, bug.stderr  # hardened usercopy's BUG
+        assert "kernel BUG at mm/usercopy.c:101!" in _dmesg(mount)
+        assert pk("insmod", str(PREBUILT / "hostile.ko"), "mode=procoops", mount=mount).returncode == 0
+        oops = subprocess.run(["cat", str(mount / "proc" / "pk_hostile")], capture_output=True)
+        assert oops.returncode == -signal.SIGKILL  # a NULL dereference in its show
+        assert pk("rmmod", "usercopy", mount=mount).returncode == 0  # the dead callers' files were closed

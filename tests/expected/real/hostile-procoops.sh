@@ -1,5 +1,4 @@
 # hostile.ko mode=procoops: /proc/pk_hostile's show dereferences NULL; reading it oopses.
-# differs: cat /proc/pk_hostile (the real kernel kills the reader; over FUSE the reader gets EFAULT)
 scenario_start
 run insmod hostile.ko mode=procoops
 run cat /proc/pk_hostile
