@@ -139,7 +139,7 @@ def ko(name: str) -> bytes:
 
 LS_DATE = re.compile(rb"\b[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d\b")
 PARENT_NLINK = re.compile(rb"^(drwxr-xr-x) +\d+( +root +root +0 DATE \.\.)$", re.M)
-PID = re.compile(rb"(PID: |\[insmod:|\[rmmod:|insmod\[|rmmod\[|note: [^\[\n]*\[)\d+")
+PID = re.compile(rb"(PID: |\[insmod:|\[rmmod:|insmod\[|rmmod\[|note: [^\[\n]*\[|comm=insmod pid=|comm=rmmod pid=)\d+")
 # values that depend on the machine's physical memory and on where KASLR put the kernel:
 # page-table entries, and code bytes of calls and addresses (kept: the faulting byte, the count)
 PAGE_TABLE = re.compile(rb"\b(PGD|P4D|PUD|PMD|PTE) [0-9a-f]*[1-9a-f][0-9a-f]*")

@@ -65,7 +65,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "genl_family": {"name": 8},
     "hash_alg_common": {"digestsize": 0, "base": 8},
     "hd_geometry": {"sizeof": 16, "heads": 0, "sectors": 1, "cylinders": 2, "start": 8},
-    "hrtimer": {"sizeof": 64, "node": 0, "_softexpires": 32, "function": 40, "state": 56},
+    "hrtimer": {"sizeof": 64, "node": 0, "_softexpires": 32, "function": 40, "state": 56, "is_soft": 58, "is_hard": 59},
     "i2c_driver": {"driver": 56},
     "inode": {"sizeof": 632, "i_mode": 0, "i_uid": 4, "i_gid": 8, "i_sb": 40, "i_ino": 64, "i_rdev": 76, "i_size": 80,
               "i_fop": 360, "i_cdev": 584, "i_private": 624},

@@ -8,6 +8,7 @@ from . import KernelApi, kapi
 from .sched import SOFTIRQ_OFFSET, _callback, runner, sched
 
 HRTIMER_MODE_SOFT = 0x04
+HRTIMER_MODE_HARD = 0x08
 
 # -- hrtimers -------------------------------------------------------------------------------------
 
@@ -16,7 +17,10 @@ def hrtimer_init(k: KernelApi, timer: int, clock_id: int, mode: int) -> None:
     k.m.write(timer, bytes(k.S.hrtimer.sizeof))
     sched(k).hrtimers.pop(timer, None)
     soft = k.state.setdefault("hrtimer_soft", set())
-    (soft.add if mode & HRTIMER_MODE_SOFT else soft.discard)(timer)  # __hrtimer_init(): is_soft
+    (soft.add if mode & HRTIMER_MODE_SOFT else soft.discard)(timer)
+    # __hrtimer_init(): what a callback may look at (hrtimer_is_soft ...)
+    k.m.write_u8(timer + k.S.hrtimer.is_soft, 1 if mode & HRTIMER_MODE_SOFT else 0)
+    k.m.write_u8(timer + k.S.hrtimer.is_hard, 1 if mode & HRTIMER_MODE_HARD else 0)
 
 
 @kapi("hrtimer_start_range_ns")

@@ -27,7 +27,8 @@ time on itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ...bits import s64 as _s64
 from ..traps import Budget, CpuStop
@@ -92,11 +93,11 @@ def time_after_eq(a: int, b: int) -> bool:
 
 # -- running deferred callbacks -------------------------------------------------------------------
 
-# whose task a deferred callback runs in: work on a kworker, a tasklet on ksoftirqd (the real
-# 6.1's pid for ksoftirqd/0; ldd3's jit shows it); a timer's softirq and an hrtimer's interrupt
-# in whatever task holds the CPU when it falls due (the idle task, swapper/0, on a quiet
-# machine; the process at the end of its system call)
-CALLBACK_TASKS = {"work": (7, "kworker/0:1"), "firmware": (7, "kworker/0:1"), "tasklet": (14, "ksoftirqd/0")}
+# whose task a deferred callback runs in: work on the reference machine's kworker, a tasklet on
+# its ksoftirqd/0 (machine.json "tasks", recorded: tests/expected/real*/contexts.txt); a timer's
+# softirq and an hrtimer's interrupt in whatever task holds the CPU when it falls due (the idle
+# task, swapper/0, while the caller waits: off_cpu(); the process at the end of its system call)
+CALLBACK_TASKS = {"work": "work", "firmware": "work", "tasklet": "tasklet"}
 SOFTIRQ_OFFSET, HARDIRQ_OFFSET = 0x100, 0x10000
 IRQ_MASK = 0x1FFF00  # softirq and hardirq counts: in_interrupt()
 # the preempt_count part each kind runs with: softirqs; an hrtimer in the timer interrupt
@@ -122,7 +123,7 @@ def _callback2(k: KernelApi, fn: int, arg: int, arg2: int | None, what: str, bud
     saved = kernel.current_pid, kernel.current_comm, kernel.current_where
     who = CALLBACK_TASKS.get(what)
     if who is not None:
-        kernel.current_pid, kernel.current_comm = who
+        kernel.current_pid, kernel.current_comm = k.profile.machine["tasks"][who]
     kernel.current_where = what
     count = preempt_count(k)
     # in_interrupt() in a softirq or an interrupt; not in a work item, even one a timer's
@@ -237,6 +238,27 @@ def sleep_until(k: KernelApi, deadline_ns: int, until=None) -> bool:
     return until is not None and until()
 
 
+@contextmanager
+def off_cpu(k: KernelApi) -> Iterator[None]:
+    """The task waits (init in wait_for_completion, msleep): the CPU is idle meanwhile, so a
+    timer or hrtimer that fires finds the idle task in current, as on the real kernel
+    (contexts.ko's recording); a work item or tasklet is on its kworker or ksoftirqd anyway."""
+    kernel = k.kernel
+    saved = kernel.current_pid, kernel.current_comm, kernel.current_uid, kernel.current_gid
+    kernel.current_pid, kernel.current_comm, kernel.current_uid, kernel.current_gid = 0, "swapper/0", 0, 0
+    current(k)
+    try:
+        yield
+    finally:
+        kernel.current_pid, kernel.current_comm, kernel.current_uid, kernel.current_gid = saved
+        current(k)
+
+
+def _run_waiting(k: KernelApi) -> int:
+    with off_cpu(k):
+        return run_ready(k) + run_tasks(k)
+
+
 def wait_until(k: KernelApi, cond, timeout_ns: int | None) -> bool:
     """A task waiting for cond: deferred work runs, time moves to the next timer; with no
     timeout and nothing left that could make cond true, the wait ends (it would block forever
@@ -250,7 +272,7 @@ def wait_until(k: KernelApi, cond, timeout_ns: int | None) -> bool:
             task_sleep(k, t, deadline, cond, wakeable=False)
         return cond()
     for _ in range(MAX_DEFERRED):
-        if (run_ready(k) + run_tasks(k)) and cond():
+        if _run_waiting(k) and cond():
             return True
         if cond():
             return True
@@ -259,8 +281,7 @@ def wait_until(k: KernelApi, cond, timeout_ns: int | None) -> bool:
         if nxt is None or (deadline is not None and nxt > deadline):
             if deadline is not None and deadline > now:
                 k.sleep_ns(deadline - now)
-                run_ready(k)
-                run_tasks(k)
+                _run_waiting(k)
             elif deadline is None:
                 k._record_unhandled(f"{k.stub.name if k.stub else 'wait'} (never woken)")
             return cond()
@@ -354,14 +375,13 @@ def schedule(k: KernelApi) -> None:
         flags = k.m.read_u64(task)  # thread_info.flags, first in task_struct
         k.m.write_u64(task, flags & ~TIF_SIGPENDING if woken else flags | TIF_SIGPENDING)
         return
-    if run_ready(k) + run_tasks(k):
+    if _run_waiting(k):
         return
     nxt = next_event_ns(k)
     now = k.now_ns()
     if nxt is not None:
         k.sleep_ns(max(nxt - now, 0) + 1)
-        run_ready(k)
-        run_tasks(k)
+        _run_waiting(k)
     else:
         k.sleep_ns(NSEC_PER_JIFFY)
 
