@@ -81,6 +81,11 @@ def class_devices(kernel: Kernel) -> list[ClassDevice]:
     out += [ClassDevice("lo", "net", 0, "", 0, ifindex=1),
             ClassDevice("input0", "input", 0, "", 0, link="../../devices/platform/i8042/serio0/input/input0"),
             ClassDevice("mice", "input", (13 << 20) | 63, "input/mice", 0)]
+    return out + module_class_devices(kernel)
+
+
+def module_class_devices(kernel: Kernel) -> list[ClassDevice]:
+    out = []
     for r in kernel.registry.items:
         if r.kind == "input":
             out.append(_placed(ClassDevice(r.info["number"], "input", 0, "", 0, r.obj, rec=r), r.info.get("path")))
@@ -247,3 +252,18 @@ def virtual_dir(kernel: Kernel, boot: float, own: dict[str, Callable] | None = N
     return Dir(lambda: kernfs_order(classes(kernel)),
                lambda name: one(name) if name in classes(kernel) else None, 0o755, boot)
 
+
+
+def sys_dev_dir(kernel: Kernel, boot: float) -> Dir:
+    """/sys/dev/char and /sys/dev/block: "MAJOR:MINOR" links to the devices modules made (the
+    machine's own are in its recording: fs/recorded.py)."""
+    def links(block: bool) -> dict[str, str]:
+        # as deep as /sys/class/<cls>/<name>: its link is right here too
+        return {f"{d.devt >> 20}:{d.devt & 0xFFFFF}": d.link or "../.." + d.sys_path for d in module_class_devices(kernel)
+                if d.devt and (d.cls == "block") == block}
+
+    def one(block: bool) -> Dir:
+        return Dir(lambda: kernfs_order(list(links(block))),
+                   lambda n: Link(links(block)[n]) if n in links(block) else None, 0o755, boot)
+
+    return StaticDir({"block": lambda: one(True), "char": lambda: one(False)}, 0o755, boot).as_dir()

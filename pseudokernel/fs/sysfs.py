@@ -11,7 +11,7 @@ from .. import taint
 from ..module.decompress import module_compression
 from ..module.module import Module, State
 from ..module.sysfs import sysfs_name
-from . import block, bus, devices, kobject
+from . import block, bus, devices, kobject, recorded
 from .tree import Dir, File, Link, Reader, StaticDir, attr_file, kernfs_order
 
 if TYPE_CHECKING:
@@ -175,6 +175,7 @@ def sys_dir(kernel: Kernel, boot: float) -> Dir:
         "block": lambda: block.sys_block_dir(kernel, boot),
         "bus": lambda: bus.bus_dir(kernel, boot),
         "class": lambda: devices.class_dir(kernel, boot),
+        "dev": lambda: devices.sys_dev_dir(kernel, boot),
         "devices": lambda: StaticDir({"platform": lambda: bus.platform_devices_dir(kernel, boot),
                                       "virtual": lambda: devices.virtual_dir(
                                           kernel, boot, {"block": block.disk_dir})}, 0o755, boot).as_dir(),
@@ -183,8 +184,9 @@ def sys_dir(kernel: Kernel, boot: float) -> Dir:
     }, 0o755, boot).as_dir()
     # kobjects a module added with no parent are directories of /sys itself
     mine = lambda: kobject.under(kernel, "", "/sys", boot)  # noqa: E731
-    return Dir(lambda: [*top.list(), *mine()], lambda n: top.child(n) or (mine()[n]() if n in mine() else None),
+    live = Dir(lambda: [*top.list(), *mine()], lambda n: top.child(n) or (mine()[n]() if n in mine() else None),
                0o755, boot)
+    return recorded.overlay(live, recorded.recorded_sysfs(kernel.profile), "", boot)
 
 
 

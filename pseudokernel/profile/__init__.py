@@ -201,6 +201,16 @@ class KernelProfile:
                 return KernelProfile(p)
         return None
 
+    @cached_property
+    def recorded_sysfs(self) -> bytes:
+        """The reference machine's /sys at boot (sysfs.tsv.gz, scripts/record-sysfs; fs/recorded.py
+        serves it): this profile's, else the shipped one of the same version's; b"" without."""
+        for p in (self.path, getattr(self.shipped_sibling(), "path", None)):
+            f = p / "sysfs.tsv.gz" if p is not None else None
+            if f is not None and f.is_file():
+                return gzip.decompress(f.read_bytes())
+        return b""
+
     @staticmethod
     def _machine_file(path: Path) -> dict:
         f = path / "machine.json"

@@ -1,0 +1,109 @@
+"""The reference machine's own /sys, as recorded at boot (scripts/record-sysfs: the profile's
+sysfs.tsv.gz), under what the emulated kernel builds.
+
+What the kernel's built-in drivers made before any module loaded (its buses, classes, devices,
+firmware tables, built-in modules' parameters, slab caches ...) is not emulated: it is shown as
+the reference machine showed it, each file with the content it read then. The live tree wins:
+a directory both have lists the union (a module's platform device beside the machine's own), a
+file or link the emulated kernel serves is its own. The recorded part never changes; writing to
+it is refused (EACCES), as the effect its write has on the real machine is not emulated.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from .tree import Dir, File, Link, Node, kernfs_order
+
+if TYPE_CHECKING:
+    from ..profile import KernelProfile
+
+_ESCAPE = re.compile(rb"\\(\\|t|n|x[0-9a-f]{2})")
+
+
+def _unescape(text: bytes) -> bytes:
+    def one(m: re.Match) -> bytes:
+        c = m.group(1)
+        return {b"\\": b"\\", b"t": b"\t", b"n": b"\n"}.get(c) or bytes((int(c[1:], 16),))
+
+    return _ESCAPE.sub(one, text) if b"\\" in text else text
+
+
+class Recorded:
+    """The table: path -> (type, mode, size, status, value), and each directory's names."""
+
+    def __init__(self, table: bytes) -> None:
+        self.entries: dict[str, tuple[str, int, int, str, bytes]] = {}
+        self.children: dict[str, list[str]] = {"": []}
+        for line in table.splitlines():
+            if not line or line.startswith(b"#"):
+                continue
+            path, kind, mode, size, status, value = line.split(b"\t", 5)
+            name = _unescape(path).decode("utf-8", "surrogateescape")
+            self.entries[name] = (kind.decode(), int(mode, 8), int(size), status.decode(), value)
+            up, _, base = name.rpartition("/")
+            self.children.setdefault(up, []).append(base)
+            if kind == b"d":
+                self.children.setdefault(name, [])
+
+    def node(self, path: str, boot: float) -> Node | None:
+        found = self.entries.get(path)
+        if found is None:
+            return self.dir(path, boot) if path == "" else None
+        kind, mode, size, status, value = found
+        if kind == "d":
+            return self.dir(path, boot, mode)
+        if kind == "l":
+            return Link(_unescape(value).decode("utf-8", "surrogateescape"), boot)
+        return File(_reader(status, value, path), mode, size, mtime=boot)
+
+    def dir(self, path: str, boot: float, mode: int = 0o755) -> Dir:
+        prefix = f"{path}/" if path else ""
+        return Dir(lambda: kernfs_order(self.children.get(path, [])),
+                   lambda name: self.node(prefix + name, boot), mode, boot)
+
+
+def _reader(status: str, value: bytes, path: str):
+    """The read of a recorded file: its bytes, or the error its read gave (None: the open did)."""
+    if status.startswith("ok"):
+        content = _unescape(value)
+        return lambda reader: content
+    where, _, name = status.partition(":")
+    if where == "open":
+        return None
+    code = getattr(errno, name, errno.EIO)
+
+    def failed(reader):
+        raise OSError(code, path)
+
+    return failed
+
+
+@lru_cache(maxsize=4)
+def recorded_sysfs(profile: KernelProfile) -> Recorded | None:
+    table = profile.recorded_sysfs
+    return Recorded(table) if table else None
+
+
+def overlay(live: Node | None, rec: Recorded | None, path: str, boot: float) -> Node | None:
+    """The live node at /sys/<path> over the recorded one: directories merge, all else is live."""
+    if rec is None or (path and path not in rec.entries):
+        return live
+    if live is None:
+        return rec.node(path, boot)
+    if not isinstance(live, Dir) or path and rec.entries[path][0] != "d":
+        return live
+    prefix = f"{path}/" if path else ""
+
+    def extra() -> list[str]:
+        mine = set(live.list())
+        return [n for n in rec.children.get(path, []) if n not in mine]
+
+    def subdirs() -> int:  # st_nlink: the live count (cheap where the live tree has one) and ours
+        return live.count_subdirs() + sum(rec.entries[prefix + n][0] == "d" for n in extra())
+
+    return Dir(lambda: kernfs_order(live.list() + extra()),
+               lambda name: overlay(live.child(name), rec, prefix + name, boot), live.mode, live.mtime, subdirs)
