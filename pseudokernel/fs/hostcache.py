@@ -162,6 +162,12 @@ class HostCache:
         with self._lock:
             self._groups.setdefault(group, (fp, set()))[1].add(path)
 
+    def settled(self, path: str) -> None:
+        """path turned out to be fixed for good (File.fixed: the machine's recorded /sys):
+        no change concerns it, so none invalidates it (10,000 such paths after a walk)."""
+        with self._lock:
+            self._volatile.discard(path)
+
     def answered(self, path: str, ok: bool) -> None:
         """The lookup seen(path, lookup=True) announced returns (ok: with attributes)."""
         with self._lock:

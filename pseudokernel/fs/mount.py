@@ -253,6 +253,8 @@ class KernelFS(fuse.Operations):
 
     def _getattr(self, path: str, fh: Any) -> dict[str, Any]:
         node = self._node(path)
+        if getattr(node, "fixed", False):
+            self.cache.settled(path)
         t = int((node.mtime or self.boot) * 1e9)
         attrs = {
             "st_mode": node.st_mode,
@@ -340,6 +342,8 @@ class KernelFS(fuse.Operations):
         node = self._node(path)
         if not isinstance(node, File):
             raise fuse.FuseOSError(errno.EISDIR)
+        if node.fixed:
+            self.cache.settled(path)
         acc = fi.flags & os.O_ACCMODE
         # kernfs (KERNFS_ROOT_EXTRA_OPEN_PERM_CHECK): even root cannot open a file for writing
         # that has no write bit or no store op, nor for reading one without a read bit or show

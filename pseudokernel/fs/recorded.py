@@ -57,8 +57,8 @@ class Recorded:
         if kind == "d":
             return self.dir(path, boot, mode)
         if kind == "l":
-            return Link(_unescape(value).decode("utf-8", "surrogateescape"), boot)
-        return File(_reader(status, value, path), mode, size, mtime=boot)
+            return Link(_unescape(value).decode("utf-8", "surrogateescape"), boot, fixed=True)
+        return File(_reader(status, value, path), mode, size, mtime=boot, fixed=True)
 
     def dir(self, path: str, boot: float, mode: int = 0o755) -> Dir:
         prefix = f"{path}/" if path else ""

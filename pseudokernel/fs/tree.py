@@ -45,6 +45,7 @@ class File:
     device: bool = False
     # what an O_TRUNC open does (tracefs: `> trace` empties the buffer); None: nothing
     truncate: Callable[[], None] | None = None
+    fixed: bool = False  # the same for good (the machine's recorded /sys): no change concerns it
 
     @property
     def st_mode(self) -> int:
@@ -86,6 +87,7 @@ class Dir:
 class Link:
     target: str
     mtime: float | None = None
+    fixed: bool = False  # as File.fixed
 
     @property
     def st_mode(self) -> int:
