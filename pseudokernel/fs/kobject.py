@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..emu.kapi.sysfs import boot_kobject_path, links_of
 from . import debugfs, tracing
 from .devices import attr_entries
-from .tree import Dir, Link, Node, kernfs_order
+from .tree import Dir, File, Link, Node, StaticDir, kernfs_order
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -65,10 +65,19 @@ def under(kernel: Kernel, where: str, path: str, boot: float) -> dict[str, Calla
             for name, r in _children(kernel, where).items()}
 
 
+def btf_dir(kernel: Kernel, boot: float) -> Dir:
+    """/sys/kernel/btf/vmlinux: the kernel's BTF, whole (the recording keeps its first 64 KiB),
+    a binary attribute of its size; the modules' BTF is not served."""
+    raw = kernel.profile.btf_raw
+    return StaticDir({"vmlinux": lambda: File(lambda r: raw, 0o444, len(raw), mtime=boot, fixed=True)}, 0o755,
+                     boot).as_dir()
+
+
 def kernel_dir(kernel: Kernel, boot: float) -> Dir:
     def entries() -> dict[str, Callable[[], Node]]:
+        btf = {"btf": lambda: btf_dir(kernel, boot)} if kernel.profile.btf_raw else {}
         return {"debug": lambda: debugfs.debug_dir(kernel, boot), "tracing": lambda: tracing.tracing_dir(kernel, boot),
-                **under(kernel, "kernel", "/sys/kernel", boot)}
+                **btf, **under(kernel, "kernel", "/sys/kernel", boot)}
 
     def child(name: str) -> Node | None:
         make = entries().get(name)

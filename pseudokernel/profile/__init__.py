@@ -334,14 +334,19 @@ class KernelProfile:
         return [p.read_bytes() for p in sorted(d.glob("*.der"))]
 
     @cached_property
+    def btf_raw(self) -> bytes:
+        """The kernel's .BTF section as it shows it in /sys/kernel/btf/vmlinux; b"" without image."""
+        path = self.path / "btf.xz"
+        return lzma.decompress(path.read_bytes()) if path.is_file() else b""
+
+    @cached_property
     def btf(self):
         """The kernel's BTF (profile.btf.Btf), or None when the profile has no image."""
-        path = self.path / "btf.xz"
-        if not path.is_file():
+        if not self.btf_raw:
             return None
         from .btf import Btf
 
-        return Btf(lzma.decompress(path.read_bytes()))
+        return Btf(self.btf_raw)
 
     @cached_property
     def structs(self) -> Structs:

@@ -49,7 +49,10 @@ def test_a_read_blocks_until_another_process_writes(pipe):
     assert _refcnt(pipe, "pkpipe") == 1  # the open file holds the module
     subprocess.run(["sh", "-c", f"echo woken > {node}"], check=True, timeout=10)
     assert wait_for(lambda: "cat read 6 bytes" in _dmesg(pipe))
-    reader.send_signal(signal.SIGINT)  # cat reads again and waits: Ctrl-C ends it
+    # cat wrote what it read and reads again, asleep: Ctrl-C ends it (a SIGINT sent before
+    # the first read's answer reached cat would end that read instead, and nothing is written)
+    assert wait_for(lambda: _dmesg(pipe).count("waits for data") >= 2)
+    reader.send_signal(signal.SIGINT)
     out, _ = reader.communicate(timeout=10)
     assert out == b"woken\n"
     assert wait_for(lambda: "interrupted" in _dmesg(pipe))
