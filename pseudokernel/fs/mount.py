@@ -106,7 +106,7 @@ def _failed(e: OSError) -> fuse.FuseOSError:
     after a page fault, SIGSEGV after a BUG), not only the errno."""
     sig = getattr(e, "signal", 0)
     pid = fuse.fuse_get_context()[2] if sig else 0
-    if pid > 0 and pid != os.getpid():
+    if pid > 0 and not os.path.exists(f"/proc/self/task/{pid}"):  # never a thread of the daemon's
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
