@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import vfs
 from ..emu.kapi.device import boot_misc
+from ..emu.kapi.kobject_uevent import device_uevent_vars
 from ..emu.kapi.sysfs import attrs_of
 from .input import input_dir
 from .tree import Dir, File, Link, Node, StaticDir, attr_file, kernfs_order, power_dir
@@ -34,6 +35,7 @@ class ClassDevice:
     link: str = ""  # where /sys/class/<cls>/<name> points, if not devices/virtual/<cls>/<name>
     rec: object = None  # an input device's registration (its own directory: fs/input.py)
     path: str = ""  # a module device's directory under /sys (device_path()), if it has a parent
+    bus: str = ""  # a device of no class: its bus's name, if it is on one
 
     @property
     def sys_path(self) -> str:
@@ -107,6 +109,15 @@ def module_class_devices(kernel: Kernel) -> list[ClassDevice]:
     return out
 
 
+def bus_devices(kernel: Kernel) -> list[ClassDevice]:
+    """The devices modules made with no class (a module's bus's, LDD3's ldd0): where
+    get_device_parent() put them, /sys/devices/<name> for one with no parent."""
+    buses = {r.obj: r.name for r in kernel.registry.of_kind("bus")}
+    return [ClassDevice(r.name, "", r.info.get("devt", 0), r.info.get("devnode", ""), r.info.get("devmode", 0), r.obj,
+                        path=r.info["path"], bus=buses.get(r.info.get("bus"), ""))
+            for r in kernel.registry.of_kind("device") if not r.info.get("cls") and r.info.get("path")]
+
+
 def classes(kernel: Kernel) -> list[str]:
     names = ["block", "input", "misc", "net"] + [r.name for r in kernel.registry.of_kind("class")]
     return list(dict.fromkeys(names))
@@ -168,8 +179,11 @@ def device_dir(kernel: Kernel, d: ClassDevice) -> Dir:
     if d.devt >> 20:
         entries["dev"] = lambda: attr_file(lambda r: f"{d.devt >> 20}:{d.devt & 0xFFFFF}\n".encode())
     entries["power"] = power_dir
-    entries["subsystem"] = lambda: Link(posixpath.relpath(f"/sys/class/{d.cls}", path))
-    entries["uevent"] = lambda: attr_file(lambda r: uevent(d), 0o644, store=lambda data: len(data))
+    subsystem = f"/sys/class/{d.cls}" if d.cls else f"/sys/bus/{d.bus}" if d.bus else ""
+    if subsystem:
+        entries["subsystem"] = lambda: Link(posixpath.relpath(subsystem, path))
+    entries["uevent"] = lambda: attr_file(lambda r: uevent(d) if d.cls else bus_device_uevent(kernel, d, path), 0o644,
+                                          store=lambda data: len(data))
     static = StaticDir(entries, 0o755).as_dir()
 
     def child(name: str) -> Node | None:
@@ -187,7 +201,7 @@ def nested_entries(kernel: Kernel, path: str) -> dict[str, Callable[[], Node]]:
     in its directory, another device's in a directory named for their class (the glue)."""
     out: dict[str, Callable[[], Node]] = {}
     glue: dict[str, dict[str, Callable[[], Node]]] = {}
-    for d in class_devices(kernel):
+    for d in class_devices(kernel) + bus_devices(kernel):
         if not d.path:
             continue
         up = posixpath.dirname(d.path)
@@ -198,6 +212,22 @@ def nested_entries(kernel: Kernel, path: str) -> dict[str, Callable[[], Node]]:
     for cls, members in glue.items():
         out[cls] = lambda members=members: StaticDir(members, 0o755).as_dir()
     return out
+
+
+def bus_device_uevent(kernel: Kernel, d: ClassDevice, path: str) -> bytes:
+    """uevent_show() of a device of no class: nothing without a bus (dev_uevent_filter());
+    else its node's numbers and what its bus's and type's callbacks add, run as the reader."""
+    if not d.bus:
+        return b""
+    own = uevent(d)
+    alive = lambda: any(r.obj == d.obj for r in kernel.registry.of_kind("device"))  # noqa: E731
+    added = vfs.run_as_process(kernel, "read", path, lambda api: device_uevent_vars(api, d.obj), alive)
+    return own + b"".join(v + b"\n" for v in added)
+
+
+def top_devices(kernel: Kernel) -> dict[str, ClassDevice]:
+    """/sys/devices/<name>: the devices with no class and no parent."""
+    return {d.name: d for d in bus_devices(kernel) if d.path == f"/devices/{d.name}"}
 
 
 def device_node(kernel: Kernel, d: ClassDevice) -> Dir:

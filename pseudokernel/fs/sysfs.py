@@ -12,7 +12,7 @@ from ..module.decompress import module_compression
 from ..module.module import Module, State
 from ..module.sysfs import sysfs_name
 from . import block, bus, devices, kobject, recorded
-from .tree import Dir, File, Link, Reader, StaticDir, attr_file, kernfs_order
+from .tree import Dir, File, Link, Node, Reader, StaticDir, attr_file, kernfs_order
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -170,15 +170,27 @@ def module_root(kernel: Kernel, boot: float) -> Dir:
                lambda: len(_formed(kernel)) + len(files))
 
 
+def devices_dir(kernel: Kernel, boot: float) -> Dir:
+    """/sys/devices: platform/, virtual/, and the devices of no class and no parent."""
+    fixed = StaticDir({"platform": lambda: bus.platform_devices_dir(kernel, boot),
+                       "virtual": lambda: devices.virtual_dir(kernel, boot, {"block": block.disk_dir})}, 0o755, boot)
+
+    def child(name: str) -> Node | None:
+        found = fixed.as_dir().child(name)
+        if found is None and name in devices.top_devices(kernel):
+            return devices.device_node(kernel, devices.top_devices(kernel)[name])
+        return found
+
+    return Dir(lambda: kernfs_order([*fixed.children, *devices.top_devices(kernel)]), child, 0o755, boot)
+
+
 def sys_dir(kernel: Kernel, boot: float) -> Dir:
     top = StaticDir({
         "block": lambda: block.sys_block_dir(kernel, boot),
         "bus": lambda: bus.bus_dir(kernel, boot),
         "class": lambda: devices.class_dir(kernel, boot),
         "dev": lambda: devices.sys_dev_dir(kernel, boot),
-        "devices": lambda: StaticDir({"platform": lambda: bus.platform_devices_dir(kernel, boot),
-                                      "virtual": lambda: devices.virtual_dir(
-                                          kernel, boot, {"block": block.disk_dir})}, 0o755, boot).as_dir(),
+        "devices": lambda: devices_dir(kernel, boot),
         "kernel": lambda: kobject.kernel_dir(kernel, boot),
         "module": lambda: module_root(kernel, boot),
     }, 0o755, boot).as_dir()
