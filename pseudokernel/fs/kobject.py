@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..emu.kapi.sysfs import boot_kobject_path, links_of
+from ..module.module import State
 from . import debugfs, tracing
 from .devices import attr_entries
-from .tree import Dir, File, Link, Node, StaticDir, kernfs_order
+from .tree import Dir, File, Link, Node, kernfs_order
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -66,11 +67,20 @@ def under(kernel: Kernel, where: str, path: str, boot: float) -> dict[str, Calla
 
 
 def btf_dir(kernel: Kernel, boot: float) -> Dir:
-    """/sys/kernel/btf/vmlinux: the kernel's BTF, whole (the recording keeps its first 64 KiB),
-    a binary attribute of its size; the modules' BTF is not served."""
+    """/sys/kernel/btf: vmlinux, the kernel's BTF, whole (the recording keeps its first 64 KiB),
+    and each loaded module's that has one (btf_module_notify()), binary attributes of their size."""
     raw = kernel.profile.btf_raw
-    return StaticDir({"vmlinux": lambda: File(lambda r: raw, 0o444, len(raw), mtime=boot, fixed=True)}, 0o755,
-                     boot).as_dir()
+
+    def mods() -> dict:
+        return {m.name: m for m in kernel.modules if m.btf and m.state != State.UNFORMED}
+
+    def child(name: str) -> Node | None:
+        if name == "vmlinux":
+            return File(lambda r: raw, 0o444, len(raw), mtime=boot, fixed=True)
+        mod = mods().get(name)
+        return File(lambda r: mod.btf, 0o444, len(mod.btf), mtime=mod.load_time) if mod is not None else None
+
+    return Dir(lambda: kernfs_order(["vmlinux", *mods()]), child, 0o755, boot)
 
 
 def kernel_dir(kernel: Kernel, boot: float) -> Dir:

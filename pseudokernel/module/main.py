@@ -198,6 +198,9 @@ def find_module_sections(kernel: KernelState, mod: Module, info: LoadInfo) -> No
         raise LoadError(EINVAL, "ctors")
     if info.find_sec("__obsparm"):
         kernel.log.warn(f"{mod.name}: Ignoring obsolete parameters\n")
+    btf = info.find_any_sec(".BTF")  # any_section_objs(): kept by btf_module_notify() at COMING
+    if btf and kernel.profile.enabled("DEBUG_INFO_BTF_MODULES"):
+        mod.btf = info.section_bytes(btf)
 
 
 def setup_modinfo(mod: Module, info: LoadInfo) -> None:

@@ -128,6 +128,7 @@ class Module:
     args_addr: int = 0
     # note section name -> raw bytes, for /sys/module/<name>/notes
     notes: dict[str, bytes] = field(default_factory=dict)
+    btf: bytes = b""  # its .BTF section (CONFIG_DEBUG_INFO_BTF_MODULES): /sys/kernel/btf/NAME
     params: list = field(default_factory=list)
     kallsyms: list[ModuleSymbol] = field(default_factory=list)
     percpu: int = 0

@@ -63,3 +63,24 @@ def test_depmod_and_modprobe_on_debian_tree(tree, tmp_path):
         pk("down", mount=mount)
         subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True)
     shutil.rmtree(tmp_path / "state", ignore_errors=True)
+
+
+def test_a_debian_modules_btf_is_in_sys_kernel_btf(tree, kernel):
+    """CONFIG_DEBUG_INFO_BTF_MODULES: a loaded module's .BTF section is /sys/kernel/btf/NAME
+    (what bpftool and pahole read), beside the kernel's vmlinux, until it is unloaded."""
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    from pseudokernel.fs import build_root
+    from pseudokernel.fs.tree import Reader, lookup
+
+    data = mod(tree, "lib/crc16.ko")
+    btf = ELFFile(io.BytesIO(data)).get_section_by_name(".BTF").data()
+    kernel.finit_module(data)
+    root = build_root(kernel)
+    assert sorted(lookup(root, "/sys/kernel/btf").list()) == ["crc16", "vmlinux"]
+    f = lookup(root, "/sys/kernel/btf/crc16")
+    assert f.read(Reader()) == btf and f.size == len(btf) and btf[:2] == b"\x9f\xeb"
+    kernel.delete_module("crc16")
+    assert lookup(root, "/sys/kernel/btf/crc16") is None
