@@ -74,3 +74,19 @@ def test_kmalloc_cache_names():
     assert kmalloc_cache_name(1024, 0xCC0) == "kmalloc-1k"
     assert kmalloc_cache_name(96, 0x400CC0) == "kmalloc-cg-96"  # GFP_KERNEL_ACCOUNT
     assert kmalloc_cache_name(8192, 0x1) == "dma-kmalloc-8k"
+
+
+def test_what_is_not_a_slab_object_is_not_checked(kernel):
+    """A large kmalloc() is the page allocator's (its own check is not emulated), module data
+    and the stack are no slab's: any size passes; a kmalloc(20) object may be copied whole (32)."""
+    from pseudokernel.emu.kapi.hardened_usercopy import __check_object_size
+
+    api = kernel.api
+    big, small = api.kmalloc(20000), api.kmalloc(20)
+    seq = kernel.log.next_seq
+    assert __check_object_size(api, big + 100, 30000, 1) is None
+    assert __check_object_size(api, small, 32, 1) is None
+    assert __check_object_size(api, small + 8, 24, 0) is None
+    assert list(kernel.log.records(seq)) == []
+    api.kfree(big)
+    api.kfree(small)

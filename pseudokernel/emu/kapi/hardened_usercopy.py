@@ -17,6 +17,7 @@ would name the older cache).
 
 from __future__ import annotations
 
+from ..alloc import KMALLOC_MAX_CACHE_SIZE
 from ..traps import Halted
 from . import KernelApi, kapi
 
@@ -43,8 +44,8 @@ def __check_object_size(k: KernelApi, ptr: int, n: int, to_user: int) -> None:
     if found is None:
         return  # not a slab object (module data, vmalloc, the stack): not checked here
     start, size, a = found
-    if a is not None and a.kind == "page":
-        return  # the page allocator's, not a slab's (the order-0 pages are not checked)
+    if size > KMALLOC_MAX_CACHE_SIZE or (a is not None and a.kind == "page"):
+        return  # the page allocator's, not a slab's (its check, "page alloc", is not emulated)
     offset = ptr - start
     if a is not None and a.cache:
         s = k.S.kmem_cache
@@ -59,8 +60,8 @@ def __check_object_size(k: KernelApi, ptr: int, n: int, to_user: int) -> None:
 
 
 def usercopy_abort(k: KernelApi, name: str, detail: str | None, to_user: bool, offset: int, n: int) -> None:
-    """The message, then BUG(): the task dies in its system call (the mount's caller gets
-    EFAULT: the real one is killed with SIGSEGV)."""
+    """The message, then BUG(): the task dies in its system call (a caller on the mount of
+    SIGSEGV, as the real one: oops.fatal_signal)."""
     what = "exposure attempt detected from" if to_user else "overwrite attempt detected to"
     detail_text = f" '{detail}'" if detail is not None else ""
     k.log.printk(f"\x010usercopy: Kernel memory {what} {name}{detail_text} (offset {offset}, size {n})!\n".encode())
