@@ -182,8 +182,7 @@ def device_dir(kernel: Kernel, d: ClassDevice) -> Dir:
     subsystem = f"/sys/class/{d.cls}" if d.cls else f"/sys/bus/{d.bus}" if d.bus else ""
     if subsystem:
         entries["subsystem"] = lambda: Link(posixpath.relpath(subsystem, path))
-    entries["uevent"] = lambda: attr_file(lambda r: uevent(d) if d.cls else bus_device_uevent(kernel, d, path), 0o644,
-                                          store=lambda data: len(data))
+    entries["uevent"] = lambda: attr_file(lambda r: device_uevent(kernel, d, path), 0o644, store=lambda data: len(data))
     static = StaticDir(entries, 0o755).as_dir()
 
     def child(name: str) -> Node | None:
@@ -214,13 +213,16 @@ def nested_entries(kernel: Kernel, path: str) -> dict[str, Callable[[], Node]]:
     return out
 
 
-def bus_device_uevent(kernel: Kernel, d: ClassDevice, path: str) -> bytes:
-    """uevent_show() of a device of no class: nothing without a bus (dev_uevent_filter());
-    else its node's numbers and what its bus's and type's callbacks add, run as the reader."""
-    if not d.bus:
+def device_uevent(kernel: Kernel, d: ClassDevice, path: str) -> bytes:
+    """uevent_show(): nothing for a device of neither class nor bus (dev_uevent_filter());
+    else its node's numbers and name, then, for a struct device a module made, what its bus's,
+    class's and type's callbacks add (add_uevent_var()), run as the reader."""
+    if not d.cls and not d.bus:
         return b""
     own = uevent(d)
-    alive = lambda: any(r.obj == d.obj for r in kernel.registry.of_kind("device"))  # noqa: E731
+    if not d.obj or kernel.registry.find("device", d.obj) is None:
+        return own  # a built-in device, a network or input device: the view's variables only
+    alive = lambda: kernel.registry.find("device", d.obj) is not None  # noqa: E731
     added = vfs.run_as_process(kernel, "read", path, lambda api: device_uevent_vars(api, d.obj), alive)
     return own + b"".join(v + b"\n" for v in added)
 
@@ -281,7 +283,6 @@ def virtual_dir(kernel: Kernel, boot: float, own: dict[str, Callable] | None = N
 
     return Dir(lambda: kernfs_order(classes(kernel)),
                lambda name: one(name) if name in classes(kernel) else None, 0o755, boot)
-
 
 
 def sys_dev_dir(kernel: Kernel, boot: float) -> Dir:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import itertools
 import logging
 import os
@@ -39,6 +38,7 @@ from ..kernel import Caller
 from ..paths import mount_point, mounted_paths
 from . import build_root, kmsg, sysfs
 from .hostcache import ATTR_TIMEOUT, HostCache
+from .request import failed, interrupted, keep_thread_state, killable
 from .tree import Dir, File, Link, Reader, lookup
 
 if TYPE_CHECKING:
@@ -47,71 +47,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("pseudokernel.fs")
 
 
-_tls = threading.local()
-
-
-def _keep_thread_state() -> None:
-    """libfuse's worker threads are not Python's: ctypes gives each callback a fresh thread
-    state and drops it on return, which doubles the cost of a request. One extra
-    PyGILState_Ensure(), never released, keeps the thread's state for its lifetime."""
-    if not getattr(_tls, "kept", False):
-        ctypes.pythonapi.PyGILState_Ensure()
-        _tls.kept = True
-
-
 FUSE_CAP_ATOMIC_O_TRUNC = 1 << 3
 _lib = fuse._libfuse
-_lib.fuse_req_interrupted.argtypes = [ctypes.c_void_p]
-_lib.fuse_req_interrupted.restype = ctypes.c_int
 _lib.fuse_notify_poll.argtypes = [ctypes.c_void_p]
 _lib.fuse_notify_poll.restype = ctypes.c_int
 _lib.fuse_pollhandle_destroy.argtypes = [ctypes.c_void_p]
 _lib.fuse_pollhandle_destroy.restype = None
-# libfuse's fuse_context_i: the fuse_context every callback can see, then the request
-_REQ_OFFSET = ctypes.sizeof(fuse.fuse_context)
 POLLIN, POLLRDNORM = 0x001, 0x040
 DEFAULT_POLLMASK = 0x145  # EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM
-
-
-def _interrupted() -> bool:
-    """Whether the host sent an INTERRUPT for the request this thread serves: the caller
-    was signalled (SIGKILL included). Asked through sigpending while the daemon waits, in
-    the thread serving the request (libfuse's context is per thread and request)."""
-    ctx = _lib.fuse_get_context()
-    req = ctypes.c_void_p.from_address(ctypes.addressof(ctx.contents) + _REQ_OFFSET).value if ctx else None
-    return bool(req) and _lib.fuse_req_interrupted(req) == 1
-
-
-def _killable(op: Callable) -> Callable:
-    """A file operation that may wait (for a lock, the log, a module's callback on the CPU):
-    it gives up with EINTR when its caller is signalled."""
-
-    @functools.wraps(op)
-    def wrapper(self, *args):
-        _keep_thread_state()
-        before = sigpending.set_pending(_interrupted)  # interruptible(), without its generator
-        try:
-            return op(self, *args)
-        except OSError as e:
-            raise _failed(e) from None
-        finally:
-            sigpending.set_pending(before)
-
-    return wrapper
-
-
-def _failed(e: OSError) -> fuse.FuseOSError:
-    """What the host is answered for a failed call. An oops in the module's code ended the
-    caller's task (oops.TaskDead): the process gets the signal the real one dies of (SIGKILL
-    after a page fault, SIGSEGV after a BUG), not only the errno."""
-    sig = getattr(e, "signal", 0)
-    pid = fuse.fuse_get_context()[2] if sig else 0
-    if pid > 0 and not os.path.exists(f"/proc/self/task/{pid}"):  # never a thread of the daemon's
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass  # gone already
-    return fuse.FuseOSError(e.errno or errno.EIO)
 
 
 SNAPSHOT_AGE = 0.5  # seconds a computed file content may serve a stat() and the open() after it
@@ -184,7 +127,7 @@ class KernelFS(fuse.Operations):
     # -- helpers ---------------------------------------------------------------------------
 
     def _node(self, path: str):
-        _keep_thread_state()
+        keep_thread_state()
         try:
             node = self._lookup(path)
         except OSError as e:
@@ -241,7 +184,7 @@ class KernelFS(fuse.Operations):
 
     # -- attributes and directories --------------------------------------------------------
 
-    @_killable
+    @killable
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
         self.cache.seen(path, lookup=True)  # a lookup or a stat: the host keeps the answer
         attrs = None
@@ -316,7 +259,7 @@ class KernelFS(fuse.Operations):
         try:
             return node.read(reader or self._reader())
         except OSError as e:
-            raise _failed(e) from None
+            raise failed(e) from None
 
     def _snapshot(self, path: str, node: File, for_open: bool = False) -> bytes:
         """The content of a file whose size is its length, computed once for the stat()s and
@@ -336,7 +279,7 @@ class KernelFS(fuse.Operations):
             self._snapshots[key] = (gen, now, data)
         return data
 
-    @_killable
+    @killable
     def open(self, path: str, fi: Any) -> int:
         self.cache.seen(path)
         node = self._node(path)
@@ -360,7 +303,7 @@ class KernelFS(fuse.Operations):
             try:
                 h.file = node.open(self._caller(), fi.flags)
             except OSError as e:
-                raise _failed(e) from None
+                raise failed(e) from None
             fi.nonseekable = 0 if h.file.seekable else 1
         elif node.stream:
             records = self.kernel.log.records()
@@ -382,9 +325,9 @@ class KernelFS(fuse.Operations):
         fi.fh = fh
         return 0
 
-    @_killable
+    @killable
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
-        _keep_thread_state()
+        keep_thread_state()
         h = self.handles.get(fi.fh)
         if h is None:
             raise fuse.FuseOSError(errno.EBADF)
@@ -415,7 +358,7 @@ class KernelFS(fuse.Operations):
         try:
             return op(*args)
         except OSError as e:
-            raise _failed(e) from None
+            raise failed(e) from None
 
     def poll(self, path: str, fh: Any, ph: Any, reventsp: Any) -> int:
         """devkmsg_poll(): readable when a record past the reader's position exists (an
@@ -465,14 +408,14 @@ class KernelFS(fuse.Operations):
     def ioctl(self, path: str, cmd: int, arg: Any, fh: Any, flags: int, data: Any) -> int:
         """A restricted FUSE ioctl: the host copies the command's _IOC_SIZE bytes in for
         _IOC_WRITE and out for _IOC_READ; the module sees them at a user address."""
-        _keep_thread_state()
+        keep_thread_state()
         h = self.handles.get(getattr(fh, "fh", fh))
         if h is None or h.file is None:
             raise fuse.FuseOSError(errno.ENOTTY)
         direction, size = (cmd >> 30) & 3, (cmd >> 16) & 0x3FFF
         inbuf = ctypes.string_at(data, size) if direction & 1 and size and data else None
         out_size = size if direction & 2 else 0
-        with sigpending.interruptible(_interrupted):
+        with sigpending.interruptible(interrupted):
             ret, out = self._served(h.file.ioctl, cmd, arg or 0, inbuf, out_size)
         if out and data:
             ctypes.memmove(data, out, len(out))
@@ -486,9 +429,9 @@ class KernelFS(fuse.Operations):
             _lib.fuse_notify_poll(ph)
             _lib.fuse_pollhandle_destroy(ph)
 
-    @_killable
+    @killable
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
-        _keep_thread_state()
+        keep_thread_state()
         h = self.handles.get(fi.fh)
         if h is not None and h.file is not None:
             return self._served(h.file.write, data, offset)
@@ -497,7 +440,7 @@ class KernelFS(fuse.Operations):
         try:
             return h.node.write(data)  # a parameter's store: Kernel.param_store moves the generation
         except OSError as e:
-            raise _failed(e) from None
+            raise failed(e) from None
 
     def unlink(self, path: str) -> int:
         """rm of a node mknod made in the sealed machine's /dev (a driver's own stay)."""
@@ -522,7 +465,7 @@ class KernelFS(fuse.Operations):
         """close() of a descriptor, answered before close() returns (FUSE's release comes
         later, from the host, asynchronously): a disk's last close writes back there, as the
         kernel's __fput() does before the process goes on."""
-        _keep_thread_state()
+        keep_thread_state()
         h = self.handles.get(fi.fh)
         if h is not None and getattr(h.file, "flush", None) is not None:
             self._served(h.file.flush)
@@ -530,14 +473,14 @@ class KernelFS(fuse.Operations):
 
     def fsync(self, path: str, datasync: int, fi: Any) -> int:
         """fsync(2): a disk writes its dirty pages back (blkdev_fsync()); the rest hold none."""
-        _keep_thread_state()
+        keep_thread_state()
         h = self.handles.get(fi.fh)
         if h is not None and getattr(h.file, "fsync", None) is not None:
             self._served(h.file.fsync)
         return 0
 
     def release(self, path: str, fi: Any) -> int:
-        _keep_thread_state()
+        keep_thread_state()
         h = self.handles.pop(fi.fh, None)
         if h is not None:
             if h.closed is not None:

@@ -12,64 +12,33 @@ it is refused (EACCES), as the effect its write has on the real machine is not e
 from __future__ import annotations
 
 import errno
-import re
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
+from ..profile.sysfs_table import SysfsTable, unescape
 from .tree import Dir, File, Link, Node, kernfs_order
 
-if TYPE_CHECKING:
-    from ..profile import KernelProfile
 
-_ESCAPE = re.compile(rb"\\(\\|t|n|x[0-9a-f]{2})")
+def node(rec: SysfsTable, path: str, boot: float) -> Node | None:
+    """The recorded /sys/<path>, a directory's children made as they are asked for."""
+    found = rec.entries.get(path)
+    if found is None:
+        return dir_node(rec, path, boot) if path == "" else None
+    kind, mode, size, status, value = found
+    if kind == "d":
+        return dir_node(rec, path, boot, mode)
+    if kind == "l":
+        return Link(unescape(value).decode("utf-8", "surrogateescape"), boot, fixed=True)
+    return File(_reader(status, value, path), mode, size, mtime=boot, fixed=True)
 
 
-def _unescape(text: bytes) -> bytes:
-    def one(m: re.Match) -> bytes:
-        c = m.group(1)
-        return {b"\\": b"\\", b"t": b"\t", b"n": b"\n"}.get(c) or bytes((int(c[1:], 16),))
-
-    return _ESCAPE.sub(one, text) if b"\\" in text else text
-
-
-class Recorded:
-    """The table: path -> (type, mode, size, status, value), and each directory's names."""
-
-    def __init__(self, table: bytes) -> None:
-        self.entries: dict[str, tuple[str, int, int, str, bytes]] = {}
-        self.children: dict[str, list[str]] = {"": []}
-        for line in table.splitlines():
-            if not line or line.startswith(b"#"):
-                continue
-            path, kind, mode, size, status, value = line.split(b"\t", 5)
-            name = _unescape(path).decode("utf-8", "surrogateescape")
-            self.entries[name] = (kind.decode(), int(mode, 8), int(size), status.decode(), value)
-            up, _, base = name.rpartition("/")
-            self.children.setdefault(up, []).append(base)
-            if kind == b"d":
-                self.children.setdefault(name, [])
-
-    def node(self, path: str, boot: float) -> Node | None:
-        found = self.entries.get(path)
-        if found is None:
-            return self.dir(path, boot) if path == "" else None
-        kind, mode, size, status, value = found
-        if kind == "d":
-            return self.dir(path, boot, mode)
-        if kind == "l":
-            return Link(_unescape(value).decode("utf-8", "surrogateescape"), boot, fixed=True)
-        return File(_reader(status, value, path), mode, size, mtime=boot, fixed=True)
-
-    def dir(self, path: str, boot: float, mode: int = 0o755) -> Dir:
-        prefix = f"{path}/" if path else ""
-        return Dir(lambda: kernfs_order(self.children.get(path, [])),
-                   lambda name: self.node(prefix + name, boot), mode, boot)
+def dir_node(rec: SysfsTable, path: str, boot: float, mode: int = 0o755) -> Dir:
+    prefix = f"{path}/" if path else ""
+    return Dir(lambda: kernfs_order(rec.children.get(path, [])), lambda name: node(rec, prefix + name, boot), mode, boot)
 
 
 def _reader(status: str, value: bytes, path: str):
     """The read of a recorded file: its bytes, or the error its read gave (None: the open did)."""
     if status.startswith("ok"):
-        content = _unescape(value)
+        content = unescape(value)
         return lambda reader: content
     where, _, name = status.partition(":")
     if where == "open":
@@ -82,18 +51,12 @@ def _reader(status: str, value: bytes, path: str):
     return failed
 
 
-@lru_cache(maxsize=4)
-def recorded_sysfs(profile: KernelProfile) -> Recorded | None:
-    table = profile.recorded_sysfs
-    return Recorded(table) if table else None
-
-
-def overlay(live: Node | None, rec: Recorded | None, path: str, boot: float) -> Node | None:
+def overlay(live: Node | None, rec: SysfsTable | None, path: str, boot: float) -> Node | None:
     """The live node at /sys/<path> over the recorded one: directories merge, all else is live."""
     if rec is None or (path and path not in rec.entries):
         return live
     if live is None:
-        return rec.node(path, boot)
+        return node(rec, path, boot)
     if not isinstance(live, Dir) or path and rec.entries[path][0] != "d":
         return live
     prefix = f"{path}/" if path else ""

@@ -198,7 +198,7 @@ def sys_dir(kernel: Kernel, boot: float) -> Dir:
     mine = lambda: kobject.under(kernel, "", "/sys", boot)  # noqa: E731
     live = Dir(lambda: [*top.list(), *mine()], lambda n: top.child(n) or (mine()[n]() if n in mine() else None),
                0o755, boot)
-    return recorded.overlay(live, recorded.recorded_sysfs(kernel.profile), "", boot)
+    return recorded.overlay(live, kernel.profile.recorded_sysfs, "", boot)
 
 
 

@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .structs import Structs
+from .sysfs_table import SysfsTable
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_PROFILE = "6.1.0-56-amd64"
@@ -202,14 +203,14 @@ class KernelProfile:
         return None
 
     @cached_property
-    def recorded_sysfs(self) -> bytes:
+    def recorded_sysfs(self) -> SysfsTable | None:
         """The reference machine's /sys at boot (sysfs.tsv.gz, scripts/record-sysfs; fs/recorded.py
-        serves it): this profile's, else the shipped one of the same version's; b"" without."""
+        serves it): this profile's, else the shipped one of the same version's; None without."""
         for p in (self.path, getattr(self.shipped_sibling(), "path", None)):
             f = p / "sysfs.tsv.gz" if p is not None else None
             if f is not None and f.is_file():
-                return gzip.decompress(f.read_bytes())
-        return b""
+                return SysfsTable(gzip.decompress(f.read_bytes()))
+        return None
 
     @staticmethod
     def _machine_file(path: Path) -> dict:

@@ -30,7 +30,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
     "bus_type": {"name": 0, "bus_groups": 24, "match": 48, "uevent": 56},
     "bvec_iter": {"sizeof": 20, "bi_sector": 0, "bi_size": 8, "bi_idx": 12, "bi_bvec_done": 16},
     "cdev": {"sizeof": 104, "kobj": 0, "owner": 64, "ops": 72, "dev": 96, "count": 100},
-    "class": {"sizeof": 120, "name": 0, "owner": 8, "class_groups": 16, "dev_groups": 24, "devnode": 48,
+    "class": {"sizeof": 120, "name": 0, "owner": 8, "class_groups": 16, "dev_groups": 24, "dev_uevent": 40, "devnode": 48,
               "dev_release": 64},
     "cred": {"sizeof": 176, "uid": 8, "gid": 12, "suid": 16, "sgid": 20, "euid": 24, "egid": 28, "fsuid": 32,
              "fsgid": 36},

@@ -53,10 +53,9 @@ def recorded_error(mount: Path, path: str, err: int) -> bool:
     pm_wakeup_irq's ENODATA ...): the mount gives it too (fs/recorded.py)."""
     import errno as errnos
 
-    from pseudokernel.fs.recorded import recorded_sysfs
     from pseudokernel.profile import KernelProfile
 
-    rec = recorded_sysfs(KernelProfile.load())
+    rec = KernelProfile.load().recorded_sysfs
     found = rec.entries.get(os.path.relpath(path, mount / "sys")) if rec else None
     return found is not None and getattr(errnos, found[3].partition(":")[2], None) == err
 

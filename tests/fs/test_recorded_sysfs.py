@@ -9,8 +9,9 @@ import pytest
 from realref import PREBUILT
 
 from pseudokernel.fs import build_root
-from pseudokernel.fs.recorded import Recorded, overlay
+from pseudokernel.fs.recorded import node, overlay
 from pseudokernel.fs.tree import Dir, File, Link, Reader, StaticDir, lookup
+from pseudokernel.profile.sysfs_table import SysfsTable
 
 TABLE = b"".join(b"\t".join(row) + b"\n" for row in [
     (b"bus", b"d", b"755", b"0", b"ok", b""),
@@ -28,20 +29,20 @@ TABLE = b"".join(b"\t".join(row) + b"\n" for row in [
 
 
 def test_the_table_is_read_as_recorded():
-    rec = Recorded(b"# a header\n" + TABLE)
-    d = rec.node("devices/platform/i8042", 0.0)
+    rec = SysfsTable(b"# a header\n" + TABLE)
+    d = node(rec, "devices/platform/i8042", 0.0)
     assert isinstance(d, Dir) and sorted(d.list()) == ["modalias", "odd\tname", "remove", "rom"]
-    f = rec.node("devices/platform/i8042/odd\tname", 0.0)
+    f = node(rec, "devices/platform/i8042/odd\tname", 0.0)
     assert isinstance(f, File) and f.read(Reader()) == b"a\\b\x01\n" and f.size == 4096 and f.mode == 0o444
-    assert rec.node("devices/platform/i8042/remove", 0.0).read is None  # refused at open: EACCES
+    assert node(rec, "devices/platform/i8042/remove", 0.0).read is None  # refused at open: EACCES
     with pytest.raises(OSError) as e:
-        rec.node("devices/platform/i8042/rom", 0.0).read(Reader())
+        node(rec, "devices/platform/i8042/rom", 0.0).read(Reader())
     assert e.value.errno == errno.EIO
-    assert rec.node("bus/platform/devices/i8042", 0.0) == Link("../../../devices/platform/i8042", 0.0, fixed=True)
+    assert node(rec, "bus/platform/devices/i8042", 0.0) == Link("../../../devices/platform/i8042", 0.0, fixed=True)
 
 
 def test_the_live_tree_wins_and_directories_merge():
-    rec = Recorded(TABLE)
+    rec = SysfsTable(TABLE)
     live = StaticDir({
         "bus": lambda: StaticDir({"platform": lambda: StaticDir({"devices": lambda: StaticDir(
             {"pkplat": lambda: Link("../../../devices/platform/pkplat")}).as_dir()}).as_dir()}).as_dir(),
@@ -80,3 +81,33 @@ def test_the_reference_machines_sys_is_there(release):
                 "../../devices/virtual/mem/null"} <= targets  # the module's beside the machine's
     finally:
         k.close()
+
+
+def test_a_name_the_machine_holds_is_taken(kernel):
+    """A bus or class a module registers under a name the machine's own /sys already holds
+    (pci, tty) is kset_register()'s -EEXIST with sysfs's and kobject's lines, as on the real
+    kernel; a free name registers."""
+    from pseudokernel.emu.kapi.bus import bus_register
+    from pseudokernel.emu.kapi.class_ import __class_create
+
+    api = kernel.api
+
+    def string(text: bytes) -> int:
+        p = api.kmalloc(len(text) + 1)
+        api.m.write(p, text + b"\0")
+        return p
+
+    eexist = -errno.EEXIST & ((1 << 64) - 1)  # as the handler hands it to the module
+    bus = api.kmalloc(512)  # a struct bus_type, zeroed: no groups
+    api.m.write_u64(bus, string(b"pci"))
+    seq = kernel.log.next_seq
+    assert bus_register(api, bus) == eexist
+    assert [r.text for r in kernel.log.records(seq)] == [
+        b"sysfs: cannot create duplicate filename '/bus/pci'",
+        b"kobject_add_internal failed for pci with -EEXIST, don't try to register things with the same name in "
+        b"the same directory."]
+    assert __class_create(api, 0, string(b"tty"), 0) == eexist
+    cls = __class_create(api, 0, string(b"pkfree"), 0)
+    assert cls != eexist and kernel.registry.find("class", cls) is not None
+    api.m.write_u64(bus, string(b"pkfreebus"))
+    assert bus_register(api, bus) == 0 and kernel.registry.find("bus", bus) is not None

@@ -4,23 +4,16 @@ objects carry their names, which dev_driver_string() and the printk dictionary r
 
 from __future__ import annotations
 
-from errno import EEXIST
-
 from . import KernelApi, kapi, kdata
-from . import neg_errno as _err
-from .sysfs import add_attr, create_groups, remove_attrs
+from .sysfs import add_attr, create_groups, kset_register, remove_attrs
 
 
 @kapi("bus_register")
 def bus_register(k: KernelApi, bus: int) -> int:
     name = k.cname(k.m.read_u64(bus))
-    if any(r.name == name for r in k.registry.of_kind("bus")) or name == "platform":
-        # kset_register(): sysfs_warn_dup() (its dump_stack() is not printed here) and
-        # kobject_add_internal()'s error
-        k.log.printk(f"\x014sysfs: cannot create duplicate filename '/bus/{name}'\n")
-        k.log.printk(f"\x013kobject_add_internal failed for {name} with -EEXIST, don't try to register things "
-                     "with the same name in the same directory.\n")
-        return _err(EEXIST)
+    err = kset_register(k, "bus", "bus", name)
+    if err:
+        return err
     k.registry.add("bus", name, bus, k.caller_module_name())
     return create_groups(k, bus, "bus", k.m.read_u64(bus + k.S.bus_type.bus_groups))
 

@@ -4,31 +4,24 @@ because `class` is a Python keyword."""
 
 from __future__ import annotations
 
-from errno import EEXIST
-
 from . import KernelApi, kapi
-from . import neg_errno as _err
 from .device import _owner_name, free_kernel_object
-from .sysfs import create_groups, remove_attrs
+from .sysfs import create_groups, kset_register, remove_attrs
 
 
 @kapi("__class_create")
 def __class_create(k: KernelApi, owner: int, name: int, key: int) -> int:
+    """6.1: the kernel allocates the class and registers it (__class_register()): a name taken
+    is ERR_PTR(-EEXIST)."""
     cls = k.m.kmalloc(k.S["class"].sizeof, _owner_name(k, owner), k.caller, kind="class")
     k.m.write_u64(cls + k.S["class"].name, name)
     k.m.write_u64(cls + k.S["class"].owner, owner)
-    k.registry.add("class", k.cname(name), cls, _owner_name(k, owner))
-    return cls
+    return _registered(k, cls, _owner_name(k, owner), created=True)
 
 
 @kapi("__class_register")
 def __class_register(k: KernelApi, cls: int, key: int) -> int:
-    name = k.cname(k.m.read_u64(cls))
-    reg = k.registry
-    if any(r.name == name for r in reg.of_kind("class")):
-        return _err(EEXIST)
-    reg.add("class", name, cls, _owner_name(k, k.m.read_u64(cls + k.S["class"].owner)))
-    return create_groups(k, cls, "class", k.m.read_u64(cls + k.S["class"].class_groups))
+    return _registered(k, cls, _owner_name(k, k.m.read_u64(cls + k.S["class"].owner)))
 
 
 @kapi("class_create")
@@ -37,19 +30,28 @@ def class_create(k: KernelApi, name: int) -> int:
     belongs to the module calling. The kernel allocates it and runs class_register()."""
     cls = k.m.kmalloc(k.S["class"].sizeof, k.caller_module_name(), k.caller, kind="class")
     k.m.write_u64(cls + k.S["class"].name, name)
-    k.registry.add("class", k.cname(name), cls, k.caller_module_name())
-    return cls
+    return _registered(k, cls, k.caller_module_name(), created=True)
 
 
 @kapi("class_register")
 def class_register(k: KernelApi, cls: int) -> int:
     """6.4+ (6.12): class_register(cls), no lock_class_key, no owner to read."""
+    return _registered(k, cls, k.caller_module_name())
+
+
+def _registered(k: KernelApi, cls: int, owner: str, created: bool = False) -> int:
+    """class_register(): the class's kset under /sys/class (kset_register: a name a module's
+    class or the machine's own holds is -EEXIST), then its class_groups. A class the kernel
+    made for class_create() is freed on failure, and the caller gets the error as a pointer."""
     name = k.cname(k.m.read_u64(cls + k.S["class"].name))
-    reg = k.registry
-    if any(r.name == name for r in reg.of_kind("class")):
-        return _err(EEXIST)
-    reg.add("class", name, cls, k.caller_module_name())
-    return create_groups(k, cls, "class", k.m.read_u64(cls + k.S["class"].class_groups))
+    err = kset_register(k, "class", "class", name)
+    if err:
+        if created:
+            k.kfree(cls)
+        return err
+    k.registry.add("class", name, cls, owner)
+    err = create_groups(k, cls, "class", k.m.read_u64(cls + k.S["class"].class_groups))
+    return cls if created and not err else err
 
 
 @kapi("class_unregister")

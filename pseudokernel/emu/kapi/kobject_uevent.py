@@ -30,11 +30,14 @@ def add_uevent_var(k: KernelApi, env: int, fmt: int, args: VarArgs) -> int:
 
 
 def device_uevent_vars(k: KernelApi, dev: int) -> list[bytes]:
-    """What the device's bus and type add to its uevent (bus->uevent(), type->uevent(): the
-    module's code, run on the CPU); dev_uevent()'s own variables are the view's."""
+    """What dev_uevent() adds after its own variables (the node's numbers and name, which the
+    view makes): the bus's uevent(), the class's dev_uevent() and the type's uevent(), in that
+    order, each the module's code run on the CPU."""
     bus = k.m.read_u64(dev + dev_off(k, "bus"))
+    cls = k.m.read_u64(dev + dev_off(k, "class"))
     dtype = k.m.read_u64(dev + dev_off(k, "type"))
     calls = [k.m.read_u64(bus + k.S.bus_type.uevent) if bus else 0,
+             k.m.read_u64(cls + k.S["class"].dev_uevent) if cls else 0,
              k.m.read_u64(dtype + k.S.device_type.uevent) if dtype else 0]
     if not any(calls):
         return []

@@ -14,6 +14,7 @@ from errno import EEXIST, EFBIG, EIO
 
 from ...bits import MASK64, s64
 from . import KernelApi, Registration, kapi, kdata
+from . import neg_errno as _err
 
 PAGE_SIZE = 4096
 S_IALLUGO = 0o7777
@@ -89,6 +90,19 @@ def add_bin_attr(k: KernelApi, owner: int, battr: int, mode: int | None = None, 
     """sysfs_add_bin_file_mode_ns(): a binary attribute, its size (the inode's) fixed now."""
     add_attr(k, owner, "bin", battr, mode, group, subdir)
     k.registry.items[-1].info["size"] = k.m.read_u64(battr + k.S.bin_attribute.size)
+
+
+def kset_register(k: KernelApi, kset: str, kind: str, name: str) -> int:
+    """kset_register() of a bus or a class: /sys/<kset>/<name> taken, by a module's or by one
+    of the machine's own (its recorded /sys), is sysfs_warn_dup()'s line (its dump_stack() is
+    not printed) and kobject_add_internal()'s, and -EEXIST; 0 when the name is free."""
+    table = k.profile.recorded_sysfs
+    if not any(r.name == name for r in k.registry.of_kind(kind)) and not (table and table.has(f"{kset}/{name}")):
+        return 0
+    k.log.printk(f"\x014sysfs: cannot create duplicate filename '/{kset}/{name}'\n")
+    k.log.printk(f"\x013kobject_add_internal failed for {name} with -EEXIST, don't try to register things "
+                 "with the same name in the same directory.\n")
+    return _err(EEXIST)
 
 
 def create_groups(k: KernelApi, owner: int, via: str, groups: int) -> int:
