@@ -14,7 +14,7 @@ import threading
 import weakref
 
 from . import KernelApi
-from .sched import RUNNERS, next_event_ns, run_ready, runner, sched
+from .sched import IDLE_TASK, RUNNERS, next_event_ns, run_ready, runner, sched
 from .task import run_tasks, tasks, track
 
 POLL = 0.02  # seconds: how soon a timer armed meanwhile (the next event moved closer) is seen
@@ -79,7 +79,7 @@ def _idle_loop(ref: weakref.ref) -> None:
                     return
                 due, wait = _due(k)
                 if due:
-                    kernel.current_pid, kernel.current_comm, kernel.current_where = 0, "swapper/0", "idle"
+                    (kernel.current_pid, kernel.current_comm), kernel.current_where = IDLE_TASK, "idle"
                     kernel.current_uid = kernel.current_gid = 0
                     k._tick()
                     ran = bool(run_ready(k) + run_tasks(k))

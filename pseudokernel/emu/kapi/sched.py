@@ -98,6 +98,7 @@ def time_after_eq(a: int, b: int) -> bool:
 # softirq and an hrtimer's interrupt in whatever task holds the CPU when it falls due (the idle
 # task, swapper/0, while the caller waits: off_cpu(); the process at the end of its system call)
 CALLBACK_TASKS = {"work": "work", "firmware": "work", "tasklet": "tasklet"}
+IDLE_TASK = (0, "swapper/0")  # pid and comm of the CPU's idle task
 SOFTIRQ_OFFSET, HARDIRQ_OFFSET = 0x100, 0x10000
 IRQ_MASK = 0x1FFF00  # softirq and hardirq counts: in_interrupt()
 # the preempt_count part each kind runs with: softirqs; an hrtimer in the timer interrupt
@@ -245,7 +246,8 @@ def off_cpu(k: KernelApi) -> Iterator[None]:
     (contexts.ko's recording); a work item or tasklet is on its kworker or ksoftirqd anyway."""
     kernel = k.kernel
     saved = kernel.current_pid, kernel.current_comm, kernel.current_uid, kernel.current_gid
-    kernel.current_pid, kernel.current_comm, kernel.current_uid, kernel.current_gid = 0, "swapper/0", 0, 0
+    kernel.current_pid, kernel.current_comm = IDLE_TASK
+    kernel.current_uid = kernel.current_gid = 0
     current(k)
     try:
         yield
