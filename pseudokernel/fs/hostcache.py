@@ -16,7 +16,8 @@ path here first (seen(), called before the answer is computed, so a change that 
 it is being computed invalidates it too). A path is forgotten once invalidated: the next
 request that caches it again names it again. Paths under /sys/module/NAME/ are a function
 of that module's fingerprint (fs/sysfs.module_fingerprint); they are invalidated when it
-moves, or when the module goes. Every other path is invalidated at every change.
+moves, or when the module goes. A file of the machine's recorded /sys (File.fixed) never
+changes: settled() drops it from the set. Every other path is invalidated at every change.
 
 Names that went away are also dropped (fuse_lowlevel_notify_inval_entry) for /sys/module and
 /proc, and the names of files sized by their content at each change (/proc's files, and
