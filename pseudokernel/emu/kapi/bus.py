@@ -5,7 +5,7 @@ objects carry their names, which dev_driver_string() and the printk dictionary r
 from __future__ import annotations
 
 from . import KernelApi, kapi, kdata
-from .sysfs import add_attr, create_groups, kset_register, remove_attrs
+from .sysfs import create_groups, kset_register, remove_attrs
 
 
 @kapi("bus_register")
@@ -22,18 +22,6 @@ def bus_register(k: KernelApi, bus: int) -> int:
 def bus_unregister(k: KernelApi, bus: int) -> None:
     remove_attrs(k, bus)
     k.registry.remove("bus", bus)
-
-
-@kapi("bus_create_file")
-def bus_create_file(k: KernelApi, bus: int, attr: int) -> int:
-    """A bus_attribute: show(bus, buf) and store(bus, buf, count), as a driver's."""
-    add_attr(k, bus, "bus", attr)
-    return 0
-
-
-@kapi("bus_remove_file")
-def bus_remove_file(k: KernelApi, bus: int, attr: int) -> None:
-    remove_attrs(k, bus, attr=attr)
 
 
 # -- the kernel's own buses: their names, for dev_driver_string() and the printk dictionary ----------

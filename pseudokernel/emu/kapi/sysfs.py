@@ -305,17 +305,6 @@ def links_of(k: KernelApi, owner: int) -> list[Registration]:
     return [r for r in k.registry.of_kind("sysfs_link") if r.obj == owner]
 
 
-@kapi("device_create_file")
-def device_create_file(k: KernelApi, dev: int, attr: int) -> int:
-    add_attr(k, dev, "dev", attr)
-    return 0
-
-
-@kapi("device_remove_file")
-def device_remove_file(k: KernelApi, dev: int, attr: int) -> None:
-    remove_attrs(k, dev, attr=attr)
-
-
 @kapi("device_add_group", "devm_device_add_group")
 def device_add_group(k: KernelApi, dev: int, grp: int) -> int:
     return create_group(k, dev, "dev", grp)
@@ -342,12 +331,20 @@ def class_remove_file_ns(k: KernelApi, cls: int, attr: int, ns: int) -> None:
     remove_attrs(k, cls, attr=attr)
 
 
-@kapi("driver_create_file")
-def driver_create_file(k: KernelApi, drv: int, attr: int) -> int:
-    add_attr(k, drv, "drv", attr)
-    return 0
+# device_create_file(), driver_create_file(), bus_create_file() and their removals: one
+# attribute on the object, its show and store called as its kind calls them (TWO_ARG)
+def _create_file(via: str):
+    def create(k: KernelApi, obj: int, attr: int) -> int:
+        add_attr(k, obj, via, attr)
+        return 0
+
+    return create
 
 
-@kapi("driver_remove_file")
-def driver_remove_file(k: KernelApi, drv: int, attr: int) -> None:
-    remove_attrs(k, drv, attr=attr)
+def _remove_file(k: KernelApi, obj: int, attr: int) -> None:
+    remove_attrs(k, obj, attr=attr)
+
+
+for _via, _kind in (("dev", "device"), ("drv", "driver"), ("bus", "bus")):
+    kapi(f"{_kind}_create_file")(_create_file(_via))
+    kapi(f"{_kind}_remove_file")(_remove_file)
