@@ -17,6 +17,7 @@ import os
 import sys
 
 HOST_DEV = ("tty", "ptmx", "console", "pts", "shm", "mqueue")
+HOST_PROC = ".host"  # fs/pid.HOST (not imported: every `pseudokernel insmod` starts here)
 
 
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
@@ -45,7 +46,10 @@ def build_namespace(mount: str, hostdev: str, release: str, layers: tuple[list[s
         _mount("pseudokernel-modules", modules, "overlay", 0, f"lowerdir={lowerdir},upperdir={upper},workdir={work}")
     else:
         _mount(upper, modules, None, MS_BIND)
-    _mount(os.path.join(mount, "proc"), "/proc", None, MS_BIND)
+    # the processes are the host's: its procfs under the mount's /proc, where /proc/PID and
+    # /proc/self lead (fs/pid.py); bound before the host's /proc is covered
+    _mount("/proc", os.path.join(mount, "proc", HOST_PROC), None, MS_BIND | MS_REC)
+    _mount(os.path.join(mount, "proc"), "/proc", None, MS_BIND | MS_REC)
     _mount(os.path.join(mount, "sys"), "/sys", None, MS_BIND)
     os.makedirs(hostdev, exist_ok=True)
     _mount("/dev", hostdev, None, MS_BIND | MS_REC)

@@ -23,7 +23,7 @@ from .. import vfs
 from ..emu.kapi.open import find_cdev
 from . import kmsg
 from .block import bdev_named, disk_node
-from .tree import SERVED_SIZE, Dir, File, Node
+from .tree import SERVED_SIZE, Dir, File, Link, Node
 
 if TYPE_CHECKING:
     from ..kernel import Caller, Kernel
@@ -66,6 +66,10 @@ MEM_DEVICES = ("null", "zero", "full", "random", "urandom")
 # FUSE cannot serve those; here they are places to mount on, empty until then
 HOST_FILES = {"tty": 0o666, "ptmx": 0o666, "console": 0o600}
 HOST_DIRS = ("pts", "shm", "mqueue")
+# what systemd links in every booted machine's /dev (dev_setup()): scripts read /dev/stdin and
+# write /dev/stderr, bash's `<(...)` hands out /dev/fd/N
+FD_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+            "stderr": "/proc/self/fd/2"}
 
 
 def _host_placeholder(name: str) -> File:
@@ -167,7 +171,7 @@ def dev_dir(kernel: Kernel, boot: float) -> Dir:
     nodes = _subtree(kernel, "", boot)
 
     def lst() -> list[str]:
-        names = ["kmsg", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *nodes.list()]
+        names = ["kmsg", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *FD_LINKS, *nodes.list()]
         return names + (["char"] if char_numbers(kernel) else [])
 
     def child(name: str) -> Node | None:
@@ -175,6 +179,8 @@ def dev_dir(kernel: Kernel, boot: float) -> Dir:
             return kmsg.dev_kmsg(kernel)
         if name in HOST_FILES:
             return _host_placeholder(name)
+        if name in FD_LINKS:
+            return Link(FD_LINKS[name], boot, fixed=True)
         if name in HOST_DIRS:
             return Dir(lambda: [], lambda n: None, 0o755 if name != "shm" else 0o1777, boot)
         if name in MEM_DEVICES:

@@ -45,6 +45,7 @@ from collections.abc import Callable
 import mfusepy as fuse
 
 from .. import sigpending
+from . import pid
 
 ATTR_TIMEOUT = 60.0  # seconds: a bound on a missed invalidation, not what keeps the cache true
 # seconds after a lookup was answered during which the host may still be making the inode it
@@ -69,7 +70,11 @@ MODULE_DIR = "/sys/module/"
 # /proc/cmdline at every insmod and modprobe; dropping it at each change cost a lookup, an
 # open and a read each time)
 CONSTANT = frozenset({"/proc/cmdline", "/proc/version", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/ostype",
-                      "/proc/sys/kernel/version", "/proc/sys/kernel/random/boot_id", "/sys/module/compression"})
+                      "/proc/sys/kernel/version", "/proc/sys/kernel/random/boot_id", "/sys/module/compression",
+                      # where a sealed machine mounts the host's procfs (fs/pid.py): an entry
+                      # invalidated there would unmount it (d_invalidate() detaches what is
+                      # mounted on the dentry), in every sealed machine at once
+                      f"/proc/{pid.HOST}"})
 LOG_FILES = (("/", "dmesg"), ("/proc", "kmsg"))
 
 

@@ -246,7 +246,7 @@ class KernelFS(fuse.Operations):
         node = self._node(path)
         if not isinstance(node, Link):
             raise fuse.FuseOSError(errno.EINVAL)
-        return node.target
+        return node.target if isinstance(node.target, str) else node.target(fuse.fuse_get_context()[2])
 
     def statfs(self, path: str) -> dict[str, int]:
         return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}

@@ -10,6 +10,7 @@ from ..emu.kapi.genhd import blkdev_majors
 from ..emu.kapi.input import bitmap
 from ..module.internal import module_flags
 from ..module.module import MemType, Module, State
+from . import pid
 from .block import proc_partitions
 from .kmsg import proc_kmsg
 from .tree import SERVED_SIZE, Dir, File, Link, Reader, StaticDir
@@ -235,13 +236,13 @@ def proc_dir(kernel: Kernel, boot: float) -> Dir:
     base = static.as_dir()
 
     def lst() -> list[str]:
-        return base.list() + sorted(r.name for r in _proc_children(kernel, 0))
+        return base.list() + sorted(r.name for r in _proc_children(kernel, 0)) + pid.names()
 
     def child(name: str):
         node = base.child(name)
         if node is None:
             rec = next((r for r in _proc_children(kernel, 0) if r.name == name), None)
-            return proc_entry(kernel, rec) if rec is not None else None
+            return proc_entry(kernel, rec) if rec is not None else pid.child(name, boot)
         return node
 
     return Dir(lst, child, 0o555, boot)

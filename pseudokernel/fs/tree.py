@@ -85,7 +85,7 @@ class Dir:
 
 @dataclass
 class Link:
-    target: str
+    target: str | Callable[[int], str]  # or what it names for the calling thread (/proc/self)
     mtime: float | None = None
     fixed: bool = False  # as File.fixed
 

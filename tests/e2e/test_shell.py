@@ -159,6 +159,34 @@ def test_run_exits_with_the_commands_status_and_a_caller_stays_killable(sealed):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_the_processes_are_the_hosts_with_procfs_own_checks(sealed):
+    """ps, /proc/self, bash's <(...) through /dev/fd, /dev/stdin, free: the sealed machine's
+    processes are the host's, each /proc/PID the host procfs's own (fs/pid.py), still there
+    after a load and an unload changed /proc."""
+    nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+    r = sealed("insmod hello.ko && rmmod hello && sh -c 'echo $$; exec readlink /proc/self'; "
+               "sh -c 'echo $$/task/$$; exec readlink /proc/thread-self'; "
+               "ps -o comm= -p $$; bash -c 'cat <(echo substituted)'; echo in | cat /dev/stdin; "
+               "ls -a /proc | grep -c host; free | grep -c ^Mem:; test -e /proc/$$/fd/0 && echo fd; "
+               f"{nobody} ls /proc/1/fd/; echo ls=$?")
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == lines[1] and lines[2] == lines[3], lines
+    assert lines[4:] == ["sh", "substituted", "in", "0", "1", "fd", "ls=2"], r.stderr
+    assert r.stderr == b"ls: cannot access '/proc/1/fd/': Permission denied\n"
+
+
+def test_outside_the_seal_proc_leads_to_the_hosts_processes(sealed):
+    proc = sealed.mount / "proc"
+    names = os.listdir(proc)
+    assert str(os.getpid()) in names and "self" in names and ".host" not in names
+    assert os.readlink(proc / "self") == str(os.getpid())
+    assert os.readlink(proc / str(os.getpid())) == f"/proc/{os.getpid()}"
+    assert (proc / "self" / "status").read_text().splitlines()[0].startswith("Name:")
+    assert os.readlink(sealed.mount / "dev" / "stdin") == "/proc/self/fd/0"
+    assert not (proc / "99999999").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
 def test_mknod_in_dev_makes_a_node_for_a_drivers_number(sealed):
     """The textbooks' `mknod /dev/NAME c MAJOR MINOR` for a register_chrdev() with no device:
     the seal answers it (FUSE cannot make a device inode), the node opens the driver's cdev;
