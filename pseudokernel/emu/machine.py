@@ -41,7 +41,7 @@ from unicorn import x86_const as X
 from ..bits import MASK64
 from ..sigpending import signal_pending
 from . import memory_map as mm
-from .address_space import AddressSpace
+from .address_space import HOLE, AddressSpace
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
 from .cpu_context import Cpu, CpuContexts
 from .prandom import Rand
@@ -106,7 +106,7 @@ class Machine(AddressSpace, CpuContexts):
         self._mapped: list[tuple[int, int]] = []
         self._ucs: list[Uc] = []
         self._host: dict = {}
-        self._bands: dict = {}
+        self._windows: list = []
         self._uc_hooks: list[tuple] = []  # hooks every CPU context's instance gets (hook_all)
         self.code_log: list[tuple[int, int]] = []  # code rewritten in memory (code_written)
         self.cpu = self.main_cpu = self._bind(Cpu(self._new_uc(), 0, 0))  # the processes' context
@@ -138,6 +138,7 @@ class Machine(AddressSpace, CpuContexts):
         # memory allocators
         self.module_offset = (self.rand.below(1024) + 1) * PAGE_SIZE  # KASLR's module_load_offset
         self.modules_area = Area(mm.MODULES_VADDR + self.module_offset, mm.MODULES_END)
+        self.add_window(mm.MODULES_VADDR, mm.MODULES_END)
         self.vmalloc_area = Area(mm.VMALLOC_START, mm.VMALLOC_END)
         self.dma_area = Area(mm.DMA_START, mm.DMA_END, guard=0)
         self.slab = Slab(mm.HEAP_START, mm.HEAP_END)
@@ -159,14 +160,12 @@ class Machine(AddressSpace, CpuContexts):
 
     # -- allocation ------------------------------------------------------------------------
 
-    def module_alloc(self, size: int, bands: tuple[int, ...] = ()) -> int | None:
-        """module_alloc(): page-aligned vmalloc in the module area, zeroed, RWX until sealed.
-        bands: page offsets where the permissions module_enable_protections() sets change
-        (6.1's core and init), each mapped as a region of its own: a protect() of a whole
-        region is cheap, one inside it makes unicorn split it (~100 us a band)."""
+    def module_alloc(self, size: int) -> int | None:
+        """module_alloc(): page-aligned vmalloc in the module area (a window:
+        address_space.py), zeroed, RWX until sealed."""
         if (addr := self.modules_area.alloc(size)) is None:
             return None
-        self.map(addr, size, UC_PROT_ALL, bands)
+        self.map(addr, size, UC_PROT_ALL)
         return addr
 
     def module_memfree(self, addr: int) -> None:
@@ -362,6 +361,9 @@ class Machine(AddressSpace, CpuContexts):
             UC_MEM_FETCH_PROT: "fetch",
         }.get(access, "read")
         prot = access in (UC_MEM_WRITE_PROT, UC_MEM_FETCH_PROT)
+        addr = self.fault_address(addr & MASK64)
+        if addr >= HOLE:  # a window's page not mapped, or mapped with no permission
+            prot = False
         self._last_fault = (kind + ("-prot" if prot else ""), addr & MASK64)
         return False
 
@@ -589,6 +591,9 @@ class Machine(AddressSpace, CpuContexts):
             except Exception:
                 pass
         self._ucs.clear()
+        for w in self._windows:
+            self._host[w.lo] = (w.mem, w.buf)
+        self._windows.clear()
         while self._host:
             _, (mem, buf) = self._host.popitem()
             del buf

@@ -260,9 +260,7 @@ def move_module_61(kernel: KernelState, info: LoadInfo, mod: Module, core: Modul
         ends = (lay.text_size, lay.ro_size, lay.ro_after_init_size, lay.size)
         if name == "init":
             ends = (lay.text_size, lay.ro_size, lay.size)
-        # the bands module_enable_protections() gives their own permissions (page-aligned
-        # with STRICT_MODULE_RWX; without it nothing is protected, so nothing to cut)
-        base = kernel.machine.module_alloc(lay.size, ends if kernel.profile.enabled("STRICT_MODULE_RWX") else ())
+        base = kernel.machine.module_alloc(lay.size)
         if base is None:
             free_module_memory(kernel, mod)
             raise LoadError(ENOMEM, "module_alloc")
