@@ -41,7 +41,7 @@ from unicorn import x86_const as X
 from ..bits import MASK64
 from ..sigpending import signal_pending
 from . import memory_map as mm
-from .address_space import HOLE, AddressSpace
+from .address_space import ALIASES_END, HOLE, AddressSpace
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
 from .cpu_context import Cpu, CpuContexts
 from .prandom import Rand
@@ -361,9 +361,9 @@ class Machine(AddressSpace, CpuContexts):
             UC_MEM_FETCH_PROT: "fetch",
         }.get(access, "read")
         prot = access in (UC_MEM_WRITE_PROT, UC_MEM_FETCH_PROT)
-        addr = self.fault_address(addr & MASK64)
-        if addr >= HOLE:  # a window's page not mapped, or mapped with no permission
+        if HOLE <= addr & MASK64 < ALIASES_END:  # a window's page not mapped, or with no permission
             prot = False
+        addr = self.fault_address(addr & MASK64)
         self._last_fault = (kind + ("-prot" if prot else ""), addr & MASK64)
         return False
 
