@@ -6,7 +6,6 @@ short `mutex` (the kernel's module_mutex) and never wait for a module's init to 
 
 from __future__ import annotations
 
-import bisect
 import errno
 import threading
 from collections.abc import Callable, Iterator
@@ -91,7 +90,7 @@ class Kernel:
         # what the views show changes only when this does: module states, references, taint,
         # memory; readers key their caches on it (with the log's next_seq for the log files)
         self.generation = 0
-        self._ranges: tuple[int, list[int], list[tuple[int, int, Module]]] | None = None
+        self._owners: dict[int, Module] = {}  # module_at(): an allocation's address -> its module
         # after each syscall that may change what the views show, outside its locks; the
         # argument says whether the callee may wait (not when a caller may hold a lock)
         self.on_change: list[Callable[[bool], None]] = []
@@ -172,23 +171,22 @@ class Kernel:
         return None
 
     def module_at(self, addr: int) -> Module | None:
-        """__module_address(): the module whose core or init memory holds addr (a bisection
-        over the formed modules' memory, rebuilt when the generation moves)."""
-        ranges = self._ranges
-        if ranges is None or ranges[0] != self.generation:
-            with self.mutex:
-                spans = sorted(
-                    (a.base, a.base + a.size, mod)
-                    for mod in self.modules if mod.state != State.UNFORMED
-                    for a in mod.allocations
-                )
-                ranges = self._ranges = (self.generation, [start for start, _, _ in spans], spans)
-        i = bisect.bisect_right(ranges[1], addr) - 1
-        if i >= 0:
-            start, end, mod = ranges[2][i]
-            if start <= addr < end and mod.state != State.UNFORMED:
-                return mod
-        return None
+        """__module_address(): the module whose core or init memory holds addr. The module
+        area's allocator finds the allocation (a bisection); which module made it is kept by
+        its address, checked against the module's own allocations (an address freed and
+        handed out again), and learned again from the list when unknown."""
+        found = self.machine.modules_area.find(addr)
+        if found is None:
+            return None
+        base = found[0]
+        mod = self._owners.get(base)
+        if mod is None or not any(a.base == base for a in mod.allocations):
+            with self.mutex:  # newest first: the module asked about is most often the newest
+                mod = next((m for m in self.modules for a in m.allocations if a.base == base), None)
+            if mod is None:
+                return None
+            self._owners[base] = mod
+        return mod if mod.state != State.UNFORMED and self.by_name.get(mod.name) is mod else None
 
     def module_by_struct(self, addr: int) -> Module | None:
         """The module whose struct module (THIS_MODULE) is at addr."""

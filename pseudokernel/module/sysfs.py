@@ -31,17 +31,24 @@ def sysfs_name(name: str) -> str:
     return name.replace("/", "!")
 
 
+def _dir_taken(kernel: KernelState, mod: Module, dirname: str) -> bool:
+    """Another formed module has /sys/module/<dirname>. Only a name with a '!' can be
+    another's with a '/': any other is looked up by name, not searched for."""
+    with kernel.mutex:
+        candidates = list(kernel.modules) if "!" in dirname else [kernel.by_name.get(dirname)]
+    return any(m is not None and m is not mod and m.state != State.UNFORMED and sysfs_name(m.name) == dirname
+               for m in candidates)
+
+
 def mod_sysfs_setup(kernel: KernelState, mod: Module) -> None:
     """Raises OSError(errno) after printing what the kernel prints."""
-    with kernel.mutex:
-        others = [m for m in kernel.modules if m is not mod and m.state != State.UNFORMED]
-    if any(sysfs_name(m.name) == mod.name for m in others):
+    if _dir_taken(kernel, mod, mod.name):
         kernel.log.err(f"{mod.name}: module is already loaded\n")
         raise OSError(EINVAL, "mod_sysfs_init")
     if not mod.name:
         bugs.kobject_empty_name(kernel, mod)
         raise OSError(EINVAL, "kobject_add")
     kname = sysfs_name(mod.name)
-    if any(sysfs_name(m.name) == kname for m in others):
+    if _dir_taken(kernel, mod, kname):
         bugs.sysfs_warn_dup(kernel, kname)
         raise OSError(EEXIST, "sysfs_create_dir_ns")
