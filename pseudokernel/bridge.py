@@ -18,7 +18,7 @@ import os
 import select
 import sys
 
-from . import process_vm, seccomp
+from . import process_vm, rawioctl, seccomp
 from .client import NoDaemon, request
 from .paths import socket_path
 from .workers import Workers
@@ -180,6 +180,7 @@ class Bridge:
         self.trace = trace  # None, "text" or "json": each load's steps, on standard error
         self.gdb = gdb  # a port: each load's init waits for gdb there (gdbstub.py)
         self._syslog: dict | None = None  # the log's size and dmesg_restrict, asked once
+        self._dev: int | None = None  # the mount's st_dev: its files' (ioctl)
         self.listener = listener
         self.uts = uts
         self._stop_r, self._stop_w = os.pipe()
@@ -369,6 +370,40 @@ class Bridge:
                                       "mode": mode & 0o7777 & ~umask}))
 
     mknod = mknodat
+
+    def ioctl(self, n: seccomp.Notification, caller: Caller) -> int | object:
+        """An ioctl whose command has an _IOC size (the filter lets the others by) on one of
+        the mount's files, with an argument that is not memory of the caller's: made here as
+        rawioctl.RAW_IOCTL on our copy of the file, so the module gets the number, where the
+        host's FUSE would fail with EFAULT copying from it. A readable argument, or any other
+        file, goes on to the host kernel as it was (CONTINUE)."""
+        fd, cmd, arg = _s32(n.args[0]), n.args[1] & 0xFFFFFFFF, n.args[2] & caller.mask
+        try:
+            caller.read(arg, (cmd >> 16) & 0x3FFF)
+            return CONTINUE
+        except OSError:
+            pass
+        try:
+            f = caller.file(fd)
+        except OSError:
+            return CONTINUE  # no such file: the host's EBADF
+        try:
+            if os.fstat(f).st_dev != self._mount_dev():
+                return CONTINUE
+            self._checked(n)
+            buf = ctypes.create_string_buffer(rawioctl.pack(cmd, arg), rawioctl.REQUEST.size)
+            ret = seccomp.libc.ioctl(f, ctypes.c_ulong(rawioctl.RAW_IOCTL), buf)
+            if ret < 0:
+                e = ctypes.get_errno()
+                raise OSError(e, os.strerror(e))
+            return ret
+        finally:
+            os.close(f)
+
+    def _mount_dev(self) -> int:
+        if self._dev is None:
+            self._dev = os.stat(self.mount).st_dev
+        return self._dev
 
     def uname(self, n: seccomp.Notification, caller: Caller) -> int:
         caller.write(n.args[0], self.uts.struct(n.name))

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import mfusepy as fuse
 
-from .. import sigpending
+from .. import rawioctl, sigpending
 from ..kernel import Caller
 from ..paths import mount_point, mounted_paths
 from . import build_root, kmsg, sysfs
@@ -415,6 +415,12 @@ class KernelFS(fuse.Operations):
         direction, size = (cmd >> 30) & 3, (cmd >> 16) & 0x3FFF
         inbuf = ctypes.string_at(data, size) if direction & 1 and size and data else None
         out_size = size if direction & 2 else 0
+        raw = rawioctl.unpack(inbuf) if cmd & 0xFFFFFFFF == rawioctl.RAW_IOCTL and inbuf else None
+        if raw is not None:  # the seal's: the caller's command with its argument as a number
+            uid, opener = fuse.fuse_get_context()[0], getattr(h.file, "caller", None)
+            if uid != 0 and (opener is None or uid != opener.uid):
+                raise fuse.FuseOSError(errno.EPERM)
+            (cmd, arg), inbuf, out_size = raw, None, 0
         with sigpending.interruptible(interrupted):
             ret, out = self._served(h.file.ioctl, cmd, arg or 0, inbuf, out_size)
         if out and data:

@@ -65,8 +65,8 @@ def sealed():
     tmp.chmod(0o755)  # and the unprivileged caller of a test must reach the module file
     mount = tmp / "mnt"
     os.environ["PSEUDOKERNEL_STATE"] = str(tmp / "state")
-    subprocess.run(["gcc", "-O2", "-static", "-o", tmp / "pk-syscall", ROOT / "tests" / "tools" / "pk-syscall.c"],
-                   check=True)
+    for tool in ("pk-syscall", "pk-ioctl"):
+        subprocess.run(["gcc", "-O2", "-static", "-o", tmp / tool, ROOT / "tests" / "tools" / f"{tool}.c"], check=True)
     for name in ("hello.ko", "spin.ko", "chardev.ko"):
         (tmp / name).write_bytes((PREBUILT / name).read_bytes())
     subprocess.run(["xz", "-k", tmp / "hello.ko"], check=True)
@@ -184,6 +184,19 @@ def test_outside_the_seal_proc_leads_to_the_hosts_processes(sealed):
     assert (proc / "self" / "status").read_text().splitlines()[0].startswith("Name:")
     assert os.readlink(sealed.mount / "dev" / "stdin") == "/proc/self/fd/0"
     assert not (proc / "99999999").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")
+def test_an_ioctl_whose_argument_is_a_number_reaches_the_module_as_one(sealed):
+    """_IOWR(.., int) with an index for argument (chardev2's IOCTL_GET_NTH_BYTE): the seal makes
+    it (rawioctl.py), where the host's FUSE would fail with EFAULT copying from it; the same
+    call on a host file is the host's (ENOTTY), and a pointer argument still goes through FUSE."""
+    r = sealed("insmod chardev.ko && ./pk-ioctl /dev/pkmisc setstr abc && ./pk-ioctl /dev/pkmisc nth 2 && "
+               "./pk-ioctl /dev/pkmisc double 4; python3 -c 'import fcntl, os; "
+               "fcntl.ioctl(os.open(\"/etc/hostname\", 0), 0xc0046b06, 5)' 2>&1 | tail -1; rmmod chardev")
+    assert r.stdout.decode().splitlines() == [
+        "ioctl(0x40086b04) = 0", "ioctl(0xc0046b06, 2) = 99", "ioctl(0xc0046b03) = 0", "int: 8",
+        "OSError: [Errno 25] Inappropriate ioctl for device"], r.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the shell's mount namespace needs root")

@@ -6,6 +6,8 @@
  *   pk-ioctl DEV double INT       ioctl(_IOWR('k', 3, int), &int)         prints the int after
  *   pk-ioctl DEV setstr STRING    ioctl(_IOW('k', 4, char *), STRING)     the string itself, not its address
  *   pk-ioctl DEV getstr           ioctl(_IOR('k', 5, char *), buf)        prints the string read back
+ *   pk-ioctl DEV nth N            ioctl(_IOWR('k', 6, int), N)            the number itself (chardev2's
+ *                                                                         IOCTL_GET_NTH_BYTE): prints the return
  *   pk-ioctl DEV raw CMD [INT]    ioctl(CMD, &int), any command number
  *   pk-ioctl DEV poll             poll(POLLIN | POLLOUT, timeout 0)      prints revents
  *   pk-ioctl DEV write N [BYTE]   write(N bytes of BYTE, default 'x')
@@ -31,10 +33,11 @@
 #define PK_DOUBLE _IOWR(PK_MAGIC, 3, int)
 #define PK_SETSTR _IOW(PK_MAGIC, 4, char *)
 #define PK_GETSTR _IOR(PK_MAGIC, 5, char *)
+#define PK_NTH _IOWR(PK_MAGIC, 6, int)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: pk-ioctl DEV reset|getlen|setfill BYTE|double INT|raw CMD [INT]|"
+	fprintf(stderr, "usage: pk-ioctl DEV reset|getlen|setfill BYTE|double INT|nth N|raw CMD [INT]|"
 			"poll|write N [BYTE]\n");
 	return 2;
 }
@@ -88,6 +91,13 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "setstr") && arg) {
 		snprintf(call, sizeof(call), "ioctl(%#lx)", (unsigned long)PK_SETSTR);
 		r = ioctl(fd, PK_SETSTR, arg);
+		return report(call, r, errno);
+	}
+	if (!strcmp(op, "nth") && arg) {
+		unsigned long n = strtoul(arg, NULL, 0);
+
+		snprintf(call, sizeof(call), "ioctl(%#lx, %lu)", (unsigned long)PK_NTH, n);
+		r = ioctl(fd, PK_NTH, n);
 		return report(call, r, errno);
 	}
 	if (!strcmp(op, "getstr")) {

@@ -4,7 +4,9 @@
 # node: mknod makes one; in the sealed machine's /dev that is the seal's answer) and /proc/pkproc
 # (proc_ops). Numbers come from /proc/devices and the sysfs dev files, not from stat of the
 # nodes (the mount serves them as regular files). The setstr/getstr ioctls pass a char * (_IOC size 8, a pointer's) to a string the module reads with get_user and writes back with
-# put_user byte by byte, up to 80 bytes, past the size the command encodes (LKMPG's chardev2.c).
+# put_user byte by byte, up to 80 bytes, past the size the command encodes (LKMPG's chardev2.c);
+# nth passes a number where the _IOWR int command's size says pointer (chardev2's
+# IOCTL_GET_NTH_BYTE): the module returns that byte.
 # pk-ioctl is tests/tools/pk-ioctl.c.
 scenario_start
 run insmod chardev.ko
@@ -34,6 +36,10 @@ run cat /dev/pkmisc
 run ./pk-ioctl /dev/pkmisc getstr
 run ./pk-ioctl /dev/pkmisc setstr 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz
 run ./pk-ioctl /dev/pkmisc getstr
+run ./pk-ioctl /dev/pkmisc nth 0
+run ./pk-ioctl /dev/pkmisc nth 10
+run ./pk-ioctl /dev/pkmisc nth 79
+run ./pk-ioctl /dev/pkmisc nth 80
 run ./pk-ioctl /dev/pkmisc raw 0x6b09
 run ./pk-ioctl /dev/pkmisc raw 0x5401
 run ./pk-ioctl /dev/pkmisc reset

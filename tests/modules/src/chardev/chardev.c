@@ -8,6 +8,8 @@
  *    direction (_IO reset, _IOR length, _IOW fill byte, _IOWR doubling an int in place) and,
  *    as LKMPG's chardev2.c does, a string of up to 80 bytes passed by a char * argument whose
  *    _IOC size (8) is the pointer's: read with get_user and written back with put_user, byte by byte;
+ *    and, as chardev2.c's IOCTL_GET_NTH_BYTE, an _IOWR int command whose argument is the index
+ *    itself, not a pointer: the byte is the return value;
  *  - /dev/pkchar0 and /dev/pkchar1: a region of two minors, one cdev each, in class "pkclass";
  *    read says how many times that minor was opened, write is refused;
  *  - "pkbare": register_chrdev() with a dynamic major and no node;
@@ -35,6 +37,7 @@
 #define PK_DOUBLE _IOWR(PK_MAGIC, 3, int)
 #define PK_SETSTR _IOW(PK_MAGIC, 4, char *)
 #define PK_GETSTR _IOR(PK_MAGIC, 5, char *)
+#define PK_NTH _IOWR(PK_MAGIC, 6, int)
 #define PK_STR_MAX 80
 
 /* ---------------------------------------------------------------- /dev/pkmisc */
@@ -158,6 +161,11 @@ static long misc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			return -EFAULT;
 		pr_info("pkmisc: ioctl getstr %zu bytes\n", misc_len);
 		return 0;
+	case PK_NTH:
+		if (arg >= misc_len)
+			return -EINVAL;
+		pr_info("pkmisc: ioctl nth %lu is %#x\n", arg, misc_buf[arg]);
+		return misc_buf[arg];
 	}
 	pr_info("pkmisc: ioctl unknown %#x\n", cmd);
 	return -ENOTTY;
