@@ -108,6 +108,7 @@ class Kernel:
         self.current_where = "init"
         self.current_uid = self.current_gid = 0
         self.devtmpfs_nodes: dict[str, tuple[int, int]] = {}  # what mknod made in dev/: name -> (devt, mode)
+        self.devtmpfs_files: dict[str, tuple[bytearray, int]] = {}  # regular files made there: (bytes, mode)
         self.user_mms: dict[int, int] = {}  # pid -> the host process whose memory is its user half
         self.api = KernelApi(self.machine, log=self.log, profile=p, registry=self.registry, kernel=self)
         self.machine.on_invalid_opcode = self._on_invalid_opcode

@@ -11,6 +11,9 @@ chrdev_open()) and whose reads, writes, ioctls and polls run the module's file_o
 A character device number with no device (register_chrdev() or cdev_add() alone, where a
 real machine's user would mknod a node) is reachable as dev/char/MAJOR:MINOR, the name udev
 gives its links to device nodes.
+
+devtmpfs is a tmpfs: a write to a name no device has (`dd of=/dev/blkram` for a disk named
+blkram0) makes a regular file there, kept in the daemon's memory until rm (ShmemFile).
 """
 
 from __future__ import annotations
@@ -94,14 +97,76 @@ def device_nodes(kernel: Kernel) -> dict[str, tuple[int, int]]:
     return nodes
 
 
+class ShmemFile:
+    """One open of a regular file of devtmpfs (shmem_file_operations: read, write, llseek at
+    any offset). It holds the file's bytes: an open file outlives its rm, as on tmpfs."""
+
+    seekable = True
+    poll_queues: set[int] = set()
+
+    def __init__(self, kernel: Kernel, data: bytearray, append: bool) -> None:
+        self.kernel = kernel
+        self.data = data
+        self.append = append
+
+    def read(self, size: int, offset: int) -> bytes:
+        return bytes(self.data[offset:offset + size])
+
+    def write(self, data: bytes, offset: int) -> int:
+        if self.append:
+            offset = len(self.data)
+        if offset > len(self.data):
+            self.data.extend(bytes(offset - len(self.data)))
+        self.data[offset:offset + len(data)] = data
+        self.kernel._changed(wait=False)  # its size moved: the host is told (no lock held here)
+        return len(data)
+
+    def ioctl(self, cmd: int, arg: int, data: bytes | None, out_size: int) -> tuple[int, bytes]:
+        raise OSError(errno.ENOTTY, "shmem")
+
+    def poll(self, events: int) -> int:
+        return 0x145  # DEFAULT_POLLMASK
+
+    def release(self) -> None:
+        pass
+
+
+def create_file(kernel: Kernel, name: str, mode: int) -> int:
+    """A regular file made in dev/ (open with O_CREAT of a name nothing holds). An errno, or 0."""
+    if "/" in name or name in ("", ".", ".."):
+        return errno.EPERM
+    if _taken(kernel, name):
+        return errno.EEXIST
+    kernel.devtmpfs_files[name] = (bytearray(), mode & 0o7777)
+    return 0
+
+
+def _taken(kernel: Kernel, name: str) -> bool:
+    taken = {"kmsg", "char", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *FD_LINKS, *device_nodes(kernel),
+             *kernel.devtmpfs_files}
+    return name in taken or name.partition("/")[0] in {p.partition("/")[0] for p in taken}
+
+
+def _shmem_node(kernel: Kernel, name: str) -> File:
+    data, mode = kernel.devtmpfs_files[name]
+
+    def open_(caller: Caller, flags: int) -> ShmemFile:
+        return ShmemFile(kernel, data, bool(flags & os.O_APPEND))
+
+    def truncate() -> None:
+        del data[:]
+        kernel._changed(wait=False)
+
+    return File(lambda reader: bytes(data), mode & 0o777, len(data), open=open_, device=True, truncate=truncate)
+
+
 def mknod(kernel: Kernel, name: str, devt: int, mode: int) -> int:
     """vfs_mknod() of a character node in dev/ (the sealed machine's /dev: bridge.py): it
     opens whatever driver answers the number then, as a node a user makes for a driver with
     no device of its own (register_chrdev(), cdev_add() alone) does. An errno, or 0."""
     if "/" in name or name in ("", ".", ".."):
         return errno.EPERM
-    taken = {"kmsg", "char", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *device_nodes(kernel)}
-    if name in taken or name.partition("/")[0] in {p.partition("/")[0] for p in taken}:
+    if _taken(kernel, name):
         return errno.EEXIST
     kernel.devtmpfs_nodes[name] = (devt, mode)
     return 0
@@ -171,7 +236,7 @@ def dev_dir(kernel: Kernel, boot: float) -> Dir:
     nodes = _subtree(kernel, "", boot)
 
     def lst() -> list[str]:
-        names = ["kmsg", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *FD_LINKS, *nodes.list()]
+        names = ["kmsg", *MEM_DEVICES, *HOST_FILES, *HOST_DIRS, *FD_LINKS, *kernel.devtmpfs_files, *nodes.list()]
         return names + (["char"] if char_numbers(kernel) else [])
 
     def child(name: str) -> Node | None:
@@ -181,6 +246,8 @@ def dev_dir(kernel: Kernel, boot: float) -> Dir:
             return _host_placeholder(name)
         if name in FD_LINKS:
             return Link(FD_LINKS[name], boot, fixed=True)
+        if name in kernel.devtmpfs_files:
+            return _shmem_node(kernel, name)
         if name in HOST_DIRS:
             return Dir(lambda: [], lambda n: None, 0o755 if name != "shm" else 0o1777, boot)
         if name in MEM_DEVICES:

@@ -36,7 +36,7 @@ import mfusepy as fuse
 from .. import rawioctl, sigpending
 from ..kernel import Caller
 from ..paths import mount_point, mounted_paths
-from . import build_root, kmsg, sysfs
+from . import build_root, devtmpfs, kmsg, sysfs
 from .hostcache import ATTR_TIMEOUT, HostCache
 from .request import failed, interrupted, keep_thread_state, killable
 from .tree import Dir, File, Link, Reader, lookup
@@ -448,9 +448,24 @@ class KernelFS(fuse.Operations):
         except OSError as e:
             raise failed(e) from None
 
+    def create(self, path: str, mode: int, fi: Any) -> int:
+        """open(O_CREAT) of a name nothing holds in dev/: devtmpfs makes a regular file
+        (devtmpfs.ShmemFile); anywhere else the mount makes nothing."""
+        parent, _, name = path.rpartition("/")
+        if parent != "/dev":
+            return self._rofs()
+        if not self._may(self._node(parent), 3):
+            raise fuse.FuseOSError(errno.EACCES)
+        err = devtmpfs.create_file(self.kernel, name, mode)
+        if err:
+            raise fuse.FuseOSError(err)
+        self.kernel._changed(wait=False)  # the create holds dev/: the host is told after it
+        return self.open(path, fi)
+
     def unlink(self, path: str) -> int:
-        """rm of a node mknod made in the sealed machine's /dev (a driver's own stay)."""
-        if self.kernel.devtmpfs_nodes.pop(path.removeprefix("/dev/"), None) is None:
+        """rm of a node mknod made, or a file written, in /dev (a driver's own nodes stay)."""
+        name = path.removeprefix("/dev/")
+        if self.kernel.devtmpfs_nodes.pop(name, None) is None and self.kernel.devtmpfs_files.pop(name, None) is None:
             return self._rofs()
         self.kernel._changed(wait=False)  # the unlink holds dev/: the host is told after it
         return 0
@@ -505,7 +520,7 @@ class KernelFS(fuse.Operations):
     def _rofs(self, *args: Any) -> int:
         raise fuse.FuseOSError(errno.EROFS)
 
-    create = mkdir = rmdir = rename = symlink = link = chmod = chown = utimens = mknod = _rofs
+    mkdir = rmdir = rename = symlink = link = chmod = chown = utimens = mknod = _rofs
 
 
 def mount_options(allow_other: bool = False) -> dict[str, Any]:

@@ -6,7 +6,8 @@
 # nodes (the mount serves them as regular files). The setstr/getstr ioctls pass a char * (_IOC size 8, a pointer's) to a string the module reads with get_user and writes back with
 # put_user byte by byte, up to 80 bytes, past the size the command encodes (LKMPG's chardev2.c);
 # nth passes a number where the _IOWR int command's size says pointer (chardev2's
-# IOCTL_GET_NTH_BYTE): the module returns that byte.
+# IOCTL_GET_NTH_BYTE): the module returns that byte. A write to a name no device has makes a
+# regular file in devtmpfs (a tmpfs), as `dd of=/dev/blkram` does for a disk named blkram0.
 # pk-ioctl is tests/tools/pk-ioctl.c.
 scenario_start
 run insmod chardev.ko
@@ -67,6 +68,9 @@ runsh 'echo x > /dev/pkchar0'
 run ./pk-ioctl /dev/pkchar1 getlen
 runsh 'mknod /dev/pkbare c $(grep pkbare /proc/devices | cut -d" " -f1) 3 && ls /dev/pkbare && cat /dev/pkbare; echo status=$?'
 runsh 'mknod /dev/pkbare c 1 3; echo status=$?; rm /dev/pkbare; ls /dev/pkbare'
+runsh 'echo written > /dev/pkfile; cat /dev/pkfile; ls -l /dev/pkfile | cut -c1-10'
+runsh 'dd if=/dev/zero of=/dev/pkfile bs=1k count=3 2>/dev/null; wc -c < /dev/pkfile; echo more >> /dev/pkfile; tail -c 5 /dev/pkfile'
+runsh 'rm /dev/pkfile; ls /dev/pkfile'
 dmesg_since
 run rmmod chardev
 run cat /proc/devices
