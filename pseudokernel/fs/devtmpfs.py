@@ -97,6 +97,9 @@ def device_nodes(kernel: Kernel) -> dict[str, tuple[int, int]]:
     return nodes
 
 
+DEVTMPFS_SIZE = 480140 * 1024  # the reference machine's devtmpfs (procfs.MOUNTS: size=480140k)
+
+
 class ShmemFile:
     """One open of a regular file of devtmpfs (shmem_file_operations: read, write, llseek at
     any offset). It holds the file's bytes: an open file outlives its rm, as on tmpfs."""
@@ -115,6 +118,9 @@ class ShmemFile:
     def write(self, data: bytes, offset: int) -> int:
         if self.append:
             offset = len(self.data)
+        grows = max(offset + len(data) - len(self.data), 0)
+        if grows and sum(len(d) for d, _ in self.kernel.devtmpfs_files.values()) + grows > DEVTMPFS_SIZE:
+            raise OSError(errno.ENOSPC, "devtmpfs")  # as full as the machine's (its mount's size=)
         if offset > len(self.data):
             self.data.extend(bytes(offset - len(self.data)))
         self.data[offset:offset + len(data)] = data
