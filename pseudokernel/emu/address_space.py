@@ -111,13 +111,14 @@ class AddressSpace:
         entry.perms = UC_PROT_ALL  # the alias's own permissions decide, with the exact address
         return True
 
-    def fault_address(self, paddr: int) -> int:
-        """The virtual address of a fault unicorn reports at an alias or the hole."""
+    def fault_address(self, paddr: int) -> tuple[int, bool]:
+        """The virtual address of a fault unicorn reports at an alias or the hole, and
+        whether it was the hole (a page not mapped, or mapped with no permission)."""
         if ALIASES[UC_PROT_READ] <= paddr < ALIASES_END:
             slot, off = divmod(paddr & ((1 << 60) - 1), WINDOW_SPAN)
             if slot < len(self._windows):
-                return self._windows[slot].lo + off
-        return paddr
+                return self._windows[slot].lo + off, paddr >= HOLE
+        return paddr, False
 
     def _flush_tlbs(self) -> None:
         for uc in self._ucs:

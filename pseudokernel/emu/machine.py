@@ -41,7 +41,7 @@ from unicorn import x86_const as X
 from ..bits import MASK64
 from ..sigpending import signal_pending
 from . import memory_map as mm
-from .address_space import ALIASES_END, HOLE, AddressSpace
+from .address_space import AddressSpace
 from .alloc import PAGE_SIZE, Area, PercpuAlloc, Slab, page_align
 from .cpu_context import Cpu, CpuContexts
 from .prandom import Rand
@@ -361,9 +361,8 @@ class Machine(AddressSpace, CpuContexts):
             UC_MEM_FETCH_PROT: "fetch",
         }.get(access, "read")
         prot = access in (UC_MEM_WRITE_PROT, UC_MEM_FETCH_PROT)
-        if HOLE <= addr & MASK64 < ALIASES_END:  # a window's page not mapped, or with no permission
-            prot = False
-        addr = self.fault_address(addr & MASK64)
+        addr, hole = self.fault_address(addr & MASK64)
+        prot = prot and not hole
         self._last_fault = (kind + ("-prot" if prot else ""), addr & MASK64)
         return False
 
@@ -591,8 +590,7 @@ class Machine(AddressSpace, CpuContexts):
             except Exception:
                 pass
         self._ucs.clear()
-        for w in self._windows:
-            self._host[w.lo] = (w.mem, w.buf)
+        self._host.update({w.lo: (w.mem, w.buf) for w in self._windows})
         self._windows.clear()
         while self._host:
             _, (mem, buf) = self._host.popitem()
