@@ -180,7 +180,6 @@ class Bridge:
         self.trace = trace  # None, "text" or "json": each load's steps, on standard error
         self.gdb = gdb  # a port: each load's init waits for gdb there (gdbstub.py)
         self._syslog: dict | None = None  # the log's size and dmesg_restrict, asked once
-        self._dev: int | None = None  # the mount's st_dev: its files' (ioctl)
         self.listener = listener
         self.uts = uts
         self._stop_r, self._stop_w = os.pipe()
@@ -388,8 +387,11 @@ class Bridge:
         except OSError:
             return CONTINUE  # no such file: the host's EBADF
         try:
-            if os.fstat(f).st_dev != self._mount_dev():
-                return CONTINUE
+            try:
+                if os.fstat(f).st_dev != os.stat(self.mount).st_dev:
+                    return CONTINUE
+            except OSError:
+                return CONTINUE  # the daemon went away meanwhile: the host answers as for any file
             self._checked(n)
             buf = ctypes.create_string_buffer(rawioctl.pack(cmd, arg), rawioctl.REQUEST.size)
             ret = seccomp.libc.ioctl(f, ctypes.c_ulong(rawioctl.RAW_IOCTL), buf)
@@ -399,11 +401,6 @@ class Bridge:
             return ret
         finally:
             os.close(f)
-
-    def _mount_dev(self) -> int:
-        if self._dev is None:
-            self._dev = os.stat(self.mount).st_dev
-        return self._dev
 
     def uname(self, n: seccomp.Notification, caller: Caller) -> int:
         caller.write(n.args[0], self.uts.struct(n.name))

@@ -186,6 +186,8 @@ class Kernel:
                 mod = next((m for m in self.modules for a in m.allocations if a.base == base), None)
             if mod is None:
                 return None
+            if len(self._owners) > 2 * len(self.modules) + 64:  # addresses of modules long gone
+                self._owners.clear()
             self._owners[base] = mod
         return mod if mod.state != State.UNFORMED and self.by_name.get(mod.name) is mod else None
 

@@ -47,6 +47,7 @@ PRESENT = 0x80
 ALIASES = {UC_PROT_READ: 1 << 60, UC_PROT_READ | UC_PROT_EXEC: 2 << 60, UC_PROT_READ | UC_PROT_WRITE: 3 << 60}
 HOLE = 4 << 60  # never mapped: a page that is not, or has no permission at all
 ALIASES_END = 5 << 60
+WILD = 4 << 60  # a pointer into [ALIASES, ALIASES_END) is sent this far on, where nothing is
 WINDOW_SPAN = 1 << 44  # each window's place in an alias (and in the hole): its slot's
 
 
@@ -76,6 +77,14 @@ class Window:
         return all(self.pages[first:last + 1])
 
 
+def _wild(uc: Uc, vaddr: int, access: int, entry, _data: object) -> bool:
+    """A pointer that happens to be an alias's address faults as one nothing maps (it did
+    before the aliases existed) instead of reaching a module's memory past its permissions."""
+    entry.paddr = vaddr + WILD
+    entry.perms = UC_PROT_ALL
+    return True
+
+
 class AddressSpace:
     uc: Uc
     _mapped: list[tuple[int, int]]  # what map() mapped, for close() and the tests
@@ -92,7 +101,9 @@ class AddressSpace:
         self._windows.append(w)
         for uc in self._ucs:
             self._map_window(uc, w)
-        self.hook_all(UC_HOOK_TLB_FILL, self._on_tlb_fill, w, begin=lo, end=hi - 1)
+        self.hook_all(UC_HOOK_TLB_FILL, self._on_tlb_fill, w.slot, begin=lo, end=hi - 1)
+        if len(self._windows) == 1:  # the aliases' own addresses, used as pointers, lead nowhere
+            self.hook_all(UC_HOOK_TLB_FILL, _wild, None, begin=ALIASES[UC_PROT_READ], end=ALIASES_END - 1)
 
     def _map_window(self, uc: Uc, w: Window) -> None:
         ptr = ctypes.addressof(w.buf)
@@ -106,8 +117,8 @@ class AddressSpace:
                 return w
         return None
 
-    def _on_tlb_fill(self, uc: Uc, vaddr: int, access: int, entry, w: Window) -> bool:
-        entry.paddr = w.entry(vaddr)
+    def _on_tlb_fill(self, uc: Uc, vaddr: int, access: int, entry, slot: int) -> bool:
+        entry.paddr = self._windows[slot].entry(vaddr)
         entry.perms = UC_PROT_ALL  # the alias's own permissions decide, with the exact address
         return True
 
@@ -118,7 +129,24 @@ class AddressSpace:
             slot, off = divmod(paddr & ((1 << 60) - 1), WINDOW_SPAN)
             if slot < len(self._windows):
                 return self._windows[slot].lo + off, paddr >= HOLE
+        if ALIASES_END <= paddr < ALIASES_END + WILD:  # a pointer into the aliases' range itself
+            return paddr - WILD, False
         return paddr, False
+
+    def _drop_code(self, w: Window, addr: int, size: int) -> None:
+        """Every CPU context's translations of these pages, before their mapping changes:
+        unicorn keys code by the address the TLB led to (the alias of the page's permissions
+        now), so once the page leads elsewhere nothing could find them, and a module loaded
+        there later would run the old one's code."""
+        page, last = (addr - w.lo) >> 12, (addr + size - w.lo) >> 12
+        while page < last:
+            end = page + 1
+            while end < last and w.pages[end] == w.pages[page]:
+                end += 1
+            if w.pages[page]:
+                for uc in self._ucs:
+                    uc.ctl_remove_cache(w.lo + (page << 12), w.lo + (end << 12))
+            page = end
 
     def _flush_tlbs(self) -> None:
         for uc in self._ucs:
@@ -145,6 +173,7 @@ class AddressSpace:
         w = self._window(addr)
         if w is not None:
             size = page_align(size)
+            self._drop_code(w, addr, size)
             w.pages[(addr - w.lo) >> 12:(addr + size - w.lo) >> 12] = bytes(size >> 12)
             w.mem.madvise(mmap.MADV_DONTNEED, addr - w.lo, size)  # zero again, and given back
             self._flush_tlbs()
@@ -163,6 +192,7 @@ class AddressSpace:
         w = self._window(addr)
         if w is not None and size:
             size = page_align(size)
+            self._drop_code(w, addr, size)
             w.pages[(addr - w.lo) >> 12:(addr + size - w.lo) >> 12] = bytes([PRESENT | perms]) * (size >> 12)
             self._flush_tlbs()
             return

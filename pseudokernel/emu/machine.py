@@ -590,7 +590,9 @@ class Machine(AddressSpace, CpuContexts):
             except Exception:
                 pass
         self._ucs.clear()
-        self._host.update({w.lo: (w.mem, w.buf) for w in self._windows})
+        for w in self._windows:
+            self._host[w.lo] = (w.mem, w.buf)
+            w.buf = None  # type: ignore[assignment]  # its last view: the mmap can close
         self._windows.clear()
         while self._host:
             _, (mem, buf) = self._host.popitem()

@@ -159,8 +159,11 @@ def _shmem_node(kernel: Kernel, name: str) -> File:
     def open_(caller: Caller, flags: int) -> ShmemFile:
         return ShmemFile(kernel, data, bool(flags & os.O_APPEND))
 
-    def truncate() -> None:
-        del data[:]
+    def truncate(length: int) -> None:
+        if length > len(data) and sum(len(d) for d, _ in kernel.devtmpfs_files.values()) + length - len(data) > DEVTMPFS_SIZE:
+            raise OSError(errno.ENOSPC, "devtmpfs")
+        del data[length:]
+        data.extend(bytes(length - len(data)))
         kernel._changed(wait=False)
 
     return File(lambda reader: bytes(data), mode & 0o777, len(data), open=open_, device=True, truncate=truncate)

@@ -474,7 +474,7 @@ class KernelFS(fuse.Operations):
         node = self._node(path)
         if isinstance(node, File) and node.truncate is not None:
             try:
-                node.truncate()
+                node.truncate(length)
             except OSError as e:
                 raise fuse.FuseOSError(e.errno or errno.EIO) from None
             return 0

@@ -43,8 +43,9 @@ class File:
     # open, a /proc file for the opens that write
     open: Callable | None = None
     device: bool = False
-    # what an O_TRUNC open does (tracefs: `> trace` empties the buffer); None: nothing
-    truncate: Callable[[], None] | None = None
+    # what a truncate to a length does (an O_TRUNC open's is to 0: tracefs's `> trace` empties
+    # the buffer, a devtmpfs file its bytes); None: nothing
+    truncate: Callable[[int], None] | None = None
     fixed: bool = False  # the same for good (the machine's recorded /sys): no change concerns it
 
     @property

@@ -37,7 +37,7 @@ def write(kernel, path: str, text: str) -> int:
 
 
 def truncate(kernel, path: str) -> None:
-    lookup(build_root(kernel), path).truncate()
+    lookup(build_root(kernel), path).truncate(0)
 
 
 @pytest.fixture
