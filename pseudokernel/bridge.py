@@ -371,8 +371,9 @@ class Bridge:
     mknod = mknodat
 
     def ioctl(self, n: seccomp.Notification, caller: Caller) -> int | object:
-        """An ioctl whose command has an _IOC size (the filter lets the others by) on one of
-        the mount's files, with an argument that is not memory of the caller's: made here as
+        """An ioctl whose command has an _IOC size and whose argument is below mmap_min_addr
+        (the filter lets the others by: their argument is a pointer, which FUSE copies) on one
+        of the mount's files, with an argument that is not memory of the caller's: made here as
         rawioctl.RAW_IOCTL on our copy of the file, so the module gets the number, where the
         host's FUSE would fail with EFAULT copying from it. A readable argument, or any other
         file, goes on to the host kernel as it was (CONTINUE)."""

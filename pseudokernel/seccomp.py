@@ -4,7 +4,8 @@ A sealed process (`pseudokernel shell`, `pseudokernel run`) must never reach the
 with init_module, finit_module or delete_module, whatever program makes the call. The filter
 turns those calls (and uname, so the tools see the emulated release, syslog, so dmesg reads
 the emulated log, mknod, so a node made in /dev opens a module's device, and an ioctl whose
-command has an _IOC size, so a module's device gets a number where FUSE wants a pointer: the
+command has an _IOC size but whose argument is a small number, so a module's device gets the
+number where FUSE wants a pointer: the
 others go on to the host kernel as they were) into notifications that the
 launcher answers (bridge.py); every other call runs as usual. Why seccomp and not an LD_PRELOAD
 shim as kmod's own test suite uses: the filter lives in the host kernel, is inherited across
@@ -42,6 +43,7 @@ X32_SYSCALL_BIT = 0x40000000
 X86_64 = {175: "init_module", 313: "finit_module", 176: "delete_module", 63: "uname", 103: "syslog",
           133: "mknod", 259: "mknodat", 16: "ioctl"}
 IOC_SIZE_MASK = 0x3FFF0000  # an ioctl notifies only when its command has an _IOC size (rawioctl.py)
+MMAP_MIN_ADDR = 0x10000  # and its argument is below vm.mmap_min_addr's default: a number
 I386 = {128: "init_module", 350: "finit_module", 129: "delete_module", 122: "uname", 109: "olduname",
         59: "oldolduname", 103: "syslog", 14: "mknod", 297: "mknodat"}
 
@@ -56,13 +58,16 @@ IOCTL_NOTIF_ID_VALID = 0x40082102
 def _program() -> bytes:
     """The classic BPF filter: module calls and uname of both ABIs notify, the rest is allowed.
     x32's calls are x86_64's numbers with X32_SYSCALL_BIT set, hence the mask."""
-    ld, jeq, and_, ret = 0x20, 0x15, 0x54, 0x06
+    ld, jeq, jge, and_, ret = 0x20, 0x15, 0x35, 0x54, 0x06
     code: list[tuple] = [(ld, 4), (jeq, AUDIT_ARCH_X86_64, None, "i386"), (ld, 0), (and_, ~X32_SYSCALL_BIT & 0xFFFFFFFF)]
     code += [(jeq, nr, "ioctl" if name == "ioctl" else "notify", None) for nr, name in X86_64.items()]
     code += [(ret, SECCOMP_RET_ALLOW), "i386", (jeq, AUDIT_ARCH_I386, None, "allow"), (ld, 0)]
-    code += [(jeq, nr, "notify", None) for nr in I386]
-    # args[1], the command's low 32 bits (struct seccomp_data: nr, arch, ip, then the args)
-    code += ["ioctl", (ld, 24), (and_, IOC_SIZE_MASK), (jeq, 0, "allow", "notify")]
+    code += [(jeq, nr, "notify", None) for nr in I386] + [(ret, SECCOMP_RET_ALLOW)]
+    # struct seccomp_data: nr, arch, ip, then the args, 8 bytes each (low word first): a command
+    # with an _IOC size (args[1]) whose argument (args[2]) is below mmap_min_addr, so a number,
+    # not a pointer (no process maps memory there)
+    code += ["ioctl", (ld, 24), (and_, IOC_SIZE_MASK), (jeq, 0, "allow", None),
+             (ld, 36), (jeq, 0, None, "allow"), (ld, 32), (jge, MMAP_MIN_ADDR, "allow", "notify")]
     code += ["allow", (ret, SECCOMP_RET_ALLOW), "notify", (ret, SECCOMP_RET_USER_NOTIF)]
     labels, ins = {}, []
     for item in code:
