@@ -393,6 +393,15 @@ class Kernel:
     # -- running module code ---------------------------------------------------------------
 
     def run_in_module(self, mod: Module, fn: int, *args: int, ret_addr: int | None = None) -> int:
+        """fn(*args) for the kernel: module code on the CPU; a leaf kernel function (a
+        parameter's standard ops) as the Python it is (KernelApi.leaf). One that faults goes
+        through the CPU again, for the oops the kernel would print from inside it."""
+        leaf = self.api.leaf(fn) if ret_addr is None else None
+        if leaf is not None:
+            try:
+                return leaf(*args)
+            except MemoryFault:
+                pass
         return self.machine.call(fn, *args, ret_addr=ret_addr)
 
     def _on_invalid_opcode(self, rip: int) -> bool:

@@ -356,6 +356,36 @@ def test_parameter_ops_pointer_leads_nowhere(kernel):
     refused_with_note(kernel, data, f"pseudokernel: hello: parameter {kp.name}: ops at 0x.*".encode(), f"{kp.name}=1")
 
 
+def test_standard_parameter_ops_run_without_the_cpu(kernel, monkeypatch):
+    """param_get_int/param_get_charp are kernel functions the kernel calls through the ops
+    pointer: shown and stored as Python (KernelApi.leaf), with the bytes and results the CPU
+    path gives, and the CPU not started."""
+    mod = kernel.finit_module(HELLO.read_bytes(), "count=3 who=leaf")
+    calls = kernel.machine.stats.calls
+    shown = {kp.name: kernel.param_show(mod, kp) for kp in mod.params}
+    assert shown == {"who": b"leaf\n", "count": b"3\n"}
+    count = next(kp for kp in mod.params if kp.name == "count")
+    assert kernel.param_store(mod, count, b"12") == 2
+    assert kernel.machine.stats.calls == calls
+    monkeypatch.setattr(kernel.api, "leaf", lambda addr: None)
+    assert {kp.name: kernel.param_show(mod, kp) for kp in mod.params} == {"who": b"leaf\n", "count": b"12\n"}
+    assert kernel.machine.stats.calls > calls
+    kernel.delete_module("hello")
+
+
+def test_parameter_variable_pointer_leads_nowhere(kernel):
+    """kernel_param.arg outside every mapping: the standard get op faults inside itself, and
+    the oops names it, as from the CPU (the Python path hands the fault to it)."""
+    mod = kernel.finit_module(rela_addend(HELLO.read_bytes(), "__param", 32, 1 << 40))
+    seq = kernel.log.next_seq
+    with pytest.raises(OSError) as e:
+        kernel.param_show(mod, mod.params[0])
+    assert e.value.errno == errno.EFAULT
+    text = b"".join(log_since(kernel, seq))
+    assert b"BUG: unable to handle page fault for address" in text
+    assert b"RIP: 0010:param_get_charp+0x0/0x20" in text
+
+
 def test_exported_symbol_name_leads_nowhere(kernel):
     """A __ksymtab entry whose PREL32 name offset points outside every mapping: the kernel
     would oops in verify_exported_symbols(); the load fails with ENOEXEC, nothing left."""

@@ -59,8 +59,8 @@ def _standard(name: str, bits: int, signed: bool, fmt: str) -> None:
 
         return _show(k, buf, k.format(fmt.encode() + b"\n", ListArgs([v & ((1 << 64) - 1)])))
 
-    kapi(f"param_set_{name}")(set_)
-    kapi(f"param_get_{name}")(get)
+    kapi(f"param_set_{name}", leaf=True)(set_)
+    kapi(f"param_get_{name}", leaf=True)(get)
     _ops(f"param_ops_{name}", f"param_set_{name}", f"param_get_{name}")
 
 
@@ -79,7 +79,7 @@ for _name, (_bits, _signed, _fmt) in STANDARD.items():
     _standard(_name, _bits, _signed, _fmt)
 
 
-@kapi("param_set_charp")
+@kapi("param_set_charp", leaf=True)
 def param_set_charp(k: KernelApi, val: int, kp: int) -> int:
     text = k.cstr(val) if val else b""
     if len(text) > 1024:
@@ -96,7 +96,7 @@ def param_set_charp(k: KernelApi, val: int, kp: int) -> int:
     return 0
 
 
-@kapi("param_get_charp")
+@kapi("param_get_charp", leaf=True)
 def param_get_charp(k: KernelApi, buf: int, kp: int) -> int:
     s = k.m.read_u64(_arg(k, kp))
     from ..vsprintf import ListArgs
@@ -104,7 +104,7 @@ def param_get_charp(k: KernelApi, buf: int, kp: int) -> int:
     return _show(k, buf, k.format(b"%s\n", ListArgs([s])))
 
 
-@kapi("param_free_charp")
+@kapi("param_free_charp", leaf=True)
 def param_free_charp(k: KernelApi, arg: int) -> None:
     k.kernel.params_kfree(k.m.read_u64(arg))
 
@@ -116,7 +116,7 @@ def _bool_of(k: KernelApi, val: int) -> tuple[int, bool]:
     return kstrtobool(k.cstr(val) if val else b"1")  # no '=' means "set"
 
 
-@kapi("param_set_bool")
+@kapi("param_set_bool", leaf=True)
 def param_set_bool(k: KernelApi, val: int, kp: int) -> int:
     err, v = _bool_of(k, val)
     if err:
@@ -125,7 +125,7 @@ def param_set_bool(k: KernelApi, val: int, kp: int) -> int:
     return 0
 
 
-@kapi("param_get_bool")
+@kapi("param_get_bool", leaf=True)
 def param_get_bool(k: KernelApi, buf: int, kp: int) -> int:
     return _show(k, buf, b"Y\n" if k.m.read_u8(_arg(k, kp)) else b"N\n")
 
@@ -133,7 +133,7 @@ def param_get_bool(k: KernelApi, buf: int, kp: int) -> int:
 _ops("param_ops_bool", "param_set_bool", "param_get_bool", flags=KERNEL_PARAM_OPS_FL_NOARG)
 
 
-@kapi("param_set_bool_enable_only")
+@kapi("param_set_bool_enable_only", leaf=True)
 def param_set_bool_enable_only(k: KernelApi, val: int, kp: int) -> int:
     err, v = _bool_of(k, val)
     if err:
@@ -149,7 +149,7 @@ def param_set_bool_enable_only(k: KernelApi, val: int, kp: int) -> int:
 _ops("param_ops_bool_enable_only", "param_set_bool_enable_only", "param_get_bool", flags=KERNEL_PARAM_OPS_FL_NOARG)
 
 
-@kapi("param_set_invbool")
+@kapi("param_set_invbool", leaf=True)
 def param_set_invbool(k: KernelApi, val: int, kp: int) -> int:
     err, v = _bool_of(k, val)
     if err:
@@ -158,7 +158,7 @@ def param_set_invbool(k: KernelApi, val: int, kp: int) -> int:
     return 0
 
 
-@kapi("param_get_invbool")
+@kapi("param_get_invbool", leaf=True)
 def param_get_invbool(k: KernelApi, buf: int, kp: int) -> int:
     return _show(k, buf, b"N\n" if k.m.read_u8(_arg(k, kp)) else b"Y\n")
 
@@ -166,7 +166,7 @@ def param_get_invbool(k: KernelApi, buf: int, kp: int) -> int:
 _ops("param_ops_invbool", "param_set_invbool", "param_get_invbool")
 
 
-@kapi("param_set_bint")
+@kapi("param_set_bint", leaf=True)
 def param_set_bint(k: KernelApi, val: int, kp: int) -> int:
     err, v = _bool_of(k, val)
     if err:
@@ -178,7 +178,7 @@ def param_set_bint(k: KernelApi, val: int, kp: int) -> int:
 _ops("param_ops_bint", "param_set_bint", "param_get_int", flags=KERNEL_PARAM_OPS_FL_NOARG)
 
 
-@kapi("param_set_uint_minmax")
+@kapi("param_set_uint_minmax", leaf=True)
 def param_set_uint_minmax(k: KernelApi, val: int, kp: int, lo: int, hi: int) -> int:
     if not val:
         return _err(-EINVAL)
@@ -191,7 +191,7 @@ def param_set_uint_minmax(k: KernelApi, val: int, kp: int, lo: int, hi: int) -> 
     return 0
 
 
-@kapi("param_set_copystring")
+@kapi("param_set_copystring", leaf=True)
 def param_set_copystring(k: KernelApi, val: int, kp: int) -> int:
     kps = _arg(k, kp)  # const struct kparam_string { unsigned int maxlen; char *string; }
     maxlen = k.m.read_u32(kps)
@@ -204,7 +204,7 @@ def param_set_copystring(k: KernelApi, val: int, kp: int) -> int:
     return 0
 
 
-@kapi("param_get_string")
+@kapi("param_get_string", leaf=True)
 def param_get_string(k: KernelApi, buf: int, kp: int) -> int:
     kps = _arg(k, kp)
     from ..vsprintf import ListArgs
