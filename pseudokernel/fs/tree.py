@@ -6,6 +6,7 @@ computed when the file is opened (one consistent snapshot per open, as seq_file 
 
 from __future__ import annotations
 
+import functools
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,8 +118,10 @@ class StaticDir:
         return Dir(lst, child, self.mode, self.mtime)
 
 
+@functools.lru_cache(maxsize=65536)
 def kernfs_name_hash(name: str) -> int:
-    """fs/kernfs/dir.c: the order sysfs lists a directory in is (hash, name)."""
+    """fs/kernfs/dir.c: the order sysfs lists a directory in is (hash, name). Kept: the
+    same names (.text, holders, parameters) are listed in every module's directory."""
     h = 0
     for c in name.encode("utf-8", "surrogateescape"):
         if c >= 0x80:
