@@ -65,6 +65,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         kptr_restrict=args.kptr_restrict,
         log_level=args.log_level,
         gdb=args.gdb,
+        pm_qos=not args.no_pm_qos,
     )
     if args.foreground:
         return Daemon(opts).run()
@@ -80,6 +81,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         argv.append("--allow-other")
     if args.gdb:
         argv += ["--gdb", str(args.gdb)]
+    if args.no_pm_qos:
+        argv.append("--no-pm-qos")
     ok, why = start_background(argv, paths)
     if not ok:
         print(f"pseudokernel: the daemon did not start:\n{why}", file=sys.stderr)
@@ -354,6 +357,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gdb", type=int, metavar="PORT",
                    help="every module's init waits for gdb on 127.0.0.1:PORT before it runs")
     p.add_argument("--allow-other", action="store_true", help="let other users read the mount")
+    p.add_argument("--no-pm-qos", action="store_true",
+                   help="let the CPUs halt while the mount is busy (by default the daemon asks for "
+                        "shallow idle states through /dev/cpu_dma_latency while requests come)")
     p.add_argument("--kptr-restrict", type=int, default=0, choices=(0, 1, 2), help="as kernel.kptr_restrict")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     add("down", cmd_down, "unmount and stop the daemon")

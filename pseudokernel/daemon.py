@@ -54,6 +54,7 @@ class Options:
     log_level: str = "info"
     seed: int | None = None
     gdb: int | None = None  # every init waits for gdb on this port (`up --gdb PORT`)
+    pm_qos: bool = True  # shallow idle states while the mount is busy (fs/pm_qos.py)
 
 
 class Daemon:
@@ -500,7 +501,7 @@ class Daemon:
                 daemon.ready.set()
                 threading.Thread(target=daemon._start_watcher, daemon=True).start()
 
-        ops = Ops(self.kernel, self.mount)
+        ops = Ops(self.kernel, self.mount, pm_qos=self.opts.pm_qos)
         log.info("mounting %s (profile %s)", self.mount, profile.name)
         try:
             fuse.FUSE(ops, self.mount, raw_fi=True, foreground=True, nothreads=False,

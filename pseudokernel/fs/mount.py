@@ -38,6 +38,7 @@ from ..kernel import Caller
 from ..paths import mount_point, mounted_paths
 from . import build_root, devtmpfs, kmsg, sysfs
 from .hostcache import ATTR_TIMEOUT, HostCache
+from .pm_qos import WakeLatency
 from .request import failed, interrupted, keep_thread_state, killable
 from .tree import Dir, File, Link, Reader, lookup
 
@@ -75,8 +76,10 @@ class KernelFS(fuse.Operations):
 
     use_ns = True
 
-    def __init__(self, kernel: Kernel, mountpoint: str | None = None, owner_uid: int | None = None) -> None:
+    def __init__(self, kernel: Kernel, mountpoint: str | None = None, owner_uid: int | None = None,
+                 pm_qos: bool = True) -> None:
         self.kernel = kernel
+        self.wake = WakeLatency(pm_qos)
         self.mountpoint = mountpoint
         self.boot = time.time()
         self.root = build_root(kernel, self.boot)
@@ -111,6 +114,7 @@ class KernelFS(fuse.Operations):
         self.cache.attach(_lib.fuse_get_context().contents.fuse)
 
     def destroy(self, path: str) -> None:
+        self.wake.close()
         self.cache.detach()
         if self.cache.changed in self.kernel.on_change:
             self.kernel.on_change.remove(self.cache.changed)
@@ -126,8 +130,13 @@ class KernelFS(fuse.Operations):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _node(self, path: str):
+    def _entered(self) -> None:
+        """A request's first step (fs/pm_qos.py)."""
         keep_thread_state()
+        self.wake.busy()
+
+    def _node(self, path: str):
+        self._entered()
         try:
             node = self._lookup(path)
         except OSError as e:
@@ -327,7 +336,7 @@ class KernelFS(fuse.Operations):
 
     @killable
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
-        keep_thread_state()
+        self._entered()
         h = self.handles.get(fi.fh)
         if h is None:
             raise fuse.FuseOSError(errno.EBADF)
@@ -408,7 +417,7 @@ class KernelFS(fuse.Operations):
     def ioctl(self, path: str, cmd: int, arg: Any, fh: Any, flags: int, data: Any) -> int:
         """A restricted FUSE ioctl: the host copies the command's _IOC_SIZE bytes in for
         _IOC_WRITE and out for _IOC_READ; the module sees them at a user address."""
-        keep_thread_state()
+        self._entered()
         h = self.handles.get(getattr(fh, "fh", fh))
         if h is None or h.file is None:
             raise fuse.FuseOSError(errno.ENOTTY)
@@ -437,7 +446,7 @@ class KernelFS(fuse.Operations):
 
     @killable
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
-        keep_thread_state()
+        self._entered()
         h = self.handles.get(fi.fh)
         if h is not None and h.file is not None:
             return self._served(h.file.write, data, offset)
@@ -486,7 +495,7 @@ class KernelFS(fuse.Operations):
         """close() of a descriptor, answered before close() returns (FUSE's release comes
         later, from the host, asynchronously): a disk's last close writes back there, as the
         kernel's __fput() does before the process goes on."""
-        keep_thread_state()
+        self._entered()
         h = self.handles.get(fi.fh)
         if h is not None and getattr(h.file, "flush", None) is not None:
             self._served(h.file.flush)
@@ -494,14 +503,14 @@ class KernelFS(fuse.Operations):
 
     def fsync(self, path: str, datasync: int, fi: Any) -> int:
         """fsync(2): a disk writes its dirty pages back (blkdev_fsync()); the rest hold none."""
-        keep_thread_state()
+        self._entered()
         h = self.handles.get(fi.fh)
         if h is not None and getattr(h.file, "fsync", None) is not None:
             self._served(h.file.fsync)
         return 0
 
     def release(self, path: str, fi: Any) -> int:
-        keep_thread_state()
+        self._entered()
         h = self.handles.pop(fi.fh, None)
         if h is not None:
             if h.closed is not None:
