@@ -37,9 +37,9 @@ from .. import rawioctl, sigpending
 from ..kernel import Caller
 from ..paths import mount_point, mounted_paths
 from . import build_root, devtmpfs, kmsg, sysfs
-from .hostcache import ATTR_TIMEOUT, HostCache
+from .hostcache import ATTR_TIMEOUT, MODULE_DIR, HostCache
 from .pm_qos import WakeLatency
-from .request import failed, interrupted, keep_thread_state, killable
+from .request import context, failed, interrupted, keep_thread_state, killable
 from .tree import Dir, File, Link, Reader, lookup
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ class KernelFS(fuse.Operations):
         self.gid = os.getgid()
         self.handles: dict[int, Handle] = {}
         self._nodes: dict[str, Any] = {}  # path -> node, and "" -> the generation they are of
+        self._listings: dict[str, list[tuple[str, int]]] = {}  # /sys/module dirs: see _listing()
         self._fh = itertools.count(1)
         # fstat() reaches getattr without the file handle: the size a process sees of a file it
         # has open is that of the content it reads, its latest open's (by path and pid)
@@ -154,6 +155,7 @@ class KernelFS(fuse.Operations):
         nodes = self._nodes
         if nodes.get("") != gen:
             nodes = self._nodes = {"": gen}
+            self._listings = {}
         node = nodes.get(path)
         if node is None:
             parent, _, name = path.rstrip("/").rpartition("/")
@@ -166,14 +168,14 @@ class KernelFS(fuse.Operations):
         return node
 
     def _opener(self, path: str) -> tuple[str, int]:
-        return path, fuse.fuse_get_context()[2]
+        return path, context()[2]
 
     def _reader(self) -> Reader:
-        uid, _gid, _pid = fuse.fuse_get_context()
+        uid, _gid, _pid = context()
         return Reader(uid, uid == 0 or uid == self.uid)
 
     def _caller(self) -> Caller:
-        uid, gid, pid = fuse.fuse_get_context()
+        uid, gid, pid = context()
         try:
             with open(f"/proc/{pid}/comm", "rb") as f:
                 comm = f.read().rstrip(b"\n").decode("utf-8", "replace")
@@ -184,7 +186,7 @@ class KernelFS(fuse.Operations):
     def _may(self, node: File | Dir | Link, want: int, who: tuple[int, int, int] | None = None) -> bool:
         """generic_permission(): want is a mask of 4 (read), 2 (write), 1 (exec/search);
         root passes, others get the owner's, the group's or the others' bits."""
-        uid, gid, _pid = who or fuse.fuse_get_context()
+        uid, gid, _pid = who or context()
         if uid == 0:
             return True
         mode = node.st_mode & 0o777
@@ -219,7 +221,10 @@ class KernelFS(fuse.Operations):
             "st_size": 0,
         }
         if isinstance(node, Dir):
-            attrs["st_nlink"] = 2 + node.count_subdirs()
+            if node.subdirs is None and path.startswith(MODULE_DIR):
+                attrs["st_nlink"] = 2 + sum(stat.S_ISDIR(mode) for _, mode in self._listing(path, node))
+            else:
+                attrs["st_nlink"] = 2 + node.count_subdirs()
         elif isinstance(node, Link):
             attrs["st_size"] = 0  # kernfs symlinks report no size
         elif node.size is None:
@@ -235,15 +240,34 @@ class KernelFS(fuse.Operations):
         node = self._node(path)
         if not isinstance(node, Dir):
             raise fuse.FuseOSError(errno.ENOTDIR)
-        out = [(".", node.st_mode, 0), ("..", stat.S_IFDIR, 0)]
+        entries = self._listing(path, node) if path.startswith(MODULE_DIR) else self._list(node)
+        return [(".", node.st_mode, 0), ("..", stat.S_IFDIR, 0)] + [(name, mode, 0) for name, mode in entries]
+
+    @staticmethod
+    def _list(node: Dir) -> list[tuple[str, int]]:
+        out = []
         for name in node.list():
             try:
                 child = node.child(name)
             except OSError:
                 child = None
             if child is not None:  # else gone since list(): a module torn down meanwhile
-                out.append((name, child.st_mode, 0))
+                out.append((name, child.st_mode))
         return out
+
+    def _listing(self, path: str, node: Dir) -> list[tuple[str, int]]:
+        """A /sys/module directory's (name, mode) entries, kept with its nodes while the
+        kernel's generation stays (what exists there moves only with it): a walk lists each
+        directory, and stats it after (st_nlink counts its subdirectories), and listing one
+        sorted and built every child again, a quarter of the daemon's work in the walk."""
+        gen = self.kernel.generation
+        listings = self._listings
+        entries = listings.get(path)
+        if entries is None:
+            entries = self._list(node)
+            if self.kernel.generation == gen and self._nodes.get("") == gen:
+                listings[path] = entries
+        return entries
 
     def access(self, path: str, amode: int) -> int:
         node = self._node(path)
@@ -255,7 +279,7 @@ class KernelFS(fuse.Operations):
         node = self._node(path)
         if not isinstance(node, Link):
             raise fuse.FuseOSError(errno.EINVAL)
-        return node.target if isinstance(node.target, str) else node.target(fuse.fuse_get_context()[2])
+        return node.target if isinstance(node.target, str) else node.target(context()[2])
 
     def statfs(self, path: str) -> dict[str, int]:
         return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}
@@ -304,7 +328,7 @@ class KernelFS(fuse.Operations):
             raise fuse.FuseOSError(errno.EACCES)
         if not served and acc != os.O_WRONLY and (not node.mode & 0o444 or (node.read is None and not node.stream)):
             raise fuse.FuseOSError(errno.EACCES)
-        who = fuse.fuse_get_context()
+        who = context()
         if not self._may(node, {os.O_RDONLY: 4, os.O_WRONLY: 2}.get(acc, 6), who):
             raise fuse.FuseOSError(errno.EACCES)
         h = Handle(node, nonblock=bool(fi.flags & os.O_NONBLOCK))
@@ -426,7 +450,7 @@ class KernelFS(fuse.Operations):
         out_size = size if direction & 2 else 0
         raw = rawioctl.unpack(inbuf) if cmd & 0xFFFFFFFF == rawioctl.RAW_IOCTL and inbuf else None
         if raw is not None:  # the seal's: the caller's command with its argument as a number
-            uid, opener = fuse.fuse_get_context()[0], getattr(h.file, "caller", None)
+            uid, opener = context()[0], getattr(h.file, "caller", None)
             if uid != 0 and (opener is None or uid != opener.uid):
                 raise fuse.FuseOSError(errno.EPERM)
             (cmd, arg), inbuf, out_size = raw, None, 0

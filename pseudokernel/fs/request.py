@@ -32,6 +32,17 @@ _lib.fuse_req_interrupted.argtypes = [ctypes.c_void_p]
 _lib.fuse_req_interrupted.restype = ctypes.c_int
 # libfuse's fuse_context_i: the fuse_context every callback can see, then the request
 _REQ_OFFSET = ctypes.sizeof(fuse.fuse_context)
+# the same library through PyDLL: its calls keep the GIL. fuse_get_context() only reads a
+# thread-local, and dropping and taking the GIL back around it, as every CDLL call does, was
+# a wait for another request's thread in most of the walk's opens
+_held = ctypes.PyDLL(_lib._name)
+_held.fuse_get_context.restype = ctypes.POINTER(fuse.fuse_context)
+
+
+def context() -> tuple[int, int, int]:
+    """(uid, gid, pid) of the caller of the request this thread serves (fuse_get_context)."""
+    c = _held.fuse_get_context().contents
+    return c.uid, c.gid, c.pid
 
 
 def interrupted() -> bool:
@@ -66,7 +77,7 @@ def failed(e: OSError) -> fuse.FuseOSError:
     caller's task (oops.TaskDead): the process gets the signal the real one dies of (SIGKILL
     after a page fault, SIGSEGV after a BUG), not only the errno."""
     sig = getattr(e, "signal", 0)
-    pid = fuse.fuse_get_context()[2] if sig else 0
+    pid = context()[2] if sig else 0
     if pid > 0 and not os.path.exists(f"/proc/self/task/{pid}"):  # never a thread of the daemon's
         try:
             os.kill(pid, sig)
