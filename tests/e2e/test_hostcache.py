@@ -274,3 +274,33 @@ def test_the_machines_recorded_sys_is_never_dropped(kernel):
     fh = fs.open("/sys/devices/virtual/mem/zero/uevent", type("fi", (), {"flags": 0, "fh": 0})())
     assert fh == 0
     assert fs.cache._volatile == {"/sys/class/misc"}
+
+
+def _cpu_latency_limit() -> int:
+    fd = os.open("/dev/cpu_dma_latency", os.O_RDONLY)
+    try:
+        return int.from_bytes(os.read(fd, 4), "little", signed=True)
+    finally:
+        os.close(fd)
+
+
+def test_the_daemon_asks_for_shallow_idle_states_while_busy(mount):
+    """fs/pm_qos.py: while requests come, the host's CPU latency limit is 0 (the CPUs poll
+    rather than halt); a moment after the last, it is what it was."""
+    import time
+
+    from pseudokernel.fs.pm_qos import HOLD
+
+    time.sleep(HOLD * 2)
+    before = _cpu_latency_limit()
+    assert before != 0, "something else holds /dev/cpu_dma_latency at 0"
+    end = time.monotonic() + 1.0
+    seen = set()
+    while time.monotonic() < end:
+        read(mount / "proc" / "modules")
+        seen.add(_cpu_latency_limit())
+    assert seen == {0}
+    deadline = time.monotonic() + 10 * HOLD
+    while _cpu_latency_limit() != before and time.monotonic() < deadline:
+        time.sleep(HOLD / 4)
+    assert _cpu_latency_limit() == before
