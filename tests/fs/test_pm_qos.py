@@ -5,16 +5,9 @@ import os
 import struct
 import time
 
+from pkrun import wait_for
+
 from pseudokernel.fs.pm_qos import DEVICE, WakeLatency
-
-
-def _wait(cond, seconds: float = 2.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
 
 
 def test_taken_at_a_request_and_given_back_when_requests_stop(tmp_path):
@@ -30,7 +23,7 @@ def test_taken_at_a_request_and_given_back_when_requests_stop(tmp_path):
         time.sleep(0.02)
         w.busy()
     assert w.fd is not None and w.held == 1
-    assert _wait(lambda: w.fd is None)
+    assert wait_for(lambda: w.fd is None)
     w.busy()  # the next request takes it again
     assert w.fd is not None and w.held == 2
     w.close()
@@ -65,7 +58,7 @@ def test_the_host_kernel_honours_it():
         w.busy()
         assert w.fd is not None, "root could not open /dev/cpu_dma_latency"
         assert _limit() == 0
-        assert _wait(lambda: w.fd is None)
-        assert _wait(lambda: _limit() == before)
+        assert wait_for(lambda: w.fd is None)
+        assert wait_for(lambda: _limit() == before)
     finally:
         w.close()
