@@ -97,3 +97,17 @@ def test_shards_are_whole_batches_covering_every_module_once(n):
     batches = [b for s in shards for b in s]
     assert sorted(map(tuple, batches)) == sorted(map(tuple, whole))  # the whole run's batches, each once
     assert sorted(nm for b in batches for nm in b) == names
+
+
+def test_workers_take_the_biggest_batches_first(tmp_path):
+    """biggest_first(): the same batches, each whole, ordered by the bytes of their files (a
+    missing file counts as 0), so that a slow batch does not start last."""
+    c = load_script()
+    sizes = {"a": 10, "b": 500, "c": 40, "d": 300, "e": 1}
+    path_of = {}
+    for name, size in sizes.items():
+        (tmp_path / f"{name}.ko").write_bytes(b"\0" * size)
+        path_of[name] = str(tmp_path / f"{name}.ko")
+    path_of["gone"] = str(tmp_path / "gone.ko")
+    batches = [["a", "e"], ["b"], ["c", "gone"], ["d", "e"]]
+    assert c.biggest_first(batches, path_of) == [["b"], ["d", "e"], ["c", "gone"], ["a", "e"]]

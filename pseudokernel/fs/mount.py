@@ -221,10 +221,8 @@ class KernelFS(fuse.Operations):
             "st_size": 0,
         }
         if isinstance(node, Dir):
-            if node.subdirs is None and path.startswith(MODULE_DIR):
-                attrs["st_nlink"] = 2 + sum(stat.S_ISDIR(mode) for _, mode in self._listing(path, node))
-            else:
-                attrs["st_nlink"] = 2 + node.count_subdirs()
+            listing = self._listing(path, node) if node.subdirs is None and path.startswith(MODULE_DIR) else None
+            attrs["st_nlink"] = 2 + node.count_subdirs(listing)
         elif isinstance(node, Link):
             attrs["st_size"] = 0  # kernfs symlinks report no size
         elif node.size is None:
@@ -240,20 +238,8 @@ class KernelFS(fuse.Operations):
         node = self._node(path)
         if not isinstance(node, Dir):
             raise fuse.FuseOSError(errno.ENOTDIR)
-        entries = self._listing(path, node) if path.startswith(MODULE_DIR) else self._list(node)
+        entries = self._listing(path, node) if path.startswith(MODULE_DIR) else node.entries()
         return [(".", node.st_mode, 0), ("..", stat.S_IFDIR, 0)] + [(name, mode, 0) for name, mode in entries]
-
-    @staticmethod
-    def _list(node: Dir) -> list[tuple[str, int]]:
-        out = []
-        for name in node.list():
-            try:
-                child = node.child(name)
-            except OSError:
-                child = None
-            if child is not None:  # else gone since list(): a module torn down meanwhile
-                out.append((name, child.st_mode))
-        return out
 
     def _listing(self, path: str, node: Dir) -> list[tuple[str, int]]:
         """A /sys/module directory's (name, mode) entries, kept with its nodes while the
@@ -264,7 +250,7 @@ class KernelFS(fuse.Operations):
         listings = self._listings
         entries = listings.get(path)
         if entries is None:
-            entries = self._list(node)
+            entries = node.entries()
             if self.kernel.generation == gen and self._nodes.get("") == gen:
                 listings[path] = entries
         return entries

@@ -6,11 +6,12 @@ leave its idle state, and on a virtual machine that state is a halt the host has
 (on this project's CI machines, cpuidle-haltpoll with guest polling off: tens of
 microseconds, twice a request). A walk of /sys/module over 500 modules is some 65,000
 requests: 2.6 s, of which a file system whose methods do nothing still takes 2.3 s, and
-under 1 s when no CPU halts (docs/performance.md, "The walk").
+under 1 s when no CPU halts (docs/performance.md, "Where a request's time went").
 
 The kernel's PM QoS interface is how a process asks for that (/dev/cpu_dma_latency,
 Documentation/power/pm_qos_interface.rst): while the file is open with a bound written to
-it, cpuidle picks no state slower to leave than the bound; 0 leaves the polling state only.
+it, cpuidle picks no state slower to leave than the bound; with 0 the governors take state
+0, the polling one (haltpoll_select() in drivers/cpuidle/governors/haltpoll.c, menu's too).
 The daemon holds it while requests come, and lets it go HOLD seconds after the last one, so
 an idle mount costs no CPU and a busy one costs what polling CPUs cost while it is busy.
 It needs root (the device is 0600); without it, or with --no-pm-qos, nothing is asked.

@@ -72,17 +72,24 @@ class Dir:
     def st_mode(self) -> int:
         return stat.S_IFDIR | self.mode
 
-    def count_subdirs(self) -> int:
+    def entries(self) -> list[tuple[str, int]]:
+        """(name, st_mode) of what list() names and still exists (a module torn down between
+        list() and child() is gone from the listing)."""
+        out = []
+        for name in self.list():
+            try:
+                child = self.child(name)
+            except OSError:
+                child = None
+            if child is not None:
+                out.append((name, child.st_mode))
+        return out
+
+    def count_subdirs(self, entries: list[tuple[str, int]] | None = None) -> int:
         """kernfs counts a directory's links as 2 plus its subdirectories."""
         if self.subdirs is not None:
             return self.subdirs()
-        n = 0
-        for name in self.list():
-            try:
-                n += isinstance(self.child(name), Dir)
-            except OSError:
-                pass
-        return n
+        return sum(stat.S_ISDIR(mode) for _, mode in (self.entries() if entries is None else entries))
 
 
 @dataclass

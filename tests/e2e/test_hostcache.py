@@ -5,10 +5,12 @@ first makes the host cache what it then changes, and reads it back at once."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,8 @@ from pathlib import Path
 import pytest
 from pkrun import pk
 from realref import PREBUILT
+
+from pseudokernel.fs.pm_qos import HOLD
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="needs /dev/fuse")
 
@@ -276,19 +280,42 @@ def test_the_machines_recorded_sys_is_never_dropped(kernel):
     assert fs.cache._volatile == {"/sys/class/misc"}
 
 
+def test_a_kept_listing_follows_the_kernel(kernel):
+    """A /sys/module directory's listing is kept for the kernel's generation (mount._listing):
+    a load that adds a holder shows in the next readdir and st_nlink at once, an unload
+    removes it."""
+    from pseudokernel.fs.mount import KernelFS
+
+    fs = KernelFS(kernel, pm_qos=False)
+    kernel.finit_module((PREBUILT / "exporter.ko").read_bytes())
+    names = lambda p: [n for n, _, _ in fs.readdir(p, None)][2:]  # noqa: E731
+    assert names("/sys/module/exporter/holders") == []
+    nlink = fs.getattr("/sys/module/exporter")["st_nlink"]
+    kernel.finit_module((PREBUILT / "importer.ko").read_bytes())
+    assert names("/sys/module/exporter/holders") == ["importer"]
+    assert "importer" in names("/sys/module")
+    assert fs.getattr("/sys/module/importer")["st_nlink"] >= 2
+    kernel.delete_module("importer")
+    assert names("/sys/module/exporter/holders") == []
+    assert "importer" not in names("/sys/module")
+    assert fs.getattr("/sys/module/exporter")["st_nlink"] == nlink
+    kernel.delete_module("exporter")
+
+
 def _holds_pm_qos(pid: int) -> bool:
-    fds = Path(f"/proc/{pid}/fd")
-    return any(os.readlink(fd) == "/dev/cpu_dma_latency" for fd in fds.iterdir() if fd.is_symlink())
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == "/dev/cpu_dma_latency":
+                return True
+        except FileNotFoundError:
+            pass  # closed since the listing (a request's file, released)
+    return False
 
 
 def test_the_daemon_asks_for_shallow_idle_states_while_busy(mount):
     """fs/pm_qos.py: while requests come, the daemon holds /dev/cpu_dma_latency open (and the
     host's CPU latency limit is 0: the CPUs poll rather than halt); a moment after the last,
     it holds it no more."""
-    import json
-    import time
-
-    from pseudokernel.fs.pm_qos import HOLD
 
     pid = json.loads(pk("status", "--json", mount=mount).stdout)["pid"]
     time.sleep(HOLD * 2)
